@@ -1,0 +1,109 @@
+#include "config/config_json.hpp"
+
+#include <cstdint>
+
+namespace hv::config {
+
+namespace {
+
+// Length of the well-formed UTF-8 sequence starting at s[i], 0 when there is
+// none (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
+size_t utf8_length(std::string_view s, size_t i) {
+    const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = byte(i);
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xbf; // allowed range of the second byte
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0; // overlong
+        if (c == 0xed) hi = 0x9f; // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90; // overlong
+        if (c == 0xf4) hi = 0x8f; // past U+10FFFF
+    } else {
+        return 0;
+    }
+    if (i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; ++k) {
+        const unsigned char x = byte(i + k);
+        if (x < (k == 1 ? lo : 0x80) || x > (k == 1 ? hi : 0xbf)) return 0;
+    }
+    return n;
+}
+
+} // namespace
+
+std::string json_quote(std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        const size_t n = utf8_length(text, i);
+        if (n == 0) {
+            out += "\\ufffd";
+            ++i;
+            continue;
+        }
+        if (n > 1) {
+            out.append(text, i, n);
+            i += n;
+            continue;
+        }
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            // DEL too: JSON allows it raw, but it garbles terminals.
+            if (c < 0x20 || c == 0x7f) out += std::string("\\u00") + hex[c >> 4] + hex[c & 0xf];
+            else out += static_cast<char>(c);
+        }
+        ++i;
+    }
+    return out + "\"";
+}
+
+std::string domain_config_to_json(const DomainConfig& c) {
+    std::string out = "{\n";
+    const auto field = [&](std::string_view key, const std::string& json_value) {
+        out += "  " + json_quote(key) + ": " + json_value + ",\n";
+    };
+    field("name", json_quote(c.name));
+    field("uuid", c.uuid ? json_quote(uuid_to_string(*c.uuid)) : "null");
+    field("kernel", json_quote(c.kernel));
+    field("cmdline", json_quote(c.cmdline));
+    field("ramdisk", json_quote(c.ramdisk));
+    field("memory", std::to_string(c.memory_mib));
+    field("maxmem", std::to_string(c.maxmem_mib ? c.maxmem_mib : c.memory_mib));
+    field("vcpus", std::to_string(c.vcpus));
+    field("maxvcpus", std::to_string(c.maxvcpus ? c.maxvcpus : c.vcpus));
+    field("on_poweroff", json_quote(core::action_name(c.actions.on_poweroff)));
+    field("on_reboot", json_quote(core::action_name(c.actions.on_reboot)));
+    field("on_crash", json_quote(core::action_name(c.actions.on_crash)));
+    field("source", json_quote(c.source));
+    if (c.unsupported.empty()) {
+        out += "  \"unsupported\": []\n}\n";
+        return out;
+    }
+    out += "  \"unsupported\": [\n";
+    for (size_t i = 0; i < c.unsupported.size(); ++i) {
+        const Unsupported& u = c.unsupported[i];
+        out += "    {\n";
+        out += "      \"key\": " + json_quote(u.key) + ",\n";
+        out += "      \"where\": " + json_quote(u.where) + ",\n";
+        out += "      \"why\": " + json_quote(u.why) + "\n";
+        out += i + 1 < c.unsupported.size() ? "    },\n" : "    }\n";
+    }
+    out += "  ]\n}\n";
+    return out;
+}
+
+} // namespace hv::config

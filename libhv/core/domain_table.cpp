@@ -1,0 +1,94 @@
+#include "core/domain_table.hpp"
+
+#include "core/text.hpp"
+
+namespace hv::core {
+
+const char* table_error_text(TableError e) {
+    switch (e) {
+    case TableError::ok: return "ok";
+    case TableError::bad_name: return "invalid domain name (1-63 characters of A-Z a-z 0-9 _ . -, not all digits)";
+    case TableError::name_taken: return "a domain with that name exists";
+    case TableError::full: return "too many domains";
+    case TableError::no_such_domain: return "no such domain";
+    }
+    return "unknown";
+}
+
+bool valid_domain_name(const char* name, size_t len) {
+    if (len == 0 || len > kMaxNameLength) return false;
+    bool all_digits = true;
+    for (size_t i = 0; i < len; ++i) {
+        const char c = name[i];
+        const bool digit = c >= '0' && c <= '9';
+        const bool ok = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' || c == '-';
+        if (!ok) return false;
+        all_digits = all_digits && digit;
+    }
+    return !all_digits;
+}
+
+uint32_t DomainTable::next_free_domid() const {
+    uint32_t id = next_domid_;
+    for (;;) {
+        if (id >= kFirstReservedDomid) id = kFirstGuestDomid;
+        if (find(id) == nullptr) return id;
+        ++id;
+    }
+}
+
+TableError DomainTable::add(const char* name, size_t name_len, const uint8_t uuid[16], uint32_t& domid_out) {
+    if (!valid_domain_name(name, name_len)) return TableError::bad_name;
+    if (find_by_name(name, name_len) != nullptr) return TableError::name_taken;
+    if (count_ == kMaxDomains) return TableError::full;
+    for (DomainRecord& r : slots_) {
+        if (r.used) continue;
+        r.domid = next_free_domid();
+        text_copy(r.name, sizeof r.name, name, name_len);
+        for (size_t i = 0; i < 16; ++i) r.uuid[i] = uuid[i];
+        r.used = true;
+        ++count_;
+        next_domid_ = r.domid + 1;
+        domid_out = r.domid;
+        return TableError::ok;
+    }
+    return TableError::full;
+}
+
+TableError DomainTable::remove(uint32_t domid) {
+    DomainRecord* r = find_mut(domid);
+    if (r == nullptr) return TableError::no_such_domain;
+    *r = DomainRecord{};
+    --count_;
+    return TableError::ok;
+}
+
+TableError DomainTable::rename(uint32_t domid, const char* name, size_t name_len) {
+    DomainRecord* r = find_mut(domid);
+    if (r == nullptr) return TableError::no_such_domain;
+    if (!valid_domain_name(name, name_len)) return TableError::bad_name;
+    const DomainRecord* other = find_by_name(name, name_len);
+    if (other != nullptr && other != r) return TableError::name_taken;
+    text_copy(r->name, sizeof r->name, name, name_len);
+    return TableError::ok;
+}
+
+DomainRecord* DomainTable::find_mut(uint32_t domid) {
+    for (DomainRecord& r : slots_)
+        if (r.used && r.domid == domid) return &r;
+    return nullptr;
+}
+
+const DomainRecord* DomainTable::find(uint32_t domid) const {
+    for (const DomainRecord& r : slots_)
+        if (r.used && r.domid == domid) return &r;
+    return nullptr;
+}
+
+const DomainRecord* DomainTable::find_by_name(const char* name, size_t name_len) const {
+    for (const DomainRecord& r : slots_)
+        if (r.used && text_equals(name, name_len, r.name)) return &r;
+    return nullptr;
+}
+
+} // namespace hv::core

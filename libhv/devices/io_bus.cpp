@@ -1,0 +1,37 @@
+#include "devices/io_bus.hpp"
+
+#include <fmt/format.h>
+
+namespace hv::dev {
+
+Result<void> IoBus::attach(uint16_t base, uint16_t length, IoDevice* device) {
+    if (length == 0 || uint32_t{base} + length > 0x10000u)
+        return make_error(Errc::invalid_argument, fmt::format("I/O range {:#x}+{} is empty or past port 0xffff", base, length));
+    for (const Range& r : ranges_)
+        if (base < r.base + r.length && r.base < base + length)
+            return make_error(Errc::exists, fmt::format("I/O range {:#x}+{} overlaps {:#x}+{}", base, length, r.base, r.length));
+    ranges_.push_back(Range{base, length, device});
+    return {};
+}
+
+const IoBus::Range* IoBus::find(uint16_t port) const {
+    for (const Range& r : ranges_)
+        if (port >= r.base && port - r.base < r.length) return &r;
+    return nullptr;
+}
+
+bool IoBus::read(uint16_t port, uint8_t* data, uint8_t size) {
+    const Range* r = find(port);
+    for (uint8_t i = 0; i < size; ++i)
+        data[i] = r != nullptr ? r->device->read(static_cast<uint16_t>(port - r->base + i)) : 0xff;
+    return r != nullptr;
+}
+
+bool IoBus::write(uint16_t port, const uint8_t* data, uint8_t size) {
+    const Range* r = find(port);
+    if (r == nullptr) return false;
+    for (uint8_t i = 0; i < size; ++i) r->device->write(static_cast<uint16_t>(port - r->base + i), data[i]);
+    return true;
+}
+
+} // namespace hv::dev

@@ -1,0 +1,135 @@
+// Domain: one running guest on the hosted (KVM) platform: its VM, vCPU
+// threads, devices and console. hv, not the kernel, decides when a vCPU
+// thread may enter the guest (pause gate, block), so the core's policy
+// holds on this platform as it does in the ring-0 image.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "config/domain_config.hpp"
+#include "core/domain_services.hpp"
+#include "core/hypercall_dispatcher.hpp"
+#include "core/vcpu_state.hpp"
+#include "devices/console.hpp"
+#include "devices/io_bus.hpp"
+#include "devices/serial_16550.hpp"
+#include "hv/result.hpp"
+#include "platform/kvm/kvm_vm.hpp"
+
+namespace hv {
+
+struct DomainSpec {
+    uint32_t domid = 0;
+    std::string name;
+    config::Uuid uuid{};
+    uint64_t memory_mib = 0;
+    uint32_t vcpus = 1;
+    std::string cmdline;
+    std::shared_ptr<const std::vector<uint8_t>> kernel; // the image, read once
+};
+
+// Why a domain stopped by itself; `detail` says more for crashes.
+struct StopInfo {
+    core::ShutdownReason reason;
+    std::string detail;
+};
+
+class Domain final : private core::DomainServices {
+public:
+    // Called once, on a vCPU thread, when the guest stops the domain
+    // (shutdown hypercall, triple fault, platform failure). It must not
+    // join the domain from there: hand the work to another thread.
+    using StopHandler = std::function<void(uint32_t domid, const StopInfo&)>;
+
+    static Result<std::unique_ptr<Domain>> create(std::shared_ptr<kvm::KvmSystem> sys, DomainSpec spec,
+                                                  StopHandler on_stop, std::shared_ptr<spdlog::logger> log);
+    ~Domain();
+    Domain(const Domain&) = delete;
+    Domain& operator=(const Domain&) = delete;
+
+    // Starts the boot vCPU; with `paused`, it waits at the gate.
+    void start(bool paused);
+    // Returns once no vCPU is inside the guest.
+    void pause();
+    void unpause();
+    // Raises HV_EVENT_SHUTDOWN_REQUEST; the guest decides what to do.
+    void request_shutdown(core::ShutdownReason reason);
+    // Hard stop: no vCPU runs again; joins every vCPU thread. Not from a
+    // vCPU thread. Idempotent.
+    void halt();
+
+    uint32_t domid() const override { return spec_.domid; }
+    const std::string& name() const { return spec_.name; }
+    void set_name(std::string name) { spec_.name = std::move(name); }
+    const config::Uuid& uuid_bytes() const { return spec_.uuid; }
+    void set_uuid(const config::Uuid& u) { spec_.uuid = u; }
+    uint64_t memory_mib() const { return spec_.memory_mib; }
+    uint32_t max_vcpus() const override { return spec_.vcpus; }
+    uint32_t vcpus_online() const;
+    core::DomainState state() const;
+    std::optional<StopInfo> stop_info() const;
+    double cpu_seconds() const;
+    std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+
+    dev::Console& console() { return console_; }
+
+private:
+    struct Vcpu {
+        std::unique_ptr<kvm::KvmVcpu> kvm;
+        std::thread thread;
+        core::VcpuState state = core::VcpuState::offline;
+    };
+
+    Domain(DomainSpec spec, StopHandler on_stop, std::shared_ptr<spdlog::logger> log);
+
+    void vcpu_main(uint32_t id);
+    bool handle_hypercall(uint32_t id);
+    bool wait_for_event(uint32_t id, uint64_t timeout_ns, bool take, uint64_t& events, uint32_t& request);
+    void stop_from_guest(StopInfo info);
+    void kick_all_locked();
+    void transition_locked(uint32_t id, core::VcpuEvent ev);
+    void start_vcpu_locked(uint32_t id);
+
+    // core::DomainServices
+    void uuid(uint8_t out[16]) const override;
+    void console_write(const uint8_t* data, uint32_t len) override;
+    uint32_t console_read(uint8_t* dst, uint32_t len) override;
+    bool vcpu_is_up(uint32_t vcpu) const override;
+    int64_t vcpu_up(uint32_t caller, const hv_vcpu_up_t& req) override;
+    void bad_call(uint32_t vcpu, uint32_t group, uint32_t op, int64_t result, const char* why) override;
+
+    DomainSpec spec_;
+    StopHandler on_stop_;
+    std::shared_ptr<spdlog::logger> log_;
+    std::unique_ptr<kvm::KvmVm> vm_;
+    std::unique_ptr<core::HypercallDispatcher> dispatcher_;
+    dev::Console console_;
+    dev::Serial16550 serial_{console_};
+    dev::IoBus io_bus_; // written at create, read-only after: no lock needed
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<Vcpu> vcpus_;
+    core::DomainFlags flags_;
+    bool stopping_ = false;
+    uint64_t events_ = 0;
+    uint32_t requested_reason_ = 0;
+    std::optional<StopInfo> stop_info_;
+    double exited_cpu_seconds_ = 0;
+    std::atomic<uint32_t> bad_calls_{0};
+    std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+};
+
+} // namespace hv

@@ -1,0 +1,423 @@
+#include "monitor/monitor.hpp"
+
+#include <charconv>
+#include <random>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include "boot/pvh_loader.hpp"
+#include "core/text.hpp"
+
+namespace hv {
+
+namespace {
+
+constexpr size_t kLogRingLines = 2000;
+
+config::Uuid random_uuid() {
+    std::random_device rd;
+    config::Uuid u;
+    for (auto& b : u) b = static_cast<uint8_t>(rd());
+    u[6] = static_cast<uint8_t>((u[6] & 0x0f) | 0x40); // version 4
+    u[8] = static_cast<uint8_t>((u[8] & 0x3f) | 0x80); // RFC 4122 variant
+    return u;
+}
+
+Error no_domain(uint32_t domid) { return make_error(Errc::not_found, fmt::format("no domain with id {}", domid)); }
+
+// What a config may ask for that this monitor cannot do yet. Unknown keys
+// are only warned about (xl ignores them); known-but-unsupported ones are
+// refused, so nobody runs a domain without the disk they configured.
+Result<void> check_supported(const config::DomainConfig& cfg) {
+    for (const auto& u : cfg.unsupported)
+        if (u.why != "unknown key")
+            return make_error(Errc::not_supported, fmt::format("{}: {}: {}", u.where, u.key, u.why));
+    const std::pair<const char*, core::ShutdownAction> actions[] = {
+        {"on_poweroff", cfg.actions.on_poweroff}, {"on_reboot", cfg.actions.on_reboot}, {"on_crash", cfg.actions.on_crash}};
+    for (const auto& [key, action] : actions)
+        if (!core::action_supported(action))
+            return make_error(Errc::not_supported, fmt::format("{}: action '{}' is not supported yet", key, core::action_name(action)));
+    if (cfg.maxvcpus > cfg.vcpus)
+        return make_error(Errc::not_supported, fmt::format("maxvcpus={} above vcpus={}: vCPU hotplug is not supported yet", cfg.maxvcpus, cfg.vcpus));
+    return {};
+}
+
+} // namespace
+
+const char* event_kind_name(DomainEvent::Kind k) {
+    switch (k) {
+    case DomainEvent::Kind::created: return "created";
+    case DomainEvent::Kind::paused: return "paused";
+    case DomainEvent::Kind::unpaused: return "unpaused";
+    case DomainEvent::Kind::shutdown: return "shutdown";
+    case DomainEvent::Kind::restarted: return "restarted";
+    case DomainEvent::Kind::renamed: return "renamed";
+    case DomainEvent::Kind::destroyed: return "destroyed";
+    }
+    return "unknown";
+}
+
+Result<std::unique_ptr<Monitor>> Monitor::open(const Options& options) {
+    std::unique_ptr<Monitor> m(new Monitor());
+    m->ring_ = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(kLogRingLines);
+    m->ring_->set_level(spdlog::level::info);
+    auto err = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    const auto level = spdlog::level::from_str(options.log_level);
+    err->set_level(level);
+    m->log_ = std::make_shared<spdlog::logger>("hv", spdlog::sinks_init_list{m->ring_, err});
+    m->log_->set_level(std::min(level, spdlog::level::info));
+    m->log_->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+
+    auto sys = kvm::KvmSystem::open(options.kvm_path.c_str());
+    if (!sys) return sys.error();
+    m->kvm_ = std::move(*sys);
+    m->reaper_ = std::thread([p = m.get()] { p->reaper_main(); });
+    m->log_->info("monitor up (ABI version {})", HV_ABI_VERSION);
+    return m;
+}
+
+Monitor::~Monitor() {
+    {
+        std::lock_guard lock(mu_);
+        closing_ = true;
+    }
+    {
+        std::lock_guard lock(reap_mu_);
+        reaper_exit_ = true;
+        reap_cv_.notify_all();
+    }
+    if (reaper_.joinable()) reaper_.join();
+    std::lock_guard lock(mu_);
+    for (auto& [id, e] : domains_) e.domain->halt();
+    domains_.clear();
+}
+
+Result<uint32_t> Monitor::create(const config::DomainConfig& cfg, bool paused) {
+    if (auto r = check_supported(cfg); !r) return r.error();
+    for (const auto& u : cfg.unsupported) log_->warn("{}: {}: {} (ignored)", u.where, u.key, u.why);
+    Result<uint32_t> id = make_error(Errc::invalid_argument, "");
+    {
+        std::lock_guard lock(mu_);
+        id = create_locked(cfg, cfg.uuid.value_or(random_uuid()), paused);
+    }
+    if (id) emit(DomainEvent{DomainEvent::Kind::created, *id, cfg.name, {}, 0, paused ? "paused" : ""});
+    return id;
+}
+
+Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused) {
+    if (closing_) return make_error(Errc::busy, "monitor is shutting down");
+    auto image = boot::read_kernel_file(cfg.kernel);
+    if (!image) return image.error();
+
+    uint32_t domid = 0;
+    const core::TableError te = table_.add(cfg.name.data(), cfg.name.size(), uuid.data(), domid);
+    if (te != core::TableError::ok)
+        return make_error(te == core::TableError::name_taken ? Errc::exists : Errc::invalid_argument,
+                          fmt::format("domain '{}': {}", cfg.name, core::table_error_text(te)));
+
+    DomainSpec spec;
+    spec.domid = domid;
+    spec.name = cfg.name;
+    spec.uuid = uuid;
+    spec.memory_mib = cfg.memory_mib;
+    spec.vcpus = cfg.vcpus;
+    spec.cmdline = cfg.cmdline;
+    spec.kernel = std::make_shared<const std::vector<uint8_t>>(std::move(*image));
+    auto on_stop = [this](uint32_t id, const StopInfo& info) {
+        std::lock_guard lock(reap_mu_);
+        reap_queue_.push_back(Stopped{id, info});
+        reap_cv_.notify_all();
+    };
+    auto dom = Domain::create(kvm_, std::move(spec), on_stop, log_);
+    if (!dom) {
+        table_.remove(domid);
+        return dom.error();
+    }
+    Entry& e = domains_[domid];
+    e.domain = std::move(*dom);
+    e.config = cfg;
+    e.domain->start(paused);
+    log_->info("domain {} ({}) created: {} MiB, {} vCPU(s){}", domid, cfg.name, cfg.memory_mib, cfg.vcpus, paused ? ", paused" : "");
+    return domid;
+}
+
+Result<Monitor::Entry*> Monitor::find_locked(uint32_t domid) {
+    auto it = domains_.find(domid);
+    if (it == domains_.end()) return no_domain(domid);
+    return &it->second;
+}
+
+Result<const Monitor::Entry*> Monitor::find_locked(uint32_t domid) const {
+    auto it = domains_.find(domid);
+    if (it == domains_.end()) return no_domain(domid);
+    return &it->second;
+}
+
+Result<void> Monitor::pause(uint32_t domid) {
+    std::string name;
+    {
+        std::lock_guard lock(mu_);
+        auto e = find_locked(domid);
+        if (!e) return e.error();
+        (*e)->domain->pause();
+        name = (*e)->domain->name();
+    }
+    log_->info("domain {} ({}) paused", domid, name);
+    emit(DomainEvent{DomainEvent::Kind::paused, domid, name, {}, 0, {}});
+    return {};
+}
+
+Result<void> Monitor::unpause(uint32_t domid) {
+    std::string name;
+    {
+        std::lock_guard lock(mu_);
+        auto e = find_locked(domid);
+        if (!e) return e.error();
+        (*e)->domain->unpause();
+        name = (*e)->domain->name();
+    }
+    log_->info("domain {} ({}) unpaused", domid, name);
+    emit(DomainEvent{DomainEvent::Kind::unpaused, domid, name, {}, 0, {}});
+    return {};
+}
+
+Result<void> Monitor::shutdown(uint32_t domid, core::ShutdownReason reason) {
+    if (reason != core::ShutdownReason::poweroff && reason != core::ShutdownReason::reboot)
+        return make_error(Errc::invalid_argument, "the control plane may ask for poweroff or reboot only");
+    std::lock_guard lock(mu_);
+    auto e = find_locked(domid);
+    if (!e) return e.error();
+    (*e)->domain->request_shutdown(reason);
+    log_->info("domain {}: {} requested", domid, core::reason_name(reason));
+    return {};
+}
+
+Result<DomainInfo> Monitor::wait_stopped(uint32_t domid, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    if (domains_.count(domid) == 0 && gone_.count(domid) == 0) return no_domain(domid);
+    const auto stopped = [&] {
+        auto it = domains_.find(domid);
+        return it == domains_.end() || it->second.reaped;
+    };
+    if (!cv_.wait_for(lock, timeout, stopped))
+        return make_error(Errc::timed_out, fmt::format("domain {} did not shut down within {} ms", domid, timeout.count()));
+    auto it = domains_.find(domid);
+    if (it != domains_.end()) return info_locked(it->second);
+    return gone_.at(domid);
+}
+
+Result<void> Monitor::destroy(uint32_t domid) {
+    std::string name;
+    {
+        std::lock_guard lock(mu_);
+        auto e = find_locked(domid);
+        if (!e) return e.error();
+        name = (*e)->domain->name();
+        destroy_locked(domid);
+    }
+    emit(DomainEvent{DomainEvent::Kind::destroyed, domid, name, {}, 0, {}});
+    return {};
+}
+
+void Monitor::destroy_locked(uint32_t domid) {
+    auto it = domains_.find(domid);
+    if (it == domains_.end()) return;
+    it->second.domain->halt();
+    DomainInfo last = info_locked(it->second);
+    last.exists = false;
+    gone_[domid] = last;
+    table_.remove(domid);
+    domains_.erase(it);
+    log_->info("domain {} ({}) destroyed", domid, last.name);
+    cv_.notify_all();
+}
+
+Result<void> Monitor::rename(uint32_t domid, std::string_view name) {
+    std::string old;
+    {
+        std::lock_guard lock(mu_);
+        auto e = find_locked(domid);
+        if (!e) return e.error();
+        const core::TableError te = table_.rename(domid, name.data(), name.size());
+        if (te != core::TableError::ok)
+            return make_error(te == core::TableError::name_taken ? Errc::exists : Errc::invalid_argument,
+                              fmt::format("rename to '{}': {}", name, core::table_error_text(te)));
+        old = (*e)->domain->name();
+        (*e)->domain->set_name(std::string(name));
+        (*e)->config.name = std::string(name);
+    }
+    emit(DomainEvent{DomainEvent::Kind::renamed, domid, std::string(name), {}, 0, old});
+    return {};
+}
+
+DomainInfo Monitor::info_locked(const Entry& e) const {
+    const Domain& d = *e.domain;
+    DomainInfo i;
+    i.domid = d.domid();
+    i.name = d.name();
+    i.uuid = d.uuid_bytes();
+    i.memory_mib = d.memory_mib();
+    i.vcpus = d.max_vcpus();
+    i.vcpus_online = d.vcpus_online();
+    i.state = d.state();
+    i.cpu_seconds = d.cpu_seconds();
+    i.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - d.started_at()).count();
+    if (auto s = d.stop_info()) {
+        i.shutdown_reason = s->reason;
+        i.detail = s->detail;
+    }
+    return i;
+}
+
+Result<DomainInfo> Monitor::info(uint32_t domid) const {
+    std::lock_guard lock(mu_);
+    auto e = find_locked(domid);
+    if (!e) return e.error();
+    return info_locked(**e);
+}
+
+std::vector<DomainInfo> Monitor::list() const {
+    std::lock_guard lock(mu_);
+    std::vector<DomainInfo> out;
+    for (const auto& [id, e] : domains_) out.push_back(info_locked(e));
+    return out;
+}
+
+Result<uint32_t> Monitor::lookup(std::string_view name_or_id) const {
+    std::lock_guard lock(mu_);
+    uint32_t id = 0;
+    const auto* end = name_or_id.data() + name_or_id.size();
+    if (!name_or_id.empty() && std::from_chars(name_or_id.data(), end, id).ptr == end) {
+        if (domains_.count(id) == 0) return no_domain(id);
+        return id;
+    }
+    const core::DomainRecord* r = table_.find_by_name(name_or_id.data(), name_or_id.size());
+    if (r == nullptr) return make_error(Errc::not_found, fmt::format("no domain named '{}'", name_or_id));
+    return r->domid;
+}
+
+Result<int> Monitor::console_subscribe(uint32_t domid, dev::Console::Listener fn, bool replay) {
+    std::lock_guard lock(mu_);
+    auto e = find_locked(domid);
+    if (!e) return e.error();
+    return (*e)->domain->console().subscribe(std::move(fn), replay);
+}
+
+void Monitor::console_unsubscribe(uint32_t domid, int id) {
+    std::lock_guard lock(mu_);
+    if (auto e = find_locked(domid)) (*e)->domain->console().unsubscribe(id);
+}
+
+Result<std::string> Monitor::console_history(uint32_t domid) const {
+    std::lock_guard lock(mu_);
+    auto e = find_locked(domid);
+    if (!e) return e.error();
+    return (*e)->domain->console().history();
+}
+
+Result<void> Monitor::console_input(uint32_t domid, std::string_view bytes) {
+    std::lock_guard lock(mu_);
+    auto e = find_locked(domid);
+    if (!e) return e.error();
+    (*e)->domain->console().push_input(bytes);
+    return {};
+}
+
+int Monitor::subscribe(std::function<void(const DomainEvent&)> fn) {
+    std::lock_guard lock(sub_mu_);
+    const int id = next_sub_++;
+    subscribers_.emplace(id, std::move(fn));
+    return id;
+}
+
+void Monitor::unsubscribe(int id) {
+    std::lock_guard lock(sub_mu_);
+    subscribers_.erase(id);
+}
+
+void Monitor::emit(const DomainEvent& ev) {
+    std::lock_guard lock(sub_mu_);
+    for (auto& [id, fn] : subscribers_) fn(ev);
+}
+
+std::vector<std::string> Monitor::dmesg() const { return ring_->last_formatted(); }
+
+void Monitor::reaper_main() {
+    for (;;) {
+        Stopped s;
+        {
+            std::unique_lock lock(reap_mu_);
+            reap_cv_.wait(lock, [this] { return reaper_exit_ || !reap_queue_.empty(); });
+            if (reaper_exit_) return;
+            s = reap_queue_.front();
+            reap_queue_.pop_front();
+        }
+        apply_action(s.domid, s.info);
+    }
+}
+
+std::string Monitor::preserved_name_locked(const std::string& base) const {
+    // xl renames the old domain with a suffix; keep it unique and valid.
+    for (unsigned n = 1;; ++n) {
+        std::string name = fmt::format("{}--{}", base.substr(0, core::kMaxNameLength - 12), n);
+        if (table_.find_by_name(name.data(), name.size()) == nullptr) return name;
+    }
+}
+
+void Monitor::apply_action(uint32_t domid, const StopInfo& info) {
+    std::vector<DomainEvent> events;
+    {
+        std::lock_guard lock(mu_);
+        auto e = find_locked(domid);
+        if (!e || closing_) return; // destroyed meanwhile
+        Entry& entry = **e;
+        entry.domain->halt();
+        entry.reaped = true;
+        const std::string name = entry.domain->name();
+        const core::ShutdownAction action = core::action_for(entry.config.actions, info.reason);
+        log_->info("domain {} ({}): {} -> {}", domid, name, core::reason_name(info.reason), core::action_name(action));
+        events.push_back(DomainEvent{DomainEvent::Kind::shutdown, domid, name, info.reason, 0, info.detail});
+
+        const config::DomainConfig cfg = entry.config;
+        const config::Uuid uuid = entry.domain->uuid_bytes();
+        bool restart = false;
+        switch (action) {
+        case core::ShutdownAction::preserve: break;
+        case core::ShutdownAction::restart:
+            destroy_locked(domid);
+            events.push_back(DomainEvent{DomainEvent::Kind::destroyed, domid, name, {}, 0, {}});
+            restart = true;
+            break;
+        case core::ShutdownAction::rename_restart: {
+            // The old domain stays (state s/c) under a new name and UUID.
+            const std::string kept = preserved_name_locked(name);
+            table_.rename(domid, kept.data(), kept.size());
+            entry.domain->set_name(kept);
+            entry.domain->set_uuid(random_uuid());
+            entry.config.name = kept;
+            events.push_back(DomainEvent{DomainEvent::Kind::renamed, domid, kept, {}, 0, name});
+            restart = true;
+            break;
+        }
+        default: // destroy; coredump-* and soft-reset are refused at create
+            destroy_locked(domid);
+            events.push_back(DomainEvent{DomainEvent::Kind::destroyed, domid, name, {}, 0, {}});
+            break;
+        }
+        if (restart) {
+            auto id = create_locked(cfg, uuid, false);
+            if (id) {
+                if (auto g = gone_.find(domid); g != gone_.end()) g->second.restarted_as = *id;
+                events.push_back(DomainEvent{DomainEvent::Kind::restarted, domid, name, {}, *id, {}});
+            } else {
+                log_->error("domain {} ({}): restart failed: {}", domid, name, id.error().message);
+                events.push_back(DomainEvent{DomainEvent::Kind::destroyed, domid, name, {}, 0, "restart failed: " + id.error().message});
+            }
+        }
+        cv_.notify_all();
+    }
+    for (const auto& ev : events) emit(ev);
+}
+
+} // namespace hv

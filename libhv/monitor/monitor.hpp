@@ -1,0 +1,151 @@
+// Monitor: the hosted monitor as a library. It owns the domain table,
+// turns DomainConfigs into running Domains, carries out on_poweroff /
+// on_reboot / on_crash, and is what hvctl (embedded mode) and, later, hvd
+// and the SDK drive. Thread-safe; callbacks run on monitor or vCPU threads.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+
+#include "config/domain_config.hpp"
+#include "core/domain_table.hpp"
+#include "hv/result.hpp"
+#include "monitor/domain.hpp"
+
+namespace hv {
+
+struct DomainInfo {
+    uint32_t domid = 0;
+    std::string name;
+    config::Uuid uuid{};
+    uint64_t memory_mib = 0;
+    uint32_t vcpus = 0;        // configured
+    uint32_t vcpus_online = 0; // running guest code or able to
+    core::DomainState state = core::DomainState::running;
+    double cpu_seconds = 0;
+    double uptime_seconds = 0;
+    std::optional<core::ShutdownReason> shutdown_reason;
+    std::string detail;   // crash detail
+    bool exists = true;   // false: destroyed (the last info kept for waiters)
+    uint32_t restarted_as = 0; // on_* restart: the new domain's id
+};
+
+struct DomainEvent {
+    enum class Kind { created, paused, unpaused, shutdown, restarted, renamed, destroyed };
+    Kind kind;
+    uint32_t domid;
+    std::string name;
+    std::optional<core::ShutdownReason> reason; // shutdown
+    uint32_t new_domid = 0;                     // restarted
+    std::string detail;
+};
+
+const char* event_kind_name(DomainEvent::Kind k);
+
+class Monitor {
+public:
+    struct Options {
+        std::string kvm_path = "/dev/kvm";
+        // stderr log level (spdlog names); the dmesg ring keeps info and up.
+        std::string log_level = "warn";
+    };
+
+    static Result<std::unique_ptr<Monitor>> open(const Options& options);
+    static Result<std::unique_ptr<Monitor>> open() { return open(Options{}); }
+    ~Monitor(); // destroys every domain, joins every thread
+    Monitor(const Monitor&) = delete;
+    Monitor& operator=(const Monitor&) = delete;
+
+    // Creates and starts a domain (paused: created, vCPUs held at the gate).
+    // Refuses configs asking for what hv cannot do yet.
+    Result<uint32_t> create(const config::DomainConfig& cfg, bool paused = false);
+    Result<void> pause(uint32_t domid);
+    Result<void> unpause(uint32_t domid);
+    // Asks the guest (HV_EVENT_SHUTDOWN_REQUEST) to power off or reboot.
+    Result<void> shutdown(uint32_t domid, core::ShutdownReason reason);
+    // Waits until the domain has stopped (state s or c, or destroyed).
+    // Errc::timed_out when it is still running after `timeout`.
+    Result<DomainInfo> wait_stopped(uint32_t domid, std::chrono::milliseconds timeout);
+    Result<void> destroy(uint32_t domid);
+    Result<void> rename(uint32_t domid, std::string_view name);
+
+    Result<DomainInfo> info(uint32_t domid) const;
+    std::vector<DomainInfo> list() const;
+    // A name, or a domid in decimal.
+    Result<uint32_t> lookup(std::string_view name_or_id) const;
+
+    // Console: live output (from now on), what came before, and input.
+    Result<int> console_subscribe(uint32_t domid, dev::Console::Listener fn, bool replay = false);
+    void console_unsubscribe(uint32_t domid, int id);
+    Result<std::string> console_history(uint32_t domid) const;
+    Result<void> console_input(uint32_t domid, std::string_view bytes);
+
+    // Events for every domain; returns an id for unsubscribe.
+    int subscribe(std::function<void(const DomainEvent&)> fn);
+    void unsubscribe(int id);
+
+    // The monitor's log ring (hvctl dmesg).
+    std::vector<std::string> dmesg() const;
+    spdlog::logger& log() { return *log_; }
+
+private:
+    struct Entry {
+        std::unique_ptr<Domain> domain;
+        config::DomainConfig config;
+        bool reaped = false; // its guest-initiated stop has been acted on
+    };
+    struct Stopped {
+        uint32_t domid;
+        StopInfo info;
+    };
+
+    Monitor() = default;
+    Result<uint32_t> create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused);
+    Result<Entry*> find_locked(uint32_t domid);
+    Result<const Entry*> find_locked(uint32_t domid) const;
+    DomainInfo info_locked(const Entry& e) const;
+    void destroy_locked(uint32_t domid);
+    void emit(const DomainEvent& ev);
+    void reaper_main();
+    void apply_action(uint32_t domid, const StopInfo& info);
+    std::string preserved_name_locked(const std::string& base) const;
+
+    std::shared_ptr<kvm::KvmSystem> kvm_;
+    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
+    std::shared_ptr<spdlog::logger> log_;
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_; // domain state changes (waiters)
+    core::DomainTable table_;
+    std::map<uint32_t, Entry> domains_;
+    std::map<uint32_t, DomainInfo> gone_; // last info of destroyed domains
+    bool closing_ = false;
+
+    std::mutex sub_mu_;
+    std::map<int, std::function<void(const DomainEvent&)>> subscribers_;
+    int next_sub_ = 1;
+
+    // Guest-initiated stops are handled here, off the vCPU threads, since
+    // acting on them means joining those threads.
+    std::mutex reap_mu_;
+    std::condition_variable reap_cv_;
+    std::deque<Stopped> reap_queue_;
+    bool reaper_exit_ = false;
+    std::thread reaper_;
+};
+
+} // namespace hv

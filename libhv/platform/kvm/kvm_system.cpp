@@ -1,0 +1,62 @@
+#include "platform/kvm/kvm_system.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include <fmt/format.h>
+
+namespace hv::kvm {
+
+namespace {
+Error sys_error(const char* what) { return make_error(Errc::platform_error, fmt::format("{}: {}", what, std::strerror(errno))); }
+} // namespace
+
+Result<std::shared_ptr<KvmSystem>> KvmSystem::open(const char* path) {
+    auto sys = std::make_shared<KvmSystem>();
+    sys->fd_ = UniqueFd(::open(path, O_RDWR | O_CLOEXEC));
+    if (!sys->fd_.valid()) return make_error(Errc::platform_error, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    const int api = ::ioctl(sys->fd(), KVM_GET_API_VERSION, 0);
+    if (api != KVM_API_VERSION)
+        return make_error(Errc::platform_error, fmt::format("{}: KVM API version {} (need {})", path, api, KVM_API_VERSION));
+    const int size = ::ioctl(sys->fd(), KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (size <= 0) return sys_error("KVM_GET_VCPU_MMAP_SIZE");
+    sys->run_size_ = static_cast<size_t>(size);
+    const int sync = ::ioctl(sys->fd(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+    sys->sync_regs_ = sync > 0 && (sync & KVM_SYNC_X86_REGS) != 0;
+
+    // The entry count is not known up front: grow until KVM stops saying E2BIG.
+    for (uint32_t n = 64; n <= 4096; n *= 2) {
+        std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
+        auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
+        c->nent = n;
+        if (::ioctl(sys->fd(), KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            sys->cpuid_.assign(c->entries, c->entries + c->nent);
+            break;
+        }
+        if (errno != E2BIG) return sys_error("KVM_GET_SUPPORTED_CPUID");
+    }
+    if (sys->cpuid_.empty()) return make_error(Errc::platform_error, "KVM_GET_SUPPORTED_CPUID: no entries");
+
+    kick_signal(); // install the handler before any vCPU thread exists
+    return sys;
+}
+
+int kick_signal() {
+    static std::once_flag once;
+    static const int sig = SIGRTMIN + 3;
+    std::call_once(once, [] {
+        struct sigaction sa {};
+        sa.sa_handler = [](int) {}; // only there to make KVM_RUN return EINTR
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        ::sigaction(sig, &sa, nullptr);
+    });
+    return sig;
+}
+
+} // namespace hv::kvm

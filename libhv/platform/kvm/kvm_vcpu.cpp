@@ -1,0 +1,195 @@
+#include "platform/kvm/kvm_vcpu.hpp"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "hv/abi/common.h"
+
+namespace hv::kvm {
+
+namespace {
+
+Error sys_error(uint32_t id, const char* what) {
+    return make_error(Errc::platform_error, fmt::format("vcpu {}: {}: {}", id, what, std::strerror(errno)));
+}
+
+kvm_segment flat_segment(uint16_t selector, uint8_t type, bool long_mode) {
+    kvm_segment s{};
+    s.base = 0;
+    s.limit = 0xffffffff;
+    s.selector = selector;
+    s.type = type;
+    s.present = 1;
+    s.dpl = 0;
+    s.db = long_mode && (type & 8) != 0 ? 0 : 1; // a 64-bit code segment has D=0
+    s.s = 1;
+    s.l = long_mode && (type & 8) != 0 ? 1 : 0;
+    s.g = 1;
+    return s;
+}
+
+// Entry requires a usable TR even though the guest loads its own later.
+kvm_segment boot_tr() {
+    kvm_segment s{};
+    s.limit = 0x67;
+    s.type = 11; // busy 32/64-bit TSS
+    s.present = 1;
+    return s;
+}
+
+} // namespace
+
+Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(std::shared_ptr<KvmSystem> sys, UniqueFd fd, uint32_t id,
+                                                 const CpuidSignature& sig) {
+    std::unique_ptr<KvmVcpu> v(new KvmVcpu());
+    v->sys_ = std::move(sys);
+    v->fd_ = std::move(fd);
+    v->id_ = id;
+    void* run = ::mmap(nullptr, v->sys_->run_size(), PROT_READ | PROT_WRITE, MAP_SHARED, v->fd_.get(), 0);
+    if (run == MAP_FAILED) return sys_error(id, "mmap kvm_run");
+    v->run_ = static_cast<kvm_run*>(run);
+    v->sync_regs_ = v->sys_->has_sync_regs();
+    if (auto r = v->set_cpuid(sig); !r) return r.error();
+    return v;
+}
+
+KvmVcpu::~KvmVcpu() {
+    if (run_ != nullptr) ::munmap(run_, sys_->run_size());
+}
+
+Result<void> KvmVcpu::set_cpuid(const CpuidSignature& sig) {
+    std::vector<kvm_cpuid_entry2> entries;
+    for (const kvm_cpuid_entry2& e : sys_->supported_cpuid()) {
+        // Drop KVM's own paravirt leaves: the guest sees hv's instead.
+        if (e.function >= HV_CPUID_BASE && e.function < HV_CPUID_BASE + 0x100) continue;
+        kvm_cpuid_entry2 c = e;
+        if (c.function == 1) c.ebx = (c.ebx & 0x00ffffffu) | (id_ << 24); // initial APIC id
+        if (c.function == 0xb || c.function == 0x1f) c.edx = id_;          // x2APIC id
+        entries.push_back(c);
+    }
+    kvm_cpuid_entry2 base{};
+    base.function = HV_CPUID_BASE;
+    base.eax = HV_CPUID_BASE + 1;
+    base.ebx = sig.ebx;
+    base.ecx = sig.ecx;
+    base.edx = sig.edx;
+    kvm_cpuid_entry2 info{};
+    info.function = HV_CPUID_BASE + 1;
+    info.eax = sig.abi_version;
+    info.ebx = sig.hypercall_port;
+    entries.push_back(base);
+    entries.push_back(info);
+
+    std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2));
+    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
+    c->nent = static_cast<uint32_t>(entries.size());
+    std::memcpy(c->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+    if (::ioctl(fd_.get(), KVM_SET_CPUID2, c) < 0) return sys_error(id_, "KVM_SET_CPUID2");
+    return {};
+}
+
+Result<void> KvmVcpu::set_pvh_entry(uint32_t entry, uint32_t start_info) {
+    kvm_sregs s{};
+    if (::ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) return sys_error(id_, "KVM_GET_SREGS");
+    s.cs = flat_segment(0x10, 0xb, false);
+    s.ds = s.es = s.fs = s.gs = s.ss = flat_segment(0x18, 0x3, false);
+    s.tr = boot_tr();
+    s.cr0 = 0x11; // PE | ET: protected mode, paging off
+    s.cr3 = 0;
+    s.cr4 = 0;
+    s.efer = 0;
+    if (::ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) return sys_error(id_, "KVM_SET_SREGS");
+    kvm_regs r{};
+    r.rip = entry;
+    r.rbx = start_info;
+    r.rflags = 2;
+    if (::ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) return sys_error(id_, "KVM_SET_REGS");
+    return {};
+}
+
+Result<void> KvmVcpu::set_ap_entry(const KvmVcpu& like, const hv_vcpu_up_t& req) {
+    kvm_sregs from{};
+    if (::ioctl(like.fd_.get(), KVM_GET_SREGS, &from) < 0) return sys_error(like.id_, "KVM_GET_SREGS");
+    kvm_sregs s{};
+    if (::ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) return sys_error(id_, "KVM_GET_SREGS");
+    s.gdt = from.gdt;
+    s.idt = from.idt;
+    s.cr0 = from.cr0;
+    s.cr4 = from.cr4;
+    s.efer = from.efer;
+    s.cr3 = req.cr3;
+    s.cs = flat_segment(req.code_sel, 0xb, true);
+    s.ds = s.es = s.fs = s.gs = s.ss = flat_segment(req.data_sel, 0x3, true);
+    s.tr = boot_tr();
+    if (::ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) return sys_error(id_, "KVM_SET_SREGS");
+    kvm_regs r{};
+    r.rip = req.rip;
+    r.rsp = req.rsp;
+    r.rdi = req.arg;
+    r.rflags = 2;
+    if (::ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) return sys_error(id_, "KVM_SET_REGS");
+    return {};
+}
+
+platform::VcpuExit KvmVcpu::run() {
+    using namespace platform;
+    if (regs_dirty_) {
+        if (::ioctl(fd_.get(), KVM_SET_REGS, &regs_) < 0) return FailedExit{fmt::format("KVM_SET_REGS: {}", std::strerror(errno))};
+        regs_dirty_ = false;
+    }
+    if (sync_regs_) run_->kvm_valid_regs = KVM_SYNC_X86_REGS;
+    const int r = ::ioctl(fd_.get(), KVM_RUN, 0);
+    const int err = errno;
+    run_->immediate_exit = 0; // a kick is consumed; the caller re-checks its flags
+    if (r < 0) {
+        if (err == EINTR || err == EAGAIN) return InterruptedExit{};
+        return FailedExit{fmt::format("KVM_RUN: {}", std::strerror(err))};
+    }
+    if (!sync_regs_) {
+        if (::ioctl(fd_.get(), KVM_GET_REGS, &regs_) < 0) return FailedExit{fmt::format("KVM_GET_REGS: {}", std::strerror(errno))};
+    }
+    auto* base = reinterpret_cast<uint8_t*>(run_);
+    switch (run_->exit_reason) {
+    case KVM_EXIT_IO:
+        return IoExit{run_->io.port, run_->io.size, run_->io.direction == KVM_EXIT_IO_OUT, run_->io.count,
+                      base + run_->io.data_offset};
+    case KVM_EXIT_MMIO:
+        return MmioExit{run_->mmio.phys_addr, static_cast<uint8_t>(run_->mmio.len), run_->mmio.is_write != 0,
+                        run_->mmio.data};
+    case KVM_EXIT_HLT: return HltExit{};
+    case KVM_EXIT_SHUTDOWN: return ShutdownExit{};
+    case KVM_EXIT_INTR: return InterruptedExit{};
+    case KVM_EXIT_FAIL_ENTRY:
+        return FailedExit{fmt::format("entry failed, hardware reason {:#x}",
+                                      run_->fail_entry.hardware_entry_failure_reason)};
+    case KVM_EXIT_INTERNAL_ERROR:
+        return FailedExit{fmt::format("KVM internal error, suberror {}", run_->internal.suberror)};
+    default: return FailedExit{fmt::format("unexpected KVM exit reason {}", run_->exit_reason)};
+    }
+}
+
+uint64_t KvmVcpu::rax() { return sync_regs_ ? run_->s.regs.regs.rax : regs_.rax; }
+
+void KvmVcpu::set_rax(uint64_t v) {
+    if (sync_regs_) {
+        run_->s.regs.regs.rax = v;
+        run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+    } else {
+        regs_.rax = v;
+        regs_dirty_ = true;
+    }
+}
+
+void KvmVcpu::kick() {
+    __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    if (bound_.load()) ::pthread_kill(thread_, kick_signal());
+}
+
+} // namespace hv::kvm
