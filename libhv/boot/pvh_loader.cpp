@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -82,8 +83,16 @@ Result<void> write_start_info(std::string_view cmdline, const core::GuestRam& ra
 } // namespace
 
 Result<std::vector<uint8_t>> read_kernel_file(const std::string& path) {
+    std::error_code ec;
+    const auto type = std::filesystem::status(path, ec).type();
+    if (type == std::filesystem::file_type::not_found)
+        return make_error(Errc::not_found, fmt::format("kernel {}: {}", path, std::strerror(ENOENT)));
+    if (type == std::filesystem::file_type::directory)
+        return make_error(Errc::invalid_argument, fmt::format("kernel {}: is a directory", path));
+    if (!ec && type != std::filesystem::file_type::regular)
+        return make_error(Errc::invalid_argument, fmt::format("kernel {}: not a regular file", path));
     std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) return make_error(Errc::not_found, fmt::format("kernel {}: {}", path, std::strerror(errno)));
+    if (!in) return make_error(Errc::io_error, fmt::format("kernel {}: cannot open: {}", path, std::strerror(errno)));
     const auto size = static_cast<uint64_t>(in.tellg());
     if (size == 0) return bad(fmt::format("kernel {}: file is empty", path));
     if (size > kMaxImage) return bad(fmt::format("kernel {}: {} bytes is over the {} MiB limit", path, size, kMaxImage >> 20));
@@ -111,6 +120,8 @@ Result<BootInfo> load_pvh(std::span<const uint8_t> image, std::string_view cmdli
     BootInfo info;
     bool have_entry = false;
     bool loaded = false;
+    bool entry_loaded = false;
+    std::vector<std::pair<uint64_t, uint64_t>> segments; // [start, end) loaded
     for (uint16_t i = 0; i < eh.e_phnum; ++i) {
         const auto ph = read_at<Elf64_Phdr>(image, eh.e_phoff + uint64_t{i} * sizeof(Elf64_Phdr));
         if (ph.p_type != PT_LOAD && ph.p_type != PT_NOTE) continue;
@@ -133,11 +144,14 @@ Result<BootInfo> load_pvh(std::span<const uint8_t> image, std::string_view cmdli
         ram.write(ph.p_paddr, image.data() + ph.p_offset, ph.p_filesz);
         std::memset(ram.at(ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz), 0, ph.p_memsz - ph.p_filesz);
         info.image_end = std::max(info.image_end, ph.p_paddr + ph.p_memsz);
+        segments.emplace_back(ph.p_paddr, ph.p_paddr + ph.p_memsz);
         loaded = true;
     }
     if (!loaded) return bad("ELF has no loadable segment");
     if (!have_entry) return bad("ELF has no PVH entry note (Xen ELF note 18, XEN_ELFNOTE_PHYS32_ENTRY)");
     if (!ram.contains(info.entry, 1)) return bad(fmt::format("PVH entry {:#x} is outside guest RAM", info.entry));
+    for (const auto& [start, end] : segments) entry_loaded = entry_loaded || (info.entry >= start && info.entry < end);
+    if (!entry_loaded) return bad(fmt::format("PVH entry {:#x} is not inside a loaded segment", info.entry));
     if (auto r = write_start_info(cmdline, ram); !r) return r.error();
     info.start_info = static_cast<uint32_t>(kStartInfoGpa);
     return info;

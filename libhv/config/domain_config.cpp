@@ -96,7 +96,8 @@ hv::Result<uint64_t> get_number(const CfgSetting& s, uint64_t min, uint64_t max)
         return invalid(v.where, s.key, "'" + v.text + "' is not a number");
     if (n < min || n > max)
         return invalid(v.where, s.key,
-                       std::to_string(n) + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
+                       std::to_string(n) + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) +
+                           ")");
     return n;
 }
 
@@ -286,7 +287,8 @@ hv::Result<DomainConfig> parse_with_base(std::string_view text, std::string_view
 hv::Result<std::string> read_file(const std::string& path) {
     auto failure = [&](const char* what, int err) {
         const Errc code = err == ENOENT ? Errc::not_found : Errc::io_error;
-        return hv::make_error(code, path + ": " + what + ": " + std::error_code(err, std::generic_category()).message());
+        const std::string reason = std::error_code(err, std::generic_category()).message();
+        return hv::make_error(code, path + ": " + what + ": " + reason);
     };
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) return failure("cannot open", errno);

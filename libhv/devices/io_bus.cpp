@@ -20,18 +20,28 @@ const IoBus::Range* IoBus::find(uint16_t port) const {
     return nullptr;
 }
 
+// Each byte of a wide access goes to whoever owns its port: an `outl`
+// may straddle two devices, or run past a device's last register.
 bool IoBus::read(uint16_t port, uint8_t* data, uint8_t size) {
-    const Range* r = find(port);
-    for (uint8_t i = 0; i < size; ++i)
-        data[i] = r != nullptr ? r->device->read(static_cast<uint16_t>(port - r->base + i)) : 0xff;
-    return r != nullptr;
+    bool claimed = false;
+    for (uint32_t i = 0; i < size; ++i) {
+        const uint32_t p = uint32_t{port} + i;
+        const Range* r = p <= 0xffff ? find(static_cast<uint16_t>(p)) : nullptr;
+        data[i] = r != nullptr ? r->device->read(static_cast<uint16_t>(p - r->base)) : 0xff;
+        claimed = claimed || r != nullptr;
+    }
+    return claimed;
 }
 
 bool IoBus::write(uint16_t port, const uint8_t* data, uint8_t size) {
-    const Range* r = find(port);
-    if (r == nullptr) return false;
-    for (uint8_t i = 0; i < size; ++i) r->device->write(static_cast<uint16_t>(port - r->base + i), data[i]);
-    return true;
+    bool claimed = false;
+    for (uint32_t i = 0; i < size; ++i) {
+        const uint32_t p = uint32_t{port} + i;
+        const Range* r = p <= 0xffff ? find(static_cast<uint16_t>(p)) : nullptr;
+        if (r != nullptr) r->device->write(static_cast<uint16_t>(p - r->base), data[i]);
+        claimed = claimed || r != nullptr;
+    }
+    return claimed;
 }
 
 } // namespace hv::dev

@@ -33,8 +33,11 @@ uint8_t Serial16550::read(uint16_t offset) {
     case kMcr: return mcr_;
     case kLsr: return static_cast<uint8_t>(kLsrThrEmpty | kLsrIdle | (console_.has_input() ? kLsrDataReady : 0));
     case kMsr:
-        // In loopback the modem inputs mirror the outputs (Linux probes this).
-        if ((mcr_ & kMcrLoop) != 0) return static_cast<uint8_t>((mcr_ & 0x0f) << 4);
+        // In loopback the modem inputs mirror the outputs, wired as on a
+        // real 16550: RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD (Linux's and
+        // Xen's UART probes check exactly this).
+        if ((mcr_ & kMcrLoop) != 0)
+            return static_cast<uint8_t>(((mcr_ & 0x02) << 3) | ((mcr_ & 0x01) << 5) | ((mcr_ & 0x04) << 4) | ((mcr_ & 0x08) << 4));
         return 0xb0; // DCD, DSR, CTS
     case kScr: return scr_;
     default: return 0xff;

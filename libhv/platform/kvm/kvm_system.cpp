@@ -1,5 +1,7 @@
 #include "platform/kvm/kvm_system.hpp"
 
+#include "platform/kvm/kvm_cpuid.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -31,11 +33,13 @@ Result<std::shared_ptr<KvmSystem>> KvmSystem::open(const char* path) {
 
     // The entry count is not known up front: grow until KVM stops saying E2BIG.
     for (uint32_t n = 64; n <= 4096; n *= 2) {
-        std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
-        auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-        c->nent = n;
-        if (::ioctl(sys->fd(), KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            sys->cpuid_.assign(c->entries, c->entries + c->nent);
+        std::vector<uint8_t> buf(sizeof(CpuidHeader) + n * sizeof(kvm_cpuid_entry2));
+        CpuidHeader head{n, 0};
+        std::memcpy(buf.data(), &head, sizeof head);
+        if (::ioctl(sys->fd(), kGetSupportedCpuid, buf.data()) == 0) {
+            std::memcpy(&head, buf.data(), sizeof head);
+            sys->cpuid_.resize(head.nent);
+            std::memcpy(sys->cpuid_.data(), buf.data() + sizeof head, head.nent * sizeof(kvm_cpuid_entry2));
             break;
         }
         if (errno != E2BIG) return sys_error("KVM_GET_SUPPORTED_CPUID");

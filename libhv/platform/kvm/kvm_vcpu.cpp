@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "hv/abi/common.h"
+#include "platform/kvm/kvm_cpuid.hpp"
 
 namespace hv::kvm {
 
@@ -87,11 +88,11 @@ Result<void> KvmVcpu::set_cpuid(const CpuidSignature& sig) {
     entries.push_back(base);
     entries.push_back(info);
 
-    std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2));
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.data());
-    c->nent = static_cast<uint32_t>(entries.size());
-    std::memcpy(c->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
-    if (::ioctl(fd_.get(), KVM_SET_CPUID2, c) < 0) return sys_error(id_, "KVM_SET_CPUID2");
+    std::vector<uint8_t> buf(sizeof(CpuidHeader) + entries.size() * sizeof(kvm_cpuid_entry2));
+    const CpuidHeader head{static_cast<uint32_t>(entries.size()), 0};
+    std::memcpy(buf.data(), &head, sizeof head);
+    std::memcpy(buf.data() + sizeof head, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+    if (::ioctl(fd_.get(), kSetCpuid2, buf.data()) < 0) return sys_error(id_, "KVM_SET_CPUID2");
     return {};
 }
 

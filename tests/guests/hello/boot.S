@@ -67,14 +67,18 @@ exc_stubs:
     .set vec, vec + 1
     .endr
 
-/* Vector TRIPLE_VECTOR (DPL 3): an empty IDT, then a fault nothing can deliver. */
-    .org EXC_STUBS_OFF + EXC_STUB_SIZE * TRIPLE_VECTOR
+/* Triple fault: an empty IDT, then a fault nothing can deliver. Ring-3 code
+ * gets here by setting triple_requested and faulting (this nested KVM cannot
+ * run `int n` to a DPL-3 gate from ring 3, nor emulate it in ring 0). */
+    .globl triple_stub
 triple_stub:
     lidt zero_idt_ptr
     ud2
 
 /* Stack: vector, error code, rip, cs, rflags, rsp, ss. */
 exc_common:
+    cmpb $0, triple_requested
+    jne triple_stub
     mov 0(%rsp), %edi
     mov 8(%rsp), %rsi
     mov 16(%rsp), %rdx
@@ -83,8 +87,10 @@ exc_common:
     call exception_report       /* C++, noreturn */
     ud2
 
-/* One TSS per vCPU at a fixed address: only rsp0 (the vCPU's ring-0 stack)
- * and the I/O map base (past the limit: no bitmap, IOPL=3 decides). */
+/* One TSS per vCPU at a fixed address: rsp0 (the vCPU's ring-0 stack) and
+ * an all-zero I/O bitmap for ports 0-4095. IOPL=3 alone should allow ring-3
+ * port I/O, but this machine's nested KVM (kvm_pvm) checks the bitmap
+ * anyway: without it `in`/`out` from ring 3 raise #GP. */
     .org TSS_OFF
     .globl tss_area
 tss_area:
@@ -94,7 +100,9 @@ tss_area:
     .long 0
     .quad kstacks + KSTACK_SIZE * (i + 1)
     .org TSS_OFF + TSS_STRIDE * i + 102
-    .word TSS_SIZE
+    .word TSS_SIZE              /* I/O bitmap right after the TSS: all zero */
+    .org TSS_OFF + TSS_STRIDE * i + TSS_LIMIT
+    .byte 0xff                  /* the bitmap's terminator */
     .set i, i + 1
     .endr
     .org TSS_OFF + TSS_STRIDE * MAX_VCPUS
@@ -127,14 +135,14 @@ gdt:
     .set i, 0
     .rept MAX_VCPUS             /* 0x28 + 16*i: vCPU i's TSS, available 64-bit */
     .set base, IMAGE_BASE + TSS_OFF + TSS_STRIDE * i
-    .quad (TSS_SIZE - 1) | ((base & 0xffffff) << 16) | (0x89 << 40) | (((base >> 24) & 0xff) << 56)
+    .quad TSS_LIMIT | ((base & 0xffffff) << 16) | (0x89 << 40) | (((base >> 24) & 0xff) << 56)
     .quad base >> 32
     .set i, i + 1
     .endr
 gdt_end:
 
     .balign 16
-/* Interrupt gates, ring-0 code selector, IST 0. */
+/* Interrupt gates for vectors 0-31: ring-0 code selector, DPL 0, IST 0. */
 .macro gate handler, attr
     .quad ((\handler) & 0xffff) | (KERNEL_CS << 16) | ((\attr) << 40) | ((((\handler) >> 16) & 0xffff) << 48)
     .quad (\handler) >> 32
@@ -142,10 +150,10 @@ gdt_end:
 idt:
     .set vec, 0
     .rept 32
-    gate IMAGE_BASE + EXC_STUBS_OFF + EXC_STUB_SIZE * vec, 0x8e
+    .set handler, IMAGE_BASE + EXC_STUBS_OFF + EXC_STUB_SIZE * vec
+    gate handler, 0x8e
     .set vec, vec + 1
     .endr
-    gate IMAGE_BASE + EXC_STUBS_OFF + EXC_STUB_SIZE * TRIPLE_VECTOR, 0xee
 idt_end:
 
 /* Descriptor-table pointers: 32-bit lgdt reads the low 4 bytes of the base. */

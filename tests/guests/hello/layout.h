@@ -11,15 +11,13 @@
 /* Offsets inside the .boot section (which starts at IMAGE_BASE). They are
  * fixed so that the assembler can split the handler and TSS addresses into
  * the IDT and GDT descriptor fields at build time: no ring-0 fill loops. */
-#define EXC_STUBS_OFF 0x800 /* 33 stubs of EXC_STUB_SIZE bytes */
+#define EXC_STUBS_OFF 0x800 /* 32 stubs of EXC_STUB_SIZE bytes */
 #define EXC_STUB_SIZE 16
 #define TSS_OFF 0x1000      /* MAX_VCPUS TSSes, TSS_STRIDE apart */
-#define TSS_STRIDE 128
-#define TSS_SIZE 104
-
-/* Vector 32 is a DPL-3 gate whose ring-0 handler loads an empty IDT and
- * executes ud2: a triple fault on request from ring 3. */
-#define TRIPLE_VECTOR 32
+#define TSS_STRIDE 1024
+#define TSS_SIZE 104        /* the 64-bit TSS proper */
+#define IOMAP_BYTES 512     /* I/O bitmap for ports 0-4095, all allowed */
+#define TSS_LIMIT (TSS_SIZE + IOMAP_BYTES) /* includes the 0xff terminator */
 
 /* GDT selectors. */
 #define KERNEL_CS 0x08

@@ -84,8 +84,17 @@ void say(const char* text) {
     say(line);
 }
 
+// Read by boot.S's exception entry: set, the next exception triple-faults.
+extern "C" {
+bool triple_requested = false;
+}
+
 void triple_fault() {
-    asm volatile("int %0" : : "i"(TRIPLE_VECTOR) : "memory");
+    uint16_t cs;
+    asm volatile("mov %%cs, %0" : "=r"(cs));
+    if ((cs & 3) == 0) asm volatile("jmp triple_stub"); // ring 0 (an exception handler)
+    __atomic_store_n(&triple_requested, true, __ATOMIC_SEQ_CST);
+    asm volatile("ud2" ::: "memory");
     for (;;) cpu_relax();
 }
 

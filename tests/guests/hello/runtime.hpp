@@ -52,7 +52,7 @@ extern bool g_on_hv;
 void say(Line& line);
 void say(const char* text);
 
-// Ends the domain: vector TRIPLE_VECTOR loads an empty IDT and faults.
+// Ends the domain with a triple fault (an empty IDT, then a fault).
 [[noreturn]] void triple_fault();
 
 // Reports `line` and stops the domain with shutdown(crash) (on hv) or a

@@ -84,13 +84,31 @@ inline int64_t call_op(unsigned group, unsigned op, Req& req) noexcept {
 
 // --- discovery -------------------------------------------------------------
 
-// True when CPUID leaf HV_CPUID_BASE carries hv's signature. CPUID works in
-// any ring (it exits to the monitor under KVM, so callers cache the answer).
-inline bool detect() noexcept {
+// True when CPUID leaf HV_CPUID_BASE carries hv's signature.
+inline bool detect_cpuid() noexcept {
     uint32_t a = HV_CPUID_BASE, b, c = 0, d;
     asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
     return b == HV_CPUID_SIGNATURE_EBX && c == HV_CPUID_SIGNATURE_ECX && d == HV_CPUID_SIGNATURE_EDX;
 }
+
+// True when a version_get hypercall is answered as hv answers it. Elsewhere
+// the `out` goes to an unassigned port and changes nothing: rax keeps the
+// slot's (nonzero) address and the slot keeps its sentinel result.
+inline bool detect_hypercall() noexcept {
+    hv_call_t slot;
+    prepare(slot, HV_GROUP_VERSION, HV_VERSION_OP_GET);
+    slot.result = HV_ENOSYS; // sentinel; hv overwrites it
+    const int64_t r = call(slot);
+    return r == HV_OK && slot.result == HV_OK && args_of<hv_version_get_t>(slot).abi_version == HV_ABI_VERSION;
+}
+
+// Whether this guest runs on hv. CPUID first; then the hypercall probe,
+// because CPUID is not always the monitor's to answer: under this project's
+// nested KVM (kvm_pvm) guest ring-3 CPUID runs natively and reports the
+// outer hypervisor. The probe costs one exit, and writes to port
+// HV_HYPERCALL_PORT, so call it only where that port is not a real device
+// (hv, QEMU microvm, ...). Callers cache the answer.
+inline bool detect() noexcept { return detect_cpuid() || detect_hypercall(); }
 
 // --- version group ---------------------------------------------------------
 

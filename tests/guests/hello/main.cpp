@@ -1,0 +1,276 @@
+// hello guest: the ring-3 part (and the ring-0 exception reporter).
+//
+// boot.S irets to bsp_main(start_info) on vCPU 0 and to ap_main(id) on the
+// vCPUs the BSP starts with vcpu_up. See ../README.md for the command line
+// and the exact lines printed.
+#include <hv/guest/hypercall.hpp>
+
+#include "malformed.hpp"
+#include "runtime.hpp"
+
+using namespace hello;
+namespace g = hv::guest;
+
+// Symbols from boot.S.
+extern "C" char kstacks[], ustacks[], pml4[], ap_entry[];
+extern "C" [[noreturn]] void ap_main(uint64_t id);
+
+// struct hvm_start_info (Xen's arch-x86/hvm/start_info.h), the fields used.
+struct HvmStartInfo {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t flags;
+    uint32_t nr_modules;
+    uint64_t modlist_paddr;
+    uint64_t cmdline_paddr;
+    uint64_t rsdp_paddr;
+    uint64_t memmap_paddr;
+    uint32_t memmap_entries;
+    uint32_t reserved;
+};
+constexpr uint32_t hvm_start_magic = 0x336ec578;
+
+namespace {
+
+struct Options {
+    uint32_t reason = HV_SHUTDOWN_POWEROFF;
+    bool stay = false;
+    bool ignore_shutdown = false;
+    bool malformed = false;
+    bool fault = false;
+    bool triple = false;
+};
+
+Options g_opts;
+uint32_t g_domid;
+uint32_t g_max_vcpus;
+uint32_t g_vcpus_done; // bumped atomically by each vCPU after its checks
+
+bool word_is(const char* w, uint32_t n, const char* lit) {
+    uint32_t i = 0;
+    for (; i < n; ++i)
+        if (lit[i] != w[i]) return false;
+    return lit[i] == 0;
+}
+
+// Parses the command line into g_opts; unknown words are reported later
+// (output needs detect() first) through `unknown`.
+void parse_cmdline(const char* p, Line& unknown) {
+    static const char* const reasons[] = {"poweroff", "reboot", "suspend", "crash"};
+    while (*p != 0) {
+        while (*p == ' ' || *p == '\t' || *p == '\n') ++p;
+        const char* w = p;
+        while (*p != 0 && *p != ' ' && *p != '\t' && *p != '\n') ++p;
+        const auto n = static_cast<uint32_t>(p - w);
+        if (n == 0) break;
+        bool known = true;
+        if (word_is(w, n, "stay")) g_opts.stay = true;
+        else if (word_is(w, n, "ignore-shutdown")) g_opts.ignore_shutdown = true;
+        else if (word_is(w, n, "malformed")) g_opts.malformed = true;
+        else if (word_is(w, n, "fault")) g_opts.fault = true;
+        else if (word_is(w, n, "triple")) g_opts.triple = true;
+        else {
+            known = false;
+            for (uint32_t r = 0; r < HV_SHUTDOWN_REASON_COUNT; ++r)
+                if (word_is(w, n, reasons[r])) {
+                    g_opts.reason = r; // reasons[] follows HV_SHUTDOWN_* numbering
+                    known = true;
+                }
+        }
+        if (!known) unknown.str(" ").str(w, n);
+    }
+}
+
+// Shutdown requests reach whichever vCPU's block takes the domain's events;
+// that vCPU answers it, on behalf of the domain.
+void handle_events(const hv_sched_block_t& b) {
+    if ((b.events & HV_EVENT_SHUTDOWN_REQUEST) == 0) return;
+    if (g_opts.ignore_shutdown) {
+        say("hello: ignoring shutdown request");
+        return;
+    }
+    Line l;
+    l.str("hello: shutdown requested: ").str(reason_name(b.shutdown_request));
+    say(l);
+    const int64_t r = g::shutdown(b.shutdown_request);
+    Line e;
+    e.str("hello: shutdown(").udec(b.shutdown_request).str(") failed: ").dec(r);
+    fail(e);
+}
+
+// Blocks with no timeout forever, answering events.
+[[noreturn]] void block_forever(uint32_t vcpu) {
+    for (;;) {
+        hv_sched_block_t b;
+        const int64_t r = g::block(0, b);
+        if (r == HV_OK) handle_events(b);
+        else if (r != HV_ETIMEDOUT) {
+            Line l;
+            l.str("hello: vcpu ").udec(vcpu).str(" block failed: ").dec(r);
+            fail(l);
+        }
+    }
+}
+
+// What every vCPU does: banner, yield, a 1 ms block, then check in.
+void vcpu_common(uint32_t vcpu) {
+    Line l;
+    l.str("hello from domain ").udec(g_domid).str(" vcpu ").udec(vcpu).str(" of ").udec(g_max_vcpus);
+    say(l);
+    int64_t r = g::yield();
+    if (r != HV_OK) {
+        Line e;
+        e.str("hello: vcpu ").udec(vcpu).str(" yield failed: ").dec(r);
+        fail(e);
+    }
+    hv_sched_block_t b;
+    r = g::block(1000000, b);
+    if (r == HV_OK && b.events != 0) handle_events(b);
+    else if (r != HV_ETIMEDOUT) {
+        Line e;
+        e.str("hello: vcpu ").udec(vcpu).str(" block(1 ms) failed: ").dec(r);
+        fail(e);
+    }
+    __atomic_fetch_add(&g_vcpus_done, 1u, __ATOMIC_SEQ_CST);
+}
+
+// Starts vCPU `id` at ap_entry with its ring-0 stack holding [its TSS
+// selector][an iretq frame to ap_main(id) on its ring-3 stack].
+int64_t start_ap(uint32_t id) {
+    auto* top = reinterpret_cast<uint64_t*>(kstacks + KSTACK_SIZE * (id + 1));
+    uint64_t* frame = top - 6;
+    frame[0] = TSS_SEL0 + 16 * id;
+    frame[1] = reinterpret_cast<uint64_t>(&ap_main);
+    frame[2] = USER_CS;
+    frame[3] = USER_RFLAGS;
+    frame[4] = reinterpret_cast<uint64_t>(ustacks + USTACK_SIZE * (id + 1) - 8);
+    frame[5] = USER_DS;
+    hv_vcpu_up_t up{};
+    up.vcpu = id;
+    up.code_sel = KERNEL_CS;
+    up.data_sel = KERNEL_DS;
+    up.rip = reinterpret_cast<uint64_t>(ap_entry);
+    up.rsp = reinterpret_cast<uint64_t>(frame);
+    up.cr3 = reinterpret_cast<uint64_t>(pml4);
+    up.arg = id;
+    return g::vcpu_up(up);
+}
+
+// Waits for `n` vCPUs to check in: spins (ring 3 is native speed), and
+// between spins blocks 1 ms so a monitor that runs fewer vCPUs than it has
+// threads still gets the others going. Gives up after about 10 s.
+void wait_for_vcpus(uint32_t n) {
+    for (uint32_t rounds = 0;; ++rounds) {
+        for (uint32_t spin = 0; spin < (1u << 16); ++spin) {
+            if (__atomic_load_n(&g_vcpus_done, __ATOMIC_ACQUIRE) >= n) return;
+            cpu_relax();
+        }
+        if (rounds == 10000) {
+            Line l;
+            l.str("hello: timed out waiting for vcpus: ").udec(__atomic_load_n(&g_vcpus_done, __ATOMIC_ACQUIRE));
+            l.str(" of ").udec(n);
+            fail(l);
+        }
+        hv_sched_block_t b;
+        if (g::block(1000000, b) == HV_OK) handle_events(b);
+    }
+}
+
+// "hello: <n> vcpus up, yield ok, block ok" as two console writes in one multicall.
+void report_up(uint32_t n) {
+    Line a;
+    a.str("hello: ").udec(n).str(" vcpus up,");
+    static const char tail[] = " yield ok, block ok\n";
+    hv_call_t slots[2];
+    g::prepare_console_write(slots[0], a.buf, a.len);
+    g::prepare_console_write(slots[1], tail, sizeof tail - 1);
+    const int64_t r = g::multicall(slots, 2);
+    if (r != 2 || slots[0].result != int64_t{a.len} || slots[1].result != int64_t{sizeof tail - 1}) {
+        Line e;
+        e.str("hello: multicall failed: ").dec(r).str(" results ").dec(slots[0].result).str(" ").dec(slots[1].result);
+        fail(e);
+    }
+}
+
+[[noreturn]] void not_on_hv() {
+    say("hello: not running on hv");
+    say("hello from domain 0 vcpu 0 of 1");
+    triple_fault();
+}
+
+} // namespace
+
+extern "C" [[noreturn]] void ap_main(uint64_t id) {
+    const auto vcpu = static_cast<uint32_t>(id);
+    vcpu_common(vcpu);
+    block_forever(vcpu);
+}
+
+extern "C" [[noreturn]] void bsp_main(const HvmStartInfo* si) {
+    Line unknown;
+    const bool si_ok = si != nullptr && si->magic == hvm_start_magic;
+    if (si_ok && si->cmdline_paddr != 0) parse_cmdline(reinterpret_cast<const char*>(si->cmdline_paddr), unknown);
+
+    g_on_hv = g::detect();
+    if (!g_on_hv) not_on_hv();
+
+    static const char serial_up[] = "hello: serial 16550 up\n";
+    serial_write(serial_up, sizeof serial_up - 1);
+    if (!si_ok) say("hello: bad hvm_start_info, using defaults");
+    if (unknown.len != 0) {
+        Line l;
+        l.str("hello: ignoring unknown words:").str(unknown.buf, unknown.len);
+        say(l);
+    }
+
+    hv_version_self_t self;
+    int64_t r = g::self(self);
+    if (r != HV_OK) {
+        Line e;
+        e.str("hello: version self failed: ").dec(r);
+        fail(e);
+    }
+    g_domid = self.domid;
+    g_max_vcpus = self.max_vcpus;
+    const uint32_t n = g_max_vcpus < MAX_VCPUS ? g_max_vcpus : MAX_VCPUS;
+    if (n < g_max_vcpus) {
+        Line l;
+        l.str("hello: starting only ").udec(n).str(" of ").udec(g_max_vcpus).str(" vcpus");
+        say(l);
+    }
+
+    for (uint32_t id = 1; id < n; ++id) {
+        r = start_ap(id);
+        if (r < 0) {
+            Line e;
+            e.str("hello: vcpu_up ").udec(id).str(" failed: ").dec(r);
+            fail(e);
+        }
+    }
+    vcpu_common(0);
+    wait_for_vcpus(n);
+    report_up(n);
+
+    if (g_opts.malformed) run_malformed();
+    if (g_opts.fault) asm volatile("ud2");
+    if (g_opts.triple) triple_fault();
+    if (g_opts.stay) block_forever(0);
+
+    Line l;
+    l.str("hello: shutting down: ").str(reason_name(g_opts.reason));
+    say(l);
+    r = g::shutdown(g_opts.reason);
+    Line e;
+    e.str("hello: shutdown failed: ").dec(r);
+    fail(e);
+}
+
+// Called in ring 0 by boot.S's exception stubs (on the vCPU's ring-0 stack).
+extern "C" [[noreturn]] void exception_report(uint64_t vector, uint64_t error, uint64_t rip, uint64_t cs) {
+    (void)error;
+    (void)cs;
+    if (!g_on_hv) g_on_hv = g::detect(); // may fault before bsp_main set it
+    Line l;
+    l.str("hello: exception ").udec(vector).str(" at ").hex(rip);
+    fail(l);
+}

@@ -1,0 +1,144 @@
+// hvctl, run as a user would: exit status, console on stdout, errors on
+// stderr naming the file and position.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "guest_harness.hpp"
+
+using namespace hvtest;
+
+namespace {
+
+struct Run {
+    int status;
+    std::string out, err;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream f(p);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+class TempDir {
+public:
+    TempDir() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "hvctl-test-XXXXXX").string();
+        path_ = ::mkdtemp(tmpl.data());
+    }
+    ~TempDir() { std::filesystem::remove_all(path_); }
+    const std::filesystem::path& path() const { return path_; }
+    std::string write(const std::string& name, const std::string& text) const {
+        std::ofstream(path_ / name) << text;
+        return (path_ / name).string();
+    }
+
+private:
+    std::filesystem::path path_;
+};
+
+Run hvctl(const TempDir& dir, const std::string& args) {
+    const auto out = dir.path() / "stdout";
+    const auto err = dir.path() / "stderr";
+    const std::string cmd = fmt::format("HV_LOG_LEVEL=off '{}' {} </dev/null >'{}' 2>'{}'", env_path("HVCTL"), args, out.string(), err.string());
+    const int raw = std::system(cmd.c_str());
+    return Run{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
+}
+
+std::string hello_cfg(const TempDir& dir, const std::string& extra, int vcpus = 2) {
+    return dir.write("hello.cfg", fmt::format("# test config\nname = \"hello\"\nkernel = \"{}\"\nmemory = 16\nvcpus = {}\nextra = \"{}\"\n",
+                                              hello_guest(), vcpus, extra));
+}
+
+} // namespace
+
+TEST_CASE("hvctl create -c shows the console and exits 0 on poweroff", "[kvm][hvctl]") {
+    TempDir dir;
+    const Run r = hvctl(dir, "create -c " + hello_cfg(dir, "poweroff"));
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("hello from domain 1 vcpu 0 of 2") != std::string::npos);
+    CHECK(r.out.find("hello from domain 1 vcpu 1 of 2") != std::string::npos);
+    CHECK(r.out.find("hello: shutting down: poweroff") != std::string::npos);
+    CHECK(r.err.find("poweroff") != std::string::npos);
+}
+
+TEST_CASE("hvctl create: KEY=VALUE overrides and a crash exits 2", "[kvm][hvctl]") {
+    TempDir dir;
+    const Run r = hvctl(dir, "create -c " + hello_cfg(dir, "poweroff") + " extra=crash vcpus=1");
+    CHECK(r.status == 2);
+    CHECK(r.out.find("vcpu 0 of 1") != std::string::npos);
+    CHECK(r.out.find("hello: shutting down: crash") != std::string::npos);
+}
+
+TEST_CASE("hvctl create without -c runs the guest without printing its console", "[kvm][hvctl]") {
+    TempDir dir;
+    const Run r = hvctl(dir, "create " + hello_cfg(dir, "poweroff"));
+    CHECK(r.status == 0);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("created") != std::string::npos);
+}
+
+TEST_CASE("hvctl create -n prints the resolved config as JSON and creates nothing", "[hvctl][config]") {
+    TempDir dir;
+    const std::string cfg = dir.write("d.cfg", fmt::format("name='dry'\nkernel='{}'\nmemory='64'\nvif=['bridge=xenbr0']\n", hello_guest()));
+    const Run r = hvctl(dir, "create -n " + cfg + " vcpus=3");
+    CHECK(r.status == 0);
+    CHECK(r.out.find("\"name\": \"dry\"") != std::string::npos);
+    CHECK(r.out.find("\"memory\": 64") != std::string::npos);
+    CHECK(r.out.find("\"vcpus\": 3") != std::string::npos);
+    CHECK(r.out.find("\"vif\"") != std::string::npos);   // listed as unsupported
+    CHECK(r.err.find("warning:") != std::string::npos); // and warned about
+    CHECK(r.err.find("vif") != std::string::npos);
+}
+
+TEST_CASE("hvctl reports config and kernel errors with exit status 1", "[hvctl][bad-input]") {
+    TempDir dir;
+    const std::string broken = dir.write("broken.cfg", "name = 'x'\nmemory = = 3\n");
+    Run r = hvctl(dir, "create " + broken);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(broken + ":2:") != std::string::npos);
+
+    r = hvctl(dir, "create " + (dir.path() / "missing.cfg").string());
+    CHECK(r.status == 1);
+    CHECK(r.err.find("missing.cfg") != std::string::npos);
+
+    const std::string nokernel = dir.write("nk.cfg", "name = 'x'\nkernel = '/no/such/vmlinux'\n");
+    r = hvctl(dir, "create " + nokernel);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("/no/such/vmlinux") != std::string::npos);
+
+    r = hvctl(dir, "create -x " + nokernel);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("unknown option '-x'") != std::string::npos);
+
+    r = hvctl(dir, "list");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("not supported yet") != std::string::npos);
+}
+
+TEST_CASE("the hello image boots under QEMU microvm too (cross-check)", "[kvm][qemu]") {
+    if (std::system("command -v qemu-system-x86_64 >/dev/null 2>&1") != 0) {
+        WARN("qemu-system-x86_64 is not installed; cross-check not run");
+        return;
+    }
+    TempDir dir;
+    const auto out = dir.path() / "serial";
+    const std::string cmd = fmt::format(
+        "timeout 60 qemu-system-x86_64 -M microvm -accel kvm -m 32 -smp 1 -nodefaults -no-reboot -nographic "
+        "-serial file:{} -kernel '{}' -append poweroff >/dev/null 2>&1",
+        out.string(), hello_guest());
+    std::system(cmd.c_str());
+    const std::string serial = slurp(out);
+    INFO(serial);
+    CHECK(serial.find("hello: not running on hv") != std::string::npos);
+    CHECK(serial.find("hello from domain 0 vcpu 0 of 1") != std::string::npos);
+}
