@@ -9,14 +9,13 @@
 
 #include <fmt/format.h>
 
-#include "boot/start_info.hpp"
+#include "hv/abi/pvh.h"
 
 namespace hv::boot {
 
 namespace {
 
 constexpr uint64_t kMaxImage = 512ull << 20;
-constexpr uint32_t kXenElfnotePhys32Entry = 18;
 
 Error bad(std::string what) { return make_error(Errc::bad_image, std::move(what)); }
 
@@ -43,7 +42,7 @@ Result<bool> find_pvh_note(std::span<const uint8_t> image, const Elf64_Phdr& ph,
         if (!within(name_off, nh.n_namesz, end) || !within(desc_off, nh.n_descsz, end))
             return bad(fmt::format("ELF note at offset {:#x} runs past its segment", off));
         const bool xen = nh.n_namesz == 4 && std::memcmp(image.data() + name_off, "Xen", 4) == 0;
-        if (xen && nh.n_type == kXenElfnotePhys32Entry) {
+        if (xen && nh.n_type == HV_PVH_ELFNOTE_PHYS32_ENTRY) {
             if (nh.n_descsz != 4 && nh.n_descsz != 8)
                 return bad(fmt::format("PVH entry note at offset {:#x} has a {}-byte value (want 4 or 8)", off, nh.n_descsz));
             const uint64_t v = nh.n_descsz == 4 ? read_at<uint32_t>(image, desc_off) : read_at<uint64_t>(image, desc_off);
@@ -65,13 +64,13 @@ Result<void> write_start_info(std::string_view cmdline, const core::GuestRam& ra
     std::memset(ram.at(kStartInfoGpa, kLowReservedEnd - kStartInfoGpa), 0, kLowReservedEnd - kStartInfoGpa);
     ram.write(kCmdlineGpa, cmdline.data(), cmdline.size());
 
-    const HvmMemmapEntry map[2] = {
-        {0, 0xa0000, kMemmapRam, 0},                          // conventional memory
-        {0x100000, ram.size - 0x100000, kMemmapRam, 0},       // everything above 1 MiB
+    const hv_pvh_memmap_entry_t map[2] = {
+        {0, 0xa0000, HV_PVH_MEMMAP_RAM, 0},                    // conventional memory
+        {0x100000, ram.size - 0x100000, HV_PVH_MEMMAP_RAM, 0}, // everything above 1 MiB
     };
     ram.write(kMemmapGpa, map, sizeof map);
-    HvmStartInfo si{};
-    si.magic = kStartInfoMagic;
+    hv_pvh_start_info_t si{};
+    si.magic = HV_PVH_START_MAGIC;
     si.version = 1;
     si.cmdline_paddr = kCmdlineGpa;
     si.memmap_paddr = kMemmapGpa;

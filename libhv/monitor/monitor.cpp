@@ -154,31 +154,21 @@ Result<const Monitor::Entry*> Monitor::find_locked(uint32_t domid) const {
     return &it->second;
 }
 
-Result<void> Monitor::pause(uint32_t domid) {
-    std::string name;
-    {
-        std::lock_guard lock(mu_);
-        auto e = find_locked(domid);
-        if (!e) return e.error();
-        (*e)->domain->pause();
-        name = (*e)->domain->name();
-    }
-    log_->info("domain {} ({}) paused", domid, name);
-    emit(DomainEvent{DomainEvent::Kind::paused, domid, name, {}, 0, {}});
-    return {};
-}
+Result<void> Monitor::pause(uint32_t domid) { return set_paused(domid, true); }
+Result<void> Monitor::unpause(uint32_t domid) { return set_paused(domid, false); }
 
-Result<void> Monitor::unpause(uint32_t domid) {
+Result<void> Monitor::set_paused(uint32_t domid, bool paused) {
     std::string name;
     {
         std::lock_guard lock(mu_);
         auto e = find_locked(domid);
         if (!e) return e.error();
-        (*e)->domain->unpause();
+        if (paused) (*e)->domain->pause();
+        else (*e)->domain->unpause();
         name = (*e)->domain->name();
     }
-    log_->info("domain {} ({}) unpaused", domid, name);
-    emit(DomainEvent{DomainEvent::Kind::unpaused, domid, name, {}, 0, {}});
+    log_->info("domain {} ({}) {}", domid, name, paused ? "paused" : "unpaused");
+    emit(DomainEvent{paused ? DomainEvent::Kind::paused : DomainEvent::Kind::unpaused, domid, name, {}, 0, {}});
     return {};
 }
 

@@ -115,6 +115,7 @@ private:
 
     Monitor() = default;
     Result<uint32_t> create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused);
+    Result<void> set_paused(uint32_t domid, bool paused);
     Result<Entry*> find_locked(uint32_t domid);
     Result<const Entry*> find_locked(uint32_t domid) const;
     DomainInfo info_locked(const Entry& e) const;

@@ -25,6 +25,9 @@ namespace hvctl {
 namespace {
 
 constexpr char kDetachKey = 0x1d; // Ctrl-], as xl console
+// How long a guest may take to answer a shutdown request before hvctl says
+// it did not (it keeps waiting; the next signal destroys it).
+constexpr auto kShutdownAnswerTimeout = std::chrono::seconds(30);
 
 std::atomic<int> g_stop_signals{0};
 std::atomic<int> g_pause_request{0}; // 1 unpause, 2 pause
@@ -122,6 +125,8 @@ int run_domain(hv::Monitor& m, uint32_t domid, const Options& o) {
     if (o.console) attach(domid);
 
     int stop_signals_seen = 0;
+    bool shutdown_pending = false; // asked, not answered, not yet reported
+    auto shutdown_asked = std::chrono::steady_clock::now();
     for (;;) {
         auto r = m.wait_stopped(domid, std::chrono::milliseconds(50));
         if (r) {
@@ -152,10 +157,18 @@ int run_domain(hv::Monitor& m, uint32_t domid, const Options& o) {
             if (sigs == 1) {
                 std::fprintf(stderr, "\r\nhvctl: asking domain %u to power off (signal again to destroy)\r\n", domid);
                 (void)m.shutdown(domid, hv::core::ShutdownReason::poweroff);
+                shutdown_asked = std::chrono::steady_clock::now();
+                shutdown_pending = true;
             } else {
                 std::fprintf(stderr, "\r\nhvctl: destroying domain %u\r\n", domid);
                 (void)m.destroy(domid);
             }
+        }
+        if (shutdown_pending && std::chrono::steady_clock::now() - shutdown_asked > kShutdownAnswerTimeout) {
+            std::fprintf(stderr, "\r\nhvctl: domain %u did not answer the shutdown request within %lld s; "
+                                 "signal again to destroy it\r\n",
+                         domid, static_cast<long long>(kShutdownAnswerTimeout.count()));
+            shutdown_pending = false;
         }
         if (stdin_open && !detached) {
             stdin_open = forward_input(m, domid, detached);

@@ -39,6 +39,8 @@ struct Options {
     bool malformed = false;
     bool fault = false;
     bool triple = false;
+    bool bench = false;           // bench-hypercalls=N given
+    uint32_t bench_hypercalls = 0; // N
 };
 
 Options g_opts;
@@ -51,6 +53,22 @@ bool word_is(const char* w, uint32_t n, const char* lit) {
     for (; i < n; ++i)
         if (lit[i] != w[i]) return false;
     return lit[i] == 0;
+}
+
+// "<prefix><decimal>" with the value in 0..2^32-1: sets `value`.
+bool word_number(const char* w, uint32_t n, const char* prefix, uint32_t& value) {
+    uint32_t i = 0;
+    for (; prefix[i] != 0; ++i)
+        if (i >= n || w[i] != prefix[i]) return false;
+    if (i == n) return false;
+    uint64_t v = 0;
+    for (; i < n; ++i) {
+        if (w[i] < '0' || w[i] > '9') return false;
+        v = v * 10 + static_cast<uint64_t>(w[i] - '0');
+        if (v > 0xffffffffull) return false;
+    }
+    value = static_cast<uint32_t>(v);
+    return true;
 }
 
 // Parses the command line into g_opts; unknown words are reported later
@@ -69,6 +87,7 @@ void parse_cmdline(const char* p, Line& unknown) {
         else if (word_is(w, n, "malformed")) g_opts.malformed = true;
         else if (word_is(w, n, "fault")) g_opts.fault = true;
         else if (word_is(w, n, "triple")) g_opts.triple = true;
+        else if (word_number(w, n, "bench-hypercalls=", g_opts.bench_hypercalls)) g_opts.bench = true;
         else {
             known = false;
             for (uint32_t r = 0; r < HV_SHUTDOWN_REASON_COUNT; ++r)
@@ -192,6 +211,23 @@ void report_up(uint32_t n) {
     }
 }
 
+// bench-hypercalls=N: N version_get hypercalls back to back (the monitor's
+// round trip, measured by bench/hypercall_round_trip), then one line.
+void bench_hypercalls(uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i) {
+        hv_version_get_t v;
+        const int64_t r = g::version_get(v);
+        if (r != HV_OK) {
+            Line e;
+            e.str("hello: bench hypercall ").udec(i).str(" failed: ").dec(r);
+            fail(e);
+        }
+    }
+    Line l;
+    l.str("hello: bench-hypercalls ").udec(count).str(" done");
+    say(l);
+}
+
 [[noreturn]] void not_on_hv() {
     say("hello: not running on hv");
     say("hello from domain 0 vcpu 0 of 1");
@@ -251,6 +287,7 @@ extern "C" [[noreturn]] void bsp_main(const HvmStartInfo* si) {
     wait_for_vcpus(n);
     report_up(n);
 
+    if (g_opts.bench) bench_hypercalls(g_opts.bench_hypercalls);
     if (g_opts.malformed) run_malformed();
     if (g_opts.fault) asm volatile("ud2");
     if (g_opts.triple) triple_fault();

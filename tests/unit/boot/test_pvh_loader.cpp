@@ -15,13 +15,13 @@
 #include <vector>
 
 #include "boot/pvh_loader.hpp"
-#include "boot/start_info.hpp"
+#include "hv/abi/pvh.h"
 #include "core/guest_ram.hpp"
 
 using Catch::Matchers::Contains;
 using hv::Errc;
-using hv::boot::HvmMemmapEntry;
-using hv::boot::HvmStartInfo;
+using HvmMemmapEntry = hv_pvh_memmap_entry_t;
+using HvmStartInfo = hv_pvh_start_info_t;
 using hv::boot::load_pvh;
 using hv::boot::read_kernel_file;
 

@@ -24,7 +24,11 @@
 /* Discovery: CPUID leaf HV_CPUID_BASE returns the max leaf in eax and the
  * signature "HvMonitorHvM" in ebx, ecx, edx (like Xen's and KVM's leaves).
  * Leaf HV_CPUID_BASE + 1 returns eax = HV_ABI_VERSION, ebx = the hypercall
- * port. A guest that does not find the signature is not running on hv. */
+ * port. Execute it from ring 0: on nested hosts (the project's own) CPUID
+ * from guest ring 3 may not be intercepted and shows the outer
+ * hypervisor's leaves. A ring-3 guest can instead probe with
+ * HV_VERSION_OP_GET: on hv it returns HV_OK and abi_version; elsewhere the
+ * port write is ignored and rax keeps the slot address. */
 #define HV_CPUID_BASE 0x40000000u
 #define HV_CPUID_SIGNATURE_EBX 0x6f4d7648u /* "HvMo" */
 #define HV_CPUID_SIGNATURE_ECX 0x6f74696eu /* "nito" */
@@ -34,7 +38,9 @@
  * hv_call_t in rax and executes a 32-bit `out` to this port (any value).
  * The monitor validates the slot, runs the op, writes hv_call_t.result and
  * also returns the result in rax (so a call whose slot address is bad still
- * gets HV_EFAULT). Works from ring 3 when the guest runs with IOPL=3. */
+ * gets HV_EFAULT). Works from ring 3 when the guest allows it: IOPL=3 and,
+ * as some nested hosts check it too, a TSS I/O permission bitmap that
+ * clears the port. */
 #define HV_HYPERCALL_PORT 0x0e90u
 
 /* Result codes: 0 or a positive op-defined value on success, negative

@@ -4,6 +4,7 @@
 #include "common.h"
 #include "console_io.h"
 #include "multicall.h"
+#include "pvh.h"
 #include "sched_op.h"
 #include "vcpu_op.h"
 #include "version.h"
