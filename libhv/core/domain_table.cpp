@@ -11,6 +11,8 @@ const char* table_error_text(TableError e) {
     case TableError::name_taken: return "a domain with that name exists";
     case TableError::full: return "too many domains";
     case TableError::no_such_domain: return "no such domain";
+    case TableError::domid_taken: return "that domid is in use";
+    case TableError::bad_domid: return "domid outside 1..0x7fef";
     }
     return "unknown";
 }
@@ -38,18 +40,25 @@ uint32_t DomainTable::next_free_domid() const {
 }
 
 TableError DomainTable::add(const char* name, size_t name_len, const uint8_t uuid[16], uint32_t& domid_out) {
+    if (count_ == kMaxDomains) return TableError::full;
+    domid_out = next_free_domid();
+    return add_with_domid(name, name_len, uuid, domid_out);
+}
+
+TableError DomainTable::add_with_domid(const char* name, size_t name_len, const uint8_t uuid[16], uint32_t domid) {
     if (!valid_domain_name(name, name_len)) return TableError::bad_name;
     if (find_by_name(name, name_len) != nullptr) return TableError::name_taken;
+    if (domid < kFirstGuestDomid || domid >= kFirstReservedDomid) return TableError::bad_domid;
+    if (find(domid) != nullptr) return TableError::domid_taken;
     if (count_ == kMaxDomains) return TableError::full;
     for (DomainRecord& r : slots_) {
         if (r.used) continue;
-        r.domid = next_free_domid();
+        r.domid = domid;
         text_copy(r.name, sizeof r.name, name, name_len);
         for (size_t i = 0; i < 16; ++i) r.uuid[i] = uuid[i];
         r.used = true;
         ++count_;
         next_domid_ = r.domid + 1;
-        domid_out = r.domid;
         return TableError::ok;
     }
     return TableError::full;

@@ -21,7 +21,7 @@ struct DomainRecord {
     bool used = false;
 };
 
-enum class TableError : uint8_t { ok, bad_name, name_taken, full, no_such_domain };
+enum class TableError : uint8_t { ok, bad_name, name_taken, full, no_such_domain, domid_taken, bad_domid };
 
 const char* table_error_text(TableError e);
 
@@ -34,6 +34,9 @@ public:
     // Adds a domain and gives it the next free domid (never reused until
     // the ids wrap), so a stale id cannot name a newer domain.
     TableError add(const char* name, size_t name_len, const uint8_t uuid[16], uint32_t& domid_out);
+    // Adds with a domid chosen elsewhere (hvd hands ids to the monitor
+    // processes it runs, so that they are unique across them).
+    TableError add_with_domid(const char* name, size_t name_len, const uint8_t uuid[16], uint32_t domid);
     TableError remove(uint32_t domid);
     TableError rename(uint32_t domid, const char* name, size_t name_len);
 

@@ -133,7 +133,11 @@ CallOutcome HypercallDispatcher::console_op(uint32_t vcpu, hv_call_t& call) {
     uint8_t* buf = ram_.at(req.buf.addr, req.len);
     if (buf == nullptr) return refuse(vcpu, call, HV_EFAULT, "console_io buffer outside guest RAM");
     if (call.op == HV_CONSOLE_IO_OP_WRITE) {
-        svc_.console_write(buf, req.len);
+        // Copied once, like the slot: another vCPU may rewrite the buffer
+        // while the console stores and streams it.
+        uint8_t copy[HV_CONSOLE_IO_MAX];
+        copy_bytes(copy, buf, req.len);
+        svc_.console_write(copy, req.len);
         return done(req.len);
     }
     return done(svc_.console_read(buf, req.len));

@@ -20,6 +20,7 @@ constexpr uint8_t kMcrLoop = 0x10;
 } // namespace
 
 uint8_t Serial16550::read(uint16_t offset) {
+    std::lock_guard lock(mu_);
     switch (offset) {
     case kData: {
         if (dlab()) return dll_;
@@ -45,6 +46,7 @@ uint8_t Serial16550::read(uint16_t offset) {
 }
 
 void Serial16550::write(uint16_t offset, uint8_t value) {
+    std::lock_guard lock(mu_);
     switch (offset) {
     case kData:
         if (dlab()) dll_ = value;

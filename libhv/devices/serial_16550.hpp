@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 
 #include "devices/console.hpp"
 #include "devices/io_device.hpp"
@@ -26,6 +27,7 @@ private:
     bool dlab() const { return (lcr_ & 0x80) != 0; }
 
     Console& console_;
+    std::mutex mu_; // every vCPU thread may touch the UART
     uint8_t ier_ = 0, lcr_ = 0x03, mcr_ = 0x08, scr_ = 0, fcr_ = 0;
     uint8_t dll_ = 0x0c, dlm_ = 0; // 9600 baud, as after a BIOS
 };

@@ -39,7 +39,7 @@ Result<std::unique_ptr<Domain>> Domain::create(std::shared_ptr<kvm::KvmSystem> s
     d->vm_ = std::move(*vm);
 
     auto boot = boot::load_pvh(*d->spec_.kernel, d->spec_.cmdline, d->vm_->ram());
-    if (!boot) return make_error(boot.error().code, fmt::format("domain {}: {}", d->spec_.name, boot.error().message));
+    if (!boot) return make_error(boot.error().code, fmt::format("domain {}: {}", d->name(), boot.error().message));
 
     d->vcpus_.resize(d->spec_.vcpus);
     for (uint32_t i = 0; i < d->spec_.vcpus; ++i) {
@@ -53,8 +53,7 @@ Result<std::unique_ptr<Domain>> Domain::create(std::shared_ptr<kvm::KvmSystem> s
     Domain* self = d.get();
     d->console_.set_input_notify([self] {
         std::lock_guard lock(self->mu_);
-        self->events_ |= HV_EVENT_CONSOLE_INPUT;
-        self->cv_.notify_all();
+        self->raise_locked(HV_EVENT_CONSOLE_INPUT);
     });
     return d;
 }
@@ -105,8 +104,13 @@ void Domain::unpause() {
 
 void Domain::request_shutdown(core::ShutdownReason reason) {
     std::lock_guard lock(mu_);
-    events_ |= HV_EVENT_SHUTDOWN_REQUEST;
     requested_reason_ = static_cast<uint32_t>(reason);
+    raise_locked(HV_EVENT_SHUTDOWN_REQUEST);
+}
+
+void Domain::raise_locked(uint64_t events) {
+    events_ |= events;
+    ++event_generation_;
     cv_.notify_all();
 }
 
@@ -133,7 +137,7 @@ void Domain::stop_from_guest(StopInfo info) {
         kick_all_locked();
         cv_.notify_all();
     }
-    log_->info("domain {} ({}): {}{}{}", spec_.domid, spec_.name, core::reason_name(info.reason),
+    log_->info("domain {} ({}): {}{}{}", spec_.domid, name(), core::reason_name(info.reason),
                info.detail.empty() ? "" : ": ", info.detail);
     if (on_stop_) on_stop_(spec_.domid, info);
 }
@@ -169,11 +173,9 @@ void Domain::vcpu_main(uint32_t id) {
             if (!mmio->write) std::fill(mmio->data, mmio->data + mmio->size, uint8_t{0xff});
             log_->debug("domain {} vcpu {}: unclaimed MMIO {:#x}", spec_.domid, id, mmio->addr);
         } else if (std::holds_alternative<platform::HltExit>(exit)) {
-            // No interrupt controller yet: a halted vCPU sleeps until an
-            // event is pending (without taking it) or the domain stops.
-            uint64_t ev = 0;
-            uint32_t req = 0;
-            keep_running = wait_for_event(id, 0, false, ev, req);
+            // No interrupt controller yet: a halted vCPU sleeps until a new
+            // event is raised (it does not take it) or the domain stops.
+            keep_running = wait_for_new_event(id);
         } else if (std::holds_alternative<platform::ShutdownExit>(exit)) {
             stop_from_guest(StopInfo{core::ShutdownReason::crash, fmt::format("vcpu {} triple fault", id)});
             keep_running = false;
@@ -208,7 +210,7 @@ bool Domain::handle_hypercall(uint32_t id) {
     case core::CallOutcome::Action::block: {
         uint64_t events = 0;
         uint32_t request = 0;
-        if (!wait_for_event(id, out.block_timeout_ns, true, events, request)) return false;
+        if (!wait_for_event(id, out.block_timeout_ns, events, request)) return false;
         vcpu.set_rax(static_cast<uint64_t>(dispatcher_->finish_block(slot, events, request)));
         return true;
     }
@@ -220,19 +222,36 @@ bool Domain::handle_hypercall(uint32_t id) {
 }
 
 // Sleeps until an event is pending, the timeout passes or the domain
-// stops (then returns false). With `take`, the events are consumed.
-bool Domain::wait_for_event(uint32_t id, uint64_t timeout_ns, bool take, uint64_t& events, uint32_t& request) {
+// stops (then returns false), and takes the events. A paused domain makes
+// no progress: a vCPU does not wake for events, and does not complete its
+// call, until the domain is unpaused.
+bool Domain::wait_for_event(uint32_t id, uint64_t timeout_ns, uint64_t& events, uint32_t& request) {
+    // Beyond ~100 days a timeout means "none"; it also keeps the clock
+    // arithmetic below from overflowing.
+    constexpr uint64_t kLongest = 1ull << 53;
     std::unique_lock lock(mu_);
     transition_locked(id, core::VcpuEvent::block);
-    const auto ready = [this] { return stopping_ || events_ != 0; };
-    if (timeout_ns == 0) cv_.wait(lock, ready);
-    else cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), ready);
+    cv_.notify_all(); // pause() waits for vCPUs to leave the running state
+    const auto ready = [this] { return stopping_ || (!flags_.paused && events_ != 0); };
+    if (timeout_ns == 0 || timeout_ns > kLongest) cv_.wait(lock, ready);
+    else cv_.wait_for(lock, std::chrono::nanoseconds(static_cast<int64_t>(timeout_ns)), ready);
+    cv_.wait(lock, [this] { return stopping_ || !flags_.paused; });
     transition_locked(id, core::VcpuEvent::wake);
     if (stopping_) return false;
     events = events_;
     request = requested_reason_;
-    if (take) events_ = 0;
+    events_ = 0;
     return true;
+}
+
+bool Domain::wait_for_new_event(uint32_t id) {
+    std::unique_lock lock(mu_);
+    transition_locked(id, core::VcpuEvent::block);
+    cv_.notify_all();
+    const uint64_t seen = event_generation_;
+    cv_.wait(lock, [&] { return stopping_ || (!flags_.paused && event_generation_ != seen); });
+    transition_locked(id, core::VcpuEvent::wake);
+    return !stopping_;
 }
 
 uint32_t Domain::vcpus_online() const {
@@ -268,7 +287,37 @@ double Domain::cpu_seconds() const {
     return total;
 }
 
-void Domain::uuid(uint8_t out[16]) const { std::copy(spec_.uuid.begin(), spec_.uuid.end(), out); }
+void Domain::uuid(uint8_t out[16]) const {
+    const config::Uuid u = uuid_bytes();
+    std::copy(u.begin(), u.end(), out);
+}
+
+std::string Domain::name() const {
+    std::lock_guard lock(mu_);
+    return spec_.name;
+}
+
+void Domain::set_name(std::string name) {
+    std::lock_guard lock(mu_);
+    spec_.name = std::move(name);
+}
+
+config::Uuid Domain::uuid_bytes() const {
+    std::lock_guard lock(mu_);
+    return spec_.uuid;
+}
+
+void Domain::set_uuid(const config::Uuid& u) {
+    std::lock_guard lock(mu_);
+    spec_.uuid = u;
+}
+
+bool Domain::on_vcpu_thread() const {
+    std::lock_guard lock(mu_);
+    for (const Vcpu& v : vcpus_)
+        if (v.thread.get_id() == std::this_thread::get_id()) return true;
+    return false;
+}
 
 void Domain::console_write(const uint8_t* data, uint32_t len) { console_.write(data, len); }
 

@@ -71,10 +71,13 @@ public:
     void halt();
 
     uint32_t domid() const override { return spec_.domid; }
-    const std::string& name() const { return spec_.name; }
-    void set_name(std::string name) { spec_.name = std::move(name); }
-    const config::Uuid& uuid_bytes() const { return spec_.uuid; }
-    void set_uuid(const config::Uuid& u) { spec_.uuid = u; }
+    std::string name() const;
+    void set_name(std::string name);
+    config::Uuid uuid_bytes() const;
+    void set_uuid(const config::Uuid& u);
+    // True on one of this domain's vCPU threads (console listeners run
+    // there, and must not halt the domain).
+    bool on_vcpu_thread() const;
     uint64_t memory_mib() const { return spec_.memory_mib; }
     uint32_t max_vcpus() const override { return spec_.vcpus; }
     uint32_t vcpus_online() const;
@@ -96,7 +99,9 @@ private:
 
     void vcpu_main(uint32_t id);
     bool handle_hypercall(uint32_t id);
-    bool wait_for_event(uint32_t id, uint64_t timeout_ns, bool take, uint64_t& events, uint32_t& request);
+    bool wait_for_event(uint32_t id, uint64_t timeout_ns, uint64_t& events, uint32_t& request);
+    bool wait_for_new_event(uint32_t id);
+    void raise_locked(uint64_t events);
     void stop_from_guest(StopInfo info);
     void kick_all_locked();
     void transition_locked(uint32_t id, core::VcpuEvent ev);
@@ -125,6 +130,7 @@ private:
     core::DomainFlags flags_;
     bool stopping_ = false;
     uint64_t events_ = 0;
+    uint64_t event_generation_ = 0; // bumped by every raise; HLT waits for a new one
     uint32_t requested_reason_ = 0;
     std::optional<StopInfo> stop_info_;
     double exited_cpu_seconds_ = 0;

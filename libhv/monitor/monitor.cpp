@@ -7,13 +7,18 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "boot/pvh_loader.hpp"
-#include "core/text.hpp"
 
 namespace hv {
 
 namespace {
 
 constexpr size_t kLogRingLines = 2000;
+constexpr size_t kGoneKept = 256;
+// More restarts than this within the window and the monitor stops
+// restarting (the domain is preserved instead), so a crash loop cannot spin
+// the host or fill the domain table.
+constexpr size_t kRestartBurst = 5;
+constexpr auto kRestartWindow = std::chrono::seconds(10);
 
 config::Uuid random_uuid() {
     std::random_device rd;
@@ -41,6 +46,10 @@ Result<void> check_supported(const config::DomainConfig& cfg) {
     if (cfg.maxvcpus > cfg.vcpus)
         return make_error(Errc::not_supported, fmt::format("maxvcpus={} above vcpus={}: vCPU hotplug is not supported yet", cfg.maxvcpus, cfg.vcpus));
     return {};
+}
+
+DomainEvent event(DomainEvent::Kind kind, uint32_t domid, std::string name) {
+    return DomainEvent{kind, domid, std::move(name), {}, 0, {}};
 }
 
 } // namespace
@@ -72,37 +81,35 @@ Result<std::unique_ptr<Monitor>> Monitor::open(const Options& options) {
     auto sys = kvm::KvmSystem::open(options.kvm_path.c_str());
     if (!sys) return sys.error();
     m->kvm_ = std::move(*sys);
-    m->reaper_ = std::thread([p = m.get()] { p->reaper_main(); });
+    m->domid_source_ = options.domid_source;
+    m->worker_ = std::thread([p = m.get()] { p->worker_main(); });
     m->log_->info("monitor up (ABI version {})", HV_ABI_VERSION);
     return m;
 }
 
 Monitor::~Monitor() {
+    std::vector<std::shared_ptr<Domain>> all;
     {
         std::lock_guard lock(mu_);
         closing_ = true;
+        for (auto& [id, e] : domains_) all.push_back(e.domain);
     }
+    for (auto& d : all) d->halt();
     {
-        std::lock_guard lock(reap_mu_);
-        reaper_exit_ = true;
-        reap_cv_.notify_all();
+        std::lock_guard lock(work_mu_);
+        worker_exit_ = true;
+        work_cv_.notify_all();
     }
-    if (reaper_.joinable()) reaper_.join();
+    if (worker_.joinable()) worker_.join();
     std::lock_guard lock(mu_);
-    for (auto& [id, e] : domains_) e.domain->halt();
     domains_.clear();
 }
 
 Result<uint32_t> Monitor::create(const config::DomainConfig& cfg, bool paused) {
     if (auto r = check_supported(cfg); !r) return r.error();
     for (const auto& u : cfg.unsupported) log_->warn("{}: {}: {} (ignored)", u.where, u.key, u.why);
-    Result<uint32_t> id = make_error(Errc::invalid_argument, "");
-    {
-        std::lock_guard lock(mu_);
-        id = create_locked(cfg, cfg.uuid.value_or(random_uuid()), paused);
-    }
-    if (id) emit(DomainEvent{DomainEvent::Kind::created, *id, cfg.name, {}, 0, paused ? "paused" : ""});
-    return id;
+    std::lock_guard lock(mu_);
+    return create_locked(cfg, cfg.uuid.value_or(random_uuid()), paused);
 }
 
 Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused) {
@@ -111,7 +118,15 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     if (!image) return image.error();
 
     uint32_t domid = 0;
-    const core::TableError te = table_.add(cfg.name.data(), cfg.name.size(), uuid.data(), domid);
+    core::TableError te;
+    if (domid_source_) {
+        auto id = domid_source_();
+        if (!id) return id.error();
+        domid = *id;
+        te = table_.add_with_domid(cfg.name.data(), cfg.name.size(), uuid.data(), domid);
+    } else {
+        te = table_.add(cfg.name.data(), cfg.name.size(), uuid.data(), domid);
+    }
     if (te != core::TableError::ok)
         return make_error(te == core::TableError::name_taken ? Errc::exists : Errc::invalid_argument,
                           fmt::format("domain '{}': {}", cfg.name, core::table_error_text(te)));
@@ -125,9 +140,9 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     spec.cmdline = cfg.cmdline;
     spec.kernel = std::make_shared<const std::vector<uint8_t>>(std::move(*image));
     auto on_stop = [this](uint32_t id, const StopInfo& info) {
-        std::lock_guard lock(reap_mu_);
-        reap_queue_.push_back(Stopped{id, info});
-        reap_cv_.notify_all();
+        std::lock_guard lock(work_mu_);
+        stops_.push_back(Stopped{id, info});
+        work_cv_.notify_all();
     };
     auto dom = Domain::create(kvm_, std::move(spec), on_stop, log_);
     if (!dom) {
@@ -135,50 +150,44 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
         return dom.error();
     }
     Entry& e = domains_[domid];
-    e.domain = std::move(*dom);
+    e.domain = std::shared_ptr<Domain>(std::move(*dom));
     e.config = cfg;
+    // Queued before the vCPUs start, so it precedes anything they cause.
+    queue_event_locked(DomainEvent{DomainEvent::Kind::created, domid, cfg.name, {}, 0, paused ? "paused" : ""});
     e.domain->start(paused);
     log_->info("domain {} ({}) created: {} MiB, {} vCPU(s){}", domid, cfg.name, cfg.memory_mib, cfg.vcpus, paused ? ", paused" : "");
     return domid;
 }
 
-Result<Monitor::Entry*> Monitor::find_locked(uint32_t domid) {
+Result<std::shared_ptr<Domain>> Monitor::domain_of(uint32_t domid) const {
+    std::lock_guard lock(mu_);
     auto it = domains_.find(domid);
     if (it == domains_.end()) return no_domain(domid);
-    return &it->second;
-}
-
-Result<const Monitor::Entry*> Monitor::find_locked(uint32_t domid) const {
-    auto it = domains_.find(domid);
-    if (it == domains_.end()) return no_domain(domid);
-    return &it->second;
+    return it->second.domain;
 }
 
 Result<void> Monitor::pause(uint32_t domid) { return set_paused(domid, true); }
 Result<void> Monitor::unpause(uint32_t domid) { return set_paused(domid, false); }
 
 Result<void> Monitor::set_paused(uint32_t domid, bool paused) {
-    std::string name;
-    {
-        std::lock_guard lock(mu_);
-        auto e = find_locked(domid);
-        if (!e) return e.error();
-        if (paused) (*e)->domain->pause();
-        else (*e)->domain->unpause();
-        name = (*e)->domain->name();
-    }
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    if (paused) (*d)->pause(); // waits for the vCPUs to leave the guest, without the monitor's lock
+    else (*d)->unpause();
+    const std::string name = (*d)->name();
     log_->info("domain {} ({}) {}", domid, name, paused ? "paused" : "unpaused");
-    emit(DomainEvent{paused ? DomainEvent::Kind::paused : DomainEvent::Kind::unpaused, domid, name, {}, 0, {}});
+    std::lock_guard lock(mu_);
+    queue_event_locked(event(paused ? DomainEvent::Kind::paused : DomainEvent::Kind::unpaused, domid, name));
+    cv_.notify_all();
     return {};
 }
 
 Result<void> Monitor::shutdown(uint32_t domid, core::ShutdownReason reason) {
     if (reason != core::ShutdownReason::poweroff && reason != core::ShutdownReason::reboot)
         return make_error(Errc::invalid_argument, "the control plane may ask for poweroff or reboot only");
-    std::lock_guard lock(mu_);
-    auto e = find_locked(domid);
-    if (!e) return e.error();
-    (*e)->domain->request_shutdown(reason);
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    (*d)->request_shutdown(reason);
     log_->info("domain {}: {} requested", domid, core::reason_name(reason));
     return {};
 }
@@ -193,30 +202,35 @@ Result<DomainInfo> Monitor::wait_stopped(uint32_t domid, std::chrono::millisecon
     if (!cv_.wait_for(lock, timeout, stopped))
         return make_error(Errc::timed_out, fmt::format("domain {} did not shut down within {} ms", domid, timeout.count()));
     auto it = domains_.find(domid);
-    if (it != domains_.end()) return info_locked(it->second);
-    return gone_.at(domid);
+    if (it != domains_.end()) return info_locked(domid, it->second);
+    auto g = gone_.find(domid);
+    if (g == gone_.end()) return no_domain(domid);
+    return g->second;
 }
 
 Result<void> Monitor::destroy(uint32_t domid) {
-    std::string name;
-    {
-        std::lock_guard lock(mu_);
-        auto e = find_locked(domid);
-        if (!e) return e.error();
-        name = (*e)->domain->name();
-        destroy_locked(domid);
-    }
-    emit(DomainEvent{DomainEvent::Kind::destroyed, domid, name, {}, 0, {}});
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    if ((*d)->on_vcpu_thread())
+        return make_error(Errc::busy, fmt::format("domain {} cannot be destroyed from its own vCPU thread (a console listener); "
+                                                  "hand it to another thread", domid));
+    (*d)->halt(); // joins the vCPU threads, without the monitor's lock
+    std::lock_guard lock(mu_);
+    auto it = domains_.find(domid);
+    if (it == domains_.end() || it->second.domain != *d) return {}; // the worker got there first
+    const std::string name = (*d)->name();
+    forget_locked(domid);
+    queue_event_locked(event(DomainEvent::Kind::destroyed, domid, name));
     return {};
 }
 
-void Monitor::destroy_locked(uint32_t domid) {
+void Monitor::forget_locked(uint32_t domid) {
     auto it = domains_.find(domid);
     if (it == domains_.end()) return;
-    it->second.domain->halt();
-    DomainInfo last = info_locked(it->second);
+    DomainInfo last = info_locked(domid, it->second);
     last.exists = false;
     gone_[domid] = last;
+    while (gone_.size() > kGoneKept) gone_.erase(gone_.begin());
     table_.remove(domid);
     domains_.erase(it);
     log_->info("domain {} ({}) destroyed", domid, last.name);
@@ -224,27 +238,24 @@ void Monitor::destroy_locked(uint32_t domid) {
 }
 
 Result<void> Monitor::rename(uint32_t domid, std::string_view name) {
-    std::string old;
-    {
-        std::lock_guard lock(mu_);
-        auto e = find_locked(domid);
-        if (!e) return e.error();
-        const core::TableError te = table_.rename(domid, name.data(), name.size());
-        if (te != core::TableError::ok)
-            return make_error(te == core::TableError::name_taken ? Errc::exists : Errc::invalid_argument,
-                              fmt::format("rename to '{}': {}", name, core::table_error_text(te)));
-        old = (*e)->domain->name();
-        (*e)->domain->set_name(std::string(name));
-        (*e)->config.name = std::string(name);
-    }
-    emit(DomainEvent{DomainEvent::Kind::renamed, domid, std::string(name), {}, 0, old});
+    std::lock_guard lock(mu_);
+    auto it = domains_.find(domid);
+    if (it == domains_.end()) return no_domain(domid);
+    const core::TableError te = table_.rename(domid, name.data(), name.size());
+    if (te != core::TableError::ok)
+        return make_error(te == core::TableError::name_taken ? Errc::exists : Errc::invalid_argument,
+                          fmt::format("rename to '{}': {}", name, core::table_error_text(te)));
+    const std::string old = it->second.domain->name();
+    it->second.domain->set_name(std::string(name));
+    it->second.config.name = std::string(name);
+    queue_event_locked(DomainEvent{DomainEvent::Kind::renamed, domid, std::string(name), {}, 0, old});
     return {};
 }
 
-DomainInfo Monitor::info_locked(const Entry& e) const {
+DomainInfo Monitor::info_locked(uint32_t domid, const Entry& e) const {
     const Domain& d = *e.domain;
     DomainInfo i;
-    i.domid = d.domid();
+    i.domid = domid;
     i.name = d.name();
     i.uuid = d.uuid_bytes();
     i.memory_mib = d.memory_mib();
@@ -257,20 +268,21 @@ DomainInfo Monitor::info_locked(const Entry& e) const {
         i.shutdown_reason = s->reason;
         i.detail = s->detail;
     }
+    i.restarted_as = e.restarted_as;
     return i;
 }
 
 Result<DomainInfo> Monitor::info(uint32_t domid) const {
     std::lock_guard lock(mu_);
-    auto e = find_locked(domid);
-    if (!e) return e.error();
-    return info_locked(**e);
+    auto it = domains_.find(domid);
+    if (it == domains_.end()) return no_domain(domid);
+    return info_locked(domid, it->second);
 }
 
 std::vector<DomainInfo> Monitor::list() const {
     std::lock_guard lock(mu_);
     std::vector<DomainInfo> out;
-    for (const auto& [id, e] : domains_) out.push_back(info_locked(e));
+    for (const auto& [id, e] : domains_) out.push_back(info_locked(id, e));
     return out;
 }
 
@@ -287,37 +299,36 @@ Result<uint32_t> Monitor::lookup(std::string_view name_or_id) const {
     return r->domid;
 }
 
+// The console calls take the domain out of the map and let go of the
+// monitor's lock first: a listener (on a vCPU thread, holding the console's
+// lock) may call back into the monitor.
 Result<int> Monitor::console_subscribe(uint32_t domid, dev::Console::Listener fn, bool replay) {
-    std::lock_guard lock(mu_);
-    auto e = find_locked(domid);
-    if (!e) return e.error();
-    return (*e)->domain->console().subscribe(std::move(fn), replay);
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    return (*d)->console().subscribe(std::move(fn), replay);
 }
 
 void Monitor::console_unsubscribe(uint32_t domid, int id) {
-    std::lock_guard lock(mu_);
-    if (auto e = find_locked(domid)) (*e)->domain->console().unsubscribe(id);
+    if (auto d = domain_of(domid)) (*d)->console().unsubscribe(id);
 }
 
 Result<std::string> Monitor::console_history(uint32_t domid) const {
-    std::lock_guard lock(mu_);
-    auto e = find_locked(domid);
-    if (!e) return e.error();
-    return (*e)->domain->console().history();
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    return (*d)->console().history();
 }
 
 Result<void> Monitor::console_input(uint32_t domid, std::string_view bytes) {
-    std::lock_guard lock(mu_);
-    auto e = find_locked(domid);
-    if (!e) return e.error();
-    (*e)->domain->console().push_input(bytes);
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    (*d)->console().push_input(bytes);
     return {};
 }
 
 int Monitor::subscribe(std::function<void(const DomainEvent&)> fn) {
     std::lock_guard lock(sub_mu_);
     const int id = next_sub_++;
-    subscribers_.emplace(id, std::move(fn));
+    subscribers_.emplace(id, std::make_shared<std::function<void(const DomainEvent&)>>(std::move(fn)));
     return id;
 }
 
@@ -326,24 +337,37 @@ void Monitor::unsubscribe(int id) {
     subscribers_.erase(id);
 }
 
-void Monitor::emit(const DomainEvent& ev) {
-    std::lock_guard lock(sub_mu_);
-    for (auto& [id, fn] : subscribers_) fn(ev);
+void Monitor::queue_event_locked(DomainEvent ev) {
+    std::lock_guard lock(work_mu_);
+    events_.push_back(std::move(ev));
+    work_cv_.notify_all();
 }
 
 std::vector<std::string> Monitor::dmesg() const { return ring_->last_formatted(); }
 
-void Monitor::reaper_main() {
+void Monitor::worker_main() {
     for (;;) {
-        Stopped s;
+        std::deque<DomainEvent> events;
+        std::optional<Stopped> stop;
         {
-            std::unique_lock lock(reap_mu_);
-            reap_cv_.wait(lock, [this] { return reaper_exit_ || !reap_queue_.empty(); });
-            if (reaper_exit_) return;
-            s = reap_queue_.front();
-            reap_queue_.pop_front();
+            std::unique_lock lock(work_mu_);
+            work_cv_.wait(lock, [this] { return worker_exit_ || !stops_.empty() || !events_.empty(); });
+            if (worker_exit_) return;
+            events.swap(events_);
+            if (!stops_.empty()) {
+                stop = stops_.front();
+                stops_.pop_front();
+            }
         }
-        apply_action(s.domid, s.info);
+        for (const DomainEvent& ev : events) {
+            std::vector<std::shared_ptr<std::function<void(const DomainEvent&)>>> subs;
+            {
+                std::lock_guard lock(sub_mu_);
+                for (auto& [id, fn] : subscribers_) subs.push_back(fn);
+            }
+            for (auto& fn : subs) (*fn)(ev);
+        }
+        if (stop) apply_action(stop->domid, stop->info);
     }
 }
 
@@ -355,59 +379,74 @@ std::string Monitor::preserved_name_locked(const std::string& base) const {
     }
 }
 
-void Monitor::apply_action(uint32_t domid, const StopInfo& info) {
-    std::vector<DomainEvent> events;
-    {
-        std::lock_guard lock(mu_);
-        auto e = find_locked(domid);
-        if (!e || closing_) return; // destroyed meanwhile
-        Entry& entry = **e;
-        entry.domain->halt();
-        entry.reaped = true;
-        const std::string name = entry.domain->name();
-        const core::ShutdownAction action = core::action_for(entry.config.actions, info.reason);
-        log_->info("domain {} ({}): {} -> {}", domid, name, core::reason_name(info.reason), core::action_name(action));
-        events.push_back(DomainEvent{DomainEvent::Kind::shutdown, domid, name, info.reason, 0, info.detail});
+bool Monitor::restarting_too_fast_locked(const std::string& name) {
+    auto& times = restarts_[name];
+    const auto now = std::chrono::steady_clock::now();
+    while (!times.empty() && now - times.front() > kRestartWindow) times.pop_front();
+    if (times.size() >= kRestartBurst) return true;
+    times.push_back(now);
+    return false;
+}
 
-        const config::DomainConfig cfg = entry.config;
-        const config::Uuid uuid = entry.domain->uuid_bytes();
-        bool restart = false;
-        switch (action) {
-        case core::ShutdownAction::preserve: break;
-        case core::ShutdownAction::restart:
-            destroy_locked(domid);
-            events.push_back(DomainEvent{DomainEvent::Kind::destroyed, domid, name, {}, 0, {}});
-            restart = true;
-            break;
-        case core::ShutdownAction::rename_restart: {
-            // The old domain stays (state s/c) under a new name and UUID.
-            const std::string kept = preserved_name_locked(name);
-            table_.rename(domid, kept.data(), kept.size());
-            entry.domain->set_name(kept);
-            entry.domain->set_uuid(random_uuid());
-            entry.config.name = kept;
-            events.push_back(DomainEvent{DomainEvent::Kind::renamed, domid, kept, {}, 0, name});
-            restart = true;
-            break;
-        }
-        default: // destroy; coredump-* and soft-reset are refused at create
-            destroy_locked(domid);
-            events.push_back(DomainEvent{DomainEvent::Kind::destroyed, domid, name, {}, 0, {}});
-            break;
-        }
-        if (restart) {
-            auto id = create_locked(cfg, uuid, false);
-            if (id) {
-                if (auto g = gone_.find(domid); g != gone_.end()) g->second.restarted_as = *id;
-                events.push_back(DomainEvent{DomainEvent::Kind::restarted, domid, name, {}, *id, {}});
-            } else {
-                log_->error("domain {} ({}): restart failed: {}", domid, name, id.error().message);
-                events.push_back(DomainEvent{DomainEvent::Kind::destroyed, domid, name, {}, 0, "restart failed: " + id.error().message});
-            }
-        }
-        cv_.notify_all();
+void Monitor::apply_action(uint32_t domid, const StopInfo& info) {
+    auto d = domain_of(domid);
+    if (!d) return; // destroyed meanwhile
+    (*d)->halt();   // the vCPUs are on their way out; join them without the lock
+    std::lock_guard lock(mu_);
+    auto it = domains_.find(domid);
+    if (it == domains_.end() || it->second.domain != *d || closing_) return;
+    Entry& entry = it->second;
+    entry.reaped = true;
+    const std::string name = entry.domain->name();
+    core::ShutdownAction action = core::action_for(entry.config.actions, info.reason);
+    const bool restart = action == core::ShutdownAction::restart || action == core::ShutdownAction::rename_restart;
+    if (restart && restarting_too_fast_locked(entry.config.name)) {
+        log_->error("domain {} ({}): restarted {} times within {} s; preserving it instead", domid, name, kRestartBurst,
+                    kRestartWindow.count());
+        action = core::ShutdownAction::preserve;
     }
-    for (const auto& ev : events) emit(ev);
+    log_->info("domain {} ({}): {} -> {}", domid, name, core::reason_name(info.reason), core::action_name(action));
+    queue_event_locked(DomainEvent{DomainEvent::Kind::shutdown, domid, name, info.reason, 0, info.detail});
+
+    const config::DomainConfig cfg = entry.config;
+    const config::Uuid uuid = entry.domain->uuid_bytes();
+    switch (action) {
+    case core::ShutdownAction::preserve: break;
+    case core::ShutdownAction::restart: {
+        forget_locked(domid);
+        queue_event_locked(event(DomainEvent::Kind::destroyed, domid, name));
+        auto id = create_locked(cfg, uuid, false);
+        if (!id) {
+            log_->error("domain {} ({}): restart failed: {}", domid, name, id.error().message);
+            break;
+        }
+        gone_[domid].restarted_as = *id;
+        queue_event_locked(DomainEvent{DomainEvent::Kind::restarted, domid, name, {}, *id, {}});
+        break;
+    }
+    case core::ShutdownAction::rename_restart: {
+        // The old domain stays (state s/c) under a new name and UUID.
+        const std::string kept = preserved_name_locked(name);
+        table_.rename(domid, kept.data(), kept.size());
+        entry.domain->set_name(kept);
+        entry.domain->set_uuid(random_uuid());
+        entry.config.name = kept;
+        queue_event_locked(DomainEvent{DomainEvent::Kind::renamed, domid, kept, {}, 0, name});
+        auto id = create_locked(cfg, uuid, false);
+        if (!id) {
+            log_->error("domain {} ({}): restart failed: {}", domid, name, id.error().message);
+            break;
+        }
+        domains_.at(domid).restarted_as = *id;
+        queue_event_locked(DomainEvent{DomainEvent::Kind::restarted, domid, name, {}, *id, {}});
+        break;
+    }
+    default: // destroy; coredump-* and soft-reset are refused at create
+        forget_locked(domid);
+        queue_event_locked(event(DomainEvent::Kind::destroyed, domid, name));
+        break;
+    }
+    cv_.notify_all();
 }
 
 } // namespace hv

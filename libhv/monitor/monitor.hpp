@@ -62,6 +62,9 @@ public:
         std::string kvm_path = "/dev/kvm";
         // stderr log level (spdlog names); the dmesg ring keeps info and up.
         std::string log_level = "warn";
+        // Where domids come from; empty: the monitor's own table counts.
+        // hvd's monitor processes share one counter so ids stay unique.
+        std::function<Result<uint32_t>()> domid_source;
     };
 
     static Result<std::unique_ptr<Monitor>> open(const Options& options);
@@ -88,13 +91,17 @@ public:
     // A name, or a domid in decimal.
     Result<uint32_t> lookup(std::string_view name_or_id) const;
 
-    // Console: live output (from now on), what came before, and input.
+    // Console: live output, what came before, and input. Listeners run on
+    // the domain's vCPU threads: they may query the monitor but must not
+    // destroy their own domain (that returns Errc::busy) or block long.
     Result<int> console_subscribe(uint32_t domid, dev::Console::Listener fn, bool replay = false);
     void console_unsubscribe(uint32_t domid, int id);
     Result<std::string> console_history(uint32_t domid) const;
     Result<void> console_input(uint32_t domid, std::string_view bytes);
 
-    // Events for every domain; returns an id for unsubscribe.
+    // Events for every domain, in order, on the monitor's worker thread
+    // (a subscriber may call the monitor, and unsubscribe, from there).
+    // Returns an id for unsubscribe.
     int subscribe(std::function<void(const DomainEvent&)> fn);
     void unsubscribe(int id);
 
@@ -104,9 +111,12 @@ public:
 
 private:
     struct Entry {
-        std::unique_ptr<Domain> domain;
+        // shared: control calls copy it out and wait or join without the
+        // monitor's lock, so a slow domain never stalls the others.
+        std::shared_ptr<Domain> domain;
         config::DomainConfig config;
-        bool reaped = false; // its guest-initiated stop has been acted on
+        bool reaped = false;       // its guest-initiated stop has been acted on
+        uint32_t restarted_as = 0; // rename-restart: the domain that replaced it
     };
     struct Stopped {
         uint32_t domid;
@@ -115,17 +125,18 @@ private:
 
     Monitor() = default;
     Result<uint32_t> create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused);
+    Result<std::shared_ptr<Domain>> domain_of(uint32_t domid) const;
     Result<void> set_paused(uint32_t domid, bool paused);
-    Result<Entry*> find_locked(uint32_t domid);
-    Result<const Entry*> find_locked(uint32_t domid) const;
-    DomainInfo info_locked(const Entry& e) const;
-    void destroy_locked(uint32_t domid);
-    void emit(const DomainEvent& ev);
-    void reaper_main();
+    DomainInfo info_locked(uint32_t domid, const Entry& e) const;
+    void forget_locked(uint32_t domid); // after halt: table, map, gone_
+    bool restarting_too_fast_locked(const std::string& name);
+    void queue_event_locked(DomainEvent ev);
+    void worker_main();
     void apply_action(uint32_t domid, const StopInfo& info);
     std::string preserved_name_locked(const std::string& base) const;
 
     std::shared_ptr<kvm::KvmSystem> kvm_;
+    std::function<Result<uint32_t>()> domid_source_;
     std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
     std::shared_ptr<spdlog::logger> log_;
 
@@ -133,20 +144,23 @@ private:
     std::condition_variable cv_; // domain state changes (waiters)
     core::DomainTable table_;
     std::map<uint32_t, Entry> domains_;
-    std::map<uint32_t, DomainInfo> gone_; // last info of destroyed domains
+    std::map<uint32_t, DomainInfo> gone_; // last info of destroyed domains (the newest kGoneKept)
+    std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> restarts_;
     bool closing_ = false;
 
     std::mutex sub_mu_;
-    std::map<int, std::function<void(const DomainEvent&)>> subscribers_;
+    std::map<int, std::shared_ptr<std::function<void(const DomainEvent&)>>> subscribers_;
     int next_sub_ = 1;
 
-    // Guest-initiated stops are handled here, off the vCPU threads, since
-    // acting on them means joining those threads.
-    std::mutex reap_mu_;
-    std::condition_variable reap_cv_;
-    std::deque<Stopped> reap_queue_;
-    bool reaper_exit_ = false;
-    std::thread reaper_;
+    // One worker thread, off the vCPU threads: it acts on guest-initiated
+    // stops (which means joining vCPU threads) and delivers events, in the
+    // order they happened, with no monitor lock held.
+    std::mutex work_mu_;
+    std::condition_variable work_cv_;
+    std::deque<Stopped> stops_;
+    std::deque<DomainEvent> events_;
+    bool worker_exit_ = false;
+    std::thread worker_;
 };
 
 } // namespace hv

@@ -22,6 +22,8 @@ enum class Errc {
     timed_out,        // a wait ran out
     platform_error,   // the virtualization platform (KVM) refused
     bad_image,        // a kernel image is corrupt or of the wrong kind
+    permission_denied, // the caller may not do this (control socket peers)
+    protocol_error,   // a control-protocol peer broke the framing or the version rules
 };
 
 constexpr std::string_view errc_name(Errc e) noexcept {
@@ -36,6 +38,8 @@ constexpr std::string_view errc_name(Errc e) noexcept {
     case Errc::timed_out: return "timed_out";
     case Errc::platform_error: return "platform_error";
     case Errc::bad_image: return "bad_image";
+    case Errc::permission_denied: return "permission_denied";
+    case Errc::protocol_error: return "protocol_error";
     }
     return "unknown";
 }

@@ -1,0 +1,60 @@
+// Backend: the control operations, whoever carries them out: an embedded
+// monitor in this process, or hvd over its socket. Connection wraps one.
+// Every call is synchronous and thread-safe; errors are hv::Result with a
+// stable Errc and a message. Subscription callbacks run on a backend
+// thread; destroying the Subscription stops them (and waits for a running
+// one to return).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <hv/result.hpp>
+#include <hv/sdk/types.hpp>
+
+namespace hv::sdk {
+
+class Subscription {
+public:
+    virtual ~Subscription() = default;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual Result<uint32_t> create(const CreateRequest& req) = 0;
+    virtual Result<void> destroy(uint32_t domid) = 0;
+    virtual Result<void> pause(uint32_t domid) = 0;
+    virtual Result<void> unpause(uint32_t domid) = 0;
+    virtual Result<void> shutdown(uint32_t domid, const ShutdownRequest& req) = 0;
+    virtual Result<void> rename(uint32_t domid, std::string_view name) = 0;
+    virtual Result<DomainInfo> info(uint32_t domid) = 0;
+    virtual Result<std::vector<DomainInfo>> list() = 0;
+    virtual Result<uint32_t> lookup(std::string_view name_or_id) = 0;
+    // Returns once the domain has stopped (s/c, or destroyed) or with
+    // Errc::timed_out.
+    virtual Result<DomainInfo> wait(uint32_t domid, uint32_t timeout_ms) = 0;
+    virtual Result<void> console_write(uint32_t domid, std::string_view bytes) = 0;
+    virtual Result<std::string> console_history(uint32_t domid) = 0;
+    virtual Result<HostInfo> host_info() = 0;
+    virtual Result<std::vector<std::string>> dmesg() = 0;
+
+    // Managed domains (xl new / start / delete): hvd keeps their configs
+    // across restarts; an embedded monitor has nowhere to keep them.
+    virtual Result<void> define(const CreateRequest& req) = 0;
+    virtual Result<uint32_t> start(std::string_view name) = 0;
+    virtual Result<void> undefine(std::string_view name) = 0;
+    virtual Result<std::vector<std::string>> list_defined() = 0;
+
+    virtual Result<std::unique_ptr<Subscription>> subscribe_events(std::function<void(const Event&)> fn) = 0;
+    // History first, then live bytes, neither missed nor repeated.
+    virtual Result<std::unique_ptr<Subscription>> subscribe_console(uint32_t domid,
+                                                                    std::function<void(std::string_view)> fn) = 0;
+};
+
+} // namespace hv::sdk

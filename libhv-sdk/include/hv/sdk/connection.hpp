@@ -1,0 +1,189 @@
+// hv::sdk::Connection: the one door to an hv monitor for a control-plane
+// program. Open it from a URI:
+//   embedded://        a monitor inside this process (link libhv)
+//   unix:///path       hvd listening on /path (header-only, no library)
+// and the same API drives both. Synchronous calls return hv::Result;
+// async_* take any Boost.Asio completion token (a handler bound to an
+// executor, asio::use_future, ...), run the call off the caller's thread
+// and complete on the token's associated executor.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+
+#include <hv/sdk/backend.hpp>
+#include <hv/sdk/unix_backend.hpp>
+
+// Defined by libhv (control/monitor_backend.cpp); weak, so a program that
+// only speaks to hvd links without libhv and gets a clear error instead.
+hv::Result<std::unique_ptr<hv::sdk::Backend>> hv_sdk_make_embedded_backend() __attribute__((weak));
+
+#define HV_HAVE_SDK_CONNECTION 1
+#define HV_HAVE_SDK_ASYNC 1
+
+namespace hv::sdk {
+
+constexpr const char* kDefaultSocket = "/run/hv/hvd.sock";
+
+namespace detail {
+
+// Runs fn() on a short-lived thread and completes the token with its result.
+template <class R, class Token, class Fn>
+auto async_run(Fn fn, Token&& token) {
+    return boost::asio::async_initiate<Token, void(R)>(
+        [](auto handler, Fn f) {
+            auto ex = boost::asio::get_associated_executor(handler);
+            std::thread([handler = std::move(handler), f = std::move(f), ex]() mutable {
+                R r = f();
+                boost::asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
+            }).detach();
+        },
+        token, std::move(fn));
+}
+
+} // namespace detail
+
+class Domain;
+
+class Connection {
+public:
+    // The URI from $HV_CONNECT, else unix:// on hvd's default socket.
+    static std::string default_uri() {
+        const char* env = std::getenv("HV_CONNECT");
+        return env != nullptr && *env != '\0' ? env : std::string("unix://") + kDefaultSocket;
+    }
+
+    static Result<Connection> open(std::string_view uri = {}) {
+        const std::string u = uri.empty() ? default_uri() : std::string(uri);
+        if (u == "embedded://" || u == "embedded:") {
+            if (hv_sdk_make_embedded_backend == nullptr)
+                return make_error(Errc::not_supported, "embedded:// needs the program linked with libhv (pkg-config libhv)");
+            auto b = hv_sdk_make_embedded_backend();
+            if (!b) return b.error();
+            return Connection(std::shared_ptr<Backend>(std::move(*b)), u);
+        }
+        if (u.rfind("unix://", 0) == 0) {
+            auto b = UnixBackend::open(u.substr(7));
+            if (!b) return b.error();
+            return Connection(std::shared_ptr<Backend>(std::move(*b)), u);
+        }
+        return make_error(Errc::invalid_argument, "unknown connection URI '" + u + "' (want embedded:// or unix:///path)");
+    }
+
+    const std::string& uri() const { return uri_; }
+    Backend& backend() const { return *backend_; }
+
+    Result<Domain> create(const CreateRequest& req) const;
+    // An xl.cfg file plus xl-style KEY=VALUE overrides (each one more line).
+    Result<Domain> create_from_file(const std::string& path, const std::vector<std::string>& overrides = {},
+                                    bool paused = false) const;
+    Result<Domain> domain(std::string_view name_or_id) const;
+
+    Result<std::vector<DomainInfo>> list() const { return backend_->list(); }
+    Result<HostInfo> host_info() const { return backend_->host_info(); }
+    Result<std::vector<std::string>> dmesg() const { return backend_->dmesg(); }
+    Result<std::unique_ptr<Subscription>> subscribe_events(std::function<void(const Event&)> fn) const {
+        return backend_->subscribe_events(std::move(fn));
+    }
+
+    template <class Token>
+    auto async_list(Token&& token) const {
+        return detail::async_run<Result<std::vector<DomainInfo>>>([b = backend_] { return b->list(); },
+                                                                 std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_create(CreateRequest req, Token&& token) const;
+
+private:
+    Connection(std::shared_ptr<Backend> b, std::string uri) : backend_(std::move(b)), uri_(std::move(uri)) {}
+    std::shared_ptr<Backend> backend_;
+    std::string uri_;
+};
+
+// A handle on one domain (by domid). Cheap to copy.
+class Domain {
+public:
+    Domain(std::shared_ptr<Backend> b, uint32_t domid) : b_(std::move(b)), id_(domid) {}
+
+    uint32_t id() const { return id_; }
+    Result<DomainInfo> info() const { return b_->info(id_); }
+    Result<void> pause() const { return b_->pause(id_); }
+    Result<void> unpause() const { return b_->unpause(id_); }
+    Result<void> destroy() const { return b_->destroy(id_); }
+    Result<void> rename(std::string_view name) const { return b_->rename(id_, name); }
+    Result<void> shutdown(const ShutdownRequest& req = {}) const { return b_->shutdown(id_, req); }
+    Result<void> reboot(bool wait = false, uint32_t timeout_ms = 0) const {
+        return b_->shutdown(id_, ShutdownRequest{ShutdownReason::reboot, wait, timeout_ms, false});
+    }
+    Result<DomainInfo> wait(uint32_t timeout_ms) const { return b_->wait(id_, timeout_ms); }
+    Result<std::unique_ptr<Subscription>> console(std::function<void(std::string_view)> fn) const {
+        return b_->subscribe_console(id_, std::move(fn));
+    }
+    Result<void> console_write(std::string_view bytes) const { return b_->console_write(id_, bytes); }
+    Result<std::string> console_history() const { return b_->console_history(id_); }
+
+    template <class Token>
+    auto async_shutdown(ShutdownRequest req, Token&& token) const {
+        return detail::async_run<Result<void>>([b = b_, id = id_, req] { return b->shutdown(id, req); },
+                                               std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_wait(uint32_t timeout_ms, Token&& token) const {
+        return detail::async_run<Result<DomainInfo>>([b = b_, id = id_, timeout_ms] { return b->wait(id, timeout_ms); },
+                                                     std::forward<Token>(token));
+    }
+
+private:
+    std::shared_ptr<Backend> b_;
+    uint32_t id_;
+};
+
+inline Result<Domain> Connection::create(const CreateRequest& req) const {
+    auto id = backend_->create(req);
+    if (!id) return id.error();
+    return Domain(backend_, *id);
+}
+
+template <class Token>
+auto Connection::async_create(CreateRequest req, Token&& token) const {
+    return detail::async_run<Result<Domain>>(
+        [b = backend_, req = std::move(req)]() -> Result<Domain> {
+            auto id = b->create(req);
+            if (!id) return id.error();
+            return Domain(b, *id);
+        },
+        std::forward<Token>(token));
+}
+
+inline Result<Domain> Connection::create_from_file(const std::string& path, const std::vector<std::string>& overrides,
+                                                   bool paused) const {
+    std::ifstream in(path);
+    if (!in) return make_error(Errc::not_found, path + ": cannot open the config file");
+    std::stringstream text;
+    text << in.rdbuf();
+    CreateRequest req;
+    req.config_text = text.str();
+    req.source = std::filesystem::absolute(path).lexically_normal().string();
+    req.overrides = overrides;
+    req.paused = paused;
+    return create(req);
+}
+
+inline Result<Domain> Connection::domain(std::string_view name_or_id) const {
+    auto id = backend_->lookup(name_or_id);
+    if (!id) return id.error();
+    return Domain(backend_, *id);
+}
+
+} // namespace hv::sdk

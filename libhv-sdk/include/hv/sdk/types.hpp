@@ -1,0 +1,93 @@
+// The SDK's value types: what a domain, an event and the host look like to
+// a control-plane program, whichever monitor (embedded or hvd) answers.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hv::sdk {
+
+using Uuid = std::array<uint8_t, 16>;
+
+// xl list's letters.
+enum class State : char { running = 'r', blocked = 'b', paused = 'p', shutdown = 's', crashed = 'c', dying = 'd' };
+
+enum class ShutdownReason : uint32_t { poweroff = 0, reboot = 1, suspend = 2, crash = 3 };
+
+inline const char* reason_name(ShutdownReason r) {
+    switch (r) {
+    case ShutdownReason::poweroff: return "poweroff";
+    case ShutdownReason::reboot: return "reboot";
+    case ShutdownReason::suspend: return "suspend";
+    case ShutdownReason::crash: return "crash";
+    }
+    return "unknown";
+}
+
+struct DomainInfo {
+    uint32_t domid = 0;
+    std::string name;
+    Uuid uuid{};
+    State state = State::running;
+    uint32_t vcpus = 0;
+    uint32_t vcpus_online = 0;
+    uint64_t memory_mib = 0;
+    double cpu_seconds = 0;
+    double uptime_seconds = 0;
+    std::optional<ShutdownReason> shutdown_reason;
+    uint32_t restarted_as = 0; // on_* restart: the new domid
+    bool exists = true;        // false: destroyed (last word from wait)
+};
+
+struct Event {
+    enum class Kind : uint32_t { created = 1, paused, unpaused, shutdown, restarted, renamed, destroyed };
+    Kind kind = Kind::created;
+    uint32_t domid = 0;
+    std::string name;
+    std::optional<ShutdownReason> reason;
+    uint32_t new_domid = 0;
+};
+
+inline const char* event_name(Event::Kind k) {
+    switch (k) {
+    case Event::Kind::created: return "created";
+    case Event::Kind::paused: return "paused";
+    case Event::Kind::unpaused: return "unpaused";
+    case Event::Kind::shutdown: return "shutdown";
+    case Event::Kind::restarted: return "restarted";
+    case Event::Kind::renamed: return "renamed";
+    case Event::Kind::destroyed: return "destroyed";
+    }
+    return "unknown";
+}
+
+struct HostInfo {
+    uint32_t nr_cpus = 0;
+    uint32_t nr_domains = 0;
+    uint64_t total_mib = 0;
+    uint64_t free_mib = 0;
+    uint32_t abi_version = 0;
+    uint32_t ctl_version = 0;
+};
+
+// A domain to create: xl.cfg text, where it came from (an absolute path:
+// errors cite it and relative paths such as kernel= resolve against its
+// folder), and xl-style KEY=VALUE overrides.
+struct CreateRequest {
+    std::string config_text;
+    std::string source;
+    std::vector<std::string> overrides;
+    bool paused = false;
+};
+
+struct ShutdownRequest {
+    ShutdownReason reason = ShutdownReason::poweroff;
+    bool wait = false;        // return once the domain has stopped
+    uint32_t timeout_ms = 0;  // with wait; Errc::timed_out after it
+    bool force = false;       // with wait: destroy it at the timeout
+};
+
+} // namespace hv::sdk

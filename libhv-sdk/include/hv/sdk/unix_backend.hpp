@@ -1,0 +1,207 @@
+// UnixBackend: the Backend spoken over the control ABI to hvd (or to a
+// domain's monitor process). Requests share one channel; each
+// subscription gets its own channel and reader thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <hv/sdk/backend.hpp>
+#include <hv/sdk/unix_channel.hpp>
+
+namespace hv::sdk {
+
+class UnixBackend final : public Backend {
+public:
+    static Result<std::unique_ptr<UnixBackend>> open(const std::string& path) {
+        auto ch = UnixChannel::open(path);
+        if (!ch) return ch.error();
+        return std::unique_ptr<UnixBackend>(new UnixBackend(path, std::move(*ch)));
+    }
+
+    uint32_t server_pid() const { return ch_->server_pid(); }
+
+    Result<uint32_t> create(const CreateRequest& req) override {
+        auto payload = create_payload(req);
+        if (!payload) return payload.error();
+        return domid_reply(ch_->call(HV_DOMCTL_CREATE, *payload));
+    }
+    Result<void> define(const CreateRequest& req) override {
+        auto payload = create_payload(req);
+        if (!payload) return payload.error();
+        return none(ch_->call(HV_DOMCTL_DEFINE, *payload));
+    }
+    Result<uint32_t> start(std::string_view name) override {
+        auto l = lookup_payload(name);
+        if (!l) return l.error();
+        return domid_reply(ch_->call(HV_DOMCTL_START, *l));
+    }
+    Result<void> undefine(std::string_view name) override {
+        auto l = lookup_payload(name);
+        if (!l) return l.error();
+        return none(ch_->call(HV_DOMCTL_UNDEFINE, *l));
+    }
+    Result<std::vector<std::string>> list_defined() override { return lines(ch_->call(HV_DOMCTL_LIST_DEFINED, {})); }
+
+    static Result<std::string> create_payload(const CreateRequest& req) {
+        std::string overrides;
+        for (const auto& o : req.overrides) {
+            if (o.find('\n') != std::string::npos)
+                return make_error(Errc::invalid_argument, "override '" + o + "' contains a newline");
+            overrides += o + "\n";
+        }
+        const hv_ctl_create_t c{req.paused ? HV_CTL_CREATE_PAUSED : 0u, static_cast<uint32_t>(req.source.size()),
+                                static_cast<uint32_t>(req.config_text.size()), static_cast<uint32_t>(overrides.size())};
+        return wire::pack(c, req.source + req.config_text + overrides);
+    }
+    static Result<std::string> lookup_payload(std::string_view name) {
+        hv_ctl_lookup_t l{};
+        if (!wire::put_name(l.name, name)) return make_error(Errc::invalid_argument, "name '" + std::string(name) + "' is too long");
+        return wire::pack(l);
+    }
+    Result<void> destroy(uint32_t domid) override { return simple(HV_DOMCTL_DESTROY, domid); }
+    Result<void> pause(uint32_t domid) override { return simple(HV_DOMCTL_PAUSE, domid); }
+    Result<void> unpause(uint32_t domid) override { return simple(HV_DOMCTL_UNPAUSE, domid); }
+    Result<void> shutdown(uint32_t domid, const ShutdownRequest& req) override {
+        const hv_ctl_shutdown_t s{domid, static_cast<uint32_t>(req.reason),
+                                  (req.wait ? HV_CTL_SHUTDOWN_WAIT : 0u) | (req.force ? HV_CTL_SHUTDOWN_FORCE : 0u), req.timeout_ms};
+        return none(ch_->call(HV_DOMCTL_SHUTDOWN, wire::pack(s)));
+    }
+    Result<void> rename(uint32_t domid, std::string_view name) override {
+        hv_ctl_rename_t r{};
+        r.domid = domid;
+        if (!wire::put_name(r.name, name)) return make_error(Errc::invalid_argument, "name '" + std::string(name) + "' is too long");
+        return none(ch_->call(HV_DOMCTL_RENAME, wire::pack(r)));
+    }
+    Result<DomainInfo> info(uint32_t domid) override {
+        return info_reply(ch_->call(HV_DOMCTL_INFO, wire::pack(hv_ctl_domid_t{domid, 0})));
+    }
+    Result<std::vector<DomainInfo>> list() override {
+        auto r = ch_->call(HV_DOMCTL_LIST, {});
+        if (!r) return r.error();
+        if (r->size() % sizeof(hv_ctl_domain_info_t) != 0)
+            return make_error(Errc::protocol_error, "list reply is not a whole number of domain records");
+        std::vector<DomainInfo> out;
+        for (size_t off = 0; off < r->size(); off += sizeof(hv_ctl_domain_info_t)) {
+            auto d = wire::from_wire(*wire::unpack<hv_ctl_domain_info_t>(std::string_view(*r).substr(off)));
+            if (!d) return d.error();
+            out.push_back(std::move(*d));
+        }
+        return out;
+    }
+    Result<uint32_t> lookup(std::string_view name_or_id) override {
+        auto l = lookup_payload(name_or_id);
+        if (!l) return l.error();
+        return domid_reply(ch_->call(HV_DOMCTL_LOOKUP, *l));
+    }
+    Result<DomainInfo> wait(uint32_t domid, uint32_t timeout_ms) override {
+        return info_reply(ch_->call(HV_DOMCTL_WAIT, wire::pack(hv_ctl_wait_t{domid, timeout_ms})));
+    }
+    Result<void> console_write(uint32_t domid, std::string_view bytes) override {
+        return none(ch_->call(HV_DOMCTL_CONSOLE_WRITE, wire::pack(hv_ctl_domid_t{domid, 0}, bytes)));
+    }
+    Result<std::string> console_history(uint32_t domid) override {
+        return ch_->call(HV_DOMCTL_CONSOLE_HISTORY, wire::pack(hv_ctl_domid_t{domid, 0}));
+    }
+    Result<HostInfo> host_info() override {
+        auto r = ch_->call(HV_SYSCTL_PHYSINFO, {});
+        if (!r) return r.error();
+        auto p = wire::unpack<hv_ctl_physinfo_t>(*r);
+        if (!p) return make_error(Errc::protocol_error, "short physinfo reply");
+        return HostInfo{p->nr_cpus, p->nr_domains, p->total_mib, p->free_mib, p->abi_version, p->ctl_version};
+    }
+    Result<std::vector<std::string>> dmesg() override { return lines(ch_->call(HV_SYSCTL_DMESG, {})); }
+
+    static Result<std::vector<std::string>> lines(const Result<std::string>& r) {
+        if (!r) return r.error();
+        std::vector<std::string> lines;
+        size_t start = 0;
+        while (start < r->size()) {
+            const size_t nl = r->find('\n', start);
+            const size_t end = nl == std::string::npos ? r->size() : nl;
+            lines.push_back(r->substr(start, end - start));
+            start = end + 1;
+        }
+        return lines;
+    }
+
+    Result<std::unique_ptr<Subscription>> subscribe_events(std::function<void(const Event&)> fn) override {
+        return Reader::start(path_, hv_ctl_subscribe_t{HV_CTL_SUB_EVENTS, 0}, [fn = std::move(fn)](const wire::Frame& f) {
+            if (f.header.op != HV_CTL_EVENT_DOMAIN) return true;
+            auto w = wire::unpack<hv_ctl_event_t>(f.payload);
+            if (!w) return false;
+            auto e = wire::from_wire(*w);
+            if (!e) return false;
+            fn(*e);
+            return true;
+        });
+    }
+
+    Result<std::unique_ptr<Subscription>> subscribe_console(uint32_t domid, std::function<void(std::string_view)> fn) override {
+        return Reader::start(path_, hv_ctl_subscribe_t{HV_CTL_SUB_CONSOLE, domid}, [fn = std::move(fn)](const wire::Frame& f) {
+            if (f.header.op != HV_CTL_EVENT_CONSOLE || f.header.status < 0) return false; // the domain is gone
+            if (f.payload.size() < sizeof(hv_ctl_domid_t)) return false;
+            fn(std::string_view(f.payload).substr(sizeof(hv_ctl_domid_t)));
+            return true;
+        });
+    }
+
+private:
+    // A subscription: its own channel and a thread reading event frames
+    // until the server closes or the subscription is destroyed.
+    class Reader final : public Subscription {
+    public:
+        using OnFrame = std::function<bool(const wire::Frame&)>;
+        static Result<std::unique_ptr<Subscription>> start(const std::string& path, hv_ctl_subscribe_t req, OnFrame fn) {
+            auto ch = UnixChannel::open(path);
+            if (!ch) return ch.error();
+            if (auto r = (*ch)->call(HV_SYSCTL_SUBSCRIBE, wire::pack(req)); !r) return r.error();
+            std::unique_ptr<Reader> reader(new Reader(std::move(*ch)));
+            Reader* raw = reader.get();
+            reader->thread_ = std::thread([raw, fn = std::move(fn)] {
+                for (;;) {
+                    auto f = raw->ch_->read_frame();
+                    if (!f || !fn(*f)) return;
+                }
+            });
+            return std::unique_ptr<Subscription>(std::move(reader));
+        }
+        ~Reader() override {
+            ch_->interrupt();
+            if (thread_.joinable()) thread_.join();
+        }
+
+    private:
+        explicit Reader(std::unique_ptr<UnixChannel> ch) : ch_(std::move(ch)) {}
+        std::unique_ptr<UnixChannel> ch_;
+        std::thread thread_;
+    };
+
+    UnixBackend(std::string path, std::unique_ptr<UnixChannel> ch) : path_(std::move(path)), ch_(std::move(ch)) {}
+
+    Result<void> simple(uint32_t op, uint32_t domid) { return none(ch_->call(op, wire::pack(hv_ctl_domid_t{domid, 0}))); }
+    static Result<void> none(const Result<std::string>& r) {
+        if (!r) return r.error();
+        return {};
+    }
+    static Result<uint32_t> domid_reply(const Result<std::string>& r) {
+        if (!r) return r.error();
+        auto d = wire::unpack<hv_ctl_domid_t>(*r);
+        if (!d) return make_error(Errc::protocol_error, "short domid reply");
+        return d->domid;
+    }
+    static Result<DomainInfo> info_reply(const Result<std::string>& r) {
+        if (!r) return r.error();
+        auto w = wire::unpack<hv_ctl_domain_info_t>(*r);
+        if (!w) return make_error(Errc::protocol_error, "short domain info reply");
+        return wire::from_wire(*w);
+    }
+
+    std::string path_;
+    std::unique_ptr<UnixChannel> ch_;
+};
+
+} // namespace hv::sdk

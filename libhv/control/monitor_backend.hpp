@@ -1,0 +1,54 @@
+// MonitorBackend: the SDK's Backend carried out by an hv::Monitor in this
+// process. It is what `embedded://` connections use, and what each
+// domain's monitor process serves to hvd.
+#pragma once
+
+#include <memory>
+
+#include "hv/sdk/backend.hpp"
+#include "monitor/monitor.hpp"
+
+namespace hv::control {
+
+class MonitorBackend final : public sdk::Backend {
+public:
+    explicit MonitorBackend(std::unique_ptr<Monitor> monitor) : m_(std::move(monitor)) {}
+
+    Monitor& monitor() { return *m_; }
+
+    Result<uint32_t> create(const sdk::CreateRequest& req) override;
+    Result<void> destroy(uint32_t domid) override { return m_->destroy(domid); }
+    Result<void> pause(uint32_t domid) override { return m_->pause(domid); }
+    Result<void> unpause(uint32_t domid) override { return m_->unpause(domid); }
+    Result<void> shutdown(uint32_t domid, const sdk::ShutdownRequest& req) override;
+    Result<void> rename(uint32_t domid, std::string_view name) override { return m_->rename(domid, name); }
+    Result<sdk::DomainInfo> info(uint32_t domid) override;
+    Result<std::vector<sdk::DomainInfo>> list() override;
+    Result<uint32_t> lookup(std::string_view name_or_id) override { return m_->lookup(name_or_id); }
+    Result<sdk::DomainInfo> wait(uint32_t domid, uint32_t timeout_ms) override;
+    Result<void> console_write(uint32_t domid, std::string_view bytes) override { return m_->console_input(domid, bytes); }
+    Result<std::string> console_history(uint32_t domid) override { return m_->console_history(domid); }
+    Result<sdk::HostInfo> host_info() override;
+    Result<std::vector<std::string>> dmesg() override { return m_->dmesg(); }
+    Result<void> define(const sdk::CreateRequest&) override { return managed_unsupported(); }
+    Result<uint32_t> start(std::string_view) override { return managed_unsupported(); }
+    Result<void> undefine(std::string_view) override { return managed_unsupported(); }
+    Result<std::vector<std::string>> list_defined() override { return managed_unsupported(); }
+    Result<std::unique_ptr<sdk::Subscription>> subscribe_events(std::function<void(const sdk::Event&)> fn) override;
+    Result<std::unique_ptr<sdk::Subscription>> subscribe_console(uint32_t domid,
+                                                                 std::function<void(std::string_view)> fn) override;
+
+private:
+    static Error managed_unsupported() {
+        return make_error(Errc::not_supported, "managed domains (new/start/delete) need hvd; an embedded monitor keeps no state");
+    }
+    std::unique_ptr<Monitor> m_;
+};
+
+sdk::DomainInfo to_sdk(const DomainInfo& i);
+sdk::Event to_sdk(const DomainEvent& e);
+
+// Host figures (xl info): CPUs and memory from the OS.
+sdk::HostInfo host_figures(uint32_t nr_domains);
+
+} // namespace hv::control

@@ -1,0 +1,174 @@
+#include "control/request_handler.hpp"
+
+#include <fmt/format.h>
+
+#include "hv/sdk/wire_types.hpp"
+
+namespace hv::control {
+
+namespace wire = sdk::wire;
+
+namespace {
+
+Reply ok(std::string payload = {}) { return Reply{HV_OK, std::move(payload)}; }
+
+Reply bad(std::string why) { return Reply{HV_EINVAL, std::move(why)}; }
+
+Reply from(const Result<void>& r) { return r ? ok() : error_reply(r.error()); }
+
+// The request struct, which must be the whole payload (or its head, when
+// the op has a trailer).
+template <class T>
+std::optional<T> exactly(std::string_view payload) {
+    if (payload.size() != sizeof(T)) return std::nullopt;
+    return wire::unpack<T>(payload);
+}
+
+std::string info_list(const std::vector<sdk::DomainInfo>& list) {
+    std::string out;
+    for (const auto& d : list) out += wire::pack(wire::to_wire(d));
+    return out;
+}
+
+Reply size_error(const char* op, size_t got, size_t want) {
+    return bad(fmt::format("{}: payload of {} bytes, want {}", op, got, want));
+}
+
+// CREATE's and DEFINE's payload; returns what is wrong, or "" when fine.
+std::string parse_create(std::string_view payload, sdk::CreateRequest& c) {
+    auto req = wire::unpack<hv_ctl_create_t>(payload);
+    if (!req) return fmt::format("create: payload of {} bytes, want at least {}", payload.size(), sizeof(hv_ctl_create_t));
+    if ((req->flags & ~HV_CTL_CREATE_PAUSED) != 0) return "create: unknown flags";
+    const std::string_view trailer = payload.substr(sizeof(hv_ctl_create_t));
+    if (trailer.size() != uint64_t{req->source_len} + req->text_len + req->overrides_len)
+        return fmt::format("create: trailer of {} bytes, header says {} + {} + {}", trailer.size(), req->source_len,
+                           req->text_len, req->overrides_len);
+    c.source = std::string(trailer.substr(0, req->source_len));
+    c.config_text = std::string(trailer.substr(req->source_len, req->text_len));
+    std::string_view overrides = trailer.substr(uint64_t{req->source_len} + req->text_len);
+    while (!overrides.empty()) {
+        const size_t nl = overrides.find('\n');
+        if (nl == std::string_view::npos) return "create: overrides must each end with a newline";
+        c.overrides.emplace_back(overrides.substr(0, nl));
+        overrides.remove_prefix(nl + 1);
+    }
+    c.paused = (req->flags & HV_CTL_CREATE_PAUSED) != 0;
+    return {};
+}
+
+} // namespace
+
+Reply error_reply(const Error& e) { return Reply{wire::status_of(e.code), e.message}; }
+
+Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
+    switch (op) {
+    case HV_SYSCTL_PHYSINFO: {
+        if (!payload.empty()) return size_error("physinfo", payload.size(), 0);
+        auto h = b.host_info();
+        if (!h) return error_reply(h.error());
+        hv_ctl_physinfo_t w{h->nr_cpus, h->nr_domains, h->total_mib, h->free_mib, h->abi_version, h->ctl_version};
+        return ok(wire::pack(w));
+    }
+    case HV_SYSCTL_DMESG: {
+        if (!payload.empty()) return size_error("dmesg", payload.size(), 0);
+        auto lines = b.dmesg();
+        if (!lines) return error_reply(lines.error());
+        std::string text;
+        for (const auto& l : *lines) text += l + "\n";
+        return ok(std::move(text));
+    }
+    case HV_DOMCTL_CREATE:
+    case HV_DOMCTL_DEFINE: {
+        sdk::CreateRequest c;
+        if (auto why = parse_create(payload, c); !why.empty()) return bad(why);
+        if (op == HV_DOMCTL_DEFINE) return from(b.define(c));
+        auto id = b.create(c);
+        if (!id) return error_reply(id.error());
+        return ok(wire::pack(hv_ctl_domid_t{*id, 0}));
+    }
+    case HV_DOMCTL_START:
+    case HV_DOMCTL_UNDEFINE: {
+        auto req = exactly<hv_ctl_lookup_t>(payload);
+        if (!req) return size_error("start/undefine", payload.size(), sizeof(hv_ctl_lookup_t));
+        auto name = wire::get_name(req->name);
+        if (!name) return bad("start/undefine: name not NUL-terminated");
+        if (op == HV_DOMCTL_UNDEFINE) return from(b.undefine(*name));
+        auto id = b.start(*name);
+        return id ? ok(wire::pack(hv_ctl_domid_t{*id, 0})) : error_reply(id.error());
+    }
+    case HV_DOMCTL_LIST_DEFINED: {
+        if (!payload.empty()) return size_error("list defined", payload.size(), 0);
+        auto names = b.list_defined();
+        if (!names) return error_reply(names.error());
+        std::string text;
+        for (const auto& n : *names) text += n + "\n";
+        return ok(std::move(text));
+    }
+    case HV_DOMCTL_DESTROY:
+    case HV_DOMCTL_PAUSE:
+    case HV_DOMCTL_UNPAUSE:
+    case HV_DOMCTL_INFO:
+    case HV_DOMCTL_CONSOLE_HISTORY: {
+        auto req = exactly<hv_ctl_domid_t>(payload);
+        if (!req) return size_error("domctl", payload.size(), sizeof(hv_ctl_domid_t));
+        if (req->_pad0 != 0) return bad("domctl: nonzero padding");
+        if (op == HV_DOMCTL_DESTROY) return from(b.destroy(req->domid));
+        if (op == HV_DOMCTL_PAUSE) return from(b.pause(req->domid));
+        if (op == HV_DOMCTL_UNPAUSE) return from(b.unpause(req->domid));
+        if (op == HV_DOMCTL_CONSOLE_HISTORY) {
+            auto h = b.console_history(req->domid);
+            return h ? ok(*h) : error_reply(h.error());
+        }
+        auto i = b.info(req->domid);
+        return i ? ok(wire::pack(wire::to_wire(*i))) : error_reply(i.error());
+    }
+    case HV_DOMCTL_SHUTDOWN: {
+        auto req = exactly<hv_ctl_shutdown_t>(payload);
+        if (!req) return size_error("shutdown", payload.size(), sizeof(hv_ctl_shutdown_t));
+        if (req->reason != HV_SHUTDOWN_POWEROFF && req->reason != HV_SHUTDOWN_REBOOT)
+            return bad(fmt::format("shutdown: reason {} (the control plane may ask for poweroff or reboot)", req->reason));
+        if ((req->flags & ~(HV_CTL_SHUTDOWN_WAIT | HV_CTL_SHUTDOWN_FORCE)) != 0) return bad("shutdown: unknown flags");
+        sdk::ShutdownRequest s;
+        s.reason = static_cast<sdk::ShutdownReason>(req->reason);
+        s.wait = (req->flags & HV_CTL_SHUTDOWN_WAIT) != 0;
+        s.force = (req->flags & HV_CTL_SHUTDOWN_FORCE) != 0;
+        s.timeout_ms = req->timeout_ms;
+        return from(b.shutdown(req->domid, s));
+    }
+    case HV_DOMCTL_RENAME: {
+        auto req = exactly<hv_ctl_rename_t>(payload);
+        if (!req) return size_error("rename", payload.size(), sizeof(hv_ctl_rename_t));
+        auto name = wire::get_name(req->name);
+        if (!name || req->_pad0 != 0) return bad("rename: name not NUL-terminated or nonzero padding");
+        return from(b.rename(req->domid, *name));
+    }
+    case HV_DOMCTL_LIST: {
+        if (!payload.empty()) return size_error("list", payload.size(), 0);
+        auto l = b.list();
+        return l ? ok(info_list(*l)) : error_reply(l.error());
+    }
+    case HV_DOMCTL_LOOKUP: {
+        auto req = exactly<hv_ctl_lookup_t>(payload);
+        if (!req) return size_error("lookup", payload.size(), sizeof(hv_ctl_lookup_t));
+        auto name = wire::get_name(req->name);
+        if (!name) return bad("lookup: name not NUL-terminated");
+        auto id = b.lookup(*name);
+        return id ? ok(wire::pack(hv_ctl_domid_t{*id, 0})) : error_reply(id.error());
+    }
+    case HV_DOMCTL_WAIT: {
+        auto req = exactly<hv_ctl_wait_t>(payload);
+        if (!req) return size_error("wait", payload.size(), sizeof(hv_ctl_wait_t));
+        auto i = b.wait(req->domid, req->timeout_ms);
+        return i ? ok(wire::pack(wire::to_wire(*i))) : error_reply(i.error());
+    }
+    case HV_DOMCTL_CONSOLE_WRITE: {
+        auto req = wire::unpack<hv_ctl_domid_t>(payload);
+        if (!req) return size_error("console write", payload.size(), sizeof(hv_ctl_domid_t));
+        if (req->_pad0 != 0) return bad("console write: nonzero padding");
+        return from(b.console_write(req->domid, payload.substr(sizeof(hv_ctl_domid_t))));
+    }
+    default: return Reply{HV_ENOSYS, fmt::format("unknown control op {:#x}", op)};
+    }
+}
+
+} // namespace hv::control

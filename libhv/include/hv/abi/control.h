@@ -1,0 +1,224 @@
+/* hv control ABI v1: the typed domctl/sysctl ops the control plane (hvd,
+ * hvctl, the SDK) speaks over a unix socket. Tools only: a guest has no
+ * business with it.
+ *
+ * Framing: every message is an hv_ctl_header_t followed by `length`
+ * payload bytes (at most HV_CTL_MAX_PAYLOAD). A request's payload is the
+ * op's request struct, then the op's trailer (strings are not
+ * NUL-terminated; their lengths are fields of the struct). A reply echoes
+ * `op` and `request_id`, carries the result in `status` (HV_OK or a
+ * negative HV_E*), and on failure its payload is a UTF-8 message. Event
+ * frames (kind HV_CTL_EVENT, request_id 0) arrive only on a connection that
+ * subscribed. Little-endian, as the host. See docs/abi.md "Control ABI". */
+#ifndef HV_ABI_CONTROL_H
+#define HV_ABI_CONTROL_H
+
+#if defined(HV_GUEST)
+#error "hv/abi/control.h is the control-plane ABI; guests use the guest ABI headers"
+#endif
+
+#include "common.h"
+#include "sched_op.h"
+
+#define HV_CTL_MAGIC 0x50435648u /* "HVCP" */
+#define HV_CTL_VERSION 1u        /* the newest protocol version this header describes */
+#define HV_CTL_MAX_PAYLOAD (1u << 20)
+#define HV_CTL_NAME_MAX 64u      /* domain names, NUL-padded */
+
+/* More result codes for the control plane (the guest ABI's are reused).
+ * Each maps to one hv::Errc (hv/sdk/wire_types.hpp). */
+#define HV_EIO (-5)       /* io_error */
+#define HV_ENOEXEC (-8)   /* bad_image */
+#define HV_EACCES (-13)   /* permission_denied */
+#define HV_EEXIST (-17)   /* exists */
+#define HV_ENODEV (-19)   /* platform_error */
+#define HV_EPROTO (-71)   /* protocol_error */
+#define HV_EBADMSG (-74)  /* parse_error */
+#define HV_ENOTSUP (-95)  /* not_supported */
+
+#define HV_CTL_REQUEST 1u
+#define HV_CTL_REPLY 2u
+#define HV_CTL_EVENT 3u
+
+typedef struct hv_ctl_header {
+    uint32_t magic;      /* HV_CTL_MAGIC */
+    uint16_t version;    /* negotiated version (HV_CTL_VERSION in HELLO) */
+    uint16_t kind;       /* HV_CTL_REQUEST / REPLY / EVENT */
+    uint32_t op;         /* HV_SYSCTL_* / HV_DOMCTL_* */
+    uint32_t request_id; /* chosen by the client, echoed in the reply */
+    int32_t status;      /* reply: HV_OK or HV_E*; request and event: 0 */
+    uint32_t length;     /* payload bytes that follow */
+} hv_ctl_header_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_header_t) == 24, "hv_ctl_header_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, op) == 8, "hv_ctl_header_t.op");
+HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, request_id) == 12, "hv_ctl_header_t.request_id");
+HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, status) == 16, "hv_ctl_header_t.status");
+HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, length) == 20, "hv_ctl_header_t.length");
+
+/* Op numbers: group in the high 16 bits. */
+#define HV_CTL_GROUP_SYSCTL 0x0001u
+#define HV_CTL_GROUP_DOMCTL 0x0002u
+#define HV_CTL_OP(group, n) (((group) << 16) | (n##u))
+
+/* sysctl */
+#define HV_SYSCTL_HELLO HV_CTL_OP(HV_CTL_GROUP_SYSCTL, 1)     /* hv_ctl_hello_t -> hv_ctl_hello_t */
+#define HV_SYSCTL_PHYSINFO HV_CTL_OP(HV_CTL_GROUP_SYSCTL, 2)  /* none -> hv_ctl_physinfo_t */
+#define HV_SYSCTL_DMESG HV_CTL_OP(HV_CTL_GROUP_SYSCTL, 3)     /* none -> text */
+#define HV_SYSCTL_SUBSCRIBE HV_CTL_OP(HV_CTL_GROUP_SYSCTL, 4) /* hv_ctl_subscribe_t -> none; then events */
+
+/* domctl */
+#define HV_DOMCTL_CREATE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 1)   /* hv_ctl_create_t + dir + text -> hv_ctl_domid_t */
+#define HV_DOMCTL_DESTROY HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 2)  /* hv_ctl_domid_t -> none */
+#define HV_DOMCTL_PAUSE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 3)    /* hv_ctl_domid_t -> none */
+#define HV_DOMCTL_UNPAUSE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 4)  /* hv_ctl_domid_t -> none */
+#define HV_DOMCTL_SHUTDOWN HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 5) /* hv_ctl_shutdown_t -> none */
+#define HV_DOMCTL_RENAME HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 6)   /* hv_ctl_rename_t -> none */
+#define HV_DOMCTL_INFO HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 7)     /* hv_ctl_domid_t -> hv_ctl_domain_info_t */
+#define HV_DOMCTL_LIST HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 8)     /* none -> hv_ctl_domain_info_t[] */
+#define HV_DOMCTL_LOOKUP HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 9)   /* hv_ctl_lookup_t -> hv_ctl_domid_t */
+#define HV_DOMCTL_CONSOLE_WRITE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 10)   /* hv_ctl_domid_t + bytes -> none */
+#define HV_DOMCTL_CONSOLE_HISTORY HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 11) /* hv_ctl_domid_t -> bytes */
+#define HV_DOMCTL_WAIT HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 12)    /* hv_ctl_wait_t -> hv_ctl_domain_info_t */
+/* Managed domains (xl new / start / delete): configs kept by hvd. */
+#define HV_DOMCTL_DEFINE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 13)       /* as CREATE -> none */
+#define HV_DOMCTL_START HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 14)        /* hv_ctl_lookup_t (name) -> hv_ctl_domid_t */
+#define HV_DOMCTL_UNDEFINE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 15)     /* hv_ctl_lookup_t (name) -> none */
+#define HV_DOMCTL_LIST_DEFINED HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 16) /* none -> names, one per line */
+
+/* HELLO: the first request on a connection. The client offers a range;
+ * the server answers with the version both speak (in `max_version`, and in
+ * every later header) or HV_EPROTO and closes. */
+typedef struct hv_ctl_hello {
+    uint16_t min_version;
+    uint16_t max_version;
+    uint32_t features; /* reply: HV_CTL_FEATURE_* */
+    uint32_t server_pid; /* reply */
+    uint32_t _pad0;
+} hv_ctl_hello_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_hello_t) == 16, "hv_ctl_hello_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_hello_t, features) == 4, "hv_ctl_hello_t.features");
+
+typedef struct hv_ctl_physinfo {
+    uint32_t nr_cpus;
+    uint32_t nr_domains;
+    uint64_t total_mib;
+    uint64_t free_mib;
+    uint32_t abi_version;  /* HV_ABI_VERSION (guest ABI) */
+    uint32_t ctl_version;  /* negotiated control version */
+} hv_ctl_physinfo_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_physinfo_t) == 32, "hv_ctl_physinfo_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, total_mib) == 8, "hv_ctl_physinfo_t.total_mib");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, abi_version) == 24, "hv_ctl_physinfo_t.abi_version");
+
+#define HV_CTL_SUB_EVENTS (1u << 0)  /* domain events of every domain */
+#define HV_CTL_SUB_CONSOLE (1u << 1) /* console bytes of `domid` (history first) */
+
+typedef struct hv_ctl_subscribe {
+    uint32_t flags;
+    uint32_t domid; /* for HV_CTL_SUB_CONSOLE */
+} hv_ctl_subscribe_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_subscribe_t) == 8, "hv_ctl_subscribe_t size");
+
+#define HV_CTL_CREATE_PAUSED (1u << 0)
+
+/* CREATE: trailer = source_len bytes naming the config file (an absolute
+ * path: errors cite it, relative paths in the config resolve against its
+ * folder), text_len bytes of xl.cfg text, then overrides_len bytes of
+ * xl-style KEY=VALUE overrides, one per line. */
+typedef struct hv_ctl_create {
+    uint32_t flags;
+    uint32_t source_len;
+    uint32_t text_len;
+    uint32_t overrides_len;
+} hv_ctl_create_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_create_t) == 16, "hv_ctl_create_t size");
+
+typedef struct hv_ctl_domid {
+    uint32_t domid;
+    uint32_t _pad0;
+} hv_ctl_domid_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_domid_t) == 8, "hv_ctl_domid_t size");
+
+#define HV_CTL_SHUTDOWN_WAIT (1u << 0)  /* reply when the domain has stopped */
+#define HV_CTL_SHUTDOWN_FORCE (1u << 1) /* destroy it if it has not by timeout_ms */
+
+typedef struct hv_ctl_shutdown {
+    uint32_t domid;
+    uint32_t reason;     /* HV_SHUTDOWN_POWEROFF or HV_SHUTDOWN_REBOOT */
+    uint32_t flags;      /* HV_CTL_SHUTDOWN_* */
+    uint32_t timeout_ms; /* with WAIT; HV_ETIMEDOUT when passed */
+} hv_ctl_shutdown_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_shutdown_t) == 16, "hv_ctl_shutdown_t size");
+
+typedef struct hv_ctl_rename {
+    uint32_t domid;
+    uint32_t _pad0;
+    char name[HV_CTL_NAME_MAX];
+} hv_ctl_rename_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_rename_t) == 72, "hv_ctl_rename_t size");
+
+typedef struct hv_ctl_lookup {
+    char name[HV_CTL_NAME_MAX]; /* a name, or a domid in decimal */
+} hv_ctl_lookup_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_lookup_t) == 64, "hv_ctl_lookup_t size");
+
+typedef struct hv_ctl_wait {
+    uint32_t domid;
+    uint32_t timeout_ms;
+} hv_ctl_wait_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_wait_t) == 8, "hv_ctl_wait_t size");
+
+/* Domain states, one per xl list letter. */
+#define HV_CTL_STATE_RUNNING 0u
+#define HV_CTL_STATE_BLOCKED 1u
+#define HV_CTL_STATE_PAUSED 2u
+#define HV_CTL_STATE_SHUTDOWN 3u
+#define HV_CTL_STATE_CRASHED 4u
+#define HV_CTL_STATE_DYING 5u
+
+#define HV_CTL_NO_REASON 0xffffffffu
+
+typedef struct hv_ctl_domain_info {
+    uint32_t domid;
+    uint32_t state;           /* HV_CTL_STATE_* */
+    uint32_t vcpus;
+    uint32_t vcpus_online;
+    uint64_t memory_mib;
+    uint64_t cpu_time_ns;
+    uint64_t uptime_ns;
+    uint32_t shutdown_reason; /* HV_SHUTDOWN_* or HV_CTL_NO_REASON */
+    uint32_t restarted_as;    /* nonzero: replaced by this domid (on_* restart) */
+    uint32_t exists;          /* 0: destroyed (WAIT's last word on it) */
+    uint32_t _pad0;
+    uint8_t uuid[16];
+    char name[HV_CTL_NAME_MAX];
+} hv_ctl_domain_info_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_domain_info_t) == 136, "hv_ctl_domain_info_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_domain_info_t, memory_mib) == 16, "hv_ctl_domain_info_t.memory_mib");
+HV_STATIC_ASSERT(offsetof(hv_ctl_domain_info_t, shutdown_reason) == 40, "hv_ctl_domain_info_t.shutdown_reason");
+HV_STATIC_ASSERT(offsetof(hv_ctl_domain_info_t, uuid) == 56, "hv_ctl_domain_info_t.uuid");
+HV_STATIC_ASSERT(offsetof(hv_ctl_domain_info_t, name) == 72, "hv_ctl_domain_info_t.name");
+
+/* Events (kind HV_CTL_EVENT). op HV_CTL_EVENT_DOMAIN: hv_ctl_event_t.
+ * op HV_CTL_EVENT_CONSOLE: hv_ctl_domid_t then the bytes. */
+#define HV_CTL_EVENT_DOMAIN HV_CTL_OP(0x0003u, 1)
+#define HV_CTL_EVENT_CONSOLE HV_CTL_OP(0x0003u, 2)
+
+#define HV_CTL_EV_CREATED 1u
+#define HV_CTL_EV_PAUSED 2u
+#define HV_CTL_EV_UNPAUSED 3u
+#define HV_CTL_EV_SHUTDOWN 4u
+#define HV_CTL_EV_RESTARTED 5u
+#define HV_CTL_EV_RENAMED 6u
+#define HV_CTL_EV_DESTROYED 7u
+
+typedef struct hv_ctl_event {
+    uint32_t kind;      /* HV_CTL_EV_* */
+    uint32_t domid;
+    uint32_t reason;    /* HV_SHUTDOWN_* or HV_CTL_NO_REASON */
+    uint32_t new_domid; /* RESTARTED */
+    char name[HV_CTL_NAME_MAX];
+} hv_ctl_event_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_event_t) == 80, "hv_ctl_event_t size");
+
+#endif /* HV_ABI_CONTROL_H */
