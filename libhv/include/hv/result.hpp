@@ -67,7 +67,8 @@ public:
     const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
-    T&& operator*() && { return std::move(*this).value(); }
+    // By value: `for (auto& x : *make_result())` must not dangle.
+    T operator*() && { return std::move(*this).value(); }
 
     const Error& error() const {
         if (ok()) std::abort(); // asking a success for its error is a bug
