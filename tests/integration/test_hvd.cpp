@@ -1,0 +1,278 @@
+// hvd and the SDK, end to end: real daemon, real domain processes, real
+// guests.
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <atomic>
+#include <future>
+
+#include <boost/asio/use_future.hpp>
+#include <fmt/format.h>
+
+#include "hv/sdk/connection.hpp"
+#include "hvd_harness.hpp"
+
+using namespace hvtest;
+using hv::sdk::Connection;
+using hv::sdk::ShutdownReason;
+using hv::sdk::State;
+
+namespace {
+
+hv::sdk::CreateRequest hello_request(const std::string& name, const std::string& extra, int vcpus = 1) {
+    hv::sdk::CreateRequest r;
+    r.config_text = fmt::format("name='{}'\nkernel='{}'\nmemory=16\nvcpus={}\nextra='{}'\n", name, hello_guest(), vcpus, extra);
+    r.source = "/test/" + name + ".cfg";
+    return r;
+}
+
+bool wait_history(const hv::sdk::Domain& d, const std::string& text) {
+    for (int i = 0; i < 2000; ++i) {
+        auto h = d.console_history();
+        if (h && h->find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("hvd runs two domains in their own processes and the SDK drives them", "[kvm][hvd][sdk]") {
+    HvdProcess hvd;
+    auto conn = Connection::open(hvd.uri());
+    REQUIRE(conn);
+    auto a = conn->create(hello_request("web", "stay", 2));
+    REQUIRE(a);
+    auto b = conn->create(hello_request("db", "stay"));
+    REQUIRE(b);
+    CHECK(hvd.domain_processes().size() == 2);
+
+    std::string seen;
+    std::mutex mu;
+    auto console = a->console([&](std::string_view s) {
+        std::lock_guard lock(mu);
+        seen.append(s);
+    });
+    REQUIRE(console);
+    REQUIRE(wait_history(*a, "hello: 2 vcpus up"));
+
+    auto list = conn->list();
+    REQUIRE(list);
+    REQUIRE(list->size() == 2);
+    CHECK((*list)[0].name == "web");
+    CHECK((*list)[1].name == "db");
+    CHECK((*list)[0].vcpus == 2);
+    CHECK(conn->domain("db")->id() == b->id());
+    CHECK(conn->create(hello_request("db", "stay")).error().code == hv::Errc::exists);
+
+    REQUIRE(a->pause());
+    CHECK(a->info()->state == State::paused);
+    REQUIRE(a->unpause());
+    CHECK(a->info()->state != State::paused);
+
+    REQUIRE(a->shutdown({ShutdownReason::poweroff, true, 20000, false}));
+    REQUIRE(b->destroy());
+    console->reset();
+    {
+        std::lock_guard lock(mu);
+        CHECK(seen.find("hello from domain") != std::string::npos);
+        CHECK(seen.find("hello: shutdown requested: poweroff") != std::string::npos);
+    }
+    CHECK(conn->list()->empty());
+    // The domain processes exit once their domain is gone.
+    for (int i = 0; i < 300 && !hvd.domain_processes().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(hvd.domain_processes().empty());
+}
+
+TEST_CASE("kill -9 of hvd leaves domains running; a new hvd re-attaches them", "[kvm][hvd]") {
+    HvdProcess hvd;
+    uint32_t id = 0;
+    {
+        auto conn = Connection::open(hvd.uri());
+        REQUIRE(conn);
+        auto d = conn->create(hello_request("survivor", "stay"));
+        REQUIRE(d);
+        id = d->id();
+        REQUIRE(wait_history(*d, "hello: 1 vcpus up"));
+    }
+    CHECK(hvd.stop(SIGKILL) == 128 + SIGKILL);
+    REQUIRE(hvd.domain_processes().size() == 1);
+    hvd.start();
+    auto conn = Connection::open(hvd.uri());
+    REQUIRE(conn);
+    auto d = conn->domain("survivor");
+    REQUIRE(d);
+    CHECK(d->id() == id);
+    CHECK(d->console_history()->find("hello from domain") != std::string::npos);
+    REQUIRE(d->shutdown({ShutdownReason::poweroff, true, 20000, false}));
+    CHECK(conn->list()->empty());
+}
+
+TEST_CASE("managed domains persist across hvd restarts", "[kvm][hvd]") {
+    HvdProcess hvd;
+    {
+        auto conn = Connection::open(hvd.uri());
+        REQUIRE(conn);
+        REQUIRE(conn->backend().define(hello_request("kept", "stay")));
+        auto bad = hello_request("broken", "stay");
+        bad.config_text += "memory = = 3\n";
+        auto r = conn->backend().define(bad);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == hv::Errc::parse_error);
+    }
+    CHECK(hvd.stop(SIGTERM) == 0);
+    hvd.start();
+    auto conn = Connection::open(hvd.uri());
+    INFO((conn ? std::string() : conn.error().message));
+    REQUIRE(conn);
+    auto names = conn->backend().list_defined();
+    REQUIRE(names);
+    REQUIRE(*names == std::vector<std::string>{"kept"});
+    auto id = conn->backend().start("kept");
+    REQUIRE(id);
+    CHECK(conn->domain("kept")->id() == *id);
+    REQUIRE(conn->domain("kept")->destroy());
+    REQUIRE(conn->backend().undefine("kept"));
+    CHECK(conn->backend().list_defined()->empty());
+    CHECK(conn->backend().start("kept").error().code == hv::Errc::not_found);
+    // No half-written files were left behind.
+    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(hvd.state_dir()) / "managed"))
+        CHECK(e.path().extension() != ".tmp");
+}
+
+TEST_CASE("peers that are not root, hvd's user or in its group are refused", "[hvd][bad-input]") {
+    HvdProcess hvd;
+    // Let the peer reach the socket, so that SO_PEERCRED is what refuses it.
+    ::chmod(hvd.dir().c_str(), 0755);
+    ::chmod(hvd.socket().c_str(), 0666);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(3);
+        auto conn = Connection::open(hvd.uri());
+        if (conn) _exit(1);
+        _exit(conn.error().code == hv::Errc::permission_denied ? 0 : 2);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    // The daemon is still fine for allowed peers.
+    CHECK(Connection::open(hvd.uri()));
+}
+
+namespace {
+
+int raw_connect(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path.data(), path.size());
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    return fd;
+}
+
+// Sends bytes, returns the next reply frame (or nullopt when the server
+// closed without one).
+std::optional<hv::sdk::wire::Frame> roundtrip(int fd, const std::string& bytes) {
+    ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    hv::sdk::wire::Decoder dec;
+    hv::sdk::wire::Frame f;
+    for (;;) {
+        if (dec.next(f) == hv::sdk::wire::Decoder::Status::frame) return f;
+        char buf[4096];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return std::nullopt;
+        dec.feed(buf, static_cast<size_t>(n));
+    }
+}
+
+std::string request(uint32_t op, std::string_view payload, uint16_t version = HV_CTL_VERSION) {
+    return hv::sdk::wire::encode(version, HV_CTL_REQUEST, op, 7, 0, payload);
+}
+
+std::string hello() { return request(HV_SYSCTL_HELLO, hv::sdk::wire::pack(hv_ctl_hello_t{1, HV_CTL_VERSION, 0, 0, 0})); }
+
+} // namespace
+
+TEST_CASE("malformed frames get an error reply and the daemon lives on", "[hvd][bad-input]") {
+    HvdProcess hvd;
+    {
+        const int fd = raw_connect(hvd.socket());
+        auto r = roundtrip(fd, std::string(24, 'x')); // bad magic
+        REQUIRE(r);
+        CHECK(r->header.status == HV_EPROTO);
+        CHECK(r->payload.find("magic") != std::string::npos);
+        CHECK_FALSE(roundtrip(fd, hello())); // closed after a framing error
+        ::close(fd);
+    }
+    {
+        const int fd = raw_connect(hvd.socket());
+        hv_ctl_header_t h{HV_CTL_MAGIC, HV_CTL_VERSION, HV_CTL_REQUEST, HV_DOMCTL_LIST, 1, 0, HV_CTL_MAX_PAYLOAD + 1};
+        auto r = roundtrip(fd, std::string(reinterpret_cast<const char*>(&h), sizeof h));
+        REQUIRE(r);
+        CHECK(r->header.status == HV_EPROTO);
+        CHECK(r->payload.find("limit") != std::string::npos);
+        ::close(fd);
+    }
+    {
+        const int fd = raw_connect(hvd.socket());
+        auto r = roundtrip(fd, request(HV_DOMCTL_LIST, {})); // no HELLO first
+        REQUIRE(r);
+        CHECK(r->header.status == HV_EPROTO);
+        ::close(fd);
+    }
+    {
+        const int fd = raw_connect(hvd.socket());
+        auto r = roundtrip(fd, request(HV_SYSCTL_HELLO, hv::sdk::wire::pack(hv_ctl_hello_t{5, 9, 0, 0, 0})));
+        REQUIRE(r);
+        CHECK(r->header.status == HV_EPROTO);
+        CHECK(r->payload.find("no common protocol version") != std::string::npos);
+        ::close(fd);
+    }
+    {
+        // After a good HELLO, request-level errors keep the connection.
+        const int fd = raw_connect(hvd.socket());
+        auto r = roundtrip(fd, hello());
+        REQUIRE(r);
+        REQUIRE(r->header.status == HV_OK);
+        r = roundtrip(fd, request(0x00ff0001u, {}));
+        REQUIRE(r);
+        CHECK(r->header.status == HV_ENOSYS);
+        r = roundtrip(fd, request(HV_DOMCTL_PAUSE, "abc"));
+        REQUIRE(r);
+        CHECK(r->header.status == HV_EINVAL);
+        CHECK(r->payload.find("payload of 3 bytes") != std::string::npos);
+        r = roundtrip(fd, request(HV_DOMCTL_LIST, {}, 9));
+        REQUIRE(r);
+        CHECK(r->header.status == HV_EPROTO);
+        r = roundtrip(fd, request(HV_DOMCTL_PAUSE, hv::sdk::wire::pack(hv_ctl_domid_t{4242, 0})));
+        REQUIRE(r);
+        CHECK(r->header.status == HV_ENOENT);
+        r = roundtrip(fd, request(HV_DOMCTL_LIST, {}));
+        REQUIRE(r);
+        CHECK(r->header.status == HV_OK);
+        CHECK(r->header.request_id == 7);
+        ::close(fd);
+    }
+    CHECK(Connection::open(hvd.uri())->list());
+}
+
+TEST_CASE("embedded:// speaks the same SDK API, sync and async", "[kvm][sdk]") {
+    auto conn = Connection::open("embedded://");
+    INFO((conn ? std::string() : conn.error().message));
+    REQUIRE(conn);
+    auto d = conn->create(hello_request("emb", "stay"));
+    REQUIRE(d);
+    REQUIRE(wait_history(*d, "hello: 1 vcpus up"));
+    auto listed = conn->async_list(boost::asio::use_future).get();
+    REQUIRE(listed);
+    CHECK(listed->size() == 1);
+    auto stopped = d->async_shutdown({ShutdownReason::poweroff, true, 20000, false}, boost::asio::use_future).get();
+    CHECK(stopped);
+    CHECK(conn->list()->empty());
+    CHECK(Connection::open("tcp://nope").error().code == hv::Errc::invalid_argument);
+    CHECK(Connection::open("unix:///nonexistent/hvd.sock").error().code == hv::Errc::not_found);
+}
