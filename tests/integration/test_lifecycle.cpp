@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
 #include <fmt/format.h>
 
 #include "guest_harness.hpp"
@@ -70,13 +74,18 @@ TEST_CASE("every shutdown reason reaches the monitor", "[kvm][lifecycle]") {
 
 TEST_CASE("on_reboot=restart boots a new domain with the same name and uuid", "[kvm][actions]") {
     auto m = open_monitor();
-    std::atomic<uint32_t> restarted{0};
+    std::mutex mu;
+    std::vector<hv::DomainEvent> events;
     m->subscribe([&](const hv::DomainEvent& ev) {
-        if (ev.kind == hv::DomainEvent::Kind::restarted) restarted = ev.new_domid;
+        std::lock_guard lock(mu);
+        events.push_back(ev);
     });
-    auto cfg = hello_config("rb", "reboot", 1, "on_reboot='restart'\nuuid='12345678-1234-4234-8234-123456789abc'\n");
+    // A guest that stays up, asked to reboot: deterministic, one restart.
+    auto cfg = hello_config("rb", "stay", 1, "on_reboot='restart'\nuuid='12345678-1234-4234-8234-123456789abc'\n");
     auto id = m->create(cfg);
     REQUIRE(id);
+    REQUIRE(wait_console(*m, *id, "hello: 1 vcpus up"));
+    REQUIRE(m->shutdown(*id, ShutdownReason::reboot));
     auto first = m->wait_stopped(*id, kBoot);
     REQUIRE(first);
     CHECK(first->shutdown_reason == ShutdownReason::reboot);
@@ -84,32 +93,69 @@ TEST_CASE("on_reboot=restart boots a new domain with the same name and uuid", "[
     REQUIRE(first->restarted_as != 0);
     const uint32_t second = first->restarted_as;
     CHECK(second != *id);
-    // The new one reboots again in turn; catch it alive or just restarted.
-    auto by_name = m->lookup("rb");
-    REQUIRE(by_name);
-    auto info = m->info(*by_name);
+    REQUIRE(wait_console(*m, second, "hello: 1 vcpus up"));
+    auto info = m->info(second);
     REQUIRE(info);
     CHECK(info->name == "rb");
     CHECK(info->uuid == *cfg.uuid);
-    REQUIRE(m->destroy(*by_name));
-    CHECK(restarted.load() != 0);
+    CHECK(*m->lookup("rb") == second);
+    REQUIRE(m->destroy(second));
+    // Events arrive in order: created, shutdown, destroyed, created, restarted, destroyed.
+    for (int i = 0; i < 200; ++i) {
+        {
+            std::lock_guard lock(mu);
+            if (events.size() >= 6) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::lock_guard lock(mu);
+    using K = hv::DomainEvent::Kind;
+    std::vector<K> kinds;
+    for (const auto& e : events) kinds.push_back(e.kind);
+    CHECK(kinds == std::vector<K>{K::created, K::shutdown, K::destroyed, K::created, K::restarted, K::destroyed});
 }
 
-TEST_CASE("on_crash=rename-restart keeps the crashed domain under a new name", "[kvm][actions]") {
+TEST_CASE("rename-restart keeps the old domain under a new name and follows the new one", "[kvm][actions]") {
     auto m = open_monitor();
-    auto id = m->create(hello_config("rr", "crash", 1, "on_crash='rename-restart'\n"));
+    auto id = m->create(hello_config("rr", "stay", 1, "on_reboot='rename-restart'\n"));
     REQUIRE(id);
+    REQUIRE(wait_console(*m, *id, "hello: 1 vcpus up"));
+    REQUIRE(m->shutdown(*id, ShutdownReason::reboot));
     auto old = m->wait_stopped(*id, kBoot);
     REQUIRE(old);
     CHECK(old->exists);
-    CHECK(old->state == DomainState::crashed);
+    CHECK(old->state == DomainState::shutdown);
     CHECK(old->name == "rr--1");
+    REQUIRE(old->restarted_as != 0);
     auto fresh = m->lookup("rr");
     REQUIRE(fresh);
-    CHECK(*fresh != *id);
-    // Both exist; the new one crashes too and is renamed in turn.
+    CHECK(*fresh == old->restarted_as);
+    CHECK(old->uuid != m->info(*fresh)->uuid); // the kept one gets a new UUID
     CHECK(m->destroy(*id));
-    for (const auto& d : m->list()) CHECK(m->destroy(d.domid));
+    CHECK(m->destroy(*fresh));
+    CHECK(m->list().empty());
+}
+
+TEST_CASE("a crash loop is stopped by the restart throttle", "[kvm][actions]") {
+    auto m = open_monitor();
+    auto id = m->create(hello_config("loop", "crash", 1, "on_crash='restart'\n"));
+    REQUIRE(id);
+    // Each boot crashes at once; after the burst the monitor preserves it.
+    std::optional<hv::DomainInfo> last;
+    for (int i = 0; i < 3000; ++i) {
+        auto l = m->list();
+        if (l.size() == 1 && l[0].state == DomainState::crashed) {
+            last = l[0];
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(last);
+    CHECK(last->domid > *id);
+    size_t throttled = 0;
+    for (const auto& line : m->dmesg()) throttled += line.find("preserving it instead") != std::string::npos ? 1 : 0;
+    CHECK(throttled == 1);
+    CHECK(m->destroy(last->domid));
     CHECK(m->list().empty());
 }
 
