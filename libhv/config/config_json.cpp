@@ -1,6 +1,9 @@
 #include "config/config_json.hpp"
 
 #include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
 
 namespace hv::config {
 
@@ -71,6 +74,72 @@ std::string json_quote(std::string_view text) {
     return out + "\"";
 }
 
+namespace {
+
+std::string optional_bool(const std::optional<bool>& b) { return b ? (*b ? "true" : "false") : "null"; }
+
+// A JSON array of objects, indented as a top-level field's value; each
+// object's fields as (key, JSON value) pairs.
+using Fields = std::vector<std::pair<std::string_view, std::string>>;
+
+std::string object_array(const std::vector<Fields>& objects) {
+    if (objects.empty()) return "[]";
+    std::string out = "[\n";
+    for (size_t i = 0; i < objects.size(); ++i) {
+        out += "    {\n";
+        const Fields& fields = objects[i];
+        for (size_t k = 0; k < fields.size(); ++k)
+            out += "      " + json_quote(fields[k].first) + ": " + fields[k].second +
+                   (k + 1 < fields.size() ? ",\n" : "\n");
+        out += i + 1 < objects.size() ? "    },\n" : "    }\n";
+    }
+    return out + "  ]";
+}
+
+Fields disk_fields(const DiskSpec& d) {
+    return {
+        {"target", json_quote(d.target)},
+        {"format", json_quote(disk_format_name(d.format))},
+        {"vdev", json_quote(d.vdev)},
+        {"access", d.read_only ? "\"ro\"" : "\"rw\""},
+        {"devtype", json_quote(disk_devtype_name(d.devtype))},
+        {"backendtype", json_quote(disk_backend_type_name(d.backendtype))},
+        {"backend", json_quote(d.backend)},
+        {"script", json_quote(d.script)},
+        {"specification", json_quote(disk_specification_name(d.specification))},
+        {"direct_io_safe", d.direct_io_safe ? "true" : "false"},
+        {"discard", optional_bool(d.discard)},
+        {"trusted", optional_bool(d.trusted)},
+        {"grant_usage", optional_bool(d.grant_usage)},
+        {"legacy_prefix", json_quote(d.legacy_prefix)},
+    };
+}
+
+Fields vif_fields(const VifSpec& v) {
+    std::string ips = "[";
+    for (size_t i = 0; i < v.ips.size(); ++i) ips += (i ? ", " : "") + json_quote(ipv4_to_string(v.ips[i]));
+    ips += "]";
+    const auto number = [](const std::optional<uint32_t>& n) { return n ? std::to_string(*n) : std::string("null"); };
+    return {
+        {"mac", v.mac ? json_quote(mac_to_string(*v.mac)) : "null"},
+        {"bridge", json_quote(v.bridge)},
+        {"ip", ips},
+        {"type", json_quote(vif_type_name(v.type))},
+        {"model", json_quote(v.model)},
+        {"vifname", json_quote(v.vifname)},
+        {"script", json_quote(v.script)},
+        {"backend", json_quote(v.backend)},
+        {"gatewaydev", json_quote(v.gatewaydev)},
+        {"rate", json_quote(v.rate)},
+        {"rate_bytes_per_interval", std::to_string(v.rate_bytes_per_interval)},
+        {"rate_interval_usecs", std::to_string(v.rate_interval_usecs)},
+        {"devid", number(v.devid)},
+        {"mtu", number(v.mtu)},
+    };
+}
+
+} // namespace
+
 std::string domain_config_to_json(const DomainConfig& c) {
     std::string out = "{\n";
     const auto field = [&](std::string_view key, const std::string& json_value) {
@@ -88,6 +157,11 @@ std::string domain_config_to_json(const DomainConfig& c) {
     field("on_poweroff", json_quote(core::action_name(c.actions.on_poweroff)));
     field("on_reboot", json_quote(core::action_name(c.actions.on_reboot)));
     field("on_crash", json_quote(core::action_name(c.actions.on_crash)));
+    std::vector<Fields> disks, vifs;
+    for (const DiskSpec& d : c.disks) disks.push_back(disk_fields(d));
+    for (const VifSpec& v : c.vifs) vifs.push_back(vif_fields(v));
+    field("disks", object_array(disks));
+    field("vifs", object_array(vifs));
     field("source", json_quote(c.source));
     if (c.unsupported.empty()) {
         out += "  \"unsupported\": []\n}\n";

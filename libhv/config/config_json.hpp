@@ -11,7 +11,8 @@ namespace hv::config {
 
 // Pretty JSON (2-space indent, ending in a newline) of the resolved config:
 // maxmem and maxvcpus are shown as in effect (memory / vcpus when unset),
-// actions in xl spelling, uuid as a string or null.
+// actions in xl spelling, uuid as a string or null, disks and vifs as
+// arrays of objects (unset strings "", unset flags and numbers null).
 std::string domain_config_to_json(const DomainConfig& config);
 
 // `text` as a quoted JSON string: '"', '\\' and control characters escaped

@@ -41,7 +41,8 @@ struct KnownKey {
 };
 
 // xl.cfg(5) keys users write that hv does not act on yet (sorted by name).
-// disk/vif/... specs are only checked to be strings; their parsers come later.
+// disk and vif specs are parsed too (parse_specs); the other device lists
+// (pci, vfb, channel, ...) are only checked to be strings.
 constexpr KnownKey not_yet[] = {
     {"acpi", Check::number}, {"acpi_firmware", Check::string}, {"acpi_s3", Check::number},
     {"acpi_s4", Check::number}, {"altp2m", Check::any}, {"apic", Check::number}, {"bios", Check::string},
@@ -92,6 +93,9 @@ hv::Result<uint64_t> get_number(const CfgSetting& s, uint64_t min, uint64_t max)
     const CfgValue& v = s.value;
     uint64_t n = v.number;
     if (v.kind == Kind::list) return invalid(v.where, s.key, "expected a number, found a list");
+    // libxlutil will not read a number from text built with '+=' (xl warns
+    // and ignores the key); we refuse it.
+    if (s.appended) return invalid(s.where, s.key, "'" + v.text + "' was built with '+=': not a number");
     if (v.kind == Kind::string && !parse_cfg_number(v.text, n))
         return invalid(v.where, s.key, "'" + v.text + "' is not a number");
     if (n < min || n > max)
@@ -143,6 +147,24 @@ bool parse_uuid(std::string_view text, Uuid& out) {
         out[byte++] = static_cast<uint8_t>(hi * 16 + lo);
     }
     return true;
+}
+
+// disk= / vif=: one spec or a list of them (already checked to be strings),
+// each parsed by `parse`; a bad one names its own position and the key.
+// A single string is taken as one spec (xl wants a list: it warns about a
+// string and ignores it).
+template <class Spec, class Parse>
+hv::Result<void> parse_specs(const CfgSetting& s, std::vector<Spec>& out, Parse parse) {
+    const auto one = [&](const CfgValue& v) -> hv::Result<void> {
+        auto spec = parse(v.text);
+        if (!spec) return invalid(v.where, s.key, spec.error().message);
+        out.push_back(std::move(spec).value());
+        return {};
+    };
+    if (s.value.kind != Kind::list) return one(s.value);
+    for (const CfgValue& item : s.value.items)
+        if (auto r = one(item); !r) return r;
+    return {};
 }
 
 std::string check_name(const std::string& name) {
@@ -233,6 +255,11 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
                 note(s, std::string("action '") + core::action_name(action) + "' not supported yet");
         } else if (const KnownKey* known = find_known(key)) {
             if (auto checked = check_value(s, known->check); !checked) return checked.error();
+            if (key == "disk" || key == "vif") {
+                auto parsed = key == "disk" ? parse_specs(s, dc.disks, parse_disk_spec)
+                                            : parse_specs(s, dc.vifs, parse_vif_spec);
+                if (!parsed) return parsed.error();
+            }
             note(s, "not supported yet");
         } else {
             note(s, "unknown key");

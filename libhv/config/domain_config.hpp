@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "config/disk_spec.hpp"
+#include "config/vif_spec.hpp"
 #include "core/domain_state.hpp"
 
 namespace hv::config {
@@ -33,6 +35,10 @@ struct DomainConfig {
     uint32_t vcpus = 1;
     uint32_t maxvcpus = 0;      // 0: same as vcpus
     core::ShutdownActions actions{};
+    // disk= and vif=, parsed and checked; the devices do not exist yet, so
+    // both keys are also listed in `unsupported` and create refuses them.
+    std::vector<DiskSpec> disks;
+    std::vector<VifSpec> vifs;
     std::string source;         // the file it came from ("" when built in code)
     std::vector<Unsupported> unsupported;
 };

@@ -201,8 +201,8 @@ private:
     }
 
     // The character after a backslash (and any digits after it) as one
-    // char; sets `problem` when the escape is malformed. libxlutil silently
-    // drops unknown escapes and mis-reads \x and octal ones; we refuse them.
+    // char; sets `problem` when the escape is malformed. libxlutil refuses
+    // unknown escapes too, but mis-reads \x and octal ones; we decode them.
     char escape(char e, std::string& problem) {
         static constexpr std::string_view simple = "\"'\\abfnrtv", meaning = "\"'\\\a\b\f\n\r\t\v";
         if (const size_t k = simple.find(e); k != std::string_view::npos) return meaning[k];
@@ -349,6 +349,7 @@ private:
     // string or list of the same kind, as libxlutil's concat does, or sets
     // the key when it is new.
     hv::Result<void> store(CfgSetting setting, bool append) {
+        setting.appended = append;
         for (CfgSetting& old : cfg_.settings) {
             if (old.key != setting.key) continue;
             if (!append) {
@@ -366,6 +367,7 @@ private:
             if (add.kind == CfgValue::Kind::string) old.value.text += add.text;
             for (const CfgValue& item : add.items) old.value.items.push_back(item);
             old.where = setting.where;
+            old.appended = true;
             return {};
         }
         cfg_.settings.push_back(std::move(setting));

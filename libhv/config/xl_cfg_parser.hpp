@@ -11,6 +11,24 @@
 //
 // A key set twice keeps its first position and takes the last value (xl's
 // "last one wins").
+//
+// Where we differ from libxlutil (4.17), on purpose; tests/config-diff
+// compares the two over tests/config-corpus, which leaves these out:
+//  - errors give line:column and stop at the first (libxlutil: "config
+//    parsing error near ..." with a line, and goes on);
+//  - \xHH and \OOO escapes are decoded (libxlutil refuses "\x41" and turns
+//    "\101" into nothing); an escape that makes a NUL is refused;
+//  - '\r' is a blank, so CRLF files read (libxlutil: lexical error);
+//  - keys are [A-Za-z_][A-Za-z0-9_]* (libxlutil: [a-z][._0-9a-z]*, so it
+//    refuses "Name" and "_x" and takes "a.b");
+//  - a bare number must be a whole decimal, 0x/0X hex (either case) or
+//    0-octal number of at most 64 bits (libxlutil lexes "1e3", "12ab",
+//    "08" and "0x" as numbers kept as text, refuses "0x1F", and leaves
+//    "99999999999999999999" to fail later as out of range);
+//  - '+=' with a number on either side is refused (libxlutil concatenates
+//    the text: x = 1; x += "2" gives "12");
+//  - nested lists are refused (libxlutil takes [[1]] and its items then
+//    read as not strings).
 #pragma once
 
 #include <cstdint>
@@ -44,7 +62,8 @@ struct CfgValue {
 struct CfgSetting {
     std::string key;
     CfgValue value;
-    CfgLocation where; // the key of the assignment that last set it
+    CfgLocation where;     // the key of the assignment that last set it
+    bool appended = false; // last set with '+=' (libxlutil then refuses to read it as a number)
 };
 
 struct XlCfg {

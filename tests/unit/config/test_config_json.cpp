@@ -58,6 +58,25 @@ TEST_CASE("config_json: a parsed config as the exact document", "[config][json]"
   "on_poweroff": "destroy",
   "on_reboot": "restart",
   "on_crash": "coredump-restart",
+  "disks": [
+    {
+      "target": "/a.img",
+      "format": "raw",
+      "vdev": "xvda",
+      "access": "rw",
+      "devtype": "disk",
+      "backendtype": "",
+      "backend": "",
+      "script": "",
+      "specification": "",
+      "direct_io_safe": false,
+      "discard": null,
+      "trusted": null,
+      "grant_usage": null,
+      "legacy_prefix": "file:"
+    }
+  ],
+  "vifs": [],
   "source": "dir/prueba.cfg",
   "unsupported": [
     {
@@ -103,6 +122,8 @@ TEST_CASE("config_json: defaults, null uuid, empty unsupported and escaped field
   "on_poweroff": "destroy",
   "on_reboot": "rename-restart",
   "on_crash": "destroy",
+  "disks": [],
+  "vifs": [],
   "source": "",
   "unsupported": []
 }
@@ -120,4 +141,105 @@ TEST_CASE("config_json: unsupported entries are escaped too", "[config][json]") 
     const std::string tail = "\"\n    }\n  ]\n}\n";
     REQUIRE(json.size() > tail.size());
     CHECK(json.substr(json.size() - tail.size()) == tail);
+}
+
+TEST_CASE("config_json: disks and vifs, every field", "[config][json]") {
+    auto r = hv::config::parse_domain_config(
+        "name = 'g'\nkernel = '/k'\n"
+        "disk = [ 'vdev=hdc,devtype=cdrom,discard,untrusted,backendtype=qdisk,backend=dd,specification=xen',\n"
+        "         'nbd:host:1,xvda,r,', 'direct-io-safe,no-discard,trusted,grant_usage=1,/q,qcow2,xvdb' ]\n"
+        "vif = [ 'mac=00:16:3E:00:00:01, ip=10.0.0.1 10.0.0.2, rate=10Mb/s@20ms, devid=1, mtu=1500, type=vif,"
+        " model=e1000, vifname=v, script=s, backend=b, gatewaydev=eth0, bridge=br' ]\n",
+        "t.cfg");
+    INFO((r.ok() ? std::string("ok") : r.error().message));
+    REQUIRE(r.ok());
+    const std::string json = domain_config_to_json(*r);
+    const auto block = [&](const std::string& from, const std::string& to) {
+        const size_t a = json.find(from), b = json.find(to);
+        REQUIRE(a != std::string::npos);
+        REQUIRE(b != std::string::npos);
+        return json.substr(a, b - a);
+    };
+    CHECK(block("  \"disks\"", "  \"vifs\"") == R"(  "disks": [
+    {
+      "target": "",
+      "format": "empty",
+      "vdev": "hdc",
+      "access": "ro",
+      "devtype": "cdrom",
+      "backendtype": "qdisk",
+      "backend": "dd",
+      "script": "",
+      "specification": "xen",
+      "direct_io_safe": false,
+      "discard": true,
+      "trusted": false,
+      "grant_usage": null,
+      "legacy_prefix": ""
+    },
+    {
+      "target": "host:1",
+      "format": "raw",
+      "vdev": "xvda",
+      "access": "ro",
+      "devtype": "disk",
+      "backendtype": "",
+      "backend": "",
+      "script": "block-nbd",
+      "specification": "",
+      "direct_io_safe": false,
+      "discard": null,
+      "trusted": null,
+      "grant_usage": null,
+      "legacy_prefix": "nbd:"
+    },
+    {
+      "target": "/q",
+      "format": "qcow2",
+      "vdev": "xvdb",
+      "access": "rw",
+      "devtype": "disk",
+      "backendtype": "",
+      "backend": "",
+      "script": "",
+      "specification": "",
+      "direct_io_safe": true,
+      "discard": false,
+      "trusted": true,
+      "grant_usage": true,
+      "legacy_prefix": ""
+    }
+  ],
+)");
+    CHECK(block("  \"vifs\"", "  \"source\"") == R"(  "vifs": [
+    {
+      "mac": "00:16:3e:00:00:01",
+      "bridge": "br",
+      "ip": ["10.0.0.1", "10.0.0.2"],
+      "type": "vif",
+      "model": "e1000",
+      "vifname": "v",
+      "script": "s",
+      "backend": "b",
+      "gatewaydev": "eth0",
+      "rate": "10Mb/s@20ms",
+      "rate_bytes_per_interval": 25000,
+      "rate_interval_usecs": 20000,
+      "devid": 1,
+      "mtu": 1500
+    }
+  ],
+)");
+
+    DomainConfig c;
+    c.vifs.emplace_back(); // all unset
+    CHECK(domain_config_to_json(c).find(R"(      "mac": null,
+      "bridge": "",
+      "ip": [],
+      "type": "",)") != std::string::npos);
+    CHECK(domain_config_to_json(c).find(R"(      "devid": null,
+      "mtu": null
+    }
+  ],
+)") != std::string::npos);
 }

@@ -152,6 +152,13 @@ TEST_CASE("domain_config: seed 'prueba' (xen-tools PV guest)", "[config][domain]
     CHECK(c.source == "t.cfg");
     CHECK(unsupported_list(c) == "ramdisk@t.cfg:3:1:ramdisk not loaded yet\n"
                                  "disk@t.cfg:7:1:not supported yet\n");
+    REQUIRE(c.disks.size() == 2);
+    CHECK(c.disks[0].target == "/xen//domains/prueba/disk.img");
+    CHECK(c.disks[0].vdev == "xvda2");
+    CHECK_FALSE(c.disks[0].read_only);
+    CHECK(c.disks[1].target == "/xen//domains/prueba/swap.img");
+    CHECK(c.disks[1].vdev == "xvda1");
+    CHECK(c.vifs.empty()); // commented out
 }
 
 TEST_CASE("domain_config: seed 'ser.server1.com' (pygrub, uuid, maxmem, vif list)", "[config][domain]") {
@@ -174,6 +181,15 @@ TEST_CASE("domain_config: seed 'ser.server1.com' (pygrub, uuid, maxmem, vif list
     CHECK(unsupported_list(c) == "bootloader@t.cfg:6:1:not supported yet\n"
                                  "disk@t.cfg:10:1:not supported yet\n"
                                  "vif@t.cfg:11:1:not supported yet\n");
+    REQUIRE(c.disks.size() == 1);
+    CHECK(c.disks[0].target == "/vm/server1");
+    CHECK(c.disks[0].vdev == "xvda");
+    CHECK(c.disks[0].legacy_prefix == "tap:aio:");
+    REQUIRE(c.vifs.size() == 2);
+    CHECK(hv::config::mac_to_string(c.vifs[0].mac.value()) == "00:16:3e:6e:db:f4");
+    CHECK(c.vifs[0].bridge == "xenbr0");
+    CHECK(hv::config::mac_to_string(c.vifs[1].mac.value()) == "00:16:3e:23:f8:ec");
+    CHECK(c.vifs[1].bridge == "xenbr1");
 }
 
 TEST_CASE("domain_config: seed HVM guest (builder='hvm', quoted numbers, maxvcpu)", "[config][domain]") {
@@ -196,6 +212,15 @@ TEST_CASE("domain_config: seed HVM guest (builder='hvm', quoted numbers, maxvcpu
                                  "maxvcpu@t.cfg:21:1:legacy spelling of maxvcpus; honoured as maxvcpus\n"
                                  "disk@t.cfg:28:1:not supported yet\n"
                                  "vif@t.cfg:39:1:not supported yet\n");
+    REQUIRE(c.disks.size() == 2);
+    CHECK(c.disks[0].vdev == "hda");
+    CHECK(c.disks[0].devtype == hv::config::DiskDevtype::disk);
+    CHECK(c.disks[1].target == "/xen/netinst.iso");
+    CHECK(c.disks[1].vdev == "hdb");
+    CHECK(c.disks[1].devtype == hv::config::DiskDevtype::cdrom);
+    CHECK(c.disks[1].read_only);
+    REQUIRE(c.vifs.size() == 1);
+    CHECK(c.vifs[0].bridge == "eth0");
 }
 
 TEST_CASE("domain_config: defaults of a minimal config", "[config][domain]") {
@@ -303,6 +328,8 @@ TEST_CASE("domain_config: memory and maxmem", "[config][domain]") {
     CHECK(invalid_with("memory = '128M'") == "t.cfg:3:10: memory: '128M' is not a number");
     CHECK(invalid_with("memory = ''") == "t.cfg:3:10: memory: '' is not a number");
     CHECK(invalid_with("memory = [128]") == "t.cfg:3:10: memory: expected a number, found a list");
+    CHECK(invalid_with("memory = '1'\nmemory += '28'") == "t.cfg:4:1: memory: '128' was built with '+=': not a number");
+    CHECK(ok_with("memory = '1'\nmemory += '28'\nmemory = '64'").memory_mib == 64);
 
     const DomainConfig c = ok_with("maxmem = 2048\nmemory = 1024");
     CHECK(c.memory_mib == 1024);
@@ -379,6 +406,41 @@ TEST_CASE("domain_config: recognised keys are still type-checked", "[config][dom
     CHECK(invalid_with("builder = ['hvm']") == "t.cfg:3:11: builder: expected a string, found a list");
     CHECK(invalid_with("acpi = 'yes'") == "t.cfg:3:8: acpi: 'yes' is not a number");
     CHECK(invalid_with("vnc = [1]") == "t.cfg:3:7: vnc: expected a number, found a list");
+}
+
+TEST_CASE("domain_config: disk and vif specs are parsed, and still refused", "[config][domain]") {
+    DomainConfig c = ok_with("disk = 'phy:/dev/vg/g,xvda,w'\nvif = 'bridge=br0'\n"); // one spec, not a list
+    REQUIRE(c.disks.size() == 1);
+    CHECK(c.disks[0].target == "/dev/vg/g");
+    REQUIRE(c.vifs.size() == 1);
+    CHECK(c.vifs[0].bridge == "br0");
+    CHECK(unsupported_list(c) == "disk@t.cfg:3:1:not supported yet\nvif@t.cfg:4:1:not supported yet\n");
+
+    c = ok_with("disk = []\nvif = ['', 'mac=00:16:3e:00:00:01']\nvif += ['bridge=b']\n");
+    CHECK(c.disks.empty());
+    REQUIRE(c.vifs.size() == 3);
+    CHECK_FALSE(c.vifs[0].mac.has_value());
+    CHECK(c.vifs[2].bridge == "b");
+    CHECK(unsupported_list(c) == "disk@t.cfg:3:1:not supported yet\nvif@t.cfg:5:1:not supported yet\n");
+
+    // A bad spec names its own position, the key, the spec and the item.
+    CHECK(invalid_with("disk = ['file:/a,xvda,w', 'file:/b,xvdb,x']") ==
+          "t.cfg:3:27: disk: 'file:/b,xvdb,x': 'x': unknown access (ro, r, rw, w)");
+    CHECK(invalid_with("disk = [\n  '/a,,xvda',\n  'a',\n]") == "t.cfg:5:3: disk: 'a': no vdev given");
+    CHECK(invalid_with("vif = 'mac=01:00:00:00:00:00'") ==
+          "t.cfg:3:7: vif: 'mac=01:00:00:00:00:00': 'mac=01:00:00:00:00:00': a multicast MAC address (the first "
+          "byte is odd)");
+    CHECK(invalid_with("vif = [ 'ip=172.16.30.130 ,mac=00:16:3E:6C:82:F6', 'ip=172.16.30.300' ]") ==
+          "t.cfg:3:52: vif: 'ip=172.16.30.300': 'ip=172.16.30.300': '172.16.30.300' is not an IPv4 address "
+          "(dotted quad: 10.0.0.2)");
+
+    const std::string base = "name = 'g'\nkernel = '/k'\n";
+    c = ok(base, {"vif=[bridge=br0,mac=00:16:3e:00:00:02]"}); // a bare list splits at ','
+    REQUIRE(c.vifs.size() == 2);
+    CHECK(c.vifs[1].mac.has_value());
+    const hv::Error e = fails(base, {"vif=[bridge=br0,mac=x]"});
+    CHECK(e.code == Errc::invalid_argument);
+    CHECK(e.message == "override 1:1:17: vif: 'mac=x': 'mac=x': not a MAC address (six hex pairs: 00:16:3e:xx:xx:xx)");
 }
 
 TEST_CASE("domain_config: command-line overrides", "[config][domain]") {

@@ -152,6 +152,11 @@ TEST_CASE("xl_cfg: += appends to lists and strings, or sets a new key", "[config
     CHECK(value_of(cfg, "extra").text == "x y");
     CHECK(value_of(cfg, "vif").items.size() == 1);
     CHECK(cfg.settings[0].where.line == 2); // the last assignment
+    CHECK(cfg.find("disk")->appended);       // last set with '+='
+    CHECK(cfg.find("vif")->appended);        // '+=' on a new key
+    const XlCfg again = parse_ok("m = '1'\nm += '2'\nm = '3'\nn = 4\n");
+    CHECK_FALSE(again.find("m")->appended);  // '=' after '+=' starts over
+    CHECK_FALSE(again.find("n")->appended);
 }
 
 TEST_CASE("xl_cfg: += on numbers or mixed kinds is refused", "[config][xl_cfg]") {
