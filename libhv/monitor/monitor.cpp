@@ -343,7 +343,12 @@ void Monitor::queue_event_locked(DomainEvent ev) {
     work_cv_.notify_all();
 }
 
-std::vector<std::string> Monitor::dmesg() const { return ring_->last_formatted(); }
+std::vector<std::string> Monitor::dmesg() const {
+    std::vector<std::string> lines = ring_->last_formatted();
+    for (auto& l : lines)
+        while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back(); // the formatter's eol
+    return lines;
+}
 
 void Monitor::worker_main() {
     for (;;) {

@@ -2,56 +2,13 @@
 // stderr naming the file and position.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
 
-#include "guest_harness.hpp"
+#include "hvctl_runner.hpp"
 
 using namespace hvtest;
 
 namespace {
-
-struct Run {
-    int status;
-    std::string out, err;
-};
-
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream f(p);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "hvctl-test-XXXXXX").string();
-        path_ = ::mkdtemp(tmpl.data());
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    const std::filesystem::path& path() const { return path_; }
-    std::string write(const std::string& name, const std::string& text) const {
-        std::ofstream(path_ / name) << text;
-        return (path_ / name).string();
-    }
-
-private:
-    std::filesystem::path path_;
-};
-
-Run hvctl(const TempDir& dir, const std::string& args) {
-    const auto out = dir.path() / "stdout";
-    const auto err = dir.path() / "stderr";
-    const std::string cmd = fmt::format("HV_LOG_LEVEL=off '{}' {} </dev/null >'{}' 2>'{}'", env_path("HVCTL"), args, out.string(), err.string());
-    const int raw = std::system(cmd.c_str());
-    return Run{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
-}
 
 std::string hello_cfg(const TempDir& dir, const std::string& extra, int vcpus = 2) {
     return dir.write("hello.cfg", fmt::format("# test config\nname = \"hello\"\nkernel = \"{}\"\nmemory = 16\nvcpus = {}\nextra = \"{}\"\n",
@@ -120,9 +77,15 @@ TEST_CASE("hvctl reports config and kernel errors with exit status 1", "[hvctl][
     CHECK(r.status == 1);
     CHECK(r.err.find("unknown option '-x'") != std::string::npos);
 
-    r = hvctl(dir, "list");
+    // Commands other than create talk to hvd: without one, a clear error.
+    r = hvctl(dir, "--connect unix://" + (dir.path() / "no-hvd.sock").string() + " list");
     CHECK(r.status == 1);
-    CHECK(r.err.find("not supported yet") != std::string::npos);
+    CHECK(r.err.find("no-hvd.sock") != std::string::npos);
+    CHECK(r.err.find("is hvd running?") != std::string::npos);
+
+    r = hvctl(dir, "vcpu-pin hello 0 0");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("'vcpu-pin' is not supported yet") != std::string::npos);
 }
 
 TEST_CASE("the hello image boots under QEMU microvm too (cross-check)", "[kvm][qemu]") {

@@ -2,8 +2,12 @@
 // 0 success, 1 error, 2 the guest crashed (see docs/cli.md).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <hv/result.hpp>
+#include <hv/sdk/connection.hpp>
 
 namespace hvctl {
 
@@ -11,6 +15,52 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitGuestCrashed = 2;
 
-int create_command(const std::vector<std::string>& args);
+using Args = std::vector<std::string>;
+
+// What came before the command on the command line.
+struct Globals {
+    std::string connect;        // --connect URI; empty: not given
+    bool connect_given = false; // --connect, or a non-empty $HV_CONNECT
+};
+
+// The URI a command talks to: --connect, else $HV_CONNECT, else hvd's
+// default socket (Connection::default_uri()).
+std::string connection_uri(const Globals& g);
+hv::Result<hv::sdk::Connection> open_connection(const Globals& g);
+bool is_embedded_uri(const std::string& uri);
+
+// Prints "hvctl: <message>" on stderr and returns kExitError.
+int fail(const std::string& message);
+int fail(const hv::Error& e);
+
+// Console: streams the domain's console (history first) to stdout and
+// forwards stdin to it until Ctrl-] (0x1d), the domain stops, or a
+// signal. With follow_restarts, an on_* restart re-attaches to the new
+// domain. With unpause, the domain (created paused so that no output is
+// missed) is unpaused once attached. Raw terminal mode while attached
+// when stdin is a tty.
+// Returns kExitGuestCrashed when the domain crashed, else kExitOk, or
+// kExitError (with a message) when the connection fails.
+int attach_console(const hv::sdk::Connection& conn, hv::sdk::Domain dom, bool follow_restarts, bool unpause);
+
+int create_command(const Globals& g, const Args& args);
+// `create` with the monitor in this process (embedded mode).
+int create_embedded(const std::string& file, const std::vector<std::string>& overrides, bool console, bool paused);
+int list_command(const Globals& g, const Args& args);
+int pause_command(const Globals& g, const Args& args);
+int unpause_command(const Globals& g, const Args& args);
+int destroy_command(const Globals& g, const Args& args);
+int rename_command(const Globals& g, const Args& args);
+int domid_command(const Globals& g, const Args& args);
+int domname_command(const Globals& g, const Args& args);
+int uptime_command(const Globals& g, const Args& args);
+int shutdown_command(const Globals& g, const Args& args);
+int reboot_command(const Globals& g, const Args& args);
+int console_command(const Globals& g, const Args& args);
+int info_command(const Globals& g, const Args& args);
+int dmesg_command(const Globals& g, const Args& args);
+int new_command(const Globals& g, const Args& args);
+int start_command(const Globals& g, const Args& args);
+int delete_command(const Globals& g, const Args& args);
 
 } // namespace hvctl

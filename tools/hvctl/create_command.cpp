@@ -1,224 +1,63 @@
-// hvctl create: xl create's options, with the monitor in this process.
-// The process lives as long as the domain (and its restarts) does.
-#include <poll.h>
-#include <signal.h>
-#include <termios.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <chrono>
+// hvctl create: xl create's options. Embedded (the monitor in this
+// process, today's behaviour) when neither --connect nor $HV_CONNECT is
+// given or they say embedded://; otherwise the domain is created by hvd
+// and this process returns (or attaches its console with -c).
 #include <cstdio>
-#include <cstdlib>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
+#include "cli_args.hpp"
 #include "commands.hpp"
 #include "config/config_json.hpp"
 #include "config/domain_config_loader.hpp"
-#include "monitor/monitor.hpp"
 
 namespace hvctl {
 
 namespace {
 
-constexpr char kDetachKey = 0x1d; // Ctrl-], as xl console
-// How long a guest may take to answer a shutdown request before hvctl says
-// it did not (it keeps waiting; the next signal destroys it).
-constexpr auto kShutdownAnswerTimeout = std::chrono::seconds(30);
+constexpr const char* kUsage = "create [-c] [-p] [-n] FILE [KEY=VALUE...]";
 
-std::atomic<int> g_stop_signals{0};
-std::atomic<int> g_pause_request{0}; // 1 unpause, 2 pause
-
-struct Options {
-    bool console = false;
-    bool paused = false;
-    bool dry_run = false;
-    std::string file;
-    std::vector<std::string> overrides;
-};
-
-bool parse_args(const std::vector<std::string>& args, Options& o) {
-    for (const std::string& a : args) {
-        if (a == "-c") o.console = true;
-        else if (a == "-p") o.paused = true;
-        else if (a == "-n") o.dry_run = true;
-        else if (a.size() > 1 && a[0] == '-') {
-            std::fprintf(stderr, "hvctl create: unknown option '%s'\n", a.c_str());
-            return false;
-        } else if (o.file.empty()) o.file = a;
-        else if (a.find('=') != std::string::npos) o.overrides.push_back(a);
-        else {
-            std::fprintf(stderr, "hvctl create: '%s' is neither an option nor KEY=VALUE\n", a.c_str());
-            return false;
-        }
-    }
-    if (o.file.empty()) {
-        std::fputs("hvctl create: missing config FILE\n", stderr);
-        return false;
-    }
-    return true;
-}
-
-void on_signal(int sig) {
-    if (sig == SIGUSR1) g_pause_request = 1;
-    else if (sig == SIGUSR2) g_pause_request = 2;
-    else ++g_stop_signals;
-}
-
-// Raw mode for the console, restored on every way out.
-class RawTerminal {
-public:
-    RawTerminal() {
-        if (::isatty(STDIN_FILENO) == 0 || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
-        termios raw = saved_;
-        ::cfmakeraw(&raw);
-        raw.c_oflag |= OPOST | ONLCR; // keep guest newlines readable
-        active_ = ::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
-    }
-    ~RawTerminal() {
-        if (active_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
-    }
-    RawTerminal(const RawTerminal&) = delete;
-    RawTerminal& operator=(const RawTerminal&) = delete;
-
-private:
-    termios saved_{};
-    bool active_ = false;
-};
-
-// Reads what is on stdin without blocking; false once stdin is closed or
-// the user detached.
-bool forward_input(hv::Monitor& m, uint32_t domid, bool& detached) {
-    pollfd p{STDIN_FILENO, POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0) return true;
-    char buf[256];
-    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-    if (n <= 0) return false;
-    std::string bytes(buf, static_cast<size_t>(n));
-    if (const auto pos = bytes.find(kDetachKey); pos != std::string::npos) {
-        bytes.resize(pos);
-        detached = true;
-    }
-    if (!bytes.empty()) (void)m.console_input(domid, bytes);
-    return !detached;
-}
-
-int run_domain(hv::Monitor& m, uint32_t domid, const Options& o) {
-    int console_id = -1;
-    bool detached = false;
-    bool stdin_open = o.console;
-    auto attach = [&](uint32_t id) {
-        auto sub = m.console_subscribe(
-            id,
-            [](std::string_view text) {
-                std::fwrite(text.data(), 1, text.size(), stdout);
-                std::fflush(stdout);
-            },
-            true);
-        console_id = sub ? *sub : -1;
-    };
-    std::optional<RawTerminal> raw;
-    if (o.console) raw.emplace();
-    if (o.console) attach(domid);
-
-    int stop_signals_seen = 0;
-    bool shutdown_pending = false; // asked, not answered, not yet reported
-    auto shutdown_asked = std::chrono::steady_clock::now();
-    for (;;) {
-        auto r = m.wait_stopped(domid, std::chrono::milliseconds(50));
-        if (r) {
-            const hv::DomainInfo& info = *r;
-            if (console_id >= 0) m.console_unsubscribe(domid, console_id);
-            console_id = -1;
-            const bool crashed = info.shutdown_reason == hv::core::ShutdownReason::crash;
-            if (info.restarted_as != 0) {
-                std::fprintf(stderr, "hvctl: domain %u restarted as %u\n", domid, info.restarted_as);
-                domid = info.restarted_as;
-                if (o.console && !detached) attach(domid);
-                continue;
-            }
-            const char* reason = info.shutdown_reason ? hv::core::reason_name(*info.shutdown_reason) : "destroyed";
-            std::fprintf(stderr, "hvctl: domain %u (%s) %s: %s%s%s\n", info.domid, info.name.c_str(),
-                         info.exists ? "stopped and preserved" : "is gone", reason, info.detail.empty() ? "" : ": ",
-                         info.detail.c_str());
-            return crashed ? kExitGuestCrashed : kExitOk;
-        }
-        if (r.error().code != hv::Errc::timed_out) {
-            std::fprintf(stderr, "hvctl: %s\n", r.error().message.c_str());
-            return kExitError;
-        }
-        if (const int req = g_pause_request.exchange(0); req != 0) (void)(req == 1 ? m.unpause(domid) : m.pause(domid));
-        const int sigs = g_stop_signals.load();
-        if (sigs > stop_signals_seen) {
-            stop_signals_seen = sigs;
-            if (sigs == 1) {
-                std::fprintf(stderr, "\r\nhvctl: asking domain %u to power off (signal again to destroy)\r\n", domid);
-                (void)m.shutdown(domid, hv::core::ShutdownReason::poweroff);
-                shutdown_asked = std::chrono::steady_clock::now();
-                shutdown_pending = true;
-            } else {
-                std::fprintf(stderr, "\r\nhvctl: destroying domain %u\r\n", domid);
-                (void)m.destroy(domid);
-            }
-        }
-        if (shutdown_pending && std::chrono::steady_clock::now() - shutdown_asked > kShutdownAnswerTimeout) {
-            std::fprintf(stderr, "\r\nhvctl: domain %u did not answer the shutdown request within %lld s; "
-                                 "signal again to destroy it\r\n",
-                         domid, static_cast<long long>(kShutdownAnswerTimeout.count()));
-            shutdown_pending = false;
-        }
-        if (stdin_open && !detached) {
-            stdin_open = forward_input(m, domid, detached);
-            if (detached) {
-                if (console_id >= 0) m.console_unsubscribe(domid, console_id);
-                console_id = -1;
-                std::fprintf(stderr, "\r\nhvctl: console detached; the domain keeps running in this process\r\n");
-            }
-        }
-    }
+// -n: parse and check here, print the resolved config as JSON.
+int dry_run(const std::string& file, const std::vector<std::string>& overrides) {
+    auto cfg = hv::config::load_domain_config(file, overrides);
+    if (!cfg) return fail(cfg.error());
+    for (const auto& u : cfg->unsupported)
+        std::fprintf(stderr, "warning: %s: %s: %s\n", u.where.c_str(), u.key.c_str(), u.why.c_str());
+    std::fputs(hv::config::domain_config_to_json(*cfg).c_str(), stdout);
+    std::fputc('\n', stdout);
+    return kExitOk;
 }
 
 } // namespace
 
-int create_command(const std::vector<std::string>& args) {
-    Options o;
-    if (!parse_args(args, o)) return kExitError;
-    auto cfg = hv::config::load_domain_config(o.file, o.overrides);
-    if (!cfg) {
-        std::fprintf(stderr, "hvctl: %s\n", cfg.error().message.c_str());
-        return kExitError;
+int create_command(const Globals& g, const Args& args) {
+    const ParsedArgs p = parse_args("create", args, "cpn", kUsage);
+    if (p.done) return *p.done;
+    if (p.positional.empty()) return usage_error("create", kUsage, "missing config FILE");
+    const std::string& file = p.positional[0];
+    std::vector<std::string> overrides;
+    for (size_t i = 1; i < p.positional.size(); ++i) {
+        const std::string& a = p.positional[i];
+        if (a.find('=') == std::string::npos)
+            return usage_error("create", kUsage, "'" + a + "' is neither an option nor KEY=VALUE");
+        overrides.push_back(a);
     }
-    if (o.dry_run) {
-        for (const auto& u : cfg->unsupported)
-            std::fprintf(stderr, "warning: %s: %s: %s\n", u.where.c_str(), u.key.c_str(), u.why.c_str());
-        std::fputs(hv::config::domain_config_to_json(*cfg).c_str(), stdout);
-        std::fputc('\n', stdout);
-        return kExitOk;
-    }
+    const bool console = p.has('c');
+    const bool paused = p.has('p');
+    if (p.has('n')) return dry_run(file, overrides);
 
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
+    const std::string uri = connection_uri(g);
+    if (!g.connect_given || is_embedded_uri(uri)) return create_embedded(file, overrides, console, paused);
 
-    hv::Monitor::Options mo;
-    if (const char* lvl = std::getenv("HV_LOG_LEVEL")) mo.log_level = lvl;
-    auto monitor = hv::Monitor::open(mo);
-    if (!monitor) {
-        std::fprintf(stderr, "hvctl: %s\n", monitor.error().message.c_str());
-        return kExitError;
-    }
-    auto domid = (*monitor)->create(*cfg, o.paused);
-    if (!domid) {
-        std::fprintf(stderr, "hvctl: %s\n", domid.error().message.c_str());
-        return kExitError;
-    }
-    std::fprintf(stderr, "hvctl: domain %u (%s) created%s; embedded mode: it lives in this process\n", *domid,
-                 cfg->name.c_str(), o.paused ? " paused (send SIGUSR1 to unpause)" : "");
-    return run_domain(**monitor, *domid, o);
+    auto conn = hv::sdk::Connection::open(uri);
+    if (!conn) return fail(conn.error());
+    std::fprintf(stderr, "Parsing config from %s\n", file.c_str());
+    // With -c it is created paused and unpaused once the console is
+    // attached (as xl does), so not a byte of its output is missed.
+    auto dom = conn->create_from_file(file, overrides, paused || console);
+    if (!dom) return fail(dom.error());
+    if (!console) return kExitOk;
+    return attach_console(*conn, *dom, true, !paused);
 }
 
 } // namespace hvctl

@@ -1,60 +1,135 @@
-// hvctl: hv's xl-compatible command line. This release runs the monitor
-// in-process (embedded mode); the commands that need a long-lived monitor
-// (hvd) say so instead of pretending.
+// hvctl: hv's xl-compatible command line. Global options, the command
+// table and the usage text; each command lives in its own file.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "commands.hpp"
 
+namespace hvctl {
+
 namespace {
 
-constexpr const char* kUsage = R"(usage: hvctl <command> [args]
+constexpr const char* kUsage = R"(usage: hvctl [--connect URI] <command> [args]
 
-commands:
+  --connect URI   the monitor to talk to: unix:///PATH (hvd's socket) or
+                  embedded:// (a monitor in this process). Default:
+                  $HV_CONNECT, else unix:///run/hv/hvd.sock. `create` without
+                  either runs embedded (the domain lives in that process).
+
+domains:
   create [-c] [-p] [-n] FILE [KEY=VALUE...]
-        create a domain from an xl.cfg(5) file and run it in this process
-        (embedded mode) until it is gone.
-          -c  attach the console (Ctrl-] detaches)
-          -p  create it paused (SIGUSR1 unpauses, SIGUSR2 pauses)
-          -n  dry run: check the config and print it resolved, as JSON
-        KEY=VALUE pairs override keys of FILE, as with xl.
-  help  this text
+                        create a domain from an xl.cfg(5) file
+                          -c attach the console, -p paused, -n dry run (JSON)
+  list [-l] [DOMAIN...] list domains (-l: JSON)
+  pause DOMAIN          pause
+  unpause DOMAIN        unpause
+  shutdown [-w] [-F] [--timeout S] (-a | DOMAIN)
+                        ask a domain (-a: all) to power off; -w wait until
+                        stopped, -F destroy it if not stopped by the timeout
+  reboot [-w] [-F] [--timeout S] DOMAIN
+                        ask a domain to reboot
+  destroy DOMAIN        stop a domain at once
+  rename DOMAIN NEWNAME rename
+  domid NAME            print a domain's id
+  domname ID            print a domain's name
+  uptime [-s] [DOMAIN...]
+                        how long domains have run
+  console DOMAIN        attach to a domain's console (Ctrl-] detaches)
+managed domains (hvd keeps their configs):
+  new FILE [KEY=VALUE...]
+                        store a config under its name
+  start [-c] NAME       create the domain from the stored config
+  delete NAME           forget a stored config
+host:
+  info                  host and monitor figures
+  dmesg                 the monitor's log
+  help                  this text
 
-exit status: 0 ok, 1 error, 2 the guest crashed.
+DOMAIN is a name or a numeric id. `hvctl COMMAND -h` shows one command's
+synopsis. Exit status: 0 ok, 1 error, 2 the guest crashed (create -c,
+console, shutdown -w, reboot -w).
 )";
 
-// xl's other commands; they need a monitor that outlives one hvctl run.
-constexpr const char* kNeedDaemon[] = {
-    "list", "console", "pause", "unpause", "shutdown", "reboot", "destroy", "rename", "domid", "domname",
-    "uptime", "info", "dmesg", "new", "start", "delete", "sched-credit", "vcpu-pin", "vcpu-set", "vcpu-list",
-    "mem-set", "mem-max", "block-attach", "block-detach", "network-attach", "network-detach", "save", "restore", "migrate",
+using Command = int (*)(const Globals&, const Args&);
+
+struct Entry {
+    const char* name;
+    Command fn;
+};
+
+constexpr Entry kCommands[] = {
+    {"create", create_command},   {"list", list_command},       {"pause", pause_command},
+    {"unpause", unpause_command}, {"destroy", destroy_command}, {"rename", rename_command},
+    {"domid", domid_command},     {"domname", domname_command}, {"uptime", uptime_command},
+    {"shutdown", shutdown_command}, {"reboot", reboot_command}, {"console", console_command},
+    {"info", info_command},       {"dmesg", dmesg_command},     {"new", new_command},
+    {"start", start_command},     {"delete", delete_command},
+};
+
+// xl commands hv does not carry out yet.
+constexpr const char* kNotYet[] = {
+    "sched-credit", "sched-credit2", "vcpu-pin", "vcpu-set", "vcpu-list", "mem-set", "mem-max",
+    "block-attach", "block-detach", "block-list", "network-attach", "network-detach", "network-list",
+    "save", "restore", "migrate", "suspend", "resume",
 };
 
 } // namespace
 
+std::string connection_uri(const Globals& g) {
+    return g.connect.empty() ? hv::sdk::Connection::default_uri() : g.connect;
+}
+
+bool is_embedded_uri(const std::string& uri) { return uri == "embedded://" || uri == "embedded:"; }
+
+hv::Result<hv::sdk::Connection> open_connection(const Globals& g) { return hv::sdk::Connection::open(connection_uri(g)); }
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "hvctl: %s\n", message.c_str());
+    return kExitError;
+}
+
+int fail(const hv::Error& e) { return fail(e.message); }
+
+} // namespace hvctl
+
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fputs(kUsage, stderr);
-        return hvctl::kExitError;
-    }
-    const std::string cmd = argv[1];
-    const std::vector<std::string> args(argv + 2, argv + argc);
-    if (cmd == "create") return hvctl::create_command(args);
-    if (cmd == "help" || cmd == "-h" || cmd == "--help") {
-        std::fputs(kUsage, stdout);
-        return hvctl::kExitOk;
-    }
-    for (const char* c : kNeedDaemon) {
-        if (cmd == c) {
-            std::fprintf(stderr,
-                         "hvctl: '%s' is not supported yet: it needs the hvd daemon, which this release does not have; "
-                         "embedded mode offers 'create' only\n",
-                         c);
-            return hvctl::kExitError;
+    using namespace hvctl;
+    Globals g;
+    if (const char* env = std::getenv("HV_CONNECT"); env != nullptr && *env != '\0') g.connect_given = true;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "-h" || a == "--help") {
+            std::fputs(kUsage, stdout);
+            return kExitOk;
         }
+        if (a == "--connect") g.connect = i + 1 < argc ? argv[++i] : "";
+        else if (a.rfind("--connect=", 0) == 0) g.connect = std::string(a.substr(10));
+        else {
+            std::fprintf(stderr, "hvctl: unknown global option '%s' (try 'hvctl help')\n", argv[i]);
+            return kExitError;
+        }
+        if (g.connect.empty()) return fail("--connect needs a URI (unix:///PATH or embedded://)");
+        g.connect_given = true;
     }
+    if (i >= argc) {
+        std::fputs(kUsage, stderr);
+        return kExitError;
+    }
+    const std::string cmd = argv[i];
+    const Args args(argv + i + 1, argv + argc);
+    if (cmd == "help") {
+        std::fputs(kUsage, stdout);
+        return kExitOk;
+    }
+    for (const Entry& e : kCommands)
+        if (cmd == e.name) return e.fn(g, args);
+    for (const char* c : kNotYet)
+        if (cmd == c) return fail("'" + cmd + "' is not supported yet");
     std::fprintf(stderr, "hvctl: unknown command '%s' (try 'hvctl help')\n", cmd.c_str());
-    return hvctl::kExitError;
+    return kExitError;
 }

@@ -76,7 +76,12 @@ hv::Result<HvdBackend::ProcPtr> HvdBackend::attach(const std::string& socket) {
     p->socket = socket;
     p->pid = static_cast<pid_t>((*b)->server_pid());
     p->backend = std::move(*b);
-    auto sub = p->backend->subscribe_events([this](const hv::sdk::Event& e) { publish(e); });
+    // The callback runs on the subscription's reader thread: it must not
+    // own the Proc (its last reference would then join that very thread).
+    auto sub = p->backend->subscribe_events([this, socket](const hv::sdk::Event& e) {
+        if (e.kind == hv::sdk::Event::Kind::destroyed) remember_gone(socket, e.domid);
+        publish(e);
+    });
     if (!sub) return sub.error();
     p->events = std::move(*sub);
     return p;
@@ -238,9 +243,26 @@ hv::Result<std::unique_ptr<hv::sdk::Subscription>> HvdBackend::subscribe_console
 
 // Waiting calls get their own connection, so they do not hold up the
 // shared one other requests to the same process use.
+// A destroyed domain's last word (how it ended, what replaced it), asked of
+// its process while that still knows (it exits shortly after), so that
+// wait() can answer for domains that are already gone.
+void HvdBackend::remember_gone(const std::string& socket, uint32_t domid) {
+    auto b = hv::sdk::UnixBackend::open(socket);
+    if (!b) return;
+    auto last = (*b)->wait(domid, 0);
+    if (!last) return;
+    std::lock_guard lock(mu_);
+    gone_[domid] = *last;
+    while (gone_.size() > 256) gone_.erase(gone_.begin());
+}
+
 hv::Result<hv::sdk::DomainInfo> HvdBackend::wait(uint32_t domid, uint32_t timeout_ms) {
     auto p = route(domid);
-    if (!p) return p.error();
+    if (!p) {
+        std::lock_guard lock(mu_);
+        if (auto g = gone_.find(domid); g != gone_.end()) return g->second;
+        return p.error();
+    }
     auto b = hv::sdk::UnixBackend::open((*p)->socket);
     if (!b) return b.error();
     return (*b)->wait(domid, timeout_ms);
@@ -263,6 +285,8 @@ hv::Result<hv::sdk::HostInfo> HvdBackend::host_info() {
 
 hv::Result<std::vector<std::string>> HvdBackend::dmesg() {
     std::vector<std::string> lines = ring_->last_formatted();
+    for (auto& l : lines)
+        while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
     for (const ProcPtr& p : procs()) {
         auto more = p->backend->dmesg();
         if (!more) continue;

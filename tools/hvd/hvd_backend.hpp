@@ -85,6 +85,7 @@ private:
     }
     std::vector<ProcPtr> procs() const;
     void drop(const ProcPtr& p, const std::string& why);
+    void remember_gone(const std::string& socket, uint32_t domid);
     void publish(const hv::sdk::Event& e);
     hv::Result<std::string> config_name(const hv::sdk::CreateRequest& req) const;
 
@@ -95,6 +96,7 @@ private:
 
     mutable std::mutex mu_;
     std::vector<ProcPtr> procs_;
+    std::map<uint32_t, hv::sdk::DomainInfo> gone_; // the newest 256
     std::mutex create_mu_; // one create at a time: names must stay unique across processes
     unsigned spawned_ = 0;
 

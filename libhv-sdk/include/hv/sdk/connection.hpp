@@ -91,6 +91,12 @@ public:
     Result<Domain> domain(std::string_view name_or_id) const;
 
     Result<std::vector<DomainInfo>> list() const { return backend_->list(); }
+
+    // Managed domains (xl new / start / delete; hvd only).
+    Result<void> define(const CreateRequest& req) const { return backend_->define(req); }
+    Result<Domain> start(std::string_view name) const;
+    Result<void> undefine(std::string_view name) const { return backend_->undefine(name); }
+    Result<std::vector<std::string>> list_defined() const { return backend_->list_defined(); }
     Result<HostInfo> host_info() const { return backend_->host_info(); }
     Result<std::vector<std::string>> dmesg() const { return backend_->dmesg(); }
     Result<std::unique_ptr<Subscription>> subscribe_events(std::function<void(const Event&)> fn) const {
@@ -178,6 +184,12 @@ inline Result<Domain> Connection::create_from_file(const std::string& path, cons
     req.overrides = overrides;
     req.paused = paused;
     return create(req);
+}
+
+inline Result<Domain> Connection::start(std::string_view name) const {
+    auto id = backend_->start(name);
+    if (!id) return id.error();
+    return Domain(backend_, *id);
 }
 
 inline Result<Domain> Connection::domain(std::string_view name_or_id) const {

@@ -1,0 +1,88 @@
+// hvctl's one-domain commands: pause, unpause, destroy, rename, domid,
+// domname. Each prints nothing on success unless it is asked a question.
+#include <charconv>
+#include <cstdio>
+#include <string>
+
+#include "cli_args.hpp"
+#include "commands.hpp"
+
+namespace hvctl {
+
+namespace {
+
+// Opens the connection and finds DOMAIN (a name or an id).
+hv::Result<hv::sdk::Domain> find(const Globals& g, const std::string& name_or_id) {
+    auto conn = open_connection(g);
+    if (!conn) return conn.error();
+    return conn->domain(name_or_id);
+}
+
+// CMD DOMAIN, carried out by op(domain).
+template <class Op>
+int one_domain(const Globals& g, const Args& args, const char* cmd, Op op) {
+    const std::string usage = std::string(cmd) + " DOMAIN";
+    const ParsedArgs p = parse_args(cmd, args, "", usage);
+    if (p.done) return *p.done;
+    if (!positional_count(p, cmd, usage, 1, 1)) return kExitError;
+    auto dom = find(g, p.positional[0]);
+    if (!dom) return fail(dom.error());
+    if (auto r = op(*dom); !r) return fail(r.error());
+    return kExitOk;
+}
+
+} // namespace
+
+int pause_command(const Globals& g, const Args& args) {
+    return one_domain(g, args, "pause", [](const hv::sdk::Domain& d) { return d.pause(); });
+}
+
+int unpause_command(const Globals& g, const Args& args) {
+    return one_domain(g, args, "unpause", [](const hv::sdk::Domain& d) { return d.unpause(); });
+}
+
+int destroy_command(const Globals& g, const Args& args) {
+    return one_domain(g, args, "destroy", [](const hv::sdk::Domain& d) { return d.destroy(); });
+}
+
+int rename_command(const Globals& g, const Args& args) {
+    constexpr const char* kUsage = "rename DOMAIN NEWNAME";
+    const ParsedArgs p = parse_args("rename", args, "", kUsage);
+    if (p.done) return *p.done;
+    if (!positional_count(p, "rename", kUsage, 2, 2)) return kExitError;
+    auto dom = find(g, p.positional[0]);
+    if (!dom) return fail(dom.error());
+    if (auto r = dom->rename(p.positional[1]); !r) return fail(r.error());
+    return kExitOk;
+}
+
+int domid_command(const Globals& g, const Args& args) {
+    constexpr const char* kUsage = "domid NAME";
+    const ParsedArgs p = parse_args("domid", args, "", kUsage);
+    if (p.done) return *p.done;
+    if (!positional_count(p, "domid", kUsage, 1, 1)) return kExitError;
+    auto dom = find(g, p.positional[0]);
+    if (!dom) return fail(dom.error());
+    std::printf("%u\n", dom->id());
+    return kExitOk;
+}
+
+int domname_command(const Globals& g, const Args& args) {
+    constexpr const char* kUsage = "domname ID";
+    const ParsedArgs p = parse_args("domname", args, "", kUsage);
+    if (p.done) return *p.done;
+    if (!positional_count(p, "domname", kUsage, 1, 1)) return kExitError;
+    const std::string& id = p.positional[0];
+    uint32_t value = 0;
+    const char* end = id.data() + id.size();
+    if (id.empty() || std::from_chars(id.data(), end, value).ptr != end)
+        return usage_error("domname", kUsage, "'" + id + "' is not a domain id");
+    auto dom = find(g, id);
+    if (!dom) return fail(dom.error());
+    auto info = dom->info();
+    if (!info) return fail(info.error());
+    std::printf("%s\n", info->name.c_str());
+    return kExitOk;
+}
+
+} // namespace hvctl

@@ -1,0 +1,115 @@
+#include "output.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace hvctl {
+
+using hv::sdk::DomainInfo;
+using hv::sdk::State;
+
+std::string state_column(State s) {
+    std::string col = "------";
+    switch (s) {
+    case State::running: col[0] = 'r'; break;
+    case State::blocked: col[1] = 'b'; break;
+    case State::paused: col[2] = 'p'; break;
+    case State::shutdown: col[3] = 's'; break;
+    case State::crashed: col[4] = 'c'; break;
+    case State::dying: col[5] = 'd'; break;
+    }
+    return col;
+}
+
+const char* state_name(State s) {
+    switch (s) {
+    case State::running: return "running";
+    case State::blocked: return "blocked";
+    case State::paused: return "paused";
+    case State::shutdown: return "shutdown";
+    case State::crashed: return "crashed";
+    case State::dying: return "dying";
+    }
+    return "unknown";
+}
+
+std::string uuid_string(const hv::sdk::Uuid& u) {
+    std::string out;
+    for (size_t i = 0; i < u.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        out += fmt::format("{:02x}", u[i]);
+    }
+    return out;
+}
+
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+            else out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string list_header() { return "Name                                        ID   Mem VCPUs      State   Time(s)"; }
+
+std::string list_row(const DomainInfo& d) {
+    return fmt::format("{:<40} {:>5} {:>5} {:>5}     {}  {:>8.1f}", d.name, d.domid, d.memory_mib, d.vcpus_online,
+                       state_column(d.state), d.cpu_seconds);
+}
+
+std::string defined_row(const std::string& name) { return name; }
+
+std::string list_json(const std::vector<DomainInfo>& domains) {
+    std::string out = "[";
+    for (size_t i = 0; i < domains.size(); ++i) {
+        const DomainInfo& d = domains[i];
+        out += i == 0 ? "\n" : ",\n";
+        out += "    {\n";
+        out += fmt::format("        \"domid\": {},\n", d.domid);
+        out += fmt::format("        \"name\": {},\n", json_string(d.name));
+        out += fmt::format("        \"uuid\": \"{}\",\n", uuid_string(d.uuid));
+        out += fmt::format("        \"state\": \"{}\",\n", state_name(d.state));
+        out += fmt::format("        \"vcpus\": {},\n", d.vcpus);
+        out += fmt::format("        \"vcpus_online\": {},\n", d.vcpus_online);
+        out += fmt::format("        \"memory_mib\": {},\n", d.memory_mib);
+        out += fmt::format("        \"cpu_seconds\": {:.3f},\n", d.cpu_seconds);
+        out += fmt::format("        \"uptime_seconds\": {:.3f},\n", d.uptime_seconds);
+        out += fmt::format("        \"shutdown_reason\": {}\n",
+                           d.shutdown_reason ? json_string(hv::sdk::reason_name(*d.shutdown_reason)) : "null");
+        out += "    }";
+    }
+    return out + (domains.empty() ? "]\n" : "\n]\n");
+}
+
+std::string uptime_string(double seconds, bool short_form) {
+    auto t = static_cast<unsigned long>(seconds < 0 || std::isnan(seconds) ? 0 : seconds);
+    const unsigned long day = t / 86400;
+    t %= 86400;
+    const unsigned long hour = t / 3600;
+    t %= 3600;
+    const unsigned long min = t / 60;
+    const unsigned long sec = t % 60;
+    const std::string days = day > 1 ? fmt::format("{} days, ", day) : day == 1 ? "1 day, " : "";
+    if (short_form) return fmt::format("{}{:>2}:{:02}", days, hour, min);
+    return fmt::format("{}{:>2}:{:02}:{:02}", days, hour, min, sec);
+}
+
+std::string uptime_header() { return fmt::format("{:<33} {:>4} {}", "Name", "ID", "Uptime"); }
+
+std::string uptime_row(const DomainInfo& d) {
+    return fmt::format("{:<33} {:>4} {}", d.name, d.domid, uptime_string(d.uptime_seconds, false));
+}
+
+std::string info_line(std::string_view key, std::string_view value) { return fmt::format("{:<23}: {}", key, value); }
+
+} // namespace hvctl
