@@ -34,21 +34,36 @@ Reply size_error(const char* op, size_t got, size_t want) {
     return bad(fmt::format("{}: payload of {} bytes, want {}", op, got, want));
 }
 
+const char* op_name(uint32_t op) {
+    switch (op) {
+    case HV_DOMCTL_CREATE: return "create";
+    case HV_DOMCTL_DEFINE: return "define";
+    case HV_DOMCTL_DESTROY: return "destroy";
+    case HV_DOMCTL_PAUSE: return "pause";
+    case HV_DOMCTL_UNPAUSE: return "unpause";
+    case HV_DOMCTL_INFO: return "info";
+    case HV_DOMCTL_CONSOLE_HISTORY: return "console history";
+    case HV_DOMCTL_START: return "start";
+    case HV_DOMCTL_UNDEFINE: return "undefine";
+    default: return "request";
+    }
+}
+
 // CREATE's and DEFINE's payload; returns what is wrong, or "" when fine.
-std::string parse_create(std::string_view payload, sdk::CreateRequest& c) {
+std::string parse_create(std::string_view payload, sdk::CreateRequest& c, const char* op) {
     auto req = wire::unpack<hv_ctl_create_t>(payload);
-    if (!req) return fmt::format("create: payload of {} bytes, want at least {}", payload.size(), sizeof(hv_ctl_create_t));
-    if ((req->flags & ~HV_CTL_CREATE_PAUSED) != 0) return "create: unknown flags";
+    if (!req) return fmt::format("{}: payload of {} bytes, want at least {}", op, payload.size(), sizeof(hv_ctl_create_t));
+    if ((req->flags & ~HV_CTL_CREATE_PAUSED) != 0) return fmt::format("{}: unknown flags", op);
     const std::string_view trailer = payload.substr(sizeof(hv_ctl_create_t));
     if (trailer.size() != uint64_t{req->source_len} + req->text_len + req->overrides_len)
-        return fmt::format("create: trailer of {} bytes, header says {} + {} + {}", trailer.size(), req->source_len,
+        return fmt::format("{}: trailer of {} bytes, header says {} + {} + {}", op, trailer.size(), req->source_len,
                            req->text_len, req->overrides_len);
     c.source = std::string(trailer.substr(0, req->source_len));
     c.config_text = std::string(trailer.substr(req->source_len, req->text_len));
     std::string_view overrides = trailer.substr(uint64_t{req->source_len} + req->text_len);
     while (!overrides.empty()) {
         const size_t nl = overrides.find('\n');
-        if (nl == std::string_view::npos) return "create: overrides must each end with a newline";
+        if (nl == std::string_view::npos) return fmt::format("{}: overrides must each end with a newline", op);
         c.overrides.emplace_back(overrides.substr(0, nl));
         overrides.remove_prefix(nl + 1);
     }
@@ -80,7 +95,7 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
     case HV_DOMCTL_CREATE:
     case HV_DOMCTL_DEFINE: {
         sdk::CreateRequest c;
-        if (auto why = parse_create(payload, c); !why.empty()) return bad(why);
+        if (auto why = parse_create(payload, c, op_name(op)); !why.empty()) return bad(why);
         if (op == HV_DOMCTL_DEFINE) return from(b.define(c));
         auto id = b.create(c);
         if (!id) return error_reply(id.error());
@@ -89,9 +104,9 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
     case HV_DOMCTL_START:
     case HV_DOMCTL_UNDEFINE: {
         auto req = exactly<hv_ctl_lookup_t>(payload);
-        if (!req) return size_error("start/undefine", payload.size(), sizeof(hv_ctl_lookup_t));
+        if (!req) return size_error(op_name(op), payload.size(), sizeof(hv_ctl_lookup_t));
         auto name = wire::get_name(req->name);
-        if (!name) return bad("start/undefine: name not NUL-terminated");
+        if (!name) return bad(fmt::format("{}: name not NUL-terminated", op_name(op)));
         if (op == HV_DOMCTL_UNDEFINE) return from(b.undefine(*name));
         auto id = b.start(*name);
         return id ? ok(wire::pack(hv_ctl_domid_t{*id, 0})) : error_reply(id.error());
@@ -110,8 +125,8 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
     case HV_DOMCTL_INFO:
     case HV_DOMCTL_CONSOLE_HISTORY: {
         auto req = exactly<hv_ctl_domid_t>(payload);
-        if (!req) return size_error("domctl", payload.size(), sizeof(hv_ctl_domid_t));
-        if (req->_pad0 != 0) return bad("domctl: nonzero padding");
+        if (!req) return size_error(op_name(op), payload.size(), sizeof(hv_ctl_domid_t));
+        if (req->_pad0 != 0) return bad(fmt::format("{}: nonzero padding", op_name(op)));
         if (op == HV_DOMCTL_DESTROY) return from(b.destroy(req->domid));
         if (op == HV_DOMCTL_PAUSE) return from(b.pause(req->domid));
         if (op == HV_DOMCTL_UNPAUSE) return from(b.unpause(req->domid));

@@ -41,8 +41,14 @@ HvdBackend::HvdBackend(HvdOptions options, std::shared_ptr<spdlog::logger> log,
     : options_(std::move(options)), log_(std::move(log)), ring_(std::move(ring)), managed_(options_.state_dir + "/managed") {}
 
 HvdBackend::~HvdBackend() {
-    std::lock_guard lock(mu_);
-    procs_.clear(); // ends the event readers; the domain processes keep running
+    // Ending the event readers joins their threads, whose callbacks take
+    // mu_: release them outside it. The domain processes keep running.
+    std::vector<ProcPtr> procs;
+    {
+        std::lock_guard lock(mu_);
+        procs.swap(procs_);
+    }
+    procs.clear();
 }
 
 hv::Result<size_t> HvdBackend::start() {

@@ -55,7 +55,12 @@ public:
         }
         const hv_ctl_create_t c{req.paused ? HV_CTL_CREATE_PAUSED : 0u, static_cast<uint32_t>(req.source.size()),
                                 static_cast<uint32_t>(req.config_text.size()), static_cast<uint32_t>(overrides.size())};
-        return wire::pack(c, req.source + req.config_text + overrides);
+        std::string payload = wire::pack(c, req.source + req.config_text + overrides);
+        if (payload.size() > HV_CTL_MAX_PAYLOAD)
+            return make_error(Errc::invalid_argument, "config of " + std::to_string(payload.size()) +
+                                                          " bytes is over the control protocol's " +
+                                                          std::to_string(HV_CTL_MAX_PAYLOAD) + "-byte limit");
+        return payload;
     }
     static Result<std::string> lookup_payload(std::string_view name) {
         hv_ctl_lookup_t l{};

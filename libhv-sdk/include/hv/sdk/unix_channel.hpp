@@ -56,6 +56,10 @@ public:
     // Sends a request and waits for its reply; the reply's payload, or the
     // server's error (its status as an Errc, its message).
     Result<std::string> call(uint32_t op, std::string_view payload) {
+        if (payload.size() > HV_CTL_MAX_PAYLOAD) // refused here, so the connection stays usable
+            return make_error(Errc::invalid_argument, "request of " + std::to_string(payload.size()) +
+                                                          " bytes is over the control protocol's " +
+                                                          std::to_string(HV_CTL_MAX_PAYLOAD) + "-byte limit");
         std::lock_guard lock(mu_);
         const uint32_t id = ++next_id_;
         if (auto w = write_all(wire::encode(version_, HV_CTL_REQUEST, op, id, 0, payload)); !w) return w.error();

@@ -119,11 +119,13 @@ inline Result<Event> from_wire(const hv_ctl_event_t& w) {
     if (!name) return make_error(Errc::protocol_error, "event: name is not NUL-terminated");
     if (w.kind < HV_CTL_EV_CREATED || w.kind > HV_CTL_EV_DESTROYED)
         return make_error(Errc::protocol_error, "event: unknown kind " + std::to_string(w.kind));
+    if (w.reason != HV_CTL_NO_REASON && w.reason > HV_SHUTDOWN_CRASH)
+        return make_error(Errc::protocol_error, "event: unknown shutdown reason " + std::to_string(w.reason));
     Event e;
     e.kind = static_cast<Event::Kind>(w.kind);
     e.domid = w.domid;
     e.name = *name;
-    if (w.reason != HV_CTL_NO_REASON && w.reason <= HV_SHUTDOWN_CRASH) e.reason = static_cast<ShutdownReason>(w.reason);
+    if (w.reason != HV_CTL_NO_REASON) e.reason = static_cast<ShutdownReason>(w.reason);
     e.new_domid = w.new_domid;
     return e;
 }

@@ -1,0 +1,684 @@
+// handle_request (libhv/control/request_handler.cpp) against a fake
+// Backend: every op's good payload reaches the backend with the right
+// arguments and gets the right reply; every malformed payload is refused
+// with HV_EINVAL before the backend sees it; backend errors keep their code.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/request_handler.hpp"
+#include "hv/sdk/wire_types.hpp"
+
+using hv::Errc;
+using hv::Error;
+using hv::Result;
+using hv::control::handle_request;
+using hv::control::Reply;
+using hv::sdk::CreateRequest;
+using hv::sdk::DomainInfo;
+using hv::sdk::HostInfo;
+using hv::sdk::ShutdownReason;
+using hv::sdk::ShutdownRequest;
+namespace wire = hv::sdk::wire;
+
+namespace {
+
+// Records every call with its arguments; returns canned values, or `fail`
+// from every call when set.
+class FakeBackend final : public hv::sdk::Backend {
+public:
+    struct Call {
+        Call(std::string m, uint32_t d = 0, std::string t = {}, uint32_t timeout = 0)
+            : method(std::move(m)), domid(d), text(std::move(t)), timeout_ms(timeout) {}
+        std::string method;
+        uint32_t domid = 0;
+        std::string text; // name, bytes
+        uint32_t timeout_ms = 0;
+        CreateRequest create;
+        ShutdownRequest shutdown;
+    };
+    std::vector<Call> calls;
+    std::optional<Error> fail;
+
+    uint32_t create_id = 11;
+    uint32_t lookup_id = 12;
+    uint32_t start_id = 13;
+    DomainInfo info_value;
+    DomainInfo wait_value;
+    std::vector<DomainInfo> list_value;
+    std::string history = std::string("boot\0ok\n", 8);
+    HostInfo host{2, 3, 24576, 20000, 1, 1};
+    std::vector<std::string> dmesg_lines{"hv: started", "dom 1: created"};
+    std::vector<std::string> defined{"alpha", "beta"};
+
+    FakeBackend() {
+        info_value.domid = 7;
+        info_value.name = "web";
+        info_value.vcpus = 2;
+        info_value.memory_mib = 512;
+        info_value.uuid[3] = 0x33;
+        wait_value = info_value;
+        wait_value.state = hv::sdk::State::shutdown;
+        wait_value.shutdown_reason = ShutdownReason::reboot;
+        wait_value.restarted_as = 8;
+        DomainInfo other = info_value;
+        other.domid = 9;
+        other.name = "db";
+        other.state = hv::sdk::State::paused;
+        list_value = {info_value, other};
+    }
+
+    Result<uint32_t> create(const CreateRequest& req) override {
+        Call c{"create"};
+        c.create = req;
+        return record(std::move(c), create_id);
+    }
+    Result<void> destroy(uint32_t domid) override { return record_void({"destroy", domid}); }
+    Result<void> pause(uint32_t domid) override { return record_void({"pause", domid}); }
+    Result<void> unpause(uint32_t domid) override { return record_void({"unpause", domid}); }
+    Result<void> shutdown(uint32_t domid, const ShutdownRequest& req) override {
+        Call c{"shutdown", domid};
+        c.shutdown = req;
+        return record_void(std::move(c));
+    }
+    Result<void> rename(uint32_t domid, std::string_view name) override {
+        return record_void({"rename", domid, std::string(name)});
+    }
+    Result<DomainInfo> info(uint32_t domid) override { return record({"info", domid}, info_value); }
+    Result<std::vector<DomainInfo>> list() override { return record({"list"}, list_value); }
+    Result<uint32_t> lookup(std::string_view name) override { return record({"lookup", 0, std::string(name)}, lookup_id); }
+    Result<DomainInfo> wait(uint32_t domid, uint32_t timeout_ms) override {
+        return record({"wait", domid, {}, timeout_ms}, wait_value);
+    }
+    Result<void> console_write(uint32_t domid, std::string_view bytes) override {
+        return record_void({"console_write", domid, std::string(bytes)});
+    }
+    Result<std::string> console_history(uint32_t domid) override { return record({"console_history", domid}, history); }
+    Result<HostInfo> host_info() override { return record({"host_info"}, host); }
+    Result<std::vector<std::string>> dmesg() override { return record({"dmesg"}, dmesg_lines); }
+    Result<void> define(const CreateRequest& req) override {
+        Call c{"define"};
+        c.create = req;
+        return record_void(std::move(c));
+    }
+    Result<uint32_t> start(std::string_view name) override { return record({"start", 0, std::string(name)}, start_id); }
+    Result<void> undefine(std::string_view name) override { return record_void({"undefine", 0, std::string(name)}); }
+    Result<std::vector<std::string>> list_defined() override { return record({"list_defined"}, defined); }
+    Result<std::unique_ptr<hv::sdk::Subscription>> subscribe_events(std::function<void(const hv::sdk::Event&)>) override {
+        calls.push_back({"subscribe_events"});
+        return hv::make_error(Errc::not_supported, "fake");
+    }
+    Result<std::unique_ptr<hv::sdk::Subscription>> subscribe_console(uint32_t domid,
+                                                                    std::function<void(std::string_view)>) override {
+        calls.push_back({"subscribe_console", domid});
+        return hv::make_error(Errc::not_supported, "fake");
+    }
+
+    const Call& only_call() const {
+        REQUIRE(calls.size() == 1);
+        return calls.front();
+    }
+
+private:
+    template <class T>
+    Result<T> record(Call c, const T& value) {
+        calls.push_back(std::move(c));
+        if (fail) return *fail;
+        return value;
+    }
+    Result<void> record_void(Call c) {
+        calls.push_back(std::move(c));
+        if (fail) return *fail;
+        return {};
+    }
+};
+
+std::string domid_payload(uint32_t domid, uint32_t pad = 0) { return wire::pack(hv_ctl_domid_t{domid, pad}); }
+
+std::string lookup_payload(std::string_view name) {
+    hv_ctl_lookup_t l{};
+    REQUIRE(wire::put_name(l.name, name));
+    return wire::pack(l);
+}
+
+std::string rename_payload(uint32_t domid, std::string_view name, uint32_t pad = 0) {
+    hv_ctl_rename_t r{};
+    r.domid = domid;
+    r._pad0 = pad;
+    REQUIRE(wire::put_name(r.name, name));
+    return wire::pack(r);
+}
+
+std::string create_payload(uint32_t flags, std::string_view source, std::string_view text, std::string_view overrides) {
+    hv_ctl_create_t c{flags, static_cast<uint32_t>(source.size()), static_cast<uint32_t>(text.size()),
+                      static_cast<uint32_t>(overrides.size())};
+    return wire::pack(c, std::string(source) + std::string(text) + std::string(overrides));
+}
+
+std::string create_header(uint32_t flags, uint32_t source_len, uint32_t text_len, uint32_t overrides_len,
+                          std::string_view trailer) {
+    return wire::pack(hv_ctl_create_t{flags, source_len, text_len, overrides_len}, trailer);
+}
+
+std::string shutdown_payload(uint32_t domid, uint32_t reason, uint32_t flags, uint32_t timeout_ms) {
+    return wire::pack(hv_ctl_shutdown_t{domid, reason, flags, timeout_ms});
+}
+
+uint32_t reply_domid(const Reply& r) {
+    REQUIRE(r.payload.size() == sizeof(hv_ctl_domid_t));
+    auto d = wire::unpack<hv_ctl_domid_t>(r.payload);
+    REQUIRE(d);
+    CHECK(d->_pad0 == 0);
+    return d->domid;
+}
+
+DomainInfo reply_info(std::string_view payload) {
+    REQUIRE(payload.size() == sizeof(hv_ctl_domain_info_t));
+    auto w = wire::unpack<hv_ctl_domain_info_t>(payload);
+    REQUIRE(w);
+    auto d = wire::from_wire(*w);
+    REQUIRE(d.ok());
+    return *d;
+}
+
+const std::string cfg_source = "/etc/hv/web.cfg";
+const std::string cfg_text = "name = \"web\"\nmemory = 512\n";
+
+// A good payload for every op that reaches the backend, and the method it calls.
+struct GoodCase {
+    const char* name;
+    uint32_t op;
+    std::string payload;
+    const char* method;
+};
+
+std::vector<GoodCase> good_cases() {
+    return {
+        {"physinfo", HV_SYSCTL_PHYSINFO, "", "host_info"},
+        {"dmesg", HV_SYSCTL_DMESG, "", "dmesg"},
+        {"create", HV_DOMCTL_CREATE, create_payload(0, cfg_source, cfg_text, "memory=256\n"), "create"},
+        {"define", HV_DOMCTL_DEFINE, create_payload(0, cfg_source, cfg_text, ""), "define"},
+        {"destroy", HV_DOMCTL_DESTROY, domid_payload(7), "destroy"},
+        {"pause", HV_DOMCTL_PAUSE, domid_payload(7), "pause"},
+        {"unpause", HV_DOMCTL_UNPAUSE, domid_payload(7), "unpause"},
+        {"shutdown", HV_DOMCTL_SHUTDOWN, shutdown_payload(7, HV_SHUTDOWN_POWEROFF, 0, 0), "shutdown"},
+        {"rename", HV_DOMCTL_RENAME, rename_payload(7, "new"), "rename"},
+        {"info", HV_DOMCTL_INFO, domid_payload(7), "info"},
+        {"list", HV_DOMCTL_LIST, "", "list"},
+        {"lookup", HV_DOMCTL_LOOKUP, lookup_payload("web"), "lookup"},
+        {"console write", HV_DOMCTL_CONSOLE_WRITE, domid_payload(7) + "ls\n", "console_write"},
+        {"console history", HV_DOMCTL_CONSOLE_HISTORY, domid_payload(7), "console_history"},
+        {"wait", HV_DOMCTL_WAIT, wire::pack(hv_ctl_wait_t{7, 100}), "wait"},
+        {"start", HV_DOMCTL_START, lookup_payload("alpha"), "start"},
+        {"undefine", HV_DOMCTL_UNDEFINE, lookup_payload("alpha"), "undefine"},
+        {"list defined", HV_DOMCTL_LIST_DEFINED, "", "list_defined"},
+    };
+}
+
+// A payload that must be refused before the backend sees it; `op_word` is
+// the op's name as an error message should cite it.
+struct BadCase {
+    std::string what;
+    uint32_t op;
+    std::string payload;
+    const char* op_word;
+};
+
+std::string with_name_unterminated(std::string payload, size_t name_offset) {
+    std::memset(payload.data() + name_offset, 'n', HV_CTL_NAME_MAX);
+    return payload;
+}
+
+std::vector<BadCase> bad_cases() {
+    std::vector<BadCase> v;
+    // Ops that take no payload.
+    const std::pair<uint32_t, const char*> empty_ops[] = {{HV_SYSCTL_PHYSINFO, "physinfo"},
+                                                          {HV_SYSCTL_DMESG, "dmesg"},
+                                                          {HV_DOMCTL_LIST, "list"},
+                                                          {HV_DOMCTL_LIST_DEFINED, "list defined"}};
+    for (const auto& [op, word] : empty_ops) {
+        v.push_back({std::string(word) + " with 1 byte", op, "x", word});
+        v.push_back({std::string(word) + " with 8 bytes", op, domid_payload(1), word});
+    }
+    // hv_ctl_domid_t ops: wrong size, nonzero padding.
+    const std::pair<uint32_t, const char*> domid_ops[] = {{HV_DOMCTL_DESTROY, "destroy"},
+                                                          {HV_DOMCTL_PAUSE, "pause"},
+                                                          {HV_DOMCTL_UNPAUSE, "unpause"},
+                                                          {HV_DOMCTL_INFO, "info"},
+                                                          {HV_DOMCTL_CONSOLE_HISTORY, "console history"}};
+    for (const auto& [op, word] : domid_ops) {
+        v.push_back({std::string(word) + " empty", op, "", word});
+        v.push_back({std::string(word) + " 7 bytes", op, domid_payload(7).substr(0, 7), word});
+        v.push_back({std::string(word) + " 9 bytes", op, domid_payload(7) + "x", word});
+        v.push_back({std::string(word) + " padding", op, domid_payload(7, 1), word});
+        v.push_back({std::string(word) + " high padding", op, domid_payload(7, 0x80000000u), word});
+    }
+    // console write: the domid head is short or padded.
+    v.push_back({"console write empty", HV_DOMCTL_CONSOLE_WRITE, "", "console write"});
+    v.push_back({"console write 7 bytes", HV_DOMCTL_CONSOLE_WRITE, domid_payload(7).substr(0, 7), "console write"});
+    v.push_back({"console write padding", HV_DOMCTL_CONSOLE_WRITE, domid_payload(7, 2) + "ls\n", "console write"});
+    // shutdown
+    v.push_back({"shutdown 15 bytes", HV_DOMCTL_SHUTDOWN, shutdown_payload(7, 0, 0, 0).substr(0, 15), "shutdown"});
+    v.push_back({"shutdown 17 bytes", HV_DOMCTL_SHUTDOWN, shutdown_payload(7, 0, 0, 0) + "x", "shutdown"});
+    for (uint32_t reason : {HV_SHUTDOWN_SUSPEND, HV_SHUTDOWN_CRASH, 99u, 0xffffffffu})
+        v.push_back({"shutdown reason " + std::to_string(reason), HV_DOMCTL_SHUTDOWN,
+                     shutdown_payload(7, reason, 0, 0), "shutdown"});
+    for (uint32_t flags : {4u, 0x80000000u, 0xffffffffu})
+        v.push_back({"shutdown flags " + std::to_string(flags), HV_DOMCTL_SHUTDOWN,
+                     shutdown_payload(7, HV_SHUTDOWN_REBOOT, flags, 0), "shutdown"});
+    // rename
+    v.push_back({"rename 71 bytes", HV_DOMCTL_RENAME, rename_payload(7, "x").substr(0, 71), "rename"});
+    v.push_back({"rename 73 bytes", HV_DOMCTL_RENAME, rename_payload(7, "x") + "y", "rename"});
+    v.push_back({"rename padding", HV_DOMCTL_RENAME, rename_payload(7, "x", 1), "rename"});
+    v.push_back({"rename unterminated", HV_DOMCTL_RENAME,
+                 with_name_unterminated(rename_payload(7, "x"), offsetof(hv_ctl_rename_t, name)), "rename"});
+    // lookup / start / undefine
+    const std::pair<uint32_t, const char*> name_ops[] = {
+        {HV_DOMCTL_LOOKUP, "lookup"}, {HV_DOMCTL_START, "start"}, {HV_DOMCTL_UNDEFINE, "undefine"}};
+    for (const auto& [op, word] : name_ops) {
+        v.push_back({std::string(word) + " empty", op, "", word});
+        v.push_back({std::string(word) + " 63 bytes", op, lookup_payload("a").substr(0, 63), word});
+        v.push_back({std::string(word) + " 65 bytes", op, lookup_payload("a") + "b", word});
+        v.push_back({std::string(word) + " unterminated", op, with_name_unterminated(lookup_payload("a"), 0), word});
+    }
+    // wait
+    v.push_back({"wait empty", HV_DOMCTL_WAIT, "", "wait"});
+    v.push_back({"wait 12 bytes", HV_DOMCTL_WAIT, wire::pack(hv_ctl_wait_t{7, 1}) + "abcd", "wait"});
+    // create and define share the parser.
+    const std::pair<uint32_t, const char*> create_ops[] = {{HV_DOMCTL_CREATE, "create"}, {HV_DOMCTL_DEFINE, "define"}};
+    for (const auto& [op, word] : create_ops) {
+        const std::string w = word;
+        v.push_back({w + " empty", op, "", word});
+        v.push_back({w + " 15 bytes", op, create_payload(0, "", "", "").substr(0, 15), word});
+        v.push_back({w + " flag 2", op, create_payload(2, cfg_source, cfg_text, ""), word});
+        v.push_back({w + " flag 31", op, create_payload(0x80000000u, cfg_source, cfg_text, ""), word});
+        v.push_back({w + " trailer one byte long", op, create_payload(0, cfg_source, cfg_text, "") + "x", word});
+        std::string short_trailer = create_payload(0, cfg_source, cfg_text, "");
+        short_trailer.pop_back();
+        v.push_back({w + " trailer one byte short", op, short_trailer, word});
+        v.push_back({w + " lengths but no trailer", op, create_header(0, 3, 4, 5, ""), word});
+        // Lengths whose 32-bit sum wraps around to the trailer's size.
+        v.push_back({w + " source_len 0xffffffff", op, create_header(0, 0xffffffffu, 2, 0, "x"), word});
+        v.push_back({w + " text_len 0xffffffff", op, create_header(0, 1, 0xffffffffu, 1, "x"), word});
+        v.push_back({w + " overrides_len 0xffffffff", op, create_header(0, 0, 2, 0xffffffffu, "x"), word});
+        v.push_back({w + " all 0xffffffff", op, create_header(0, 0xffffffffu, 0xffffffffu, 0xffffffffu, "xy"),
+                     word}); // 3 * (2^32 - 1) = 2^33 + 2^32 - 3 wraps to -3 mod 2^32
+        v.push_back({w + " halves", op, create_header(0, 0x80000000u, 0x80000000u, 3, "abc"), word});
+        v.push_back({w + " override without newline", op, create_payload(0, cfg_source, cfg_text, "memory=256"), word});
+        v.push_back({w + " last override without newline", op,
+                     create_payload(0, cfg_source, cfg_text, "memory=256\nvcpus=2"), word});
+    }
+    return v;
+}
+
+} // namespace
+
+// ------------------------------------------------------------- good calls
+
+TEST_CASE("request: physinfo returns the backend's host info", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_SYSCTL_PHYSINFO, "");
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "host_info");
+    REQUIRE(r.payload.size() == sizeof(hv_ctl_physinfo_t));
+    auto p = wire::unpack<hv_ctl_physinfo_t>(r.payload).value();
+    CHECK(p.nr_cpus == 2);
+    CHECK(p.nr_domains == 3);
+    CHECK(p.total_mib == 24576);
+    CHECK(p.free_mib == 20000);
+    CHECK(p.abi_version == 1);
+    CHECK(p.ctl_version == 1);
+}
+
+TEST_CASE("request: dmesg returns the lines, one per line", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_SYSCTL_DMESG, "");
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "dmesg");
+    CHECK(r.payload == "hv: started\ndom 1: created\n");
+    b.dmesg_lines.clear();
+    CHECK(handle_request(b, HV_SYSCTL_DMESG, "").payload.empty());
+}
+
+TEST_CASE("request: create hands the source, text, overrides and flags to the backend", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_DOMCTL_CREATE,
+                             create_payload(HV_CTL_CREATE_PAUSED, cfg_source, cfg_text, "memory=256\nvcpus=2\n"));
+    REQUIRE(r.status == HV_OK);
+    const auto& c = b.only_call();
+    CHECK(c.method == "create");
+    CHECK(c.create.source == cfg_source);
+    CHECK(c.create.config_text == cfg_text);
+    CHECK(c.create.overrides == std::vector<std::string>{"memory=256", "vcpus=2"});
+    CHECK(c.create.paused);
+    CHECK(reply_domid(r) == 11);
+}
+
+TEST_CASE("request: create with no flags, no overrides, and empty strings", "[control][request]") {
+    FakeBackend b;
+    b.create_id = 0xfffffff0u;
+    Reply r = handle_request(b, HV_DOMCTL_CREATE, create_payload(0, cfg_source, cfg_text, ""));
+    REQUIRE(r.status == HV_OK);
+    CHECK_FALSE(b.only_call().create.paused);
+    CHECK(b.only_call().create.overrides.empty());
+    CHECK(reply_domid(r) == 0xfffffff0u);
+
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_CREATE, create_payload(0, "", "", ""));
+    REQUIRE(r.status == HV_OK); // an empty config is the backend's to judge
+    CHECK(b.only_call().create.source.empty());
+    CHECK(b.only_call().create.config_text.empty());
+
+    // Bytes that would confuse a NUL-terminated reader pass through intact.
+    b.calls.clear();
+    const std::string text("a\0b", 3);
+    r = handle_request(b, HV_DOMCTL_CREATE, create_payload(0, "/s", text, "k=v\n"));
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().create.config_text == text);
+    CHECK(b.only_call().create.source == "/s");
+    CHECK(b.only_call().create.overrides == std::vector<std::string>{"k=v"});
+}
+
+TEST_CASE("request: define parses like create and replies with nothing", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_DOMCTL_DEFINE, create_payload(0, cfg_source, cfg_text, "on_crash=destroy\n"));
+    REQUIRE(r.status == HV_OK);
+    CHECK(r.payload.empty());
+    const auto& c = b.only_call();
+    CHECK(c.method == "define");
+    CHECK(c.create.source == cfg_source);
+    CHECK(c.create.config_text == cfg_text);
+    CHECK(c.create.overrides == std::vector<std::string>{"on_crash=destroy"});
+}
+
+TEST_CASE("request: destroy, pause and unpause pass the domid", "[control][request]") {
+    const std::pair<uint32_t, const char*> ops[] = {
+        {HV_DOMCTL_DESTROY, "destroy"}, {HV_DOMCTL_PAUSE, "pause"}, {HV_DOMCTL_UNPAUSE, "unpause"}};
+    for (const auto& [op, method] : ops) {
+        for (uint32_t domid : {0u, 7u, 0xffffffffu}) {
+            FakeBackend b;
+            Reply r = handle_request(b, op, domid_payload(domid));
+            INFO(method << " " << domid);
+            CHECK(r.status == HV_OK);
+            CHECK(r.payload.empty());
+            CHECK(b.only_call().method == method);
+            CHECK(b.only_call().domid == domid);
+        }
+    }
+}
+
+TEST_CASE("request: shutdown passes reason, flags and timeout", "[control][request]") {
+    struct Case {
+        uint32_t reason, flags, timeout;
+        ShutdownReason want_reason;
+        bool wait, force;
+    };
+    const Case cases[] = {
+        {HV_SHUTDOWN_POWEROFF, 0, 0, ShutdownReason::poweroff, false, false},
+        {HV_SHUTDOWN_REBOOT, 0, 0, ShutdownReason::reboot, false, false},
+        {HV_SHUTDOWN_POWEROFF, HV_CTL_SHUTDOWN_WAIT, 5000, ShutdownReason::poweroff, true, false},
+        {HV_SHUTDOWN_REBOOT, HV_CTL_SHUTDOWN_WAIT | HV_CTL_SHUTDOWN_FORCE, 1, ShutdownReason::reboot, true, true},
+        {HV_SHUTDOWN_POWEROFF, HV_CTL_SHUTDOWN_FORCE, 0xffffffffu, ShutdownReason::poweroff, false, true},
+    };
+    for (const auto& c : cases) {
+        FakeBackend b;
+        Reply r = handle_request(b, HV_DOMCTL_SHUTDOWN, shutdown_payload(9, c.reason, c.flags, c.timeout));
+        INFO("reason " << c.reason << " flags " << c.flags);
+        REQUIRE(r.status == HV_OK);
+        CHECK(r.payload.empty());
+        const auto& call = b.only_call();
+        CHECK(call.method == "shutdown");
+        CHECK(call.domid == 9);
+        CHECK(call.shutdown.reason == c.want_reason);
+        CHECK(call.shutdown.wait == c.wait);
+        CHECK(call.shutdown.force == c.force);
+        CHECK(call.shutdown.timeout_ms == c.timeout);
+    }
+}
+
+TEST_CASE("request: rename passes the domid and the new name", "[control][request]") {
+    for (const std::string& name : {std::string("new-name"), std::string(63, 'r'), std::string()}) {
+        FakeBackend b;
+        Reply r = handle_request(b, HV_DOMCTL_RENAME, rename_payload(5, name));
+        REQUIRE(r.status == HV_OK);
+        CHECK(r.payload.empty());
+        CHECK(b.only_call().method == "rename");
+        CHECK(b.only_call().domid == 5);
+        CHECK(b.only_call().text == name);
+    }
+    // Bytes after the name's NUL are padding the name does not include.
+    FakeBackend b;
+    std::string p = rename_payload(5, "ab");
+    p[offsetof(hv_ctl_rename_t, name) + 10] = 'z';
+    REQUIRE(handle_request(b, HV_DOMCTL_RENAME, p).status == HV_OK);
+    CHECK(b.only_call().text == "ab");
+}
+
+TEST_CASE("request: info and wait return the domain as hv_ctl_domain_info_t", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_DOMCTL_INFO, domid_payload(7));
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "info");
+    CHECK(b.only_call().domid == 7);
+    DomainInfo d = reply_info(r.payload);
+    CHECK(d.domid == 7);
+    CHECK(d.name == "web");
+    CHECK(d.vcpus == 2);
+    CHECK(d.memory_mib == 512);
+    CHECK(d.uuid[3] == 0x33);
+
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_WAIT, wire::pack(hv_ctl_wait_t{7, 2500}));
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "wait");
+    CHECK(b.only_call().domid == 7);
+    CHECK(b.only_call().timeout_ms == 2500);
+    d = reply_info(r.payload);
+    CHECK(d.state == hv::sdk::State::shutdown);
+    CHECK(d.shutdown_reason == ShutdownReason::reboot);
+    CHECK(d.restarted_as == 8);
+}
+
+TEST_CASE("request: list returns one hv_ctl_domain_info_t per domain", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_DOMCTL_LIST, "");
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "list");
+    REQUIRE(r.payload.size() == 2 * sizeof(hv_ctl_domain_info_t));
+    DomainInfo first = reply_info(std::string_view(r.payload).substr(0, sizeof(hv_ctl_domain_info_t)));
+    DomainInfo second = reply_info(std::string_view(r.payload).substr(sizeof(hv_ctl_domain_info_t)));
+    CHECK(first.domid == 7);
+    CHECK(first.name == "web");
+    CHECK(second.domid == 9);
+    CHECK(second.name == "db");
+    CHECK(second.state == hv::sdk::State::paused);
+
+    b.list_value.clear();
+    r = handle_request(b, HV_DOMCTL_LIST, "");
+    CHECK(r.status == HV_OK);
+    CHECK(r.payload.empty());
+}
+
+TEST_CASE("request: lookup, start and undefine pass the name", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_DOMCTL_LOOKUP, lookup_payload("web"));
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "lookup");
+    CHECK(b.only_call().text == "web");
+    CHECK(reply_domid(r) == 12);
+
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_LOOKUP, lookup_payload("7")); // a domid in decimal is the backend's to parse
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().text == "7");
+
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_START, lookup_payload(std::string(63, 's')));
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "start");
+    CHECK(b.only_call().text == std::string(63, 's'));
+    CHECK(reply_domid(r) == 13);
+
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_UNDEFINE, lookup_payload("alpha"));
+    REQUIRE(r.status == HV_OK);
+    CHECK(r.payload.empty());
+    CHECK(b.only_call().method == "undefine");
+    CHECK(b.only_call().text == "alpha");
+}
+
+TEST_CASE("request: list defined returns the names, one per line", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_DOMCTL_LIST_DEFINED, "");
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "list_defined");
+    CHECK(r.payload == "alpha\nbeta\n");
+}
+
+TEST_CASE("request: console write passes the bytes after the domid; history returns them", "[control][request]") {
+    FakeBackend b;
+    const std::string bytes("echo hi\n\0\xff", 10);
+    Reply r = handle_request(b, HV_DOMCTL_CONSOLE_WRITE, domid_payload(4) + bytes);
+    REQUIRE(r.status == HV_OK);
+    CHECK(r.payload.empty());
+    CHECK(b.only_call().method == "console_write");
+    CHECK(b.only_call().domid == 4);
+    CHECK(b.only_call().text == bytes);
+
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_CONSOLE_WRITE, domid_payload(4)); // nothing to write is still fine
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().text.empty());
+
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_CONSOLE_HISTORY, domid_payload(4));
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "console_history");
+    CHECK(b.only_call().domid == 4);
+    CHECK(r.payload == std::string("boot\0ok\n", 8));
+}
+
+// -------------------------------------------------------------- bad calls
+
+TEST_CASE("request: malformed payloads get HV_EINVAL and never reach the backend", "[control][request][bad]") {
+    size_t n = 0;
+    for (const auto& c : bad_cases()) {
+        FakeBackend b;
+        Reply r = handle_request(b, c.op, c.payload);
+        INFO(c.what << " -> " << r.status << " " << r.payload);
+        CHECK(r.status == HV_EINVAL);
+        CHECK(b.calls.empty());
+        CHECK_FALSE(r.payload.empty());
+        ++n;
+    }
+    CHECK(n > 80);
+}
+
+TEST_CASE("request: error messages name what is wrong", "[control][request][bad]") {
+    FakeBackend b;
+    auto msg = [&](uint32_t op, const std::string& p) { return handle_request(b, op, p).payload; };
+    CHECK_THAT(msg(HV_DOMCTL_SHUTDOWN, shutdown_payload(1, 2, 0, 0)), Catch::Contains("shutdown") && Catch::Contains("2"));
+    CHECK_THAT(msg(HV_DOMCTL_SHUTDOWN, shutdown_payload(1, 99, 0, 0)), Catch::Contains("99"));
+    CHECK_THAT(msg(HV_DOMCTL_SHUTDOWN, shutdown_payload(1, 0, 8, 0)), Catch::Contains("flags"));
+    CHECK_THAT(msg(HV_DOMCTL_RENAME, rename_payload(1, "x").substr(0, 10)),
+               Catch::Contains("rename") && Catch::Contains("10") && Catch::Contains("72"));
+    CHECK_THAT(msg(HV_DOMCTL_WAIT, "abc"), Catch::Contains("wait") && Catch::Contains("3") && Catch::Contains("8"));
+    CHECK_THAT(msg(HV_DOMCTL_CREATE, create_payload(0, "/a", "b", "c")), Catch::Contains("newline"));
+    CHECK_THAT(msg(HV_DOMCTL_CREATE, create_payload(4, "/a", "b", "")), Catch::Contains("flags"));
+    CHECK_THAT(msg(HV_DOMCTL_CREATE, create_header(0, 0xffffffffu, 2, 0, "x")),
+               Catch::Contains("trailer") && Catch::Contains("4294967295"));
+    CHECK_THAT(msg(HV_DOMCTL_LOOKUP, with_name_unterminated(lookup_payload("a"), 0)), Catch::Contains("NUL"));
+    CHECK_THAT(msg(HV_SYSCTL_PHYSINFO, "xy"), Catch::Contains("physinfo") && Catch::Contains("2"));
+    CHECK(b.calls.empty());
+}
+
+TEST_CASE("request: every refusal names the op it refuses", "[control][request][bad][regression]") {
+    // DESIGN.md section 6: a clear error naming what is wrong and where.
+    // request_handler.cpp reports destroy/pause/unpause/info/console history
+    // payload errors as "domctl: ..." (request_handler.cpp, the shared
+    // hv_ctl_domid_t case), and DEFINE's errors as "create: ..."
+    // (parse_create), so the client cannot tell which op it got wrong.
+    for (const auto& c : bad_cases()) {
+        FakeBackend b;
+        Reply r = handle_request(b, c.op, c.payload);
+        INFO(c.what << " -> " << r.payload);
+        CHECK_THAT(r.payload, Catch::Contains(c.op_word));
+    }
+}
+
+TEST_CASE("request: unknown ops get HV_ENOSYS and never reach the backend", "[control][request][bad]") {
+    const uint32_t ops[] = {0u,
+                            0xdeadbeefu,
+                            HV_CTL_OP(HV_CTL_GROUP_SYSCTL, 99),
+                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 17),
+                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 0),
+                            HV_CTL_EVENT_DOMAIN,
+                            HV_CTL_EVENT_CONSOLE,
+                            // The connection's own ops: the session handles them, never the handler.
+                            HV_SYSCTL_HELLO,
+                            HV_SYSCTL_SUBSCRIBE};
+    for (uint32_t op : ops) {
+        FakeBackend b;
+        for (const std::string& p : {std::string(), domid_payload(1), std::string(16, '\0')}) {
+            Reply r = handle_request(b, op, p);
+            INFO("op " << op);
+            CHECK(r.status == HV_ENOSYS);
+            char hex[16];
+            std::snprintf(hex, sizeof hex, "%#x", op);
+            CHECK_THAT(r.payload, Catch::Contains(op == 0 ? "0" : hex));
+        }
+        CHECK(b.calls.empty());
+    }
+}
+
+TEST_CASE("request: backend errors keep their code, with the message as payload", "[control][request][errors]") {
+    const int last = static_cast<int>(Errc::protocol_error);
+    for (const auto& c : good_cases()) {
+        for (int i = 0; i <= last; ++i) {
+            const auto e = static_cast<Errc>(i);
+            FakeBackend b;
+            const std::string message = std::string(c.name) + " failed: " + std::string(hv::errc_name(e));
+            b.fail = Error{e, message};
+            Reply r = handle_request(b, c.op, c.payload);
+            INFO(c.name << " / " << hv::errc_name(e));
+            CHECK(r.status == wire::status_of(e));
+            CHECK(r.payload == message);
+            CHECK(b.only_call().method == c.method);
+        }
+    }
+}
+
+TEST_CASE("request: the common backend errors map to the expected codes", "[control][request][errors]") {
+    FakeBackend b;
+    b.fail = Error{Errc::not_found, "no domain 7"};
+    Reply r = handle_request(b, HV_DOMCTL_INFO, domid_payload(7));
+    CHECK(r.status == HV_ENOENT);
+    CHECK(r.payload == "no domain 7");
+    b.fail = Error{Errc::exists, "name web taken"};
+    CHECK(handle_request(b, HV_DOMCTL_RENAME, rename_payload(1, "web")).status == HV_EEXIST);
+    b.fail = Error{Errc::timed_out, "still running"};
+    CHECK(handle_request(b, HV_DOMCTL_WAIT, wire::pack(hv_ctl_wait_t{1, 1})).status == HV_ETIMEDOUT);
+    b.fail = Error{Errc::busy, "paused already"};
+    CHECK(handle_request(b, HV_DOMCTL_PAUSE, domid_payload(1)).status == HV_EBUSY);
+    b.fail = Error{Errc::parse_error, "web.cfg:3: bad"};
+    r = handle_request(b, HV_DOMCTL_CREATE, create_payload(0, cfg_source, cfg_text, ""));
+    CHECK(r.status == HV_EBADMSG);
+    CHECK(r.payload == "web.cfg:3: bad");
+    b.fail = Error{Errc::not_supported, "no managed domains here"};
+    CHECK(handle_request(b, HV_DOMCTL_LIST_DEFINED, "").status == HV_ENOTSUP);
+    CHECK(hv::control::error_reply(Error{Errc::permission_denied, "no"}).status == HV_EACCES);
+}
+
+TEST_CASE("request: every good case succeeds and calls its method once", "[control][request]") {
+    for (const auto& c : good_cases()) {
+        FakeBackend b;
+        Reply r = handle_request(b, c.op, c.payload);
+        INFO(c.name << " -> " << r.payload);
+        CHECK(r.status == HV_OK);
+        CHECK(b.only_call().method == c.method);
+    }
+}
