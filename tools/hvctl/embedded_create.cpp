@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,7 @@ bool forward_input(hv::Monitor& m, uint32_t domid, bool& detached) {
     if (::poll(&p, 1, 0) <= 0) return true;
     char buf[256];
     const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) return true; // a signal, not the end of input
     if (n <= 0) return false;
     std::string bytes(buf, static_cast<size_t>(n));
     if (const auto pos = bytes.find(kDetachKey); pos != std::string::npos) {
@@ -129,7 +131,9 @@ int run_domain(hv::Monitor& m, uint32_t domid, const Options& o) {
             if (detached) {
                 if (console_id >= 0) m.console_unsubscribe(domid, console_id);
                 console_id = -1;
-                std::fprintf(stderr, "\r\nhvctl: console detached; the domain keeps running in this process\r\n");
+                raw.reset(); // the terminal is the user's again: Ctrl-C works
+                std::fprintf(stderr, "\nhvctl: console detached; the domain keeps running in this process "
+                                     "(Ctrl-C asks it to power off)\n");
             }
         }
     }
@@ -146,6 +150,9 @@ int create_embedded(const std::string& file, const std::vector<std::string>& ove
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
+    // A closed stdout (hvctl create -c ... | head) must not kill the
+    // process with the terminal left raw: writes just fail.
+    ::signal(SIGPIPE, SIG_IGN);
 
     hv::Monitor::Options mo;
     if (const char* lvl = std::getenv("HV_LOG_LEVEL")) mo.log_level = lvl;
