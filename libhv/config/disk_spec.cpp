@@ -9,17 +9,12 @@
 #include <array>
 #include <utility>
 
+#include "config/spec_text.hpp"
+
 namespace hv::config {
 
 namespace {
 
-constexpr std::string_view blanks = " \t\r\n";
-
-std::string_view trim(std::string_view s) {
-    const size_t first = s.find_first_not_of(blanks);
-    if (first == std::string_view::npos) return {};
-    return s.substr(first, s.find_last_not_of(blanks) - first + 1);
-}
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -62,16 +57,16 @@ public:
     hv::Result<DiskSpec> run() {
         size_t pos = 0;
         for (;;) {
-            while (pos < spec_.size() && blanks.find(spec_[pos]) != std::string_view::npos) ++pos;
+            while (pos < spec_.size() && std::string_view(" \t\r\n").find(spec_[pos]) != std::string_view::npos) ++pos;
             if (pos >= spec_.size()) break;
             const std::string_view rest = spec_.substr(pos);
 
             // target= eats the rest of the spec, commas included (less one
             // trailing comma), so a path with ',' or ':' can be given.
             if (const size_t eq = target_key_length(rest); eq > 0) {
-                std::string_view value = trim(rest.substr(eq));
+                std::string_view value = trim_blanks(rest.substr(eq));
                 if (!value.empty() && value.back() == ',') value.remove_suffix(1);
-                if (auto r = save(target_, "target", trim(value), trim(rest)); !r) return r.error();
+                if (auto r = save(target_, "target", trim_blanks(value), trim_blanks(rest)); !r) return r.error();
                 break;
             }
 
@@ -93,7 +88,7 @@ public:
             }
 
             const size_t comma = rest.find(',');
-            const std::string_view item = trim(rest.substr(0, comma));
+            const std::string_view item = trim_blanks(rest.substr(0, comma));
             pos += comma == std::string_view::npos ? rest.size() : comma + 1;
             if (auto r = parse_item(item); !r) return r.error();
         }
@@ -185,8 +180,8 @@ private:
     hv::Result<bool> vdev_and_devtype(std::string_view value, std::string_view item) {
         const size_t colon = value.rfind(':');
         if (colon == std::string_view::npos) return false;
-        if (auto r = save(vdev_, "vdev", trim(value.substr(0, colon)), item); !r) return r.error();
-        const std::string_view type = trim(value.substr(colon + 1));
+        if (auto r = save(vdev_, "vdev", trim_blanks(value.substr(0, colon)), item); !r) return r.error();
+        const std::string_view type = trim_blanks(value.substr(colon + 1));
         if (type == "cdrom") disk_.devtype = DiskDevtype::cdrom;
         else if (type == "disk") disk_.devtype = DiskDevtype::disk;
         else return fail(item, "unknown device type after ':' (cdrom, disk)");
@@ -195,7 +190,7 @@ private:
 
     hv::Result<void> parse_item(std::string_view item) {
         if (const size_t eq = item.find('='); eq != std::string_view::npos)
-            return keyword(trim(item.substr(0, eq)), trim(item.substr(eq + 1)), item);
+            return keyword(trim_blanks(item.substr(0, eq)), trim_blanks(item.substr(eq + 1)), item);
         if (item == "cdrom") disk_.devtype = DiskDevtype::cdrom;
         else if (item == "direct-io-safe") disk_.direct_io_safe = true;
         else if (item == "discard" || item == "no-discard") disk_.discard = item == "discard";

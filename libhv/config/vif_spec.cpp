@@ -5,17 +5,12 @@
 #include <algorithm>
 #include <utility>
 
+#include "config/spec_text.hpp"
+
 namespace hv::config {
 
 namespace {
 
-constexpr std::string_view blanks = " \t\r\n";
-
-std::string_view trim(std::string_view s) {
-    const size_t first = s.find_first_not_of(blanks);
-    if (first == std::string_view::npos) return {};
-    return s.substr(first, s.find_last_not_of(blanks) - first + 1);
-}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -187,14 +182,14 @@ hv::Result<VifSpec> parse_vif_spec(std::string_view spec) {
     size_t pos = 0;
     while (pos <= spec.size()) {
         const size_t comma = std::min(spec.find(',', pos), spec.size());
-        const std::string_view item = trim(spec.substr(pos, comma - pos));
+        const std::string_view item = trim_blanks(spec.substr(pos, comma - pos));
         pos = comma + 1;
         if (item.empty()) continue; // "a,,b" and a trailing comma, as xl's strtok
 
         const size_t eq = item.find('=');
         if (eq == std::string_view::npos) return fail(item, "not KEY=VALUE");
-        const std::string_view key = trim(item.substr(0, eq));
-        const std::string_view value = trim(item.substr(eq + 1));
+        const std::string_view key = trim_blanks(item.substr(0, eq));
+        const std::string_view value = trim_blanks(item.substr(eq + 1));
         const std::string slot = key == "netdev" ? "gatewaydev" : std::string(key);
         for (const std::string& s : seen)
             if (s == slot) return fail(item, slot + " given twice");
