@@ -54,14 +54,15 @@ private:
 };
 
 // `hvctl ARGS` (ARGS as a shell would split them), stdin from /dev/null,
-// with $HV_CONNECT unset unless `env` (shell assignments) sets it.
+// with HV_CONNECT=embedded:// unless `env` (shell assignments) or a
+// --connect in ARGS says otherwise.
 // Each run has its own output files, so runs may overlap (threads).
 inline Run hvctl(const TempDir& dir, const std::string& args, const std::string& env = "") {
     static std::atomic<unsigned> runs{0};
     const unsigned n = ++runs;
     const auto out = dir.path() / fmt::format("stdout.{}", n);
     const auto err = dir.path() / fmt::format("stderr.{}", n);
-    const std::string cmd = fmt::format("env -u HV_CONNECT HV_LOG_LEVEL=off {} '{}' {} </dev/null >'{}' 2>'{}'", env,
+    const std::string cmd = fmt::format("env HV_CONNECT=embedded:// HV_LOG_LEVEL=off {} '{}' {} </dev/null >'{}' 2>'{}'", env,
                                         env_path("HVCTL"), args, out.string(), err.string());
     const int raw = std::system(cmd.c_str());
     return Run{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};

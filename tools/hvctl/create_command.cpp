@@ -1,7 +1,7 @@
-// hvctl create: xl create's options. Embedded (the monitor in this
-// process, today's behaviour) when neither --connect nor $HV_CONNECT is
-// given or they say embedded://; otherwise the domain is created by hvd
-// and this process returns (or attaches its console with -c).
+// hvctl create: xl create's options. Through hvd (the default
+// connection), this process returns once the domain is created (or
+// attaches its console with -c); with embedded:// the monitor runs in
+// this process, which lives as long as the domain.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -47,7 +47,7 @@ int create_command(const Globals& g, const Args& args) {
     if (p.has('n')) return dry_run(file, overrides);
 
     const std::string uri = connection_uri(g);
-    if (!g.connect_given || is_embedded_uri(uri)) return create_embedded(file, overrides, console, paused);
+    if (is_embedded_uri(uri)) return create_embedded(file, overrides, console, paused);
 
     auto conn = hv::sdk::Connection::open(uri);
     if (!conn) return fail(conn.error());

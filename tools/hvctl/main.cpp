@@ -16,9 +16,9 @@ namespace {
 constexpr const char* kUsage = R"(usage: hvctl [--connect URI] <command> [args]
 
   --connect URI   the monitor to talk to: unix:///PATH (hvd's socket) or
-                  embedded:// (a monitor in this process). Default:
-                  $HV_CONNECT, else unix:///run/hv/hvd.sock. `create` without
-                  either runs embedded (the domain lives in that process).
+                  embedded:// (a monitor in this process; for `create`, the
+                  domain then lives in that process). Default: $HV_CONNECT,
+                  else unix:///run/hv/hvd.sock.
 
 domains:
   create [-c] [-p] [-n] FILE [KEY=VALUE...]
