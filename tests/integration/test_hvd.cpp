@@ -273,6 +273,25 @@ TEST_CASE("embedded:// speaks the same SDK API, sync and async", "[kvm][sdk]") {
     auto stopped = d->async_shutdown({ShutdownReason::poweroff, true, 20000, false}, boost::asio::use_future).get();
     CHECK(stopped);
     CHECK(conn->list()->empty());
+    // From a typed struct; a bad field comes back as the config checks say.
+    hv::sdk::DomainSpec spec;
+    spec.name = "typed";
+    spec.kernel = hello_guest();
+    spec.memory_mib = 16;
+    spec.vcpus = 2;
+    spec.cmdline = "poweroff";
+    spec.on_poweroff = "preserve";
+    auto typed = conn->create(spec);
+    REQUIRE(typed);
+    auto end = typed->wait(20000);
+    REQUIRE(end);
+    CHECK(end->shutdown_reason == ShutdownReason::poweroff);
+    CHECK(typed->console_history()->find("vcpu 1 of 2") != std::string::npos);
+    REQUIRE(typed->destroy());
+    spec.on_crash = "explode";
+    auto bad = conn->create(spec);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("on_crash") != std::string::npos);
     CHECK(Connection::open("tcp://nope").error().code == hv::Errc::invalid_argument);
     CHECK(Connection::open("unix:///nonexistent/hvd.sock").error().code == hv::Errc::not_found);
 }

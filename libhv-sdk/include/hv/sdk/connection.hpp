@@ -85,6 +85,9 @@ public:
     Backend& backend() const { return *backend_; }
 
     Result<Domain> create(const CreateRequest& req) const;
+    // A domain described by a typed struct (written as xl.cfg, then checked
+    // exactly as a file would be).
+    Result<Domain> create(const DomainSpec& spec, bool paused = false) const;
     // An xl.cfg file plus xl-style KEY=VALUE overrides (each one more line).
     Result<Domain> create_from_file(const std::string& path, const std::vector<std::string>& overrides = {},
                                     bool paused = false) const;
@@ -159,6 +162,14 @@ inline Result<Domain> Connection::create(const CreateRequest& req) const {
     auto id = backend_->create(req);
     if (!id) return id.error();
     return Domain(backend_, *id);
+}
+
+inline Result<Domain> Connection::create(const DomainSpec& spec, bool paused) const {
+    CreateRequest req;
+    req.config_text = to_xl_cfg(spec);
+    req.source = "<DomainSpec " + spec.name + ">";
+    req.paused = paused;
+    return create(req);
 }
 
 template <class Token>

@@ -83,6 +83,56 @@ struct CreateRequest {
     bool paused = false;
 };
 
+// A domain described in code instead of a file. Connection::create writes
+// it as xl.cfg text (to_xl_cfg), so it goes through the same checks as a
+// config file would.
+struct DomainSpec {
+    std::string name;
+    std::string kernel; // absolute path
+    std::string cmdline;
+    uint64_t memory_mib = 128;
+    uint32_t vcpus = 1;
+    std::optional<Uuid> uuid;
+    std::string on_poweroff = "destroy"; // xl.cfg action names
+    std::string on_reboot = "restart";
+    std::string on_crash = "destroy";
+};
+
+namespace detail {
+// An xl.cfg double-quoted string.
+inline std::string xl_quote(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+} // namespace detail
+
+inline std::string to_xl_cfg(const DomainSpec& d) {
+    std::string out = "name = " + detail::xl_quote(d.name) + "\nkernel = " + detail::xl_quote(d.kernel) +
+                      "\nmemory = " + std::to_string(d.memory_mib) + "\nvcpus = " + std::to_string(d.vcpus) + "\n";
+    if (!d.cmdline.empty()) out += "extra = " + detail::xl_quote(d.cmdline) + "\n";
+    if (d.uuid) {
+        static const char* hex = "0123456789abcdef";
+        std::string u;
+        for (size_t i = 0; i < 16; ++i) {
+            if (i == 4 || i == 6 || i == 8 || i == 10) u += '-';
+            u += hex[(*d.uuid)[i] >> 4];
+            u += hex[(*d.uuid)[i] & 15];
+        }
+        out += "uuid = \"" + u + "\"\n";
+    }
+    out += "on_poweroff = " + detail::xl_quote(d.on_poweroff) + "\non_reboot = " + detail::xl_quote(d.on_reboot) +
+           "\non_crash = " + detail::xl_quote(d.on_crash) + "\n";
+    return out;
+}
+
 struct ShutdownRequest {
     ShutdownReason reason = ShutdownReason::poweroff;
     bool wait = false;        // return once the domain has stopped
