@@ -170,6 +170,7 @@ int main(int argc, char **argv)
     if (!cfg) return 2;
     if (xlu_cfg_readfile(cfg, argv[1])) {
         printf("parse: error\n");
+        xlu_cfg_destroy(cfg);
         return 0;
     }
     printf("parse: ok\n");
