@@ -1,14 +1,19 @@
 // xl.cfg(5) keys -> DomainConfig. Keys hv acts on are checked here; keys xl
 // knows but hv does not do yet, and keys nobody knows, are kept in
 // DomainConfig::unsupported (xl ignores unknown keys silently; we say so).
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <system_error>
 
+#include "boot/pvh_loader.hpp"
 #include "config/domain_config.hpp"
 #include "config/domain_config_loader.hpp"
 #include "config/xl_cfg_parser.hpp"
+#include "hv/abi/domain_name.h"
+#include "platform/kvm/kvm_vm.hpp"
 
 namespace hv::config {
 
@@ -25,10 +30,14 @@ std::string uuid_to_string(const Uuid& u) {
 
 namespace {
 
-constexpr uint64_t max_vcpus = 128;
-constexpr uint64_t max_memory_mib = UINT64_MAX >> 20; // so the size in bytes fits 64 bits
-constexpr size_t max_name_length = 63;
-constexpr size_t max_file_size = 1 << 20;
+// Reading takes any memory size whose bytes fit 64 bits; check_creatable
+// holds it to what the platform can map.
+constexpr uint64_t max_memory_mib = UINT64_MAX >> 20;
+constexpr size_t max_file_size = kMaxCfgTextBytes;
+
+static_assert(kMinMemoryMib << 20 == boot::kMinRam, "the PVH loader's minimum RAM");
+static_assert(kMaxMemoryMib << 20 <= kvm::kMaxRamBytes && (kMaxMemoryMib + 1) << 20 > kvm::kMaxRamBytes,
+              "the most RAM the KVM platform maps, in whole MiB");
 
 using Kind = CfgValue::Kind;
 
@@ -71,10 +80,12 @@ constexpr KnownKey not_yet[] = {
     {"vtpm", Check::strings}, {"xen_platform_pci", Check::number},
 };
 
+constexpr bool by_name(const KnownKey& a, const KnownKey& b) { return a.name < b.name; }
+static_assert(std::is_sorted(std::begin(not_yet), std::end(not_yet), by_name), "not_yet is sorted by name");
+
 const KnownKey* find_known(std::string_view key) {
-    for (const KnownKey& k : not_yet)
-        if (k.name == key) return &k;
-    return nullptr;
+    const auto it = std::lower_bound(std::begin(not_yet), std::end(not_yet), KnownKey{key, Check::any}, by_name);
+    return it != std::end(not_yet) && it->name == key ? it : nullptr;
 }
 
 hv::Error invalid(const CfgLocation& at, std::string_view key, const std::string& message) {
@@ -167,15 +178,30 @@ hv::Result<void> parse_specs(const CfgSetting& s, std::vector<Spec>& out, Parse 
     return {};
 }
 
-std::string check_name(const std::string& name) {
-    if (name.empty()) return "must not be empty";
-    if (name.size() > max_name_length) return "longer than 63 characters";
-    for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                        c == '.' || c == '-';
-        if (!ok) return "'" + name + "' may only use letters, digits, '_', '.' and '-'";
+// A name as a message may show it: non-printable bytes as \xHH, at most
+// 64 characters of it.
+std::string show_name(std::string_view name) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < name.size() && i < 64; ++i) {
+        const auto u = static_cast<unsigned char>(name[i]);
+        if (u >= 0x20 && u < 0x7f) {
+            out += name[i];
+        } else {
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 0xf];
+        }
     }
-    return {};
+    return name.size() > 64 ? out + "..." : out;
+}
+
+// The one name rule (hv/abi/domain_name.h); "" when `name` is valid.
+std::string check_name(std::string_view name) {
+    const char* why = hv_domain_name_problem(name.data(), name.size());
+    if (why == HV_DOMAIN_NAME_OK) return {};
+    if (name.empty() || name.size() > HV_DOMAIN_NAME_MAX) return why;
+    return "'" + show_name(name) + "' " + why;
 }
 
 // Turns the merged settings into a DomainConfig. `base_dir` (may be empty)
@@ -188,6 +214,7 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
     auto note = [&](const CfgSetting& s, std::string why) {
         dc.unsupported.push_back(Unsupported{s.key, s.where.str(), std::move(why)});
     };
+    auto locate = [&](const CfgSetting& s) { dc.locations.insert_or_assign(s.key, s.value.where); };
 
     for (const CfgSetting& s : cfg.settings) {
         const std::string& key = s.key;
@@ -195,6 +222,7 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
             key == "extra" || key == "cmdline") {
             auto text = get_string(s);
             if (!text) return text.error();
+            locate(s);
             if (key == "name") {
                 if (auto why = check_name(*text); !why.empty()) return invalid(s.value.where, key, why);
                 dc.name = *text;
@@ -222,11 +250,13 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
         } else if (key == "memory" || key == "maxmem") {
             auto mib = get_number(s, 1, max_memory_mib);
             if (!mib) return mib.error();
+            locate(s);
             (key == "memory" ? dc.memory_mib : dc.maxmem_mib) = *mib;
             if (key == "maxmem") maxmem = &s;
         } else if (key == "vcpus" || key == "maxvcpus" || key == "maxvcpu") {
-            auto n = get_number(s, 1, max_vcpus);
+            auto n = get_number(s, 1, kMaxVcpus);
             if (!n) return n.error();
+            locate(s);
             // maxvcpu (no s) turns up in old xm-era configs: honoured unless
             // maxvcpus is also set, and reported either way.
             const bool legacy_ignored = key == "maxvcpu" && cfg.find("maxvcpus");
@@ -242,6 +272,7 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
         } else if (key == "on_poweroff" || key == "on_reboot" || key == "on_crash") {
             auto text = get_string(s);
             if (!text) return text.error();
+            locate(s);
             core::ShutdownAction action{};
             if (!core::parse_action(text->data(), text->size(), action))
                 return invalid(s.value.where, key,
@@ -288,7 +319,7 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
     // Relative paths in a file mean "next to this file"; an override's are
     // the caller's (relative to its working directory).
     for (auto [setting, path] : {std::pair{kernel, &dc.kernel}, std::pair{ramdisk, &dc.ramdisk}}) {
-        if (setting && !base_dir.empty() && setting->where.source == dc.source &&
+        if (setting && !base_dir.empty() && setting->where.source_name() == dc.source &&
             std::filesystem::path(*path).is_relative())
             *path = (std::filesystem::path(base_dir) / *path).string();
     }
@@ -326,7 +357,8 @@ hv::Result<std::string> read_file(const std::string& path) {
         text.append(buf, n);
         if (text.size() > max_file_size) {
             std::fclose(f);
-            return hv::make_error(Errc::io_error, path + ": larger than 1 MiB, not a domain config");
+            return hv::make_error(Errc::io_error, path + ": larger than " + std::to_string(max_file_size >> 20) +
+                                                      " MiB, not a domain config");
         }
     }
     const int err = std::ferror(f) ? errno : 0;
@@ -346,6 +378,72 @@ hv::Result<DomainConfig> load_domain_config(const std::string& path, const std::
     auto text = read_file(path);
     if (!text) return text.error();
     return parse_with_base(*text, path, overrides, std::filesystem::path(path).parent_path().string());
+}
+
+namespace {
+
+// "FILE:LINE:COLUMN: key: what" with the first of `keys` that was written
+// in the config; else "FILE: key: what", or "key: what" for a config built
+// in code.
+hv::Error refuse(const DomainConfig& dc, Errc code, std::initializer_list<std::string_view> keys,
+                 const std::string& what) {
+    for (std::string_view key : keys)
+        if (const auto at = dc.locations.find(key); at != dc.locations.end())
+            return hv::make_error(code, at->second.str() + ": " + std::string(key) + ": " + what);
+    const std::string key(*keys.begin());
+    return hv::make_error(code, (dc.source.empty() ? key : dc.source + ": " + key) + ": " + what);
+}
+
+} // namespace
+
+hv::Result<void> check_creatable(const DomainConfig& dc) {
+    const auto invalid_value = [&](std::initializer_list<std::string_view> keys, const std::string& what) {
+        return refuse(dc, Errc::invalid_argument, keys, what);
+    };
+    if (dc.name.empty()) return invalid_value({"name"}, "required key is missing");
+    if (auto why = check_name(dc.name); !why.empty()) return invalid_value({"name"}, why);
+    if (dc.kernel.empty()) return invalid_value({"kernel"}, "required key is missing");
+
+    for (const Unsupported& u : dc.unsupported)
+        if (u.why != "unknown key")
+            return hv::make_error(Errc::not_supported, u.where + ": " + u.key + ": " + u.why);
+    const std::pair<std::string_view, core::ShutdownAction> actions[] = {{"on_poweroff", dc.actions.on_poweroff},
+                                                                         {"on_reboot", dc.actions.on_reboot},
+                                                                         {"on_crash", dc.actions.on_crash}};
+    for (const auto& [key, action] : actions)
+        if (!core::action_supported(action))
+            return refuse(dc, Errc::not_supported, {key},
+                          std::string("action '") + core::action_name(action) + "' is not supported yet");
+
+    const std::string memory = std::to_string(dc.memory_mib) + " MiB";
+    if (dc.memory_mib < kMinMemoryMib)
+        return invalid_value({"memory"}, memory + " is too little: a PVH guest needs at least " +
+                                             std::to_string(kMinMemoryMib) + " MiB");
+    if (dc.memory_mib > kMaxMemoryMib)
+        return invalid_value({"memory"}, memory + " is more than hv gives a guest (at most " +
+                                             std::to_string(kMaxMemoryMib) + " MiB: guest RAM lies below 4 GiB)");
+    if (dc.maxmem_mib != 0 && dc.maxmem_mib < dc.memory_mib)
+        return invalid_value({"maxmem"}, std::to_string(dc.maxmem_mib) + " MiB is less than memory (" + memory + ")");
+    if (dc.vcpus < 1 || dc.vcpus > kMaxVcpus)
+        return invalid_value({"vcpus"},
+                             std::to_string(dc.vcpus) + " is out of range (1.." + std::to_string(kMaxVcpus) + ")");
+    if (dc.maxvcpus != 0 && dc.maxvcpus < dc.vcpus)
+        return invalid_value({"maxvcpus", "maxvcpu"},
+                             std::to_string(dc.maxvcpus) + " is less than vcpus (" + std::to_string(dc.vcpus) + ")");
+    if (dc.maxvcpus > dc.vcpus)
+        return refuse(dc, Errc::not_supported, {"maxvcpus", "maxvcpu"},
+                      std::to_string(dc.maxvcpus) + " is above vcpus (" + std::to_string(dc.vcpus) +
+                          "): vCPU hotplug is not supported yet");
+
+    // The key the command line came from: cmdline= wins, else extra= (with
+    // root= before it), as build() puts it together.
+    const std::initializer_list<std::string_view> cmdline_keys = {"cmdline", "extra", "root"};
+    if (dc.cmdline.size() + 1 > boot::kCmdlineMax)
+        return invalid_value(cmdline_keys, "the kernel command line is " + std::to_string(dc.cmdline.size()) +
+                                               " bytes; at most " + std::to_string(boot::kCmdlineMax - 1) + " fit");
+    if (dc.cmdline.find('\0') != std::string::npos)
+        return invalid_value(cmdline_keys, "the kernel command line contains a NUL character");
+    return {};
 }
 
 } // namespace hv::config

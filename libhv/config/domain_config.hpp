@@ -5,23 +5,38 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config/disk_spec.hpp"
 #include "config/vif_spec.hpp"
+#include "config/xl_cfg_parser.hpp"
 #include "core/domain_state.hpp"
+#include "hv/result.hpp"
 
 namespace hv::config {
 
 using Uuid = std::array<uint8_t, 16>;
+
+// What hv can create (check_creatable). Guest RAM is one KVM memory slot
+// from guest-physical 0 up to the pages KVM keeps just under 4 GiB
+// (platform/kvm/kvm_vm.hpp), and a PVH kernel needs 2 MiB of it
+// (boot/pvh_loader.hpp); domain_config.cpp asserts that these agree.
+inline constexpr uint64_t kMinMemoryMib = 2;
+inline constexpr uint64_t kMaxMemoryMib = 4095;
+inline constexpr uint32_t kMaxVcpus = 128;
 
 // A key that parsed but that hv does not act on yet, with where it was set.
 struct Unsupported {
     std::string key;
     std::string where; // "file:line:column"
     std::string why;   // e.g. "not supported yet", "unknown key"
+    // What a create that goes ahead tells the user about it, wherever it
+    // runs (embedded, hvd, a dry run): "file:line:col: key: why (ignored)".
+    std::string warning() const { return where + ": " + key + ": " + why + " (ignored)"; }
 };
 
 struct DomainConfig {
@@ -41,8 +56,24 @@ struct DomainConfig {
     std::vector<VifSpec> vifs;
     std::string source;         // the file it came from ("" when built in code)
     std::vector<Unsupported> unsupported;
+    // Where each honoured key was set (its value), by the key as written
+    // ("maxvcpu" for the legacy spelling), so checks made after reading
+    // still name file:line:column and the key. Empty when built in code.
+    std::map<std::string, CfgLocation, std::less<>> locations;
 };
 
 std::string uuid_to_string(const Uuid& u);
+
+// Whether hv can create this domain, checked before anything is created:
+// the name (hv/abi/domain_name.h), a kernel, memory within
+// kMinMemoryMib..kMaxMemoryMib, vcpus within 1..kMaxVcpus, no maxvcpus
+// above vcpus (no vCPU hotplug yet), a kernel command line that fits the
+// PVH loader, and nothing in `unsupported` but unknown keys. The monitor
+// runs it on every create, and `hvctl create -n` too, so a dry run refuses
+// exactly what a real create refuses. Errors are
+// "FILE:LINE:COLUMN: key: what is wrong" (the key alone for a config built
+// in code): Errc::not_supported for what hv does not do yet,
+// Errc::invalid_argument otherwise.
+hv::Result<void> check_creatable(const DomainConfig& cfg);
 
 } // namespace hv::config

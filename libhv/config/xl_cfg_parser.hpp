@@ -31,7 +31,11 @@
 //    read as not strings).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,12 +44,38 @@
 
 namespace hv::config {
 
+// What one config may hold. A config is untrusted input (hvd reads the ones
+// its members send), so reading one costs time and memory linear in its
+// text, and anything beyond these limits is refused with
+// "source:line:column: key: ..." naming the limit:
+//  - kMaxCfgTextBytes: one text (a file, or one override) is at most 1 MiB;
+//  - kMaxCfgSettings: at most 1,024 distinct keys in a config, the file and
+//    its overrides together (xl.cfg(5) knows about 150);
+//  - kMaxCfgKeyBytes: a key is at most 128 characters (the longest xl key
+//    is 32);
+//  - kMaxCfgListItems: a list holds at most 4,096 items, '+=' included;
+//  - kMaxCfgItems: the lists of a config hold at most 16,384 items in all
+//    (so what a config reads into stays within a few MiB: a list item costs
+//    about 100 bytes however short its text);
+//  - kMaxCfgStringBytes: a string (quoted, or an override's bare word, or
+//    one built with '+=') is at most 64 KiB;
+//  - nesting: a value is a string, a number or a list of those (depth 1);
+//    a list inside a list is refused.
+inline constexpr size_t kMaxCfgTextBytes = size_t{1} << 20;
+inline constexpr size_t kMaxCfgSettings = 1024;
+inline constexpr size_t kMaxCfgKeyBytes = 128;
+inline constexpr size_t kMaxCfgListItems = 4096;
+inline constexpr size_t kMaxCfgItems = 16384;
+inline constexpr size_t kMaxCfgStringBytes = size_t{64} << 10;
+
 // Where something was written. Columns count bytes from 1 (a tab is one).
+// Every location in one text shares one copy of its source name.
 struct CfgLocation {
-    std::string source; // file name, or "override N" for a command-line KEY=VALUE
+    std::shared_ptr<const std::string> source; // file name, or "override N" for a command-line KEY=VALUE
     uint32_t line = 0;
     uint32_t column = 0;
 
+    std::string_view source_name() const { return source ? std::string_view(*source) : std::string_view(); }
     std::string str() const; // "source:line:column"
 };
 
@@ -66,12 +96,6 @@ struct CfgSetting {
     bool appended = false; // last set with '+=' (libxlutil then refuses to read it as a number)
 };
 
-struct XlCfg {
-    std::vector<CfgSetting> settings; // in order of first appearance
-
-    const CfgSetting* find(std::string_view key) const;
-};
-
 struct XlCfgOptions {
     // xl create's KEY=VALUE overrides are typed on a shell command line, so an
     // unquoted value there (extra=console=hvc0) is taken as a string: it runs
@@ -80,11 +104,31 @@ struct XlCfgOptions {
     bool bare_words = false;
 };
 
+struct XlCfg;
+
 // Parses `text` and merges its settings into `cfg`, so command-line overrides
 // can be applied after a file. On error `cfg` is left unchanged and the error
-// is Errc::parse_error "source:line:column: key: what is wrong".
+// is Errc::parse_error "source:line:column: key: what is wrong". Costs time
+// and memory linear in `text` (plus a logarithmic key lookup), whatever
+// `cfg` already holds.
 hv::Result<void> parse_xl_cfg_into(XlCfg& cfg, std::string_view text, std::string_view source,
                                    const XlCfgOptions& options = {});
+
+struct XlCfg {
+    // In order of first appearance. Read it; change it only through
+    // parse_xl_cfg_into, which keeps find()'s index.
+    std::vector<CfgSetting> settings;
+
+    const CfgSetting* find(std::string_view key) const; // O(log n)
+    size_t list_items() const { return items_; }         // in all the lists (kMaxCfgItems)
+
+private:
+    friend hv::Result<void> parse_xl_cfg_into(XlCfg&, std::string_view, std::string_view, const XlCfgOptions&);
+    size_t items_ = 0;
+    // key -> position in settings. A tree, not a hash table: no crafted set
+    // of colliding keys can make lookups slow.
+    std::map<std::string, size_t, std::less<>> index_;
+};
 
 hv::Result<XlCfg> parse_xl_cfg(std::string_view text, std::string_view source, const XlCfgOptions& options = {});
 

@@ -45,6 +45,10 @@ private:
     std::unique_ptr<Monitor> m_;
 };
 
+// The DomainConfig a request describes, relative paths (kernel=,
+// ramdisk=) resolved against the folder of its source.
+Result<config::DomainConfig> config_of(const sdk::CreateRequest& req);
+
 sdk::DomainInfo to_sdk(const DomainInfo& i);
 sdk::Event to_sdk(const DomainEvent& e);
 

@@ -34,6 +34,8 @@ Reply size_error(const char* op, size_t got, size_t want) {
     return bad(fmt::format("{}: payload of {} bytes, want {}", op, got, want));
 }
 
+} // namespace
+
 const char* op_name(uint32_t op) {
     switch (op) {
     case HV_DOMCTL_CREATE: return "create";
@@ -45,15 +47,25 @@ const char* op_name(uint32_t op) {
     case HV_DOMCTL_CONSOLE_HISTORY: return "console history";
     case HV_DOMCTL_START: return "start";
     case HV_DOMCTL_UNDEFINE: return "undefine";
+    case HV_DOMCTL_SHUTDOWN: return "shutdown";
+    case HV_DOMCTL_RENAME: return "rename";
+    case HV_DOMCTL_LIST: return "list";
+    case HV_DOMCTL_LOOKUP: return "lookup";
+    case HV_DOMCTL_WAIT: return "wait";
+    case HV_DOMCTL_CONSOLE_WRITE: return "console write";
+    case HV_DOMCTL_LIST_DEFINED: return "list defined";
+    case HV_SYSCTL_PHYSINFO: return "physinfo";
+    case HV_SYSCTL_DMESG: return "dmesg";
     default: return "request";
     }
 }
 
-// CREATE's and DEFINE's payload; returns what is wrong, or "" when fine.
-std::string parse_create(std::string_view payload, sdk::CreateRequest& c, const char* op) {
+std::string decode_create(std::string_view payload, sdk::CreateRequest& c, uint32_t op_code) {
+    const char* op = op_name(op_code);
     auto req = wire::unpack<hv_ctl_create_t>(payload);
     if (!req) return fmt::format("{}: payload of {} bytes, want at least {}", op, payload.size(), sizeof(hv_ctl_create_t));
-    if ((req->flags & ~HV_CTL_CREATE_PAUSED) != 0) return fmt::format("{}: unknown flags", op);
+    const uint32_t known = op_code == HV_DOMCTL_DEFINE ? HV_CTL_CREATE_PAUSED | HV_CTL_CREATE_REPLACE : HV_CTL_CREATE_PAUSED;
+    if ((req->flags & ~known) != 0) return fmt::format("{}: unknown flags", op);
     const std::string_view trailer = payload.substr(sizeof(hv_ctl_create_t));
     if (trailer.size() != uint64_t{req->source_len} + req->text_len + req->overrides_len)
         return fmt::format("{}: trailer of {} bytes, header says {} + {} + {}", op, trailer.size(), req->source_len,
@@ -68,10 +80,9 @@ std::string parse_create(std::string_view payload, sdk::CreateRequest& c, const 
         overrides.remove_prefix(nl + 1);
     }
     c.paused = (req->flags & HV_CTL_CREATE_PAUSED) != 0;
+    c.replace = (req->flags & HV_CTL_CREATE_REPLACE) != 0;
     return {};
 }
-
-} // namespace
 
 Reply error_reply(const Error& e) { return Reply{wire::status_of(e.code), e.message}; }
 
@@ -81,8 +92,7 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
         if (!payload.empty()) return size_error("physinfo", payload.size(), 0);
         auto h = b.host_info();
         if (!h) return error_reply(h.error());
-        hv_ctl_physinfo_t w{h->nr_cpus, h->nr_domains, h->total_mib, h->free_mib, h->abi_version, h->ctl_version};
-        return ok(wire::pack(w));
+        return ok(wire::pack(wire::to_wire(*h)));
     }
     case HV_SYSCTL_DMESG: {
         if (!payload.empty()) return size_error("dmesg", payload.size(), 0);
@@ -95,11 +105,13 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
     case HV_DOMCTL_CREATE:
     case HV_DOMCTL_DEFINE: {
         sdk::CreateRequest c;
-        if (auto why = parse_create(payload, c, op_name(op)); !why.empty()) return bad(why);
+        if (auto why = decode_create(payload, c, op); !why.empty()) return bad(why);
         if (op == HV_DOMCTL_DEFINE) return from(b.define(c));
+        std::string warnings; // after the domid, one per line
+        c.warn = [&warnings](const std::string& w) { warnings += w + "\n"; };
         auto id = b.create(c);
         if (!id) return error_reply(id.error());
-        return ok(wire::pack(hv_ctl_domid_t{*id, 0}));
+        return ok(wire::pack(hv_ctl_domid_t{*id, 0}, warnings));
     }
     case HV_DOMCTL_START:
     case HV_DOMCTL_UNDEFINE: {

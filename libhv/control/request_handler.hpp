@@ -22,4 +22,10 @@ Reply handle_request(sdk::Backend& backend, uint32_t op, std::string_view payloa
 // An error reply from an hv::Error.
 Reply error_reply(const Error& e);
 
+// The op's name for messages ("create", "pause", ...).
+const char* op_name(uint32_t op);
+
+// CREATE's and DEFINE's payload into `c`; returns what is wrong, or "".
+std::string decode_create(std::string_view payload, sdk::CreateRequest& c, uint32_t op);
+
 } // namespace hv::control

@@ -7,7 +7,9 @@ namespace hv::core {
 const char* table_error_text(TableError e) {
     switch (e) {
     case TableError::ok: return "ok";
-    case TableError::bad_name: return "invalid domain name (1-63 characters of A-Z a-z 0-9 _ . -, not all digits)";
+    case TableError::bad_name:
+        return "invalid domain name (1-63 characters of A-Z a-z 0-9 _ . -, not all digits, not starting with '.' or "
+               "'-', no '..')";
     case TableError::name_taken: return "a domain with that name exists";
     case TableError::full: return "too many domains";
     case TableError::no_such_domain: return "no such domain";
@@ -17,18 +19,7 @@ const char* table_error_text(TableError e) {
     return "unknown";
 }
 
-bool valid_domain_name(const char* name, size_t len) {
-    if (len == 0 || len > kMaxNameLength) return false;
-    bool all_digits = true;
-    for (size_t i = 0; i < len; ++i) {
-        const char c = name[i];
-        const bool digit = c >= '0' && c <= '9';
-        const bool ok = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' || c == '-';
-        if (!ok) return false;
-        all_digits = all_digits && digit;
-    }
-    return !all_digits;
-}
+bool valid_domain_name(const char* name, size_t len) { return hv_domain_name_problem(name, len) == HV_DOMAIN_NAME_OK; }
 
 uint32_t DomainTable::next_free_domid() const {
     uint32_t id = next_domid_;

@@ -5,10 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hv/abi/domain_name.h"
+
 namespace hv::core {
 
 constexpr size_t kMaxDomains = 64;
-constexpr size_t kMaxNameLength = 63;
+constexpr size_t kMaxNameLength = HV_DOMAIN_NAME_MAX;
 // Xen reserves domids from 0x7FF0 up (DOMID_FIRST_RESERVED); domid 0 is the
 // control domain, so guests get 1 .. 0x7FEF.
 constexpr uint32_t kFirstGuestDomid = 1;
@@ -25,8 +27,9 @@ enum class TableError : uint8_t { ok, bad_name, name_taken, full, no_such_domain
 
 const char* table_error_text(TableError e);
 
-// Names follow xl's rules for what is safe in paths and xenstore keys:
-// 1..63 characters of [A-Za-z0-9_.-], not all digits (a number is a domid).
+// The one name rule (hv/abi/domain_name.h): 1..63 characters of
+// [A-Za-z0-9_.-], not all digits (a number is a domid), not starting with
+// '.' or '-', no "..": always one safe path component.
 bool valid_domain_name(const char* name, size_t len);
 
 class DomainTable {

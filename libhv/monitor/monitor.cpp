@@ -31,23 +31,6 @@ config::Uuid random_uuid() {
 
 Error no_domain(uint32_t domid) { return make_error(Errc::not_found, fmt::format("no domain with id {}", domid)); }
 
-// What a config may ask for that this monitor cannot do yet. Unknown keys
-// are only warned about (xl ignores them); known-but-unsupported ones are
-// refused, so nobody runs a domain without the disk they configured.
-Result<void> check_supported(const config::DomainConfig& cfg) {
-    for (const auto& u : cfg.unsupported)
-        if (u.why != "unknown key")
-            return make_error(Errc::not_supported, fmt::format("{}: {}: {}", u.where, u.key, u.why));
-    const std::pair<const char*, core::ShutdownAction> actions[] = {
-        {"on_poweroff", cfg.actions.on_poweroff}, {"on_reboot", cfg.actions.on_reboot}, {"on_crash", cfg.actions.on_crash}};
-    for (const auto& [key, action] : actions)
-        if (!core::action_supported(action))
-            return make_error(Errc::not_supported, fmt::format("{}: action '{}' is not supported yet", key, core::action_name(action)));
-    if (cfg.maxvcpus > cfg.vcpus)
-        return make_error(Errc::not_supported, fmt::format("maxvcpus={} above vcpus={}: vCPU hotplug is not supported yet", cfg.maxvcpus, cfg.vcpus));
-    return {};
-}
-
 DomainEvent event(DomainEvent::Kind kind, uint32_t domid, std::string name) {
     return DomainEvent{kind, domid, std::move(name), {}, 0, {}};
 }
@@ -106,8 +89,12 @@ Monitor::~Monitor() {
 }
 
 Result<uint32_t> Monitor::create(const config::DomainConfig& cfg, bool paused) {
-    if (auto r = check_supported(cfg); !r) return r.error();
-    for (const auto& u : cfg.unsupported) log_->warn("{}: {}: {} (ignored)", u.where, u.key, u.why);
+    // What this monitor cannot do (limits, known-but-unsupported keys, so
+    // nobody runs a domain without the disk they configured) is refused
+    // here, as `hvctl create -n` refuses it; unknown keys are only warned
+    // about (xl ignores them).
+    if (auto r = config::check_creatable(cfg); !r) return r.error();
+    for (const auto& u : cfg.unsupported) log_->warn("{}", u.warning());
     std::lock_guard lock(mu_);
     return create_locked(cfg, cfg.uuid.value_or(random_uuid()), paused);
 }

@@ -103,7 +103,17 @@ public:
     }
     Result<sdk::HostInfo> host_info() override {
         note();
-        return sdk::HostInfo{2, next_domid_, 24576, 16384, 1, HV_CTL_VERSION};
+        sdk::HostInfo h;
+        h.nr_cpus = 2;
+        h.nr_domains = next_domid_;
+        h.total_mib = 24576;
+        h.free_mib = 16384;
+        h.abi_version = 1;
+        h.ctl_version = HV_CTL_VERSION;
+        h.host = "fuzz";
+        h.cpus = {{0, 0, 0, 0}, {1, 1, 0, 0}};
+        h.nodes = {{0, 24576, 16384, {10}}};
+        return h;
     }
     Result<std::vector<std::string>> dmesg() override {
         note();

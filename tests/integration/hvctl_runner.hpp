@@ -53,19 +53,23 @@ private:
     std::filesystem::path path_;
 };
 
-// `hvctl ARGS` (ARGS as a shell would split them), stdin from /dev/null,
-// with HV_CONNECT=embedded:// unless `env` (shell assignments) or a
-// --connect in ARGS says otherwise.
+// A shell command line, stdin from /dev/null; its status and output.
 // Each run has its own output files, so runs may overlap (threads).
-inline Run hvctl(const TempDir& dir, const std::string& args, const std::string& env = "") {
+inline Run run_shell(const TempDir& dir, const std::string& cmdline) {
     static std::atomic<unsigned> runs{0};
     const unsigned n = ++runs;
     const auto out = dir.path() / fmt::format("stdout.{}", n);
     const auto err = dir.path() / fmt::format("stderr.{}", n);
-    const std::string cmd = fmt::format("env HV_CONNECT=embedded:// HV_LOG_LEVEL=off {} '{}' {} </dev/null >'{}' 2>'{}'", env,
-                                        env_path("HVCTL"), args, out.string(), err.string());
+    const std::string cmd = fmt::format("{} </dev/null >'{}' 2>'{}'", cmdline, out.string(), err.string());
     const int raw = std::system(cmd.c_str());
     return Run{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
+}
+
+// `hvctl ARGS` (ARGS as a shell would split them), with
+// HV_CONNECT=embedded:// unless `env` (shell assignments) or a --connect
+// in ARGS says otherwise.
+inline Run hvctl(const TempDir& dir, const std::string& args, const std::string& env = "") {
+    return run_shell(dir, fmt::format("env HV_CONNECT=embedded:// HV_LOG_LEVEL=off {} '{}' {}", env, env_path("HVCTL"), args));
 }
 
 } // namespace hvtest

@@ -14,18 +14,25 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include "guest_harness.hpp"
+#include "hv/sdk/connection.hpp"
+#include "hv/sdk/wire_types.hpp"
 
 namespace hvtest {
 
 class HvdProcess {
 public:
-    HvdProcess() {
+    // `extra`: more hvd options (limits, timeouts, --group).
+    explicit HvdProcess(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
         std::string tmpl = (std::filesystem::temp_directory_path() / "hvd-test-XXXXXX").string();
         dir_ = ::mkdtemp(tmpl.data());
         start();
@@ -52,7 +59,11 @@ public:
         if (pid_ == 0) {
             const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
             if (fd >= 0) ::dup2(fd, 2);
-            execl(hvd.c_str(), "hvd", "--socket", sock.c_str(), "--state-dir", state.c_str(), static_cast<char*>(nullptr));
+            std::vector<char*> argv{const_cast<char*>("hvd"), const_cast<char*>("--socket"), const_cast<char*>(sock.c_str()),
+                                    const_cast<char*>("--state-dir"), const_cast<char*>(state.c_str())};
+            for (auto& a : extra_) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            execv(hvd.c_str(), argv.data());
             _exit(127);
         }
         // Ready when it accepts (a killed hvd's stale socket file may still
@@ -105,7 +116,65 @@ private:
         for (pid_t p : domain_processes()) ::kill(p, SIGKILL);
     }
     std::filesystem::path dir_;
+    std::vector<std::string> extra_;
     pid_t pid_ = -1;
 };
+
+// A hello guest as a create request (its config text in memory).
+inline hv::sdk::CreateRequest hello_request(const std::string& name, const std::string& extra, int vcpus = 1) {
+    hv::sdk::CreateRequest r;
+    r.config_text = fmt::format("name='{}'\nkernel='{}'\nmemory=16\nvcpus={}\nextra='{}'\n", name, hello_guest(), vcpus, extra);
+    r.source = "/test/" + name + ".cfg";
+    return r;
+}
+
+inline bool wait_history(const hv::sdk::Domain& d, const std::string& text) {
+    for (int i = 0; i < 2000; ++i) {
+        auto h = d.console_history();
+        if (h && h->find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+// Raw control-socket clients, for what the SDK would never send.
+inline int raw_connect(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path.data(), path.size());
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    return fd;
+}
+
+// Sends bytes, returns the next reply frame (or nullopt when the server
+// closed without one).
+inline std::optional<hv::sdk::wire::Frame> roundtrip(int fd, const std::string& bytes) {
+    ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    hv::sdk::wire::Decoder dec;
+    hv::sdk::wire::Frame f;
+    for (;;) {
+        if (dec.next(f) == hv::sdk::wire::Decoder::Status::frame) return f;
+        char buf[4096];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return std::nullopt;
+        dec.feed(buf, static_cast<size_t>(n));
+    }
+}
+
+inline std::string request(uint32_t op, std::string_view payload, uint16_t version = HV_CTL_VERSION) {
+    return hv::sdk::wire::encode(version, HV_CTL_REQUEST, op, 7, 0, payload);
+}
+
+inline std::string hello() { return request(HV_SYSCTL_HELLO, hv::sdk::wire::pack(hv_ctl_hello_t{1, HV_CTL_VERSION, 0, 0, 0})); }
+
+// A process's figure from /proc/PID/status ("Threads", "VmHWM", ...).
+inline long proc_status(pid_t pid, const std::string& key) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
+    return -1;
+}
 
 } // namespace hvtest

@@ -46,15 +46,30 @@ TEST_CASE("hvctl create without -c runs the guest without printing its console",
 
 TEST_CASE("hvctl create -n prints the resolved config as JSON and creates nothing", "[hvctl][config]") {
     TempDir dir;
-    const std::string cfg = dir.write("d.cfg", fmt::format("name='dry'\nkernel='{}'\nmemory='64'\nvif=['bridge=xenbr0']\n", hello_guest()));
-    const Run r = hvctl(dir, "create -n " + cfg + " vcpus=3");
+    const std::string cfg = dir.write("d.cfg", fmt::format("name='dry'\nkernel='{}'\nmemory='64'\nfrobnicate=1\n", hello_guest()));
+    Run r = hvctl(dir, "create -n " + cfg + " vcpus=3");
     CHECK(r.status == 0);
     CHECK(r.out.find("\"name\": \"dry\"") != std::string::npos);
     CHECK(r.out.find("\"memory\": 64") != std::string::npos);
     CHECK(r.out.find("\"vcpus\": 3") != std::string::npos);
-    CHECK(r.out.find("\"vif\"") != std::string::npos);   // listed as unsupported
-    CHECK(r.err.find("warning:") != std::string::npos); // and warned about
-    CHECK(r.err.find("vif") != std::string::npos);
+    CHECK(r.out.find("\"frobnicate\"") != std::string::npos); // listed as unknown
+    CHECK(r.err.find("warning:") != std::string::npos);       // and warned about
+    CHECK(r.err.find("frobnicate") != std::string::npos);
+
+    // A dry run refuses what a create refuses, naming file:line and the key.
+    r = hvctl(dir, "create -n " + cfg + " vif=['bridge=xenbr0']");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("override 1:1:1: vif: not supported yet") != std::string::npos);
+    r = hvctl(dir, "create -n " + cfg + " memory=8192");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("override 1:1:8: memory: 8192 MiB is more than hv gives a guest") != std::string::npos);
+    const std::string hotplug = dir.write("h.cfg", fmt::format("name='dry'\nkernel='{}'\nvcpus=1\nmaxvcpus=2\n", hello_guest()));
+    r = hvctl(dir, "create -n " + hotplug);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(hotplug + ":4:10: maxvcpus: 2 is above vcpus (1): vCPU hotplug is not supported yet") != std::string::npos);
+    r = hvctl(dir, "create " + hotplug);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(hotplug + ":4:10: maxvcpus: 2 is above vcpus (1): vCPU hotplug is not supported yet") != std::string::npos);
 }
 
 TEST_CASE("hvctl reports config and kernel errors with exit status 1", "[hvctl][bad-input]") {

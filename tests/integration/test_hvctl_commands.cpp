@@ -4,15 +4,20 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include <hv/abi/control.h>
 #include <hv/sdk/connection.hpp>
 
 #include "hvctl_runner.hpp"
@@ -141,6 +146,105 @@ TEST_CASE("hvctl list, domid, domname, rename, pause, unpause, uptime, info, des
     r = hvd.hvctl("list");
     CHECK(r.status == 0);
     CHECK_FALSE(has(r.out, "world"));
+}
+
+namespace {
+
+// The value of `key` in xl info style output ("key    : value"); nullopt if absent.
+std::optional<std::string> info_value(const std::string& out, const std::string& key) {
+    const std::string text = "\n" + out, head = fmt::format("\n{:<23}: ", key);
+    const size_t at = text.find(head);
+    if (at == std::string::npos) return std::nullopt;
+    const size_t from = at + head.size();
+    return text.substr(from, text.find('\n', from) - from);
+}
+
+std::string first_line_of(const std::string& cmd) {
+    std::string out;
+    if (FILE* f = ::popen(cmd.c_str(), "r")) {
+        char buf[256];
+        while (std::fgets(buf, sizeof buf, f) != nullptr) out += buf;
+        ::pclose(f);
+    }
+    return out.substr(0, out.find('\n'));
+}
+
+} // namespace
+
+TEST_CASE("hvctl --version and hvctl version name hv's version and ABIs as hvd --version does", "[hvctl][version]") {
+    TempDir dir;
+    Run r = hvctl(dir, "--version");
+    CHECK(r.status == 0);
+    CHECK(r.err.empty());
+    const std::string hvd_line = first_line_of("'" + env_path("HVD") + "' --version");
+    REQUIRE(hvd_line.rfind("hvd ", 0) == 0);
+    CHECK(r.out == "hvctl " + hvd_line.substr(4) + "\n");
+    CHECK(has(r.out, fmt::format("(guest ABI {}, control ABI {})", HV_ABI_VERSION, HV_CTL_VERSION)));
+    Run v = hvctl(dir, "version");
+    CHECK(v.status == 0);
+    CHECK(v.out == r.out);
+    CHECK(hvctl(dir, "version extra").status == 1);
+    CHECK(has(hvctl(dir, "help").out, "--version"));
+}
+
+TEST_CASE("hvctl info prints xl info's keys with hvd's host figures; info -n adds the topology", "[kvm][hvctl][hvd][info]") {
+    Hvd hvd;
+    REQUIRE(hvd.hvctl("create " + hvd.cfg("one", "stay")).status == 0);
+    Run r = hvd.hvctl("info");
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    const char* keys[] = {"host", "release", "version", "machine", "nr_cpus", "nr_nodes", "cores_per_socket",
+                          "threads_per_core", "cpu_mhz", "total_memory", "free_memory", "hv_major", "hv_minor",
+                          "hv_extra", "hv_version", "hv_scheduler", "hv_abi_version", "hv_control_version",
+                          "nr_domains", "hv_connection"};
+    size_t last = 0;
+    for (const char* k : keys) {
+        INFO(k);
+        const size_t at = r.out.find(fmt::format("{:<23}: ", k));
+        CHECK(at != std::string::npos);
+        CHECK(at >= last); // in xl info's order
+        if (at != std::string::npos) last = at;
+    }
+    // hvd's host is this machine: the figures must be its.
+    struct utsname u {};
+    REQUIRE(::uname(&u) == 0);
+    CHECK(info_value(r.out, "host") == std::string(u.nodename));
+    CHECK(info_value(r.out, "release") == std::string(u.release));
+    CHECK(info_value(r.out, "machine") == std::string(u.machine));
+    CHECK(info_value(r.out, "nr_cpus") == std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)));
+    CHECK(info_value(r.out, "nr_domains") == "1");
+    CHECK(info_value(r.out, "hv_abi_version") == std::to_string(HV_ABI_VERSION));
+    CHECK(info_value(r.out, "hv_control_version") == std::to_string(HV_CTL_VERSION));
+    CHECK(has(info_value(r.out, "hv_scheduler").value_or(""), "none"));
+    const std::string hvd_version = first_line_of("'" + env_path("HVD") + "' --version");
+    const auto v = info_value(r.out, "hv_version");
+    REQUIRE(v);
+    CHECK(hvd_version.rfind("hvd " + *v + " (", 0) == 0);
+    CHECK(*v == *info_value(r.out, "hv_major") + "." + *info_value(r.out, "hv_minor") + *info_value(r.out, "hv_extra"));
+    const std::string mhz = info_value(r.out, "cpu_mhz").value_or("");
+    CHECK((mhz == "unknown" || mhz.find('.') != std::string::npos));
+    CHECK_FALSE(has(r.out, "cpu_topology"));
+
+    Run n = hvd.hvctl("info -n");
+    INFO(n.out);
+    REQUIRE(n.status == 0);
+    CHECK(has(n.out, "cpu_topology           :\ncpu:    core    socket     node\n"));
+    CHECK(has(n.out, "numa_info              :\nnode:    memsize    memfree    distances\n"));
+    CHECK(n.out.find("numa_info") < n.out.find("hv_major"));
+    CHECK(n.out.find("free_memory") < n.out.find("cpu_topology"));
+    // One row per online CPU, one per node.
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    const size_t topo = n.out.find("cpu:    core"), numa = n.out.find("device topology");
+    const std::string cpu_rows = n.out.substr(topo, numa - topo);
+    CHECK(static_cast<long>(std::count(cpu_rows.begin(), cpu_rows.end(), '\n')) == cpus + 1);
+    CHECK(has(cpu_rows, "\n  0:"));
+    const size_t node_head = n.out.find("node:    memsize");
+    const std::string node_rows = n.out.substr(node_head, n.out.find("hv_major") - node_head);
+    CHECK(std::to_string(std::count(node_rows.begin(), node_rows.end(), '\n') - 1) == *info_value(n.out, "nr_nodes"));
+    CHECK(has(node_rows, "\n   0:"));
+
+    CHECK(hvd.hvctl("info -x").status == 1);
+    CHECK(hvd.hvctl("info extra").status == 1);
 }
 
 TEST_CASE("hvctl shutdown -w and reboot -w wait for the guest; -F destroys one that does not answer", "[kvm][hvctl][hvd]") {

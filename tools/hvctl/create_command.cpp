@@ -17,12 +17,14 @@ namespace {
 
 constexpr const char* kUsage = "create [-c] [-p] [-n] FILE [KEY=VALUE...]";
 
-// -n: parse and check here, print the resolved config as JSON.
+// -n: parse and check here with the monitor's own check (check_creatable),
+// so a dry run refuses exactly what a create would; print the resolved
+// config as JSON.
 int dry_run(const std::string& file, const std::vector<std::string>& overrides) {
     auto cfg = hv::config::load_domain_config(file, overrides);
     if (!cfg) return fail(cfg.error());
-    for (const auto& u : cfg->unsupported)
-        std::fprintf(stderr, "warning: %s: %s: %s\n", u.where.c_str(), u.key.c_str(), u.why.c_str());
+    if (auto creatable = hv::config::check_creatable(*cfg); !creatable) return fail(creatable.error());
+    for (const auto& u : cfg->unsupported) std::fprintf(stderr, "warning: %s\n", u.warning().c_str());
     std::fputs(hv::config::domain_config_to_json(*cfg).c_str(), stdout);
     std::fputc('\n', stdout);
     return kExitOk;
@@ -54,7 +56,9 @@ int create_command(const Globals& g, const Args& args) {
     std::fprintf(stderr, "Parsing config from %s\n", file.c_str());
     // With -c it is created paused and unpaused once the console is
     // attached (as xl does), so not a byte of its output is missed.
-    auto dom = conn->create_from_file(file, overrides, paused || console);
+    // What the monitor accepts but ignores (a mistyped key) is never silent.
+    auto dom = conn->create_from_file(file, overrides, paused || console,
+                                      [](const std::string& w) { std::fprintf(stderr, "warning: %s\n", w.c_str()); });
     if (!dom) return fail(dom.error());
     if (!console) return kExitOk;
     return attach_console(*conn, *dom, true, !paused);

@@ -13,22 +13,43 @@ namespace hvctl {
 
 namespace {
 
-// The named domains (in the order given), or all of them by domid.
-hv::Result<std::vector<hv::sdk::DomainInfo>> collect(const hv::sdk::Connection& conn,
-                                                     const std::vector<std::string>& names) {
+struct Listed {
+    std::vector<hv::sdk::DomainInfo> running;
+    std::vector<std::string> defined; // managed domains that are not running
+};
+
+// The named domains (in the order given), or all of them by domid; with
+// the managed domains that are not running (hvd only; an embedded
+// monitor has none). A name that is only managed lists as such.
+hv::Result<Listed> collect(const hv::sdk::Connection& conn, const std::vector<std::string>& names, bool with_defined) {
+    Listed out;
+    std::vector<std::string> managed;
+    if (auto d = conn.list_defined()) managed = std::move(*d);
+    const auto is_managed = [&](const std::string& n) { return std::find(managed.begin(), managed.end(), n) != managed.end(); };
     if (names.empty()) {
         auto all = conn.list();
         if (!all) return all.error();
         std::sort(all->begin(), all->end(), [](const auto& a, const auto& b) { return a.domid < b.domid; });
-        return all;
+        out.running = std::move(*all);
+        if (with_defined)
+            for (const std::string& n : managed) {
+                const bool running = std::any_of(out.running.begin(), out.running.end(), [&](const auto& d) { return d.name == n; });
+                if (!running) out.defined.push_back(n);
+            }
+        return out;
     }
-    std::vector<hv::sdk::DomainInfo> out;
     for (const std::string& n : names) {
         auto dom = conn.domain(n);
-        if (!dom) return dom.error();
+        if (!dom) {
+            if (dom.error().code == hv::Errc::not_found && is_managed(n)) {
+                out.defined.push_back(n);
+                continue;
+            }
+            return dom.error();
+        }
         auto info = dom->info();
         if (!info) return info.error();
-        out.push_back(std::move(*info));
+        out.running.push_back(std::move(*info));
     }
     return out;
 }
@@ -41,24 +62,15 @@ int list_command(const Globals& g, const Args& args) {
     if (p.done) return *p.done;
     auto conn = open_connection(g);
     if (!conn) return fail(conn.error());
-    auto domains = collect(*conn, p.positional);
-    if (!domains) return fail(domains.error());
+    auto listed = collect(*conn, p.positional, true);
+    if (!listed) return fail(listed.error());
     if (p.has('l')) {
-        std::fputs(list_json(*domains).c_str(), stdout);
+        std::fputs(list_json(listed->running, listed->defined).c_str(), stdout);
         return kExitOk;
     }
     std::printf("%s\n", list_header().c_str());
-    for (const auto& d : *domains) std::printf("%s\n", list_row(d).c_str());
-    if (!p.positional.empty()) return kExitOk;
-    // Managed domains (hvctl new) that are not running: name only, as xl
-    // shows them. A backend without managed domains has none to show.
-    if (auto defined = conn->backend().list_defined()) {
-        for (const std::string& name : *defined) {
-            bool running = false;
-            for (const auto& d : *domains) running = running || d.name == name;
-            if (!running) std::printf("%s\n", defined_row(name).c_str());
-        }
-    }
+    for (const auto& d : listed->running) std::printf("%s\n", list_row(d).c_str());
+    for (const std::string& name : listed->defined) std::printf("%s\n", defined_row(name).c_str());
     return kExitOk;
 }
 
@@ -68,20 +80,21 @@ int uptime_command(const Globals& g, const Args& args) {
     if (p.done) return *p.done;
     auto conn = open_connection(g);
     if (!conn) return fail(conn.error());
-    auto domains = collect(*conn, p.positional);
-    if (!domains) return fail(domains.error());
+    auto listed = collect(*conn, p.positional, false);
+    if (!listed) return fail(listed.error());
+    const auto& domains = listed->running;
     if (p.has('s')) { // xl uptime -s: " HH:MM:SS up UPTIME, NAME (ID)"
         const std::time_t now = std::time(nullptr);
         char clock[16] = "";
         std::tm tm{};
         if (::localtime_r(&now, &tm) != nullptr) std::strftime(clock, sizeof clock, "%H:%M:%S", &tm);
-        for (const auto& d : *domains)
+        for (const auto& d : domains)
             std::printf(" %s up %s, %s (%u)\n", clock, uptime_string(d.uptime_seconds, true).c_str(), d.name.c_str(),
                         d.domid);
         return kExitOk;
     }
     std::printf("%s\n", uptime_header().c_str());
-    for (const auto& d : *domains) std::printf("%s\n", uptime_row(d).c_str());
+    for (const auto& d : domains) std::printf("%s\n", uptime_row(d).c_str());
     return kExitOk;
 }
 

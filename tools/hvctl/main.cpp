@@ -7,6 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include <hv/abi/common.h>
+#include <hv/abi/control.h>
+
 #include "commands.hpp"
 
 namespace hvctl {
@@ -14,11 +17,13 @@ namespace hvctl {
 namespace {
 
 constexpr const char* kUsage = R"(usage: hvctl [--connect URI] <command> [args]
+       hvctl --version
 
   --connect URI   the monitor to talk to: unix:///PATH (hvd's socket) or
                   embedded:// (a monitor in this process; for `create`, the
                   domain then lives in that process). Default: $HV_CONNECT,
                   else unix:///run/hv/hvd.sock.
+  --version       hvctl's version and the ABI versions it speaks
 
 domains:
   create [-c] [-p] [-n] FILE [KEY=VALUE...]
@@ -45,8 +50,9 @@ managed domains (hvd keeps their configs):
   start [-c] NAME       create the domain from the stored config
   delete NAME           forget a stored config
 host:
-  info                  host and monitor figures
+  info [-n]             host and monitor figures (-n: CPU and NUMA topology)
   dmesg                 the monitor's log
+  version               as --version
   help                  this text
 
 DOMAIN is a name or a numeric id. `hvctl COMMAND -h` shows one command's
@@ -94,6 +100,16 @@ int fail(const std::string& message) {
 
 int fail(const hv::Error& e) { return fail(e.message); }
 
+namespace {
+
+// What hvd --version prints, for hvctl.
+std::string version_line() {
+    return std::string("hvctl ") + HV_VERSION + " (guest ABI " + std::to_string(HV_ABI_VERSION) + ", control ABI " +
+           std::to_string(HV_CTL_VERSION) + ")\n";
+}
+
+} // namespace
+
 } // namespace hvctl
 
 int main(int argc, char** argv) {
@@ -105,6 +121,10 @@ int main(int argc, char** argv) {
         const std::string_view a = argv[i];
         if (a == "-h" || a == "--help") {
             std::fputs(kUsage, stdout);
+            return kExitOk;
+        }
+        if (a == "--version") {
+            std::fputs(version_line().c_str(), stdout);
             return kExitOk;
         }
         if (a == "--connect") g.connect = i + 1 < argc ? argv[++i] : "";
@@ -124,6 +144,11 @@ int main(int argc, char** argv) {
     const Args args(argv + i + 1, argv + argc);
     if (cmd == "help") {
         std::fputs(kUsage, stdout);
+        return kExitOk;
+    }
+    if (cmd == "version") {
+        if (!args.empty()) return fail("version takes no arguments");
+        std::fputs(version_line().c_str(), stdout);
         return kExitOk;
     }
     for (const Entry& e : kCommands)

@@ -32,8 +32,8 @@ hv::Result<hv::sdk::CreateRequest> read_request(const std::string& path, const s
 } // namespace
 
 int new_command(const Globals& g, const Args& args) {
-    constexpr const char* kUsage = "new FILE [KEY=VALUE...]";
-    const ParsedArgs p = parse_args("new", args, "", kUsage);
+    constexpr const char* kUsage = "new [-f] FILE [KEY=VALUE...]";
+    const ParsedArgs p = parse_args("new", args, "f", kUsage);
     if (p.done) return *p.done;
     if (p.positional.empty()) return usage_error("new", kUsage, "missing config FILE");
     std::vector<std::string> overrides(p.positional.begin() + 1, p.positional.end());
@@ -41,6 +41,7 @@ int new_command(const Globals& g, const Args& args) {
         if (o.find('=') == std::string::npos) return usage_error("new", kUsage, "'" + o + "' is not KEY=VALUE");
     auto req = read_request(p.positional[0], overrides);
     if (!req) return fail(req.error());
+    req->replace = p.has('f'); // without -f, an existing managed domain of that name is kept
     auto conn = open_connection(g);
     if (!conn) return fail(conn.error());
     std::fprintf(stderr, "Parsing config from %s\n", p.positional[0].c_str());

@@ -63,13 +63,13 @@ std::string json_string(std::string_view s) {
 std::string list_header() { return "Name                                        ID   Mem VCPUs      State   Time(s)"; }
 
 std::string list_row(const DomainInfo& d) {
-    return fmt::format("{:<40} {:>5} {:>5} {:>5}     {}  {:>8.1f}", d.name, d.domid, d.memory_mib, d.vcpus_online,
-                       state_column(d.state), d.cpu_seconds);
+    return fmt::format("{:<40} {:>5} {:>5} {:>5}     {}  {:>8.1f}{}", d.name, d.domid, d.memory_mib, d.vcpus_online,
+                       state_column(d.state), d.cpu_seconds, d.unresponsive ? "  (unresponsive)" : "");
 }
 
 std::string defined_row(const std::string& name) { return name; }
 
-std::string list_json(const std::vector<DomainInfo>& domains) {
+std::string list_json(const std::vector<DomainInfo>& domains, const std::vector<std::string>& defined) {
     std::string out = "[";
     for (size_t i = 0; i < domains.size(); ++i) {
         const DomainInfo& d = domains[i];
@@ -84,11 +84,18 @@ std::string list_json(const std::vector<DomainInfo>& domains) {
         out += fmt::format("        \"memory_mib\": {},\n", d.memory_mib);
         out += fmt::format("        \"cpu_seconds\": {:.3f},\n", d.cpu_seconds);
         out += fmt::format("        \"uptime_seconds\": {:.3f},\n", d.uptime_seconds);
-        out += fmt::format("        \"shutdown_reason\": {}\n",
+        out += fmt::format("        \"shutdown_reason\": {},\n",
                            d.shutdown_reason ? json_string(hv::sdk::reason_name(*d.shutdown_reason)) : "null");
+        out += fmt::format("        \"unresponsive\": {}\n", d.unresponsive ? "true" : "false");
         out += "    }";
     }
-    return out + (domains.empty() ? "]\n" : "\n]\n");
+    // Managed domains that are not running: a name and no domid.
+    for (size_t i = 0; i < defined.size(); ++i) {
+        out += domains.empty() && i == 0 ? "\n" : ",\n";
+        out += fmt::format("    {{\n        \"domid\": null,\n        \"name\": {},\n        \"state\": \"defined\"\n    }}",
+                           json_string(defined[i]));
+    }
+    return out + (domains.empty() && defined.empty() ? "]\n" : "\n]\n");
 }
 
 std::string uptime_string(double seconds, bool short_form) {

@@ -26,7 +26,8 @@ std::string list_row(const hv::sdk::DomainInfo& d);
 // A managed domain that is not running: its name, the other columns blank.
 std::string defined_row(const std::string& name);
 // xl list -l: a JSON array of domain objects, with a final newline.
-std::string list_json(const std::vector<hv::sdk::DomainInfo>& domains);
+// Running domains, then managed ones that are not running (`defined`).
+std::string list_json(const std::vector<hv::sdk::DomainInfo>& domains, const std::vector<std::string>& defined = {});
 
 // xl uptime: "H:MM:SS", "1 day, H:MM:SS", "N days, H:MM:SS"; the short
 // form drops the seconds.

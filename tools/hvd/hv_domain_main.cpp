@@ -2,10 +2,14 @@
 // that a fault in one domain's device models cannot take down the others,
 // and so that domains outlive hvd (kill -9 included). It serves the
 // control ABI on its own socket to hvd, and exits once its domain (with
-// all of its restarts) is gone.
+// all of its restarts) is gone, or when no domain was created in it in
+// time (hvd died mid-create: nobody would ever use it).
 //   hv-domain --socket PATH --state-dir DIR [--log-level LEVEL]
+//             [--ready-fd N] [--create-deadline-ms MS]
 #include <signal.h>
+#include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -15,29 +19,41 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
+#include "control/backend_service.hpp"
 #include "control/control_server.hpp"
 #include "control/domid_counter.hpp"
 #include "control/monitor_backend.hpp"
 
+namespace {
+bool parse_number(const std::string& s, long& out) {
+    const char* end = s.data() + s.size();
+    return !s.empty() && std::from_chars(s.data(), end, out).ptr == end;
+}
+} // namespace
+
 int main(int argc, char** argv) {
     std::string socket, state_dir, log_level = "info";
+    long ready_fd = -1, create_deadline_ms = 10000;
     for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string k = argv[i];
-        if (k == "--socket") socket = argv[i + 1];
-        else if (k == "--state-dir") state_dir = argv[i + 1];
-        else if (k == "--log-level") log_level = argv[i + 1];
-        else {
-            std::fprintf(stderr, "hv-domain: unknown option '%s'\n", k.c_str());
+        const std::string k = argv[i], v = argv[i + 1];
+        if (k == "--socket") socket = v;
+        else if (k == "--state-dir") state_dir = v;
+        else if (k == "--log-level") log_level = v;
+        else if (k == "--ready-fd" && parse_number(v, ready_fd)) {
+        } else if (k == "--create-deadline-ms" && parse_number(v, create_deadline_ms)) {
+        } else {
+            std::fprintf(stderr, "hv-domain: unknown or malformed option '%s %s'\n", k.c_str(), v.c_str());
             return 1;
         }
     }
     if (socket.empty() || state_dir.empty()) {
-        std::fputs("usage: hv-domain --socket PATH --state-dir DIR [--log-level LEVEL]\n", stderr);
+        std::fputs("usage: hv-domain --socket PATH --state-dir DIR [--log-level LEVEL] [--ready-fd N] [--create-deadline-ms MS]\n",
+                   stderr);
         return 1;
     }
     ::signal(SIGPIPE, SIG_IGN);
 
-    auto counter = std::make_shared<hv::control::DomidCounter>(state_dir + "/domid.next");
+    auto counter = std::make_shared<hv::control::DomidCounter>(state_dir);
     hv::Monitor::Options mo;
     mo.log_level = log_level;
     mo.domid_source = [counter] { return counter->next(); };
@@ -47,23 +63,32 @@ int main(int argc, char** argv) {
         return 1;
     }
     hv::control::MonitorBackend backend(std::move(*monitor));
+    hv::control::BackendService service(backend);
 
     boost::asio::io_context io;
     hv::control::ServerOptions so;
     so.socket_path = socket;
     so.log = [&backend](const std::string& line) { backend.monitor().log().warn("{}", line); };
-    hv::control::ControlServer server(io, backend, so);
+    hv::control::ControlServer server(io, service, so);
     if (auto r = server.start(); !r) {
         std::fprintf(stderr, "hv-domain: %s\n", r.error().message.c_str());
         return 1;
     }
+    // Tell hvd we are listening (it waits on this pipe, not on a poll loop).
+    if (ready_fd >= 0) {
+        const int fd = static_cast<int>(ready_fd);
+        [[maybe_unused]] const ssize_t n = ::write(fd, "R", 1);
+        ::close(fd);
+    }
 
-    // Done when the last domain is gone (after having had one). The grace
-    // period lets the reply to the request that destroyed it (and a waiter's
-    // reply) reach hvd before the socket goes away.
+    // A domain gone: its id's lease goes back. Done when the last domain
+    // is gone (after having had one). The grace period lets the reply to
+    // the request that destroyed it (and hvd's last questions) reach hvd
+    // before the socket goes away.
     boost::asio::steady_timer grace(io);
     auto sub = backend.subscribe_events([&](const hv::sdk::Event& e) {
         if (e.kind != hv::sdk::Event::Kind::destroyed) return;
+        counter->release(e.domid);
         boost::asio::post(io, [&] {
             grace.expires_after(std::chrono::milliseconds(300));
             grace.async_wait([&](const boost::system::error_code& ec) {
@@ -72,11 +97,32 @@ int main(int argc, char** argv) {
             });
         });
     });
+    // Nobody created a domain in time (hvd was killed mid-create): exit,
+    // so no domain-less process lingers for a later hvd to find.
+    boost::asio::steady_timer deadline(io);
+    int extra_checks = 0;
+    deadline.expires_after(std::chrono::milliseconds(create_deadline_ms));
+    std::function<void(const boost::system::error_code&)> check = [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        auto l = backend.list();
+        if (l && !l->empty()) return; // it has its domain; the destroyed path ends it
+        if (server.connections() > 0 && l && l->empty()) {
+            // A create may be running right now; look again shortly.
+            if (++extra_checks <= 50) {
+                deadline.expires_after(std::chrono::milliseconds(200));
+                return deadline.async_wait(check);
+            }
+        }
+        std::fprintf(stderr, "hv-domain: no domain created within %ld ms; exiting\n", create_deadline_ms);
+        io.stop();
+    };
+    deadline.async_wait(check);
 
     boost::asio::signal_set signals(io, SIGTERM, SIGINT);
     signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
     io.run();
     server.stop();
     sub->reset();
+    service.join();
     return 0;
 }

@@ -2,8 +2,10 @@
 // SDK programs; runs each domain in its own hv-domain process.
 #include <grp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <climits>
 #include <cstdio>
 #include <filesystem>
@@ -15,16 +17,23 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "control/control_server.hpp"
-#include "hvd_backend.hpp"
+#include "hv/abi/control.h"
+#include "hvd_service.hpp"
+#include "state_lock.hpp"
 
 namespace {
 
 constexpr const char* kUsage = R"(usage: hvd [options]
-  --socket PATH        control socket (default /run/hv/hvd.sock)
-  --state-dir DIR      state: managed configs, domain sockets, logs (default /var/lib/hv)
-  --group NAME         members of this group may connect too (default: hv, if it exists)
-  --log-level LEVEL    trace|debug|info|warn|error (default info)
-  --daemonize          detach from the terminal
+  --socket PATH          control socket (default /run/hv/hvd.sock)
+  --state-dir DIR        state: managed configs, domain sockets, logs (default /var/lib/hv)
+  --group NAME           members of this group may connect too (default: hv, if it exists)
+  --max-connections N    connections in all (default 4096; non-root users get a quarter each)
+  --log-level LEVEL      trace|debug|info|warn|error (default info)
+  --call-timeout-ms MS   how long a domain process may take to answer (default 5000)
+  --frame-timeout-ms MS  how long a client may take to send a whole frame, or its HELLO (default 10000)
+  --domain-binary PATH   the per-domain monitor process (default: hv-domain next to hvd)
+  --daemonize            detach from the terminal
+  --version              print the version and exit
 )";
 
 // hv-domain sits next to hvd (build tree and install alike).
@@ -35,20 +44,51 @@ std::string sibling(const char* name) {
     return (std::filesystem::path(std::string(self, static_cast<size_t>(n))).parent_path() / name).string();
 }
 
+// Every connection and subscription holds a descriptor: take what the
+// hard limit allows, so the connection limit (not EMFILE) is what binds.
+void raise_fd_limit() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     std::string socket = "/run/hv/hvd.sock", state_dir = "/var/lib/hv", group_arg, log_level = "info";
     bool group_given = false, daemonize = false;
+    size_t max_connections = 4096, call_timeout_ms = 5000, frame_timeout_ms = 10000;
+    std::string domain_binary = sibling("hv-domain");
+    const auto number = [](const std::string& opt, const char* v, size_t& out) {
+        const std::string s = v;
+        if (std::from_chars(s.data(), s.data() + s.size(), out).ptr != s.data() + s.size() || s.empty() || out == 0) {
+            std::fprintf(stderr, "hvd: %s: '%s' is not a positive number\n", opt.c_str(), v);
+            return false;
+        }
+        return true;
+    };
     for (int i = 1; i < argc; ++i) {
         const std::string k = argv[i];
         const bool has_value = i + 1 < argc;
         if (k == "--daemonize") daemonize = true;
-        else if (k == "--socket" && has_value) socket = argv[++i];
+        else if (k == "--version") {
+            std::printf("hvd %s (guest ABI %u, control ABI %u)\n", HV_VERSION, HV_ABI_VERSION, HV_CTL_VERSION);
+            return 0;
+        } else if (k == "--socket" && has_value) socket = argv[++i];
         else if (k == "--state-dir" && has_value) state_dir = argv[++i];
         else if (k == "--group" && has_value) group_arg = argv[++i], group_given = true;
         else if (k == "--log-level" && has_value) log_level = argv[++i];
-        else if (k == "-h" || k == "--help") {
+        else if (k == "--max-connections" && has_value) {
+            if (!number(k, argv[++i], max_connections)) return 1;
+        } else if (k == "--call-timeout-ms" && has_value) {
+            if (!number(k, argv[++i], call_timeout_ms)) return 1;
+        } else if (k == "--frame-timeout-ms" && has_value) {
+            if (!number(k, argv[++i], frame_timeout_ms)) return 1;
+        } else if (k == "--domain-binary" && has_value) {
+            domain_binary = argv[++i];
+        } else if (k == "-h" || k == "--help") {
             std::fputs(kUsage, stdout);
             return 0;
         } else {
@@ -66,10 +106,13 @@ int main(int argc, char** argv) {
     hv::control::ServerOptions so;
     so.socket_path = socket;
     so.log = [log](const std::string& line) { log->warn("{}", line); };
-    const std::string group_name = group_given ? group_arg : "hv";
-    if (const struct group* g = ::getgrnam(group_name.c_str())) so.allowed_gid = g->gr_gid;
+    so.group_name = group_given ? group_arg : "hv";
+    so.limits.max_connections = max_connections;
+    so.limits.max_connections_per_user = std::max<size_t>(1, max_connections / 4);
+    so.limits.frame_timeout = std::chrono::milliseconds(frame_timeout_ms);
+    if (const struct group* g = ::getgrnam(so.group_name.c_str())) so.allowed_gid = g->gr_gid;
     else if (group_given) {
-        std::fprintf(stderr, "hvd: no group named '%s'\n", group_name.c_str());
+        std::fprintf(stderr, "hvd: no group named '%s'\n", so.group_name.c_str());
         return 1;
     }
 
@@ -80,19 +123,31 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "hvd: %s: %s\n", state_dir.c_str(), ec.message().c_str());
         return 1;
     }
+    // Before any domain or file is touched: one hvd per state dir.
+    auto lock = hvd::StateLock::take(state_dir);
+    if (!lock) {
+        std::fprintf(stderr, "hvd: %s\n", lock.error().message.c_str());
+        return 1;
+    }
     ::signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     if (daemonize && ::daemon(0, 0) != 0) {
         std::perror("hvd: daemon");
         return 1;
     }
 
-    hvd::HvdBackend backend({state_dir, sibling("hv-domain"), log_level}, log, ring);
-    if (auto r = backend.start(); !r) {
+    boost::asio::io_context io;
+    hvd::HvdOptions ho;
+    ho.state_dir = state_dir;
+    ho.domain_binary = domain_binary;
+    ho.log_level = log_level;
+    ho.call_timeout = std::chrono::milliseconds(call_timeout_ms);
+    hvd::HvdService service(io, ho, log, ring);
+    if (auto r = service.start(); !r) {
         log->error("{}", r.error().message);
         return 1;
     }
-    boost::asio::io_context io;
-    hv::control::ControlServer server(io, backend, so);
+    hv::control::ControlServer server(io, service, so);
     if (auto r = server.start(); !r) {
         log->error("{}", r.error().message);
         return 1;
@@ -102,17 +157,9 @@ int main(int argc, char** argv) {
     boost::asio::signal_set stop(io, SIGTERM, SIGINT);
     stop.async_wait([&](const boost::system::error_code&, int sig) {
         log->info("signal {}: stopping (domains keep running)", sig);
+        server.stop();
         io.stop();
     });
-    boost::asio::signal_set child(io, SIGCHLD);
-    std::function<void()> reap = [&] {
-        child.async_wait([&](const boost::system::error_code& e, int) {
-            if (e) return;
-            backend.reap_children();
-            reap();
-        });
-    };
-    reap();
     io.run();
     server.stop();
     return 0;

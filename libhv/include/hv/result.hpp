@@ -1,8 +1,11 @@
 // hv::Result<T>: the hosted side's expected-like return type (C++20 has no
 // std::expected). Carries a value or an Error with a stable code and a
-// message that names what is wrong and where. Never throws.
+// message that names what is wrong and where. Never throws. Reading the
+// value of a failed Result (or the error of a successful one) is a bug: it
+// prints what the Result held on stderr and aborts.
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -51,6 +54,29 @@ struct Error {
 
 inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
 
+// "code_name: message" (e.g. "not_found: no domain 'web'").
+inline std::string describe(const Error& e) {
+    std::string out(errc_name(e.code));
+    if (!e.message.empty()) out.append(": ").append(e.message);
+    return out;
+}
+
+namespace detail {
+
+// What a misused Result prints before it aborts.
+inline std::string bad_value_access_message(const Error& e) {
+    return "hv::Result: value read from a failed Result (check ok() first): " + describe(e);
+}
+inline constexpr const char* kBadErrorAccess = "hv::Result: error() read from a successful Result (check ok() first)";
+
+[[noreturn]] inline void result_misuse(const std::string& message) noexcept {
+    std::fprintf(stderr, "%s\n", message.c_str());
+    std::fflush(stderr);
+    std::abort();
+}
+
+} // namespace detail
+
 template <class T>
 class [[nodiscard]] Result {
 public:
@@ -71,13 +97,14 @@ public:
     T operator*() && { return std::move(*this).value(); }
 
     const Error& error() const {
-        if (ok()) std::abort(); // asking a success for its error is a bug
+        if (ok()) detail::result_misuse(detail::kBadErrorAccess); // asking a success for its error is a bug
         return std::get<1>(v_);
     }
 
 private:
     void check() const {
-        if (!ok()) std::abort(); // asking a failure for its value is a bug
+        // Asking a failure for its value is a bug: say which failure.
+        if (!ok()) detail::result_misuse(detail::bad_value_access_message(std::get<1>(v_)));
     }
     std::variant<T, Error> v_;
 };
@@ -91,7 +118,7 @@ public:
     bool ok() const noexcept { return !failed_; }
     explicit operator bool() const noexcept { return ok(); }
     const Error& error() const {
-        if (!failed_) std::abort();
+        if (!failed_) detail::result_misuse(detail::kBadErrorAccess);
         return err_;
     }
 

@@ -12,17 +12,13 @@ namespace hv::kvm {
 
 namespace {
 Error sys_error(const char* what) { return make_error(Errc::platform_error, fmt::format("{}: {}", what, std::strerror(errno))); }
-// Where KVM may put the three pages of its real-mode TSS (Intel hosts need
-// it before the first KVM_RUN); just under 4 GiB, never guest RAM here.
-constexpr uint64_t kTssAddr = 0xfffbd000;
-constexpr uint64_t kMaxRam = kTssAddr; // RAM is one slot from 0; keep it below the TSS pages
 } // namespace
 
 Result<std::unique_ptr<KvmVm>> KvmVm::create(std::shared_ptr<KvmSystem> sys, uint64_t ram_bytes) {
-    if (ram_bytes == 0 || ram_bytes % 4096 != 0 || ram_bytes > kMaxRam)
+    if (ram_bytes == 0 || ram_bytes % 4096 != 0 || ram_bytes > kMaxRamBytes)
         return make_error(Errc::invalid_argument,
                           fmt::format("guest RAM of {} bytes: must be a non-zero multiple of 4 KiB below {} MiB",
-                                      ram_bytes, kMaxRam >> 20));
+                                      ram_bytes, kMaxRamBytes >> 20));
     std::unique_ptr<KvmVm> vm(new KvmVm());
     vm->sys_ = std::move(sys);
     vm->fd_ = UniqueFd(::ioctl(vm->sys_->fd(), KVM_CREATE_VM, 0));

@@ -12,6 +12,12 @@
 
 namespace hv::kvm {
 
+// Where KVM may put the three pages of its real-mode TSS (Intel hosts need
+// it before the first KVM_RUN): just under 4 GiB, never guest RAM here. RAM
+// is one slot from 0, so it ends below them.
+constexpr uint64_t kTssAddr = 0xfffbd000;
+constexpr uint64_t kMaxRamBytes = kTssAddr;
+
 class KvmVm {
 public:
     static Result<std::unique_ptr<KvmVm>> create(std::shared_ptr<KvmSystem> sys, uint64_t ram_bytes);

@@ -41,6 +41,7 @@ struct Options {
     bool triple = false;
     bool bench = false;           // bench-hypercalls=N given
     uint32_t bench_hypercalls = 0; // N
+    uint32_t chatter = 0;          // chatter=N: N bytes to the 16550, one port write each
 };
 
 Options g_opts;
@@ -88,6 +89,8 @@ void parse_cmdline(const char* p, Line& unknown) {
         else if (word_is(w, n, "fault")) g_opts.fault = true;
         else if (word_is(w, n, "triple")) g_opts.triple = true;
         else if (word_number(w, n, "bench-hypercalls=", g_opts.bench_hypercalls)) g_opts.bench = true;
+        else if (word_number(w, n, "chatter=", g_opts.chatter)) {
+        }
         else {
             known = false;
             for (uint32_t r = 0; r < HV_SHUTDOWN_REASON_COUNT; ++r)
@@ -228,6 +231,16 @@ void bench_hypercalls(uint32_t count) {
     say(l);
 }
 
+// chatter=N: N bytes of "chatter " lines through the 16550, one exit per
+// byte (what console coalescing is tested with), then one line.
+void chatter(uint32_t count) {
+    static const char text[] = "chatter 0123456789abcdefghijklmnopqrstuvwxyz\n";
+    for (uint32_t i = 0; i < count; ++i) serial_write(&text[i % (sizeof text - 1)], 1);
+    Line l;
+    l.str("hello: chatter ").udec(count).str(" done");
+    say(l);
+}
+
 [[noreturn]] void not_on_hv() {
     say("hello: not running on hv");
     say("hello from domain 0 vcpu 0 of 1");
@@ -288,6 +301,7 @@ extern "C" [[noreturn]] void bsp_main(const HvmStartInfo* si) {
     report_up(n);
 
     if (g_opts.bench) bench_hypercalls(g_opts.bench_hypercalls);
+    if (g_opts.chatter != 0) chatter(g_opts.chatter);
     if (g_opts.malformed) run_malformed();
     if (g_opts.fault) asm volatile("ud2");
     if (g_opts.triple) triple_fault();

@@ -316,3 +316,163 @@ TEST_CASE("xl_cfg: bare words (command-line overrides)", "[config][xl_cfg]") {
     CHECK(parse_error("extra=stay") == "t.cfg:1:7: extra: unquoted word 'stay' (strings need quotes)");
     CHECK(parse_error("extra=", bare) == "t.cfg:1:7: extra: empty value");
 }
+
+TEST_CASE("xl_cfg: '+=' and '=' across texts merge as if read as one", "[config][xl_cfg]") {
+    XlCfg cfg = parse_ok("e = 'a'\nd = ['1']\nk = 1\n");
+    REQUIRE(parse_xl_cfg_into(cfg, "e += 'b'\nnew1 = 'n'\ne += 'c'\nd += ['2']\nnew2 += ['m']\n", "more").ok());
+    CHECK(value_of(cfg, "e").text == "abc");
+    CHECK(cfg.find("e")->where.str() == "more:3:1");
+    CHECK(cfg.find("e")->appended);
+    CHECK(value_of(cfg, "e").where.str() == "t.cfg:1:5"); // the value keeps where it began
+    REQUIRE(value_of(cfg, "d").items.size() == 2);
+    CHECK(value_of(cfg, "d").items[1].where.str() == "more:4:7");
+    REQUIRE(cfg.settings.size() == 5);
+    CHECK(cfg.settings[3].key == "new1"); // new keys after the old, in order
+    CHECK(cfg.settings[4].key == "new2");
+    CHECK(cfg.find("new2")->appended);
+
+    REQUIRE(parse_xl_cfg_into(cfg, "e += 'd'\ne = 'x'\ne += 'y'\nk = 2\nk = 3\n", "third").ok());
+    CHECK(value_of(cfg, "e").text == "xy");
+    CHECK(value_of(cfg, "e").where.str() == "third:2:5");
+    CHECK(value_of(cfg, "k").number == 3);
+    CHECK_FALSE(cfg.find("k")->appended);
+    CHECK(cfg.settings[2].key == "k"); // still in its first place
+    CHECK(cfg.settings.size() == 5);
+
+    // '+=' checks see the statements before it in the same text.
+    auto r = parse_xl_cfg_into(cfg, "k = 'now a string'\nk += ' more'\nd = 'str'\nd += ['x']\n", "fourth");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "fourth:4:6: d: '+=' cannot add a list to the string set at fourth:3:1");
+    CHECK(value_of(cfg, "k").number == 3); // unchanged
+    CHECK(value_of(cfg, "d").items.size() == 2);
+}
+
+TEST_CASE("xl_cfg: a failed text leaves appended values as they were", "[config][xl_cfg]") {
+    XlCfg cfg = parse_ok("d = ['1']\ne = 'a'\n");
+    auto r = parse_xl_cfg_into(cfg, "d += ['2']\ne += 'b'\nx = 1\nd += ['3']\nbad = \n", "more");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "more:5:7: bad: empty value");
+    CHECK(value_of(cfg, "d").items.size() == 1);
+    CHECK(value_of(cfg, "e").text == "a");
+    CHECK_FALSE(cfg.find("d")->appended);
+    CHECK(cfg.find("x") == nullptr);
+    CHECK(cfg.settings.size() == 2);
+}
+
+TEST_CASE("xl_cfg: every location in a text shares one copy of its source name", "[config][xl_cfg]") {
+    const std::string source(4000, 's'); // a long path must not be copied per token
+    auto r = parse_xl_cfg("a = 1\nb = ['x', 'y', 'z']\n", source);
+    REQUIRE(r.ok());
+    const XlCfg& cfg = *r;
+    const std::string* shared = cfg.settings[0].where.source.get();
+    REQUIRE(shared != nullptr);
+    CHECK(*shared == source);
+    CHECK(cfg.settings[0].value.where.source.get() == shared);
+    CHECK(cfg.settings[1].where.source.get() == shared);
+    for (const CfgValue& item : cfg.settings[1].value.items) CHECK(item.where.source.get() == shared);
+    CHECK(hv::config::CfgLocation{}.str() == ":0:0");
+}
+
+namespace {
+
+// `n` distinct keys of three characters ("aaa", "aab", ...), one per line.
+std::string many_keys(size_t n) {
+    static constexpr std::string_view first = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+    static constexpr std::string_view rest = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789";
+    std::string text;
+    for (size_t i = 0; i < n; ++i) {
+        text += first[i / (rest.size() * rest.size()) % first.size()];
+        text += rest[i / rest.size() % rest.size()];
+        text += rest[i % rest.size()];
+        text += "=1\n";
+    }
+    return text;
+}
+
+} // namespace
+
+// A hostile or careless config: reading it is linear in its size, and it
+// is refused at the first limit it crosses, with file:line and the limit.
+TEST_CASE("xl_cfg: a 1 MiB config of 150,000 keys is refused at the settings limit", "[config][xl_cfg][limits]") {
+    const std::string text = many_keys(150000);
+    REQUIRE(text.size() <= hv::config::kMaxCfgTextBytes);
+    REQUIRE(text.size() > 800000);
+    const std::string message = parse_error(text);
+    CHECK(message.rfind("t.cfg:1025:1: ", 0) == 0);
+    CHECK(message.find("more than 1024 settings (a config holds at most 1024 keys)") != std::string::npos);
+
+    // The same key 150,000 times is one setting: read, last value wins.
+    std::string same;
+    for (size_t i = 0; i < 150000; ++i) same += "x=" + std::to_string(i % 10) + "\n";
+    const XlCfg cfg = parse_ok(same);
+    REQUIRE(cfg.settings.size() == 1);
+    CHECK(cfg.settings[0].where.line == 150000);
+    CHECK(value_of(cfg, "x").number == 9);
+}
+
+TEST_CASE("xl_cfg: at most 1024 keys, overrides included", "[config][xl_cfg][limits]") {
+    XlCfg cfg = parse_ok(many_keys(1024));
+    CHECK(cfg.settings.size() == 1024);
+    CHECK(cfg.find(cfg.settings[1023].key) == &cfg.settings[1023]);
+    REQUIRE(parse_xl_cfg_into(cfg, "AAA = 2", "override 1", bare).ok()); // an existing key
+    auto r = parse_xl_cfg_into(cfg, "AAA = 3\nzzz = 1", "override 2", bare);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "override 2:2:1: zzz: more than 1024 settings (a config holds at most 1024 keys)");
+    CHECK(value_of(cfg, "AAA").text == "2"); // the failed override changed nothing
+    CHECK(parse_error(many_keys(1025)).rfind("t.cfg:1025:1: ", 0) == 0);
+}
+
+TEST_CASE("xl_cfg: at most 4096 items in a list, '+=' included", "[config][xl_cfg][limits]") {
+    std::string list = "disk = [";
+    for (size_t i = 0; i < 4096; ++i) list += "'d',";
+    CHECK(value_of(parse_ok(list + "]\n"), "disk").items.size() == 4096);
+    CHECK(parse_error(list + "'one more']\n") ==
+          "t.cfg:1:16393: disk: more than 4096 items (a list holds at most 4096)");
+    CHECK(parse_error("x = 1\n" + list + "]\ndisk += ['e']\n") ==
+          "t.cfg:3:9: disk: '+=': more than 4096 items (a list holds at most 4096)");
+    // 16,384 items in all, overrides included; a replaced list no longer counts.
+    XlCfg cfg;
+    for (size_t i = 0; i < 4; ++i)
+        REQUIRE(parse_xl_cfg_into(cfg, "l" + std::to_string(i) + list.substr(4) + "]\n", "f").ok());
+    CHECK(cfg.list_items() == 16384);
+    auto r = parse_xl_cfg_into(cfg, "x = 'not a list'\nl4 = ['one too many']\n", "override 1");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "override 1:2:6: l4: more than 16384 list items in all (a config holds at most 16384)");
+    CHECK(cfg.find("x") == nullptr);
+    REQUIRE(parse_xl_cfg_into(cfg, "l0 = ['a', 'b']\nl4 = ['c']\nl4 += ['d']\n", "override 2").ok());
+    CHECK(cfg.list_items() == 3 * 4096 + 4);
+
+    // Lists do not nest, so a value is at most one level deep.
+    CHECK(parse_error("a = [[[[['deep']]]]]") == "t.cfg:1:6: a: nested lists are not supported");
+}
+
+TEST_CASE("xl_cfg: strings of at most 64 KiB, '+=' and bare words included", "[config][xl_cfg][limits]") {
+    const std::string full(hv::config::kMaxCfgStringBytes, 'x');
+    CHECK(value_of(parse_ok("extra = '" + full + "'\n"), "extra").text.size() == 65536);
+    const std::string too_long = "string longer than 65536 bytes (a config string holds at most 64 KiB)";
+    CHECK(parse_error("a = 1\nextra = \"" + full + "y\"\n") == "t.cfg:2:9: extra: " + too_long);
+    CHECK(parse_error("extra = ['a', '" + full + "yz']\n") == "t.cfg:1:15: extra: " + too_long);
+    CHECK(parse_error("extra = '" + full + "'\nextra += 'y'\n") == "t.cfg:2:10: extra: '+=': " + too_long);
+    CHECK(value_of(parse_ok("extra=" + full, bare), "extra").text.size() == 65536);
+    CHECK(parse_error("extra=" + full + "y", bare) == "t.cfg:1:7: extra: " + too_long);
+}
+
+TEST_CASE("xl_cfg: keys of at most 128 characters", "[config][xl_cfg][limits]") {
+    const std::string key(128, 'k');
+    CHECK(parse_ok(key + " = 1").settings[0].key == key);
+    CHECK(parse_error("a = 1\n" + key + "k = 1") ==
+          "t.cfg:2:1: key 'kkkkkkkkkkkkkkkkkkkkkkkk...' is longer than 128 characters (the limit)");
+    // A long bad word in a message is clipped too.
+    CHECK(parse_error("a = " + std::string(100000, '9') + "z") ==
+          "t.cfg:1:5: a: bad number '999999999999999999999999...' (decimal, 0x hex or 0 octal, at most 64 bits)");
+}
+
+TEST_CASE("xl_cfg: a text of more than 1 MiB is refused", "[config][xl_cfg][limits]") {
+    std::string text = "a = '" + std::string(hv::config::kMaxCfgTextBytes, ' ') + "'";
+    CHECK(parse_error(text) == "t.cfg: 1048582 bytes: a config text holds at most 1 MiB");
+}
+
+TEST_CASE("xl_cfg: a NUL byte inside a string is refused", "[config][xl_cfg]") {
+    CHECK(parse_error(std::string("a = 'x\0y'", 9)) == "t.cfg:1:7: a: NUL character in string");
+    CHECK(parse_error(std::string("a=x\0y", 5), bare) == "t.cfg:1:3: a: NUL character in string");
+}

@@ -51,11 +51,17 @@ public:
     DomainInfo wait_value;
     std::vector<DomainInfo> list_value;
     std::string history = std::string("boot\0ok\n", 8);
-    HostInfo host{2, 3, 24576, 20000, 1, 1};
+    HostInfo host;
     std::vector<std::string> dmesg_lines{"hv: started", "dom 1: created"};
     std::vector<std::string> defined{"alpha", "beta"};
 
     FakeBackend() {
+        host.nr_cpus = 2;
+        host.nr_domains = 3;
+        host.total_mib = 24576;
+        host.free_mib = 20000;
+        host.abi_version = 1;
+        host.ctl_version = 1;
         info_value.domid = 7;
         info_value.name = "web";
         info_value.vcpus = 2;
@@ -294,7 +300,7 @@ std::vector<BadCase> bad_cases() {
         const std::string w = word;
         v.push_back({w + " empty", op, "", word});
         v.push_back({w + " 15 bytes", op, create_payload(0, "", "", "").substr(0, 15), word});
-        v.push_back({w + " flag 2", op, create_payload(2, cfg_source, cfg_text, ""), word});
+        v.push_back({w + " flag 4", op, create_payload(4, cfg_source, cfg_text, ""), word}); // 2 is REPLACE (define)
         v.push_back({w + " flag 31", op, create_payload(0x80000000u, cfg_source, cfg_text, ""), word});
         v.push_back({w + " trailer one byte long", op, create_payload(0, cfg_source, cfg_text, "") + "x", word});
         std::string short_trailer = create_payload(0, cfg_source, cfg_text, "");
@@ -321,6 +327,15 @@ std::vector<BadCase> bad_cases() {
 
 TEST_CASE("request: physinfo returns the backend's host info", "[control][request]") {
     FakeBackend b;
+    b.host.host = "myhost";
+    b.host.machine = "x86_64";
+    b.host.nr_nodes = 1;
+    b.host.cpu_khz = 2400000;
+    b.host.hv_minor = 1;
+    b.host.hv_extra = ".0";
+    b.host.scheduler = "none";
+    b.host.cpus = {{0, 0, 0, 0}, {1, 1, 0, 0}};
+    b.host.nodes = {{0, 24576, 20000, {10}}};
     Reply r = handle_request(b, HV_SYSCTL_PHYSINFO, "");
     REQUIRE(r.status == HV_OK);
     CHECK(b.only_call().method == "host_info");
@@ -332,6 +347,18 @@ TEST_CASE("request: physinfo returns the backend's host info", "[control][reques
     CHECK(p.free_mib == 20000);
     CHECK(p.abi_version == 1);
     CHECK(p.ctl_version == 1);
+    CHECK(std::string(p.host) == "myhost");
+    CHECK(std::string(p.machine) == "x86_64");
+    CHECK(p.nr_nodes == 1);
+    CHECK(p.cpu_khz == 2400000);
+    CHECK(p.hv_minor == 1);
+    CHECK(std::string(p.hv_extra) == ".0");
+    CHECK(std::string(p.scheduler) == "none");
+    CHECK(p.cpu_core[1] == 1);
+    CHECK(p.cpu_node[2] == HV_CTL_PHYS_UNKNOWN);
+    CHECK(p.node_mask == 1u);
+    CHECK(p.node_total_mib[0] == 24576);
+    CHECK(p.node_distance[0][0] == 10);
 }
 
 TEST_CASE("request: dmesg returns the lines, one per line", "[control][request]") {

@@ -291,7 +291,11 @@ TEST_CASE("wire: pack and unpack round-trip every request struct", "[control][wi
     CHECK(back->flags == (HV_CTL_SHUTDOWN_WAIT | HV_CTL_SHUTDOWN_FORCE));
     CHECK(back->timeout_ms == 2500);
 
-    hv_ctl_physinfo_t p{2, 3, 24576, 1000, 1, 1};
+    hv_ctl_physinfo_t p{};
+    p.nr_cpus = 2;
+    p.total_mib = 24576;
+    std::memcpy(p.host, "h", 2);
+    p.node_distance[15][15] = 10;
     auto pb = wire::unpack<hv_ctl_physinfo_t>(wire::pack(p));
     REQUIRE(pb);
     CHECK(std::memcmp(&*pb, &p, sizeof p) == 0);
@@ -409,7 +413,7 @@ TEST_CASE("wire: DomainInfo survives to_wire/from_wire", "[control][wire][types]
     CHECK(w.uptime_ns == 60'250'000'000u);
     CHECK(w.shutdown_reason == HV_CTL_NO_REASON);
     CHECK(w.exists == 1);
-    CHECK(w._pad0 == 0);
+    CHECK(w.flags == 0); // not unresponsive
     CHECK(w.uuid[0] == 0xa0);
     CHECK(w.uuid[15] == 0xaf);
 
@@ -427,6 +431,87 @@ TEST_CASE("wire: DomainInfo survives to_wire/from_wire", "[control][wire][types]
     CHECK_FALSE(back->shutdown_reason);
     CHECK(back->restarted_as == 0);
     CHECK(back->exists);
+}
+
+TEST_CASE("wire: HostInfo survives to_wire/from_wire with every figure", "[control][wire][types]") {
+    hv::sdk::HostInfo h;
+    h.nr_cpus = 4;
+    h.nr_domains = 2;
+    h.total_mib = 32768;
+    h.free_mib = 30000;
+    h.abi_version = HV_ABI_VERSION;
+    h.ctl_version = HV_CTL_VERSION;
+    h.host = "myhost";
+    h.release = "6.1.0-18-amd64";
+    h.version = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1";
+    h.machine = "x86_64";
+    h.nr_nodes = 2;
+    h.cores_per_socket = 2;
+    h.threads_per_core = 2;
+    h.cpu_khz = 2394454;
+    h.hv_major = 0;
+    h.hv_minor = 1;
+    h.hv_extra = ".0-rc1";
+    h.scheduler = "none";
+    h.cpus = {{0, 0, 0, 0}, {1, 0, 0, 0}, {2, 1, 0, 2}, {5, hv::sdk::HostInfo::kUnknown, 1, 2}};
+    h.nodes = {{0, 16384, 15000, {10, 0, 21}}, {2, 16384, 15000, {21, 0, 10}}};
+
+    const hv_ctl_physinfo_t w = wire::to_wire(h);
+    CHECK(w._pad0 == 0);
+    CHECK(w.node_mask == 0b101u);
+    CHECK(w.cpu_node[3] == HV_CTL_PHYS_UNKNOWN);
+    CHECK(w.cpu_core[5] == HV_CTL_PHYS_UNKNOWN);
+    CHECK(std::string(w.host) == "myhost");
+    auto back = wire::from_wire(*wire::unpack<hv_ctl_physinfo_t>(wire::pack(w)));
+    CHECK(back.nr_cpus == 4);
+    CHECK(back.nr_domains == 2);
+    CHECK(back.total_mib == 32768);
+    CHECK(back.free_mib == 30000);
+    CHECK(back.abi_version == HV_ABI_VERSION);
+    CHECK(back.ctl_version == HV_CTL_VERSION);
+    CHECK(back.host == "myhost");
+    CHECK(back.release == "6.1.0-18-amd64");
+    CHECK(back.version == "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1");
+    CHECK(back.machine == "x86_64");
+    CHECK(back.nr_nodes == 2);
+    CHECK(back.cores_per_socket == 2);
+    CHECK(back.threads_per_core == 2);
+    CHECK(back.cpu_khz == 2394454);
+    CHECK(back.hv_version() == "0.1.0-rc1");
+    CHECK(back.scheduler == "none");
+    REQUIRE(back.cpus.size() == 4);
+    CHECK(back.cpus[2].cpu == 2);
+    CHECK(back.cpus[2].core == 1);
+    CHECK(back.cpus[2].socket == 0);
+    CHECK(back.cpus[2].node == 2);
+    CHECK(back.cpus[3].cpu == 5);
+    CHECK(back.cpus[3].core == hv::sdk::HostInfo::kUnknown);
+    CHECK(back.cpus[3].socket == 1);
+    REQUIRE(back.nodes.size() == 2);
+    CHECK(back.nodes[1].node == 2);
+    CHECK(back.nodes[1].total_mib == 16384);
+    CHECK(back.nodes[1].free_mib == 15000);
+    CHECK(back.nodes[0].distances == std::vector<uint32_t>{10, 0, 21});
+    CHECK(back.nodes[1].distances == std::vector<uint32_t>{21, 0, 10});
+}
+
+TEST_CASE("wire: HostInfo is cut to the ABI's fields and tables, and a peer's unterminated string is read to its end",
+          "[control][wire][types]") {
+    hv::sdk::HostInfo h;
+    h.host = std::string(100, 'h');
+    h.hv_extra = std::string(40, 'x');
+    h.cpus = {{0, 0, 0, 0}, {HV_CTL_PHYS_MAX_CPUS, 1, 1, 1}};
+    h.nodes = {{0, 1, 1, {10}}, {HV_CTL_PHYS_MAX_NODES, 1, 1, {10}}};
+    hv_ctl_physinfo_t w = wire::to_wire(h);
+    CHECK(std::string(w.host) == std::string(63, 'h'));
+    CHECK(std::string(w.hv_extra) == std::string(15, 'x'));
+    CHECK(w.node_mask == 1u);
+    auto back = wire::from_wire(w);
+    CHECK(back.cpus.size() == 1);
+    CHECK(back.nodes.size() == 1);
+
+    std::memset(w.machine, 'm', sizeof w.machine); // no NUL
+    CHECK(wire::from_wire(w).machine == std::string(sizeof w.machine, 'm'));
 }
 
 TEST_CASE("wire: DomainInfo carries every state, reason, and the restart fields", "[control][wire][types]") {
@@ -517,7 +602,7 @@ TEST_CASE("wire: Event from_wire refuses an unterminated name and an unknown kin
     CHECK(r.error().code == Errc::protocol_error);
     CHECK_THAT(r.error().message, Catch::Contains("name"));
 
-    for (uint32_t kind : {0u, 8u, 0xffffffffu}) {
+    for (uint32_t kind : {0u, HV_CTL_EV_RESPONSIVE + 1, 0xffffffffu}) {
         INFO("kind " << kind);
         w = wire::to_wire(e);
         w.kind = kind;

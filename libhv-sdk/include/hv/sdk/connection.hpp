@@ -89,8 +89,10 @@ public:
     // exactly as a file would be).
     Result<Domain> create(const DomainSpec& spec, bool paused = false) const;
     // An xl.cfg file plus xl-style KEY=VALUE overrides (each one more line).
+    // `warn` gets each warning (keys accepted but ignored) once it exists.
     Result<Domain> create_from_file(const std::string& path, const std::vector<std::string>& overrides = {},
-                                    bool paused = false) const;
+                                    bool paused = false,
+                                    std::function<void(const std::string&)> warn = nullptr) const;
     Result<Domain> domain(std::string_view name_or_id) const;
 
     Result<std::vector<DomainInfo>> list() const { return backend_->list(); }
@@ -184,7 +186,7 @@ auto Connection::async_create(CreateRequest req, Token&& token) const {
 }
 
 inline Result<Domain> Connection::create_from_file(const std::string& path, const std::vector<std::string>& overrides,
-                                                   bool paused) const {
+                                                   bool paused, std::function<void(const std::string&)> warn) const {
     std::ifstream in(path);
     if (!in) return make_error(Errc::not_found, path + ": cannot open the config file");
     std::stringstream text;
@@ -194,6 +196,7 @@ inline Result<Domain> Connection::create_from_file(const std::string& path, cons
     req.source = std::filesystem::absolute(path).lexically_normal().string();
     req.overrides = overrides;
     req.paused = paused;
+    req.warn = std::move(warn);
     return create(req);
 }
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,10 +41,11 @@ struct DomainInfo {
     std::optional<ShutdownReason> shutdown_reason;
     uint32_t restarted_as = 0; // on_* restart: the new domid
     bool exists = true;        // false: destroyed (last word from wait)
+    bool unresponsive = false; // hvd: its monitor process does not answer (figures are the last known)
 };
 
 struct Event {
-    enum class Kind : uint32_t { created = 1, paused, unpaused, shutdown, restarted, renamed, destroyed };
+    enum class Kind : uint32_t { created = 1, paused, unpaused, shutdown, restarted, renamed, destroyed, unresponsive, responsive };
     Kind kind = Kind::created;
     uint32_t domid = 0;
     std::string name;
@@ -60,17 +62,57 @@ inline const char* event_name(Event::Kind k) {
     case Event::Kind::restarted: return "restarted";
     case Event::Kind::renamed: return "renamed";
     case Event::Kind::destroyed: return "destroyed";
+    case Event::Kind::unresponsive: return "unresponsive";
+    case Event::Kind::responsive: return "responsive";
     }
     return "unknown";
 }
 
+// The host the monitor runs on (hvd's host, or this process's for
+// embedded://) and the monitor's own hv build: what `hvctl info` prints.
+// A figure the monitor could not learn is 0 (a string: empty).
 struct HostInfo {
-    uint32_t nr_cpus = 0;
+    uint32_t nr_cpus = 0; // online CPUs
     uint32_t nr_domains = 0;
     uint64_t total_mib = 0;
     uint64_t free_mib = 0;
-    uint32_t abi_version = 0;
-    uint32_t ctl_version = 0;
+    uint32_t abi_version = 0; // the guest ABI (HV_ABI_VERSION)
+    uint32_t ctl_version = 0; // the control protocol spoken
+    // uname(2): nodename, release, version, machine.
+    std::string host, release, version, machine;
+    uint32_t nr_nodes = 0; // NUMA nodes; 1 on a kernel without NUMA
+    uint32_t cores_per_socket = 0;
+    uint32_t threads_per_core = 0;
+    uint32_t cpu_khz = 0; // as the host kernel reports it (/proc/cpuinfo)
+    // The monitor's hv version: hv_major.hv_minor followed by hv_extra
+    // (0, 1, ".0" for 0.1.0).
+    uint32_t hv_major = 0;
+    uint32_t hv_minor = 0;
+    std::string hv_extra;
+    std::string scheduler; // hv's own vCPU scheduler; "none": vCPUs are host threads the host kernel schedules
+
+    static constexpr uint32_t kUnknown = 0xffff;
+    // Where a host CPU sits (xl info -n's cpu_topology). kUnknown where
+    // not known. The control ABI carries CPUs 0..255.
+    struct Cpu {
+        uint32_t cpu = 0;
+        uint32_t core = kUnknown;   // core id within its socket
+        uint32_t socket = kUnknown; // physical package
+        uint32_t node = kUnknown;   // NUMA node
+    };
+    std::vector<Cpu> cpus; // ascending cpu
+    // A NUMA node (xl info -n's numa_info). The control ABI carries nodes
+    // 0..15.
+    struct Node {
+        uint32_t node = 0;
+        uint64_t total_mib = 0;
+        uint64_t free_mib = 0;
+        std::vector<uint32_t> distances; // [n]: distance to node n (SLIT units, 10 = local); 0: unknown
+    };
+    std::vector<Node> nodes; // ascending node
+
+    // "0.1.0": what hvd --version and xl's xen_version print.
+    std::string hv_version() const { return std::to_string(hv_major) + "." + std::to_string(hv_minor) + hv_extra; }
 };
 
 // A domain to create: xl.cfg text, where it came from (an absolute path:
@@ -81,6 +123,10 @@ struct CreateRequest {
     std::string source;
     std::vector<std::string> overrides;
     bool paused = false;
+    bool replace = false; // define (xl new): replace a managed domain of that name
+    // create: called with each warning (a key the monitor accepts but does
+    // not act on, "file:line:col: key: why (ignored)") once it is created.
+    std::function<void(const std::string&)> warn;
 };
 
 // A domain described in code instead of a file. Connection::create writes

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include <hv/abi/domain_name.h>
 #include <hv/sdk/backend.hpp>
 #include <hv/sdk/unix_channel.hpp>
 
@@ -27,7 +28,11 @@ public:
     Result<uint32_t> create(const CreateRequest& req) override {
         auto payload = create_payload(req);
         if (!payload) return payload.error();
-        return domid_reply(ch_->call(HV_DOMCTL_CREATE, *payload));
+        auto r = ch_->call(HV_DOMCTL_CREATE, *payload);
+        auto id = domid_reply(r);
+        if (id && req.warn) // the warnings follow the domid, one per line
+            for (const auto& w : *lines(r->substr(sizeof(hv_ctl_domid_t)))) req.warn(w);
+        return id;
     }
     Result<void> define(const CreateRequest& req) override {
         auto payload = create_payload(req);
@@ -53,7 +58,7 @@ public:
                 return make_error(Errc::invalid_argument, "override '" + o + "' contains a newline");
             overrides += o + "\n";
         }
-        const hv_ctl_create_t c{req.paused ? HV_CTL_CREATE_PAUSED : 0u, static_cast<uint32_t>(req.source.size()),
+        const hv_ctl_create_t c{(req.paused ? HV_CTL_CREATE_PAUSED : 0u) | (req.replace ? HV_CTL_CREATE_REPLACE : 0u), static_cast<uint32_t>(req.source.size()),
                                 static_cast<uint32_t>(req.config_text.size()), static_cast<uint32_t>(overrides.size())};
         std::string payload = wire::pack(c, req.source + req.config_text + overrides);
         if (payload.size() > HV_CTL_MAX_PAYLOAD)
@@ -62,7 +67,16 @@ public:
                                                           std::to_string(HV_CTL_MAX_PAYLOAD) + "-byte limit");
         return payload;
     }
-    static Result<std::string> lookup_payload(std::string_view name) {
+    // A domain name, checked by the one rule (hv/abi/domain_name.h) before
+    // it leaves this process; `or_domid`: a domid in decimal will do too.
+    static Result<void> check_name(std::string_view name, bool or_domid = false) {
+        if (or_domid && !name.empty() && name.find_first_not_of("0123456789") == std::string_view::npos) return {};
+        if (const char* why = hv_domain_name_problem(name.data(), name.size()))
+            return make_error(Errc::invalid_argument, "domain name '" + std::string(name) + "': " + why);
+        return {};
+    }
+    static Result<std::string> lookup_payload(std::string_view name, bool or_domid = false) {
+        if (auto c = check_name(name, or_domid); !c) return c.error();
         hv_ctl_lookup_t l{};
         if (!wire::put_name(l.name, name)) return make_error(Errc::invalid_argument, "name '" + std::string(name) + "' is too long");
         return wire::pack(l);
@@ -76,6 +90,7 @@ public:
         return none(ch_->call(HV_DOMCTL_SHUTDOWN, wire::pack(s)));
     }
     Result<void> rename(uint32_t domid, std::string_view name) override {
+        if (auto c = check_name(name); !c) return c.error();
         hv_ctl_rename_t r{};
         r.domid = domid;
         if (!wire::put_name(r.name, name)) return make_error(Errc::invalid_argument, "name '" + std::string(name) + "' is too long");
@@ -84,8 +99,9 @@ public:
     Result<DomainInfo> info(uint32_t domid) override {
         return info_reply(ch_->call(HV_DOMCTL_INFO, wire::pack(hv_ctl_domid_t{domid, 0})));
     }
-    Result<std::vector<DomainInfo>> list() override {
-        auto r = ch_->call(HV_DOMCTL_LIST, {});
+    Result<std::vector<DomainInfo>> list() override { return info_list_reply(ch_->call(HV_DOMCTL_LIST, {})); }
+    // LIST's reply: whole hv_ctl_domain_info_t records.
+    static Result<std::vector<DomainInfo>> info_list_reply(const Result<std::string>& r) {
         if (!r) return r.error();
         if (r->size() % sizeof(hv_ctl_domain_info_t) != 0)
             return make_error(Errc::protocol_error, "list reply is not a whole number of domain records");
@@ -98,7 +114,7 @@ public:
         return out;
     }
     Result<uint32_t> lookup(std::string_view name_or_id) override {
-        auto l = lookup_payload(name_or_id);
+        auto l = lookup_payload(name_or_id, true);
         if (!l) return l.error();
         return domid_reply(ch_->call(HV_DOMCTL_LOOKUP, *l));
     }
@@ -116,7 +132,7 @@ public:
         if (!r) return r.error();
         auto p = wire::unpack<hv_ctl_physinfo_t>(*r);
         if (!p) return make_error(Errc::protocol_error, "short physinfo reply");
-        return HostInfo{p->nr_cpus, p->nr_domains, p->total_mib, p->free_mib, p->abi_version, p->ctl_version};
+        return wire::from_wire(*p);
     }
     Result<std::vector<std::string>> dmesg() override { return lines(ch_->call(HV_SYSCTL_DMESG, {})); }
 

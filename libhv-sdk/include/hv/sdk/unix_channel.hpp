@@ -3,7 +3,9 @@
 // plain POSIX sockets, so the client needs no event loop.
 #pragma once
 
+#include <grp.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -32,6 +34,16 @@ public:
         std::unique_ptr<UnixChannel> ch(new UnixChannel(fd));
         if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
             const int err = errno;
+            if (err == EACCES) { // the socket's mode refused us: say whose group lets one in
+                struct stat st {};
+                std::string group = "its group";
+                if (::stat(path.c_str(), &st) == 0) {
+                    const struct group* g = ::getgrgid(st.st_gid);
+                    group = g != nullptr ? "group '" + std::string(g->gr_name) + "'" : "gid " + std::to_string(st.st_gid);
+                }
+                return make_error(Errc::permission_denied,
+                                  "permission denied: cannot connect to " + path + "; members of " + group + " may");
+            }
             return make_error(err == ENOENT || err == ECONNREFUSED ? Errc::not_found : Errc::io_error,
                               "cannot connect to " + path + ": " + std::strerror(err) +
                                   (err == ENOENT || err == ECONNREFUSED ? " (is hvd running?)" : ""));
@@ -62,7 +74,14 @@ public:
                                                           std::to_string(HV_CTL_MAX_PAYLOAD) + "-byte limit");
         std::lock_guard lock(mu_);
         const uint32_t id = ++next_id_;
-        if (auto w = write_all(wire::encode(version_, HV_CTL_REQUEST, op, id, 0, payload)); !w) return w.error();
+        if (auto w = write_all(wire::encode(version_, HV_CTL_REQUEST, op, id, 0, payload)); !w) {
+            // A server that refuses a peer says why, then closes: that
+            // message, not "Broken pipe", is the answer.
+            auto f = read_frame();
+            if (f && f->header.kind == HV_CTL_REPLY && f->header.status < 0)
+                return make_error(wire::errc_of(f->header.status), f->payload);
+            return w.error();
+        }
         for (;;) {
             auto f = read_frame();
             if (!f) return f.error();

@@ -78,6 +78,7 @@ inline hv_ctl_domain_info_t to_wire(const DomainInfo& d) {
     w.shutdown_reason = d.shutdown_reason ? static_cast<uint32_t>(*d.shutdown_reason) : HV_CTL_NO_REASON;
     w.restarted_as = d.restarted_as;
     w.exists = d.exists ? 1 : 0;
+    w.flags = d.unresponsive ? HV_CTL_INFO_UNRESPONSIVE : 0;
     std::memcpy(w.uuid, d.uuid.data(), 16);
     put_name(w.name, d.name);
     return w;
@@ -101,7 +102,97 @@ inline Result<DomainInfo> from_wire(const hv_ctl_domain_info_t& w) {
     if (w.shutdown_reason != HV_CTL_NO_REASON) d.shutdown_reason = static_cast<ShutdownReason>(w.shutdown_reason);
     d.restarted_as = w.restarted_as;
     d.exists = w.exists != 0;
+    d.unresponsive = (w.flags & HV_CTL_INFO_UNRESPONSIVE) != 0;
     return d;
+}
+
+// Strings are cut to fit their fields (NUL-terminated); topology beyond
+// the ABI's tables (CPUs from HV_CTL_PHYS_MAX_CPUS, nodes from
+// HV_CTL_PHYS_MAX_NODES) is left out.
+inline hv_ctl_physinfo_t to_wire(const HostInfo& h) {
+    hv_ctl_physinfo_t w{};
+    w.nr_cpus = h.nr_cpus;
+    w.nr_domains = h.nr_domains;
+    w.total_mib = h.total_mib;
+    w.free_mib = h.free_mib;
+    w.abi_version = h.abi_version;
+    w.ctl_version = h.ctl_version;
+    w.nr_nodes = h.nr_nodes;
+    w.cores_per_socket = h.cores_per_socket;
+    w.threads_per_core = h.threads_per_core;
+    w.cpu_khz = h.cpu_khz;
+    w.hv_major = h.hv_major;
+    w.hv_minor = h.hv_minor;
+    const auto put = [](auto& field, const std::string& s) {
+        std::memcpy(field, s.data(), s.size() < sizeof field ? s.size() : sizeof field - 1);
+    };
+    put(w.hv_extra, h.hv_extra);
+    put(w.scheduler, h.scheduler);
+    put(w.host, h.host);
+    put(w.release, h.release);
+    put(w.version, h.version);
+    put(w.machine, h.machine);
+    const auto small = [](uint32_t v) { return static_cast<uint16_t>(v < HV_CTL_PHYS_UNKNOWN ? v : HV_CTL_PHYS_UNKNOWN); };
+    for (uint32_t i = 0; i < HV_CTL_PHYS_MAX_CPUS; ++i)
+        w.cpu_node[i] = w.cpu_core[i] = w.cpu_socket[i] = HV_CTL_PHYS_UNKNOWN;
+    for (const HostInfo::Cpu& c : h.cpus) {
+        if (c.cpu >= HV_CTL_PHYS_MAX_CPUS) continue;
+        w.cpu_node[c.cpu] = small(c.node);
+        w.cpu_core[c.cpu] = small(c.core);
+        w.cpu_socket[c.cpu] = small(c.socket);
+    }
+    for (const HostInfo::Node& n : h.nodes) {
+        if (n.node >= HV_CTL_PHYS_MAX_NODES) continue;
+        w.node_mask |= 1u << n.node;
+        w.node_total_mib[n.node] = n.total_mib;
+        w.node_free_mib[n.node] = n.free_mib;
+        for (size_t to = 0; to < n.distances.size() && to < HV_CTL_PHYS_MAX_NODES; ++to)
+            w.node_distance[n.node][to] = static_cast<uint8_t>(n.distances[to] < 255 ? n.distances[to] : 255);
+    }
+    return w;
+}
+
+inline HostInfo from_wire(const hv_ctl_physinfo_t& p) {
+    HostInfo h;
+    h.nr_cpus = p.nr_cpus;
+    h.nr_domains = p.nr_domains;
+    h.total_mib = p.total_mib;
+    h.free_mib = p.free_mib;
+    h.abi_version = p.abi_version;
+    h.ctl_version = p.ctl_version;
+    h.nr_nodes = p.nr_nodes;
+    h.cores_per_socket = p.cores_per_socket;
+    h.threads_per_core = p.threads_per_core;
+    h.cpu_khz = p.cpu_khz;
+    h.hv_major = p.hv_major;
+    h.hv_minor = p.hv_minor;
+    const auto get = [](const auto& field) { // up to its first NUL (all of it if a peer left none)
+        const void* nul = std::memchr(field, 0, sizeof field);
+        return std::string(field, nul != nullptr ? static_cast<const char*>(nul) : field + sizeof field);
+    };
+    h.hv_extra = get(p.hv_extra);
+    h.scheduler = get(p.scheduler);
+    h.host = get(p.host);
+    h.release = get(p.release);
+    h.version = get(p.version);
+    h.machine = get(p.machine);
+    const auto wide = [](uint16_t v) { return v == HV_CTL_PHYS_UNKNOWN ? HostInfo::kUnknown : uint32_t{v}; };
+    for (uint32_t i = 0; i < HV_CTL_PHYS_MAX_CPUS; ++i) {
+        if (p.cpu_node[i] == HV_CTL_PHYS_UNKNOWN && p.cpu_core[i] == HV_CTL_PHYS_UNKNOWN &&
+            p.cpu_socket[i] == HV_CTL_PHYS_UNKNOWN)
+            continue;
+        h.cpus.push_back(HostInfo::Cpu{i, wide(p.cpu_core[i]), wide(p.cpu_socket[i]), wide(p.cpu_node[i])});
+    }
+    uint32_t top = 0; // one past the highest node reported
+    for (uint32_t n = 0; n < HV_CTL_PHYS_MAX_NODES; ++n)
+        if ((p.node_mask & (1u << n)) != 0) top = n + 1;
+    for (uint32_t n = 0; n < top; ++n) {
+        if ((p.node_mask & (1u << n)) == 0) continue;
+        HostInfo::Node node{n, p.node_total_mib[n], p.node_free_mib[n], {}};
+        for (uint32_t to = 0; to < top; ++to) node.distances.push_back(p.node_distance[n][to]);
+        h.nodes.push_back(std::move(node));
+    }
+    return h;
 }
 
 inline hv_ctl_event_t to_wire(const Event& e) {
@@ -117,7 +208,7 @@ inline hv_ctl_event_t to_wire(const Event& e) {
 inline Result<Event> from_wire(const hv_ctl_event_t& w) {
     auto name = get_name(w.name);
     if (!name) return make_error(Errc::protocol_error, "event: name is not NUL-terminated");
-    if (w.kind < HV_CTL_EV_CREATED || w.kind > HV_CTL_EV_DESTROYED)
+    if (w.kind < HV_CTL_EV_CREATED || w.kind > HV_CTL_EV_RESPONSIVE)
         return make_error(Errc::protocol_error, "event: unknown kind " + std::to_string(w.kind));
     if (w.reason != HV_CTL_NO_REASON && w.reason > HV_SHUTDOWN_CRASH)
         return make_error(Errc::protocol_error, "event: unknown shutdown reason " + std::to_string(w.reason));

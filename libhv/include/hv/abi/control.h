@@ -98,17 +98,72 @@ typedef struct hv_ctl_hello {
 HV_STATIC_ASSERT(sizeof(hv_ctl_hello_t) == 16, "hv_ctl_hello_t size");
 HV_STATIC_ASSERT(offsetof(hv_ctl_hello_t, features) == 4, "hv_ctl_hello_t.features");
 
+/* PHYSINFO's reply: the host the server (hvd, or an embedded monitor) runs
+ * on, and the server's hv build. Figures the server could not learn are 0
+ * (strings: empty). Strings are NUL-terminated in their fields (cut to
+ * fit). Topology tables: entry i of cpu_* is host CPU i, for CPUs below
+ * HV_CTL_PHYS_MAX_CPUS, HV_CTL_PHYS_UNKNOWN where not known (no such CPU,
+ * offline); entry n of node_* is NUMA node n, for nodes below
+ * HV_CTL_PHYS_MAX_NODES whose bit is set in node_mask. The first 32 bytes
+ * are the v1 reply as first published; the rest was added in v1 too. */
+#define HV_CTL_PHYS_MAX_CPUS 256u
+#define HV_CTL_PHYS_MAX_NODES 16u
+#define HV_CTL_PHYS_UNKNOWN 0xffffu
+
 typedef struct hv_ctl_physinfo {
-    uint32_t nr_cpus;
+    uint32_t nr_cpus;          /* online CPUs */
     uint32_t nr_domains;
     uint64_t total_mib;
     uint64_t free_mib;
-    uint32_t abi_version;  /* HV_ABI_VERSION (guest ABI) */
-    uint32_t ctl_version;  /* negotiated control version */
+    uint32_t abi_version;      /* HV_ABI_VERSION (guest ABI) */
+    uint32_t ctl_version;      /* negotiated control version */
+    uint32_t nr_nodes;         /* NUMA nodes (1 on a kernel without NUMA) */
+    uint32_t cores_per_socket;
+    uint32_t threads_per_core;
+    uint32_t cpu_khz;          /* CPU 0's clock as the host kernel reports it */
+    uint32_t hv_major;         /* the server's hv version: major.minor + extra */
+    uint32_t hv_minor;
+    uint32_t node_mask;        /* bit n: node n's node_* entries are filled */
+    uint32_t _pad0;
+    char hv_extra[16];         /* e.g. ".0" of 0.1.0 */
+    char scheduler[16];        /* hv's vCPU scheduler; "none": the host kernel's */
+    char host[64];             /* uname(2) of the server's host */
+    char release[64];
+    char version[128];
+    char machine[32];
+    uint16_t cpu_node[HV_CTL_PHYS_MAX_CPUS];   /* NUMA node of each CPU */
+    uint16_t cpu_core[HV_CTL_PHYS_MAX_CPUS];   /* core id within its socket */
+    uint16_t cpu_socket[HV_CTL_PHYS_MAX_CPUS]; /* physical package id */
+    uint64_t node_total_mib[HV_CTL_PHYS_MAX_NODES];
+    uint64_t node_free_mib[HV_CTL_PHYS_MAX_NODES];
+    uint8_t node_distance[HV_CTL_PHYS_MAX_NODES][HV_CTL_PHYS_MAX_NODES]; /* [from][to], SLIT units; 0: unknown */
 } hv_ctl_physinfo_t;
-HV_STATIC_ASSERT(sizeof(hv_ctl_physinfo_t) == 32, "hv_ctl_physinfo_t size");
+HV_STATIC_ASSERT(sizeof(hv_ctl_physinfo_t) == 2432, "hv_ctl_physinfo_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, nr_domains) == 4, "hv_ctl_physinfo_t.nr_domains");
 HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, total_mib) == 8, "hv_ctl_physinfo_t.total_mib");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, free_mib) == 16, "hv_ctl_physinfo_t.free_mib");
 HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, abi_version) == 24, "hv_ctl_physinfo_t.abi_version");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, ctl_version) == 28, "hv_ctl_physinfo_t.ctl_version");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, nr_nodes) == 32, "hv_ctl_physinfo_t.nr_nodes");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, cores_per_socket) == 36, "hv_ctl_physinfo_t.cores_per_socket");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, threads_per_core) == 40, "hv_ctl_physinfo_t.threads_per_core");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, cpu_khz) == 44, "hv_ctl_physinfo_t.cpu_khz");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, hv_major) == 48, "hv_ctl_physinfo_t.hv_major");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, hv_minor) == 52, "hv_ctl_physinfo_t.hv_minor");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, node_mask) == 56, "hv_ctl_physinfo_t.node_mask");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, _pad0) == 60, "hv_ctl_physinfo_t._pad0");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, hv_extra) == 64, "hv_ctl_physinfo_t.hv_extra");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, scheduler) == 80, "hv_ctl_physinfo_t.scheduler");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, host) == 96, "hv_ctl_physinfo_t.host");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, release) == 160, "hv_ctl_physinfo_t.release");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, version) == 224, "hv_ctl_physinfo_t.version");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, machine) == 352, "hv_ctl_physinfo_t.machine");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, cpu_node) == 384, "hv_ctl_physinfo_t.cpu_node");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, cpu_core) == 896, "hv_ctl_physinfo_t.cpu_core");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, cpu_socket) == 1408, "hv_ctl_physinfo_t.cpu_socket");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, node_total_mib) == 1920, "hv_ctl_physinfo_t.node_total_mib");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, node_free_mib) == 2048, "hv_ctl_physinfo_t.node_free_mib");
+HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, node_distance) == 2176, "hv_ctl_physinfo_t.node_distance");
 
 #define HV_CTL_SUB_EVENTS (1u << 0)  /* domain events of every domain */
 #define HV_CTL_SUB_CONSOLE (1u << 1) /* console bytes of `domid` (history first) */
@@ -120,8 +175,11 @@ typedef struct hv_ctl_subscribe {
 HV_STATIC_ASSERT(sizeof(hv_ctl_subscribe_t) == 8, "hv_ctl_subscribe_t size");
 
 #define HV_CTL_CREATE_PAUSED (1u << 0)
+#define HV_CTL_CREATE_REPLACE (1u << 1) /* DEFINE: replace a managed domain of that name */
 
-/* CREATE: trailer = source_len bytes naming the config file (an absolute
+/* CREATE's reply: hv_ctl_domid_t, then the config's warnings (keys hv
+ * accepts but does not act on), UTF-8, one per line.
+ * CREATE: trailer = source_len bytes naming the config file (an absolute
  * path: errors cite it, relative paths in the config resolve against its
  * folder), text_len bytes of xl.cfg text, then overrides_len bytes of
  * xl-style KEY=VALUE overrides, one per line. */
@@ -178,6 +236,9 @@ HV_STATIC_ASSERT(sizeof(hv_ctl_wait_t) == 8, "hv_ctl_wait_t size");
 
 #define HV_CTL_NO_REASON 0xffffffffu
 
+/* hv_ctl_domain_info_t.flags */
+#define HV_CTL_INFO_UNRESPONSIVE (1u << 0) /* its monitor process does not answer (figures are the last known) */
+
 typedef struct hv_ctl_domain_info {
     uint32_t domid;
     uint32_t state;           /* HV_CTL_STATE_* */
@@ -189,7 +250,7 @@ typedef struct hv_ctl_domain_info {
     uint32_t shutdown_reason; /* HV_SHUTDOWN_* or HV_CTL_NO_REASON */
     uint32_t restarted_as;    /* nonzero: replaced by this domid (on_* restart) */
     uint32_t exists;          /* 0: destroyed (WAIT's last word on it) */
-    uint32_t _pad0;
+    uint32_t flags;           /* HV_CTL_INFO_* */
     uint8_t uuid[16];
     char name[HV_CTL_NAME_MAX];
 } hv_ctl_domain_info_t;
@@ -211,6 +272,8 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_domain_info_t, name) == 72, "hv_ctl_domain_info
 #define HV_CTL_EV_RESTARTED 5u
 #define HV_CTL_EV_RENAMED 6u
 #define HV_CTL_EV_DESTROYED 7u
+#define HV_CTL_EV_UNRESPONSIVE 8u /* its monitor process stopped answering */
+#define HV_CTL_EV_RESPONSIVE 9u   /* ... and answers again */
 
 typedef struct hv_ctl_event {
     uint32_t kind;      /* HV_CTL_EV_* */

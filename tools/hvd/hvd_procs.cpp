@@ -1,0 +1,462 @@
+// HvdService: domain processes: starting them, finding them again after
+// an hvd restart, their events, and their faults (unresponsive, dead).
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <boost/asio/read.hpp>
+#include <fmt/format.h>
+
+#include "domain_process.hpp"
+#include "hv/sdk/unix_backend.hpp"
+#include "hv/sdk/wire_types.hpp"
+#include "hvd_service.hpp"
+
+namespace hvd {
+
+using hv::Errc;
+using hv::make_error;
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+namespace wire = hv::sdk::wire;
+using Kind = hv::sdk::Event::Kind;
+
+namespace {
+constexpr size_t kGoneKept = 256;
+constexpr size_t kKeptLog = 4000;
+constexpr auto kReadyWait = std::chrono::seconds(3); // requests wait this long for the re-attach at most
+
+hv::control::Reply reply_of(const hv::Error& e) { return hv::control::error_reply(e); }
+} // namespace
+
+hv::Result<void> HvdService::start() {
+    for (const char* sub : {"run", "managed", "log"}) {
+        std::error_code ec;
+        fs::create_directories(fs::path(options_.state_dir) / sub, ec);
+        if (ec) return make_error(Errc::io_error, fmt::format("{}/{}: {}", options_.state_dir, sub, ec.message()));
+    }
+    if (const size_t n = managed_.clean_leftovers(); n > 0) log_->info("removed {} leftover temp file(s) of managed records", n);
+
+    std::vector<std::string> sockets;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(options_.state_dir) / "run", ec))
+        if (e.path().extension() == ".sock") sockets.push_back(e.path().string());
+    auto remaining = std::make_shared<size_t>(sockets.size() + 1);
+    auto finished = [this, remaining] {
+        if (--*remaining != 0 || ready_) return;
+        ready_ = true;
+        ready_timer_.cancel();
+        if (!doms_.empty()) log_->info("re-attached to {} domain(s) in {} process(es)", doms_.size(), procs_.size());
+        auto queued = std::move(deferred_);
+        deferred_.clear();
+        for (auto& fn : queued) fn();
+    };
+    for (const auto& s : sockets) attach(s, finished);
+    // A process that does not answer does not hold hvd's start: requests
+    // go ahead after kReadyWait; it joins the index when it answers.
+    ready_timer_.expires_after(kReadyWait);
+    ready_timer_.async_wait([this, remaining](boost::system::error_code e) {
+        if (e || ready_) return;
+        *remaining = 1;
+        log_->warn("some domain processes have not answered yet; serving without them");
+        ready_ = true;
+        auto queued = std::move(deferred_);
+        deferred_.clear();
+        for (auto& fn : queued) fn();
+    });
+    finished();
+    return {};
+}
+
+DomainLink::Handlers HvdService::link_handlers(const std::weak_ptr<Proc>& weak) {
+    DomainLink::Handlers h;
+    h.on_event = [this, weak](const wire::Frame& f) {
+        if (auto p = weak.lock()) on_proc_event(p, f);
+    };
+    h.on_close = [this, weak](const std::string& why) {
+        auto p = weak.lock();
+        if (!p || p->gone) return;
+        // Its death (the pidfd) is what ends it; a live process whose
+        // link broke is unreachable, which is what unresponsive means.
+        log_->info("domain process {}: {}", p->pid, why);
+        set_unresponsive(p, true);
+    };
+    h.on_timeout = [this, weak] {
+        if (auto p = weak.lock()) set_unresponsive(p, true);
+    };
+    h.on_answer = [this, weak] {
+        if (auto p = weak.lock(); p && p->unresponsive && p->link && p->link->is_open()) set_unresponsive(p, false);
+    };
+    return h;
+}
+
+HvdService::ProcPtr HvdService::adopt(std::shared_ptr<DomainLink> link, const std::string& socket, pid_t pid, int pidfd) {
+    auto p = std::make_shared<Proc>();
+    p->serial = ++next_serial_;
+    p->pid = pid;
+    p->pidfd = pidfd;
+    p->socket = socket;
+    p->link = std::move(link);
+    procs_[p->serial] = p;
+    watch_death(p);
+    return p;
+}
+
+void HvdService::watch_death(const ProcPtr& p) {
+    if (p->pidfd < 0) return;
+    p->watch = std::make_unique<asio::posix::stream_descriptor>(io_, p->pidfd);
+    std::weak_ptr<Proc> weak = p;
+    p->watch->async_wait(asio::posix::stream_descriptor::wait_read, [this, weak](boost::system::error_code ec) {
+        if (ec) return;
+        if (auto proc = weak.lock()) proc_died(proc);
+    });
+}
+
+void HvdService::kill_proc(const ProcPtr& p) { signal_pidfd(p->pidfd, SIGKILL); }
+
+void HvdService::spawn_and_create(Checked c, std::function<void(Reply)> done) {
+    static unsigned spawned = 0;
+    SpawnOptions so;
+    so.binary = options_.domain_binary;
+    so.state_dir = options_.state_dir;
+    so.log_level = options_.log_level;
+    so.socket = fmt::format("{}/run/dom-{}-{}.sock", options_.state_dir, ::getpid(), ++spawned);
+    so.log_file = fmt::format("{}/log/{}.log", options_.state_dir, c.name);
+    auto s = spawn_domain_process(so);
+    if (!s) return done(reply_of(s.error()));
+    // Not linked yet: the link is made once it says it listens.
+    ProcPtr p = adopt(nullptr, so.socket, s->pid, s->pidfd);
+    p->creating = true;
+    p->request = c.req;
+    p->on_crash = c.on_crash;
+    p->log_file = so.log_file;
+
+    auto ready = std::make_shared<asio::posix::stream_descriptor>(io_, s->ready_fd);
+    auto byte = std::make_shared<char>(0);
+    auto timer = std::make_shared<asio::steady_timer>(io_, options_.spawn_timeout);
+    auto settled = std::make_shared<bool>(false);
+    auto fail = [this, p, done](const std::string& why) {
+        p->creating = false;
+        kill_proc(p);
+        std::error_code ec;
+        fs::remove(p->socket, ec);
+        done(hv::control::Reply{HV_ENODEV, why});
+    };
+    timer->async_wait([this, p, ready, settled, fail, name = c.name](boost::system::error_code ec) {
+        if (ec || *settled) return;
+        *settled = true;
+        ready->close();
+        fail(fmt::format("domain process for '{}' did not come up within {} ms; see {}", name,
+                         options_.spawn_timeout.count(), p->log_file));
+    });
+    asio::async_read(*ready, asio::buffer(byte.get(), 1), [this, p, c = std::move(c), ready, byte, timer, settled, fail,
+                                                           done](boost::system::error_code ec, size_t n) mutable {
+        if (*settled) return;
+        *settled = true;
+        timer->cancel();
+        ready->close();
+        if (ec || n != 1 || *byte != 'R') {
+            // It died before listening: say so now, with its reason (its
+            // exit follows the pipe's EOF within moments).
+            pollfd pfd{p->pidfd, POLLIN, 0};
+            ::poll(&pfd, 1, 1000);
+            const std::string status = reap_pidfd(p->pidfd);
+            const std::string last = last_log_line(p->log_file);
+            return fail(fmt::format("domain process for '{}' exited at start{}{}; see {}", c.name,
+                                    status.empty() ? "" : " (" + status + ")", last.empty() ? "" : ": " + last, p->log_file));
+        }
+        p->link = DomainLink::make(io_, p->socket, link_handlers(p));
+        auto payload = hv::sdk::UnixBackend::create_payload(c.req);
+        if (!payload) return fail(payload.error().message);
+        p->link->open(hv_ctl_subscribe_t{HV_CTL_SUB_EVENTS, 0}, options_.call_timeout,
+                      [this, p, payload = std::move(*payload), name = c.name, fail, done](hv::control::Reply r) mutable {
+            if (r.status != HV_OK) return fail(fmt::format("domain process for '{}': {}", name, r.payload));
+            p->link->call(HV_DOMCTL_CREATE, std::move(payload), options_.create_timeout,
+                          [this, p, name, fail, done](hv::control::Reply cr) {
+                p->creating = false;
+                auto id = wire::unpack<hv_ctl_domid_t>(cr.payload);
+                if (cr.status != HV_OK || !id) {
+                    kill_proc(p);
+                    std::error_code fec;
+                    fs::remove(p->socket, fec);
+                    return done(cr.status != HV_OK ? std::move(cr) : hv::control::Reply{HV_EPROTO, "short create reply"});
+                }
+                index_domain(p, id->domid, name);
+                log_->info("domain {} ({}) created in process {}", id->domid, name, p->pid);
+                done(std::move(cr));
+            });
+        });
+    });
+}
+
+void HvdService::attach(const std::string& socket, std::function<void()> finished) {
+    auto p = std::make_shared<Proc>();
+    p->serial = ++next_serial_;
+    p->socket = socket;
+    p->link = DomainLink::make(io_, socket, link_handlers(p));
+    p->link->open(hv_ctl_subscribe_t{HV_CTL_SUB_EVENTS, 0}, options_.call_timeout, [this, p, finished](hv::control::Reply r) {
+        if (r.status == HV_ENOENT) { // nobody listens: a dead process's socket
+            log_->info("{}: stale domain socket removed", p->socket);
+            std::error_code ec;
+            fs::remove(p->socket, ec);
+            return finished();
+        }
+        if (r.status != HV_OK) {
+            log_->warn("{}: domain process does not answer ({}); it joins when it does", p->socket, r.payload);
+            p->link->detach();
+            // Look again later: a stopped process may be continued.
+            auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(5));
+            t->async_wait([this, t, path = p->socket, alive = alive_](boost::system::error_code ec) {
+                if (!ec && *alive && fs::exists(path)) attach(path, [] {});
+            });
+            return finished();
+        }
+        p->pid = static_cast<pid_t>(p->link->server_pid());
+        p->pidfd = open_pidfd(p->pid);
+        procs_[p->serial] = p;
+        watch_death(p);
+        p->link->call(HV_DOMCTL_LIST, {}, options_.call_timeout, [this, p, finished](hv::control::Reply lr) {
+            auto infos = hv::sdk::UnixBackend::info_list_reply(
+                lr.status == HV_OK ? hv::Result<std::string>(std::move(lr.payload)) : make_error(Errc::io_error, lr.payload));
+            if (infos && infos->empty() && p->domids.empty()) {
+                // A process whose create was cut off (hvd died mid-create):
+                // nothing to re-attach; it is ended, never adopted.
+                log_->info("domain process {} holds no domain; ending it", p->pid);
+                signal_pidfd(p->pidfd, SIGTERM);
+                return finished();
+            }
+            if (infos) {
+                for (const auto& i : *infos) {
+                    index_domain(p, i.domid, i.name);
+                    doms_[i.domid].last = i;
+                }
+            }
+            finished();
+        });
+    });
+}
+
+void HvdService::index_domain(const ProcPtr& p, uint32_t domid, const std::string& name) {
+    Dom& d = doms_[domid];
+    if (p) d.proc = p;
+    if (!d.last.name.empty() && d.last.name != name) {
+        auto it = by_name_.find(d.last.name);
+        if (it != by_name_.end() && it->second == domid) by_name_.erase(it);
+    }
+    d.last.domid = domid;
+    d.last.name = name;
+    by_name_[name] = domid;
+    if (d.proc) d.proc->domids.insert(domid);
+    gone_.erase(domid);
+}
+
+void HvdService::unindex_domain(uint32_t domid, hv::sdk::DomainInfo last) {
+    auto it = doms_.find(domid);
+    if (it != doms_.end()) {
+        if (it->second.proc) it->second.proc->domids.erase(domid);
+        auto n = by_name_.find(it->second.last.name);
+        if (n != by_name_.end() && n->second == domid) by_name_.erase(n);
+        doms_.erase(it);
+    }
+    last.exists = false;
+    gone_[domid] = std::move(last);
+    while (gone_.size() > kGoneKept) gone_.erase(gone_.begin());
+}
+
+void HvdService::on_proc_event(const ProcPtr& p, const wire::Frame& f) {
+    if (f.header.op != HV_CTL_EVENT_DOMAIN) return;
+    auto w = wire::unpack<hv_ctl_event_t>(f.payload);
+    if (!w) return;
+    auto e = wire::from_wire(*w);
+    if (!e) return;
+    switch (e->kind) {
+    case Kind::created: index_domain(p, e->domid, e->name); break;
+    case Kind::renamed: index_domain(p, e->domid, e->name); break;
+    case Kind::paused:
+    case Kind::unpaused:
+        if (auto it = doms_.find(e->domid); it != doms_.end())
+            it->second.last.state = e->kind == Kind::paused ? hv::sdk::State::paused : hv::sdk::State::running;
+        break;
+    case Kind::shutdown:
+        if (auto it = doms_.find(e->domid); it != doms_.end()) {
+            it->second.last.state = e->reason == hv::sdk::ShutdownReason::crash ? hv::sdk::State::crashed : hv::sdk::State::shutdown;
+            it->second.last.shutdown_reason = e->reason;
+        }
+        probe(e->domid);
+        break;
+    case Kind::destroyed: {
+        hv::sdk::DomainInfo last;
+        if (auto it = doms_.find(e->domid); it != doms_.end()) last = it->second.last;
+        last.domid = e->domid;
+        last.name = e->name;
+        unindex_domain(e->domid, last);
+        fetch_last_word(p, e->domid);
+        if (p->domids.empty()) keep_process_log(p);
+        break;
+    }
+    case Kind::restarted:
+        if (auto g = gone_.find(e->domid); g != gone_.end()) g->second.restarted_as = e->new_domid;
+        break;
+    default: break;
+    }
+    publish(*e);
+}
+
+// A destroyed domain's last word (how it ended, what replaced it), asked
+// of its process while it still knows (it exits shortly after), so that
+// wait() can answer for domains that are already gone.
+void HvdService::fetch_last_word(const ProcPtr& p, uint32_t domid) {
+    p->link->call(HV_DOMCTL_WAIT, wire::pack(hv_ctl_wait_t{domid, 0}), options_.call_timeout, [this, domid](hv::control::Reply r) {
+        auto w = wire::unpack<hv_ctl_domain_info_t>(r.payload);
+        if (r.status == HV_OK && w) {
+            if (auto info = wire::from_wire(*w); info && doms_.count(domid) == 0) {
+                info->exists = false;
+                gone_[domid] = *info;
+            }
+        }
+        if (auto g = gone_.find(domid); g != gone_.end() && doms_.count(domid) == 0) complete_waiters(domid, g->second);
+    });
+}
+
+// Its dmesg lines outlive it (hvctl dmesg keeps showing them).
+void HvdService::keep_process_log(const ProcPtr& p) {
+    const pid_t pid = p->pid;
+    p->link->call(HV_SYSCTL_DMESG, {}, options_.call_timeout, [this, pid](hv::control::Reply r) {
+        if (r.status != HV_OK) return;
+        for (auto& l : *hv::sdk::UnixBackend::lines(std::move(r.payload))) {
+            kept_log_.push_back(l.size() > 25 ? l.substr(0, 25) + fmt::format(" [process {}]", pid) + l.substr(25) : l);
+            if (kept_log_.size() > kKeptLog) kept_log_.pop_front();
+        }
+    });
+}
+
+// Whether waiters on `domid` are done: asked of its process (which knows
+// whether its stop has been acted on), again whenever an event comes
+// while the question is out.
+void HvdService::probe(uint32_t domid) {
+    if (waiting_.count(domid) == 0) return;
+    auto it = doms_.find(domid);
+    if (it == doms_.end()) {
+        if (auto g = gone_.find(domid); g != gone_.end()) complete_waiters(domid, g->second);
+        return;
+    }
+    Dom& d = it->second;
+    if (!d.proc) return complete_waiters(domid, d.last);
+    if (d.probing) {
+        d.probe_again = true;
+        return;
+    }
+    d.probing = true;
+    d.proc->link->call(HV_DOMCTL_WAIT, wire::pack(hv_ctl_wait_t{domid, 0}), options_.call_timeout, [this, domid](hv::control::Reply r) {
+        auto at = doms_.find(domid);
+        if (at != doms_.end()) at->second.probing = false;
+        auto w = wire::unpack<hv_ctl_domain_info_t>(r.payload);
+        if (r.status == HV_OK && w) {
+            if (auto info = wire::from_wire(*w)) return complete_waiters(domid, *info);
+        }
+        if (at != doms_.end() && at->second.probe_again) {
+            at->second.probe_again = false;
+            probe(domid);
+        }
+        // Otherwise still running (or its process is slow): the next event,
+        // or the waiter's own timeout, settles it.
+    });
+}
+
+void HvdService::complete_waiters(uint32_t domid, const hv::Result<hv::sdk::DomainInfo>& r) {
+    auto range = waiting_.equal_range(domid);
+    std::vector<uint64_t> ids;
+    for (auto i = range.first; i != range.second; ++i) ids.push_back(i->second);
+    waiting_.erase(range.first, range.second);
+    for (uint64_t id : ids) {
+        auto it = waiters_.find(id);
+        if (it == waiters_.end()) continue;
+        it->second.timer->cancel();
+        InfoFn fn = std::move(it->second.done);
+        waiters_.erase(it);
+        fn(r);
+    }
+}
+
+void HvdService::set_unresponsive(const ProcPtr& p, bool yes) {
+    if (p->unresponsive == yes || p->gone) return;
+    p->unresponsive = yes;
+    log_->warn("domain process {} {}", p->pid, yes ? "does not answer: its domains show as unresponsive" : "answers again");
+    for (uint32_t domid : p->domids) {
+        auto it = doms_.find(domid);
+        if (it == doms_.end()) continue;
+        it->second.last.unresponsive = yes;
+        publish(hv::sdk::Event{yes ? Kind::unresponsive : Kind::responsive, domid, it->second.last.name, {}, 0});
+    }
+}
+
+void HvdService::proc_died(const ProcPtr& p) {
+    if (p->gone) return;
+    p->gone = true;
+    const std::string status = reap_pidfd(p->pidfd);
+    if (p->link) p->link->detach();
+    p->watch.reset(); // closes the pidfd
+    p->pidfd = -1;
+    std::error_code ec;
+    fs::remove(p->socket, ec);
+    procs_.erase(p->serial);
+    const std::vector<uint32_t> domids(p->domids.begin(), p->domids.end());
+    if (domids.empty()) {
+        log_->debug("domain process {} exited{}", p->pid, status.empty() ? "" : " (" + status + ")");
+        return;
+    }
+    for (uint32_t domid : domids) crash_domain(p, domid, status);
+}
+
+// A domain whose process died under it: a crash (xl's state c), reported
+// with events and handled by its on_crash action; destroyed instead when
+// hvd killed the process to carry out a destroy.
+void HvdService::crash_domain(const ProcPtr& p, uint32_t domid, const std::string& status) {
+    auto it = doms_.find(domid);
+    if (it == doms_.end()) return;
+    hv::sdk::DomainInfo last = it->second.last;
+    last.unresponsive = false;
+    if (p->killed_by_destroy) {
+        unindex_domain(domid, last);
+        complete_waiters(domid, gone_[domid]);
+        publish(hv::sdk::Event{Kind::destroyed, domid, last.name, {}, 0});
+        return;
+    }
+    const auto action = p->on_crash;
+    log_->error("domain {} ({}): its monitor process {} died{}; on_crash={}", domid, last.name, p->pid,
+                status.empty() ? "" : " (" + status + ")", hv::core::action_name(action));
+    last.state = hv::sdk::State::crashed;
+    last.shutdown_reason = hv::sdk::ShutdownReason::crash;
+    publish(hv::sdk::Event{Kind::shutdown, domid, last.name, hv::sdk::ShutdownReason::crash, 0});
+    using A = hv::core::ShutdownAction;
+    if (action == A::preserve || action == A::coredump_destroy || action == A::coredump_restart) {
+        Dom& d = it->second;
+        p->domids.erase(domid);
+        d.proc = nullptr;
+        d.last = last;
+        leases_.hold(domid); // nobody may take its id while it is listed
+        complete_waiters(domid, last);
+        return;
+    }
+    unindex_domain(domid, last);
+    complete_waiters(domid, gone_[domid]);
+    publish(hv::sdk::Event{Kind::destroyed, domid, last.name, {}, 0});
+    if ((action == A::restart || action == A::rename_restart) && p->request) {
+        auto req = *p->request;
+        req.paused = false;
+        const std::string name = last.name;
+        do_create(hv::control::Peer{}, std::move(req), [this, domid, name](hv::control::Reply r) {
+            auto id = wire::unpack<hv_ctl_domid_t>(r.payload);
+            if (r.status != HV_OK || !id) {
+                log_->error("domain {} ({}): restart after its process died failed: {}", domid, name, r.payload);
+                return;
+            }
+            if (auto g = gone_.find(domid); g != gone_.end()) g->second.restarted_as = id->domid;
+            publish(hv::sdk::Event{Kind::restarted, domid, name, {}, id->domid});
+        });
+    }
+}
+
+} // namespace hvd

@@ -1,0 +1,46 @@
+#include "member_access.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "control/control_server.hpp"
+
+namespace hvd {
+
+hv::Result<void> check_member_can_read(const hv::control::Peer& peer,
+                                       const std::vector<std::pair<std::string, std::string>>& files) {
+    if (peer.root() || files.empty()) return {};
+    // Everything the child needs is prepared before fork (no allocation
+    // after it in a threaded process).
+    const std::vector<gid_t> groups = hv::control::process_groups(peer.pid);
+    std::vector<const char*> paths;
+    for (const auto& f : files) paths.push_back(f.second.c_str());
+    const pid_t pid = ::fork();
+    if (pid < 0) return hv::make_error(hv::Errc::io_error, fmt::format("fork: {}", std::strerror(errno)));
+    if (pid == 0) {
+        if (::setgroups(groups.size(), groups.data()) != 0 || ::setgid(peer.gid) != 0 || ::setuid(peer.uid) != 0) _exit(254);
+        for (size_t i = 0; i < paths.size() && i < 250; ++i) {
+            const int fd = ::open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+            if (fd < 0) _exit(static_cast<int>(i) + 1);
+            ::close(fd);
+        }
+        _exit(0);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == 254)
+        return hv::make_error(hv::Errc::io_error, "could not check file access with the caller's credentials");
+    const int code = WEXITSTATUS(status);
+    if (code == 0) return {};
+    const auto& [key, path] = files[static_cast<size_t>(code - 1)];
+    return hv::make_error(hv::Errc::permission_denied,
+                          fmt::format("{} '{}': uid {} cannot open it (it does not exist, or is not readable by you)", key,
+                                      path, peer.uid));
+}
+
+} // namespace hvd
