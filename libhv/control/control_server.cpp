@@ -370,7 +370,7 @@ private:
     asio::steady_timer deadline_;
     Peer peer_;
     std::string who_;
-    std::array<char, 64 * 1024> buf_{};
+    std::array<char, 16 * 1024> buf_{}; // per connection: 1,000 of them cost 16 MiB
     wire::Decoder decoder_;
     uint16_t version_ = 0; // 0 until HELLO
     bool busy_ = false;

@@ -97,23 +97,35 @@ public:
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
 
-    // hv-domain processes serving sockets under this state dir.
-    std::vector<pid_t> domain_processes() const {
+    // hv-domain processes serving sockets under this state dir; without
+    // hvd's warm spare (a process that holds no domid lease, STATE/ids/N,
+    // yet: it takes one before its create is answered) unless asked.
+    std::vector<pid_t> domain_processes(bool with_spare = false) const {
         std::vector<pid_t> out;
         for (const auto& e : std::filesystem::directory_iterator("/proc")) {
             const std::string name = e.path().filename().string();
             if (name.find_first_not_of("0123456789") != std::string::npos) continue;
             std::ifstream f(e.path() / "cmdline");
             std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-            if (cmd.find("hv-domain") != std::string::npos && cmd.find(state_dir()) != std::string::npos)
-                out.push_back(static_cast<pid_t>(std::stol(name)));
+            if (cmd.find("hv-domain") == std::string::npos || cmd.find(state_dir()) == std::string::npos) continue;
+            if (!with_spare && !holds_lease(e.path())) continue;
+            out.push_back(static_cast<pid_t>(std::stol(name)));
         }
         return out;
     }
 
 private:
+    bool holds_lease(const std::filesystem::path& proc) const {
+        const std::string ids = state_dir() + "/ids/";
+        std::error_code ec;
+        for (auto it = std::filesystem::directory_iterator(proc / "fd", ec); !ec && it != std::filesystem::directory_iterator(); ++it) {
+            std::error_code lec;
+            if (std::filesystem::read_symlink(it->path(), lec).string().rfind(ids, 0) == 0) return true;
+        }
+        return false;
+    }
     void kill_domain_processes() {
-        for (pid_t p : domain_processes()) ::kill(p, SIGKILL);
+        for (pid_t p : domain_processes(true)) ::kill(p, SIGKILL);
     }
     std::filesystem::path dir_;
     std::vector<std::string> extra_;
@@ -167,6 +179,16 @@ inline std::string request(uint32_t op, std::string_view payload, uint16_t versi
 }
 
 inline std::string hello() { return request(HV_SYSCTL_HELLO, hv::sdk::wire::pack(hv_ctl_hello_t{1, HV_CTL_VERSION, 0, 0, 0})); }
+
+// Polls `count` until it is 0 (up to about 10 s).
+template <class F>
+bool eventually_empty(F count) {
+    for (int i = 0; i < 1000; ++i) {
+        if (count() == 0) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
 
 // A process's figure from /proc/PID/status ("Threads", "VmHWM", ...).
 inline long proc_status(pid_t pid, const std::string& key) {

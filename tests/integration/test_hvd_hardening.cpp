@@ -512,7 +512,7 @@ TEST_CASE("a domain-less process exits by itself and is never re-attached", "[hv
     auto quick = run_shell(tmp, fmt::format("'{}' --socket '{}' --state-dir '{}' --create-deadline-ms 300", dom.string(), sock1,
                                             hvd.state_dir()));
     CHECK(quick.status == 0);
-    CHECK(quick.err.find("no domain created") != std::string::npos);
+    CHECK(quick.err.find("no domain created and nobody connected") != std::string::npos);
     // One left behind when hvd restarts: ended, not adopted.
     const std::string sock2 = hvd.state_dir() + "/run/orphan-2.sock";
     const pid_t orphan = ::fork();
@@ -544,4 +544,31 @@ TEST_CASE("dmesg is in time order and keeps a domain's lines after its process e
     CHECK(kept);
     for (size_t i = 1; i < lines->size(); ++i) CHECK((*lines)[i - 1].compare(0, 25, (*lines)[i], 0, 25) <= 0);
     for (const auto& l : *lines) CHECK(l.find("[error]") == std::string::npos); // a normal exit logs no error
+}
+
+TEST_CASE("what a new user trips on: warnings through hvd, new without -f, managed domains in list", "[kvm][hvd][hardening][hvctl]") {
+    HvdProcess hvd;
+    TempDir tmp;
+    const std::string cfg = tmp.write("typo.cfg", fmt::format("name='typo'\nkernel='{}'\nmemory=16\nmemroy=32\nextra='poweroff'\n",
+                                                              hello_guest()));
+    const std::string via = "--connect " + hvd.uri() + " ";
+    // A mistyped key is never silent, through hvd as embedded.
+    auto created = hvctl(tmp, via + "create " + cfg);
+    CHECK(created.status == 0);
+    CHECK(created.err.find("typo.cfg:4:1: memroy: unknown key (ignored)") != std::string::npos);
+    // new refuses a stored name unless -f.
+    CHECK(hvctl(tmp, via + "new " + cfg).status == 0);
+    auto again = hvctl(tmp, via + "new " + cfg);
+    CHECK(again.status == 1);
+    CHECK(again.err.find("exists") != std::string::npos);
+    CHECK(hvctl(tmp, via + "new -f " + cfg + " memory=32").status == 0);
+    // list and list NAME show the managed domain that is not running.
+    CHECK(eventually([&] { return Connection::open(hvd.uri())->list()->empty(); }));
+    auto listed = hvctl(tmp, via + "list");
+    CHECK(listed.out.find("\ntypo\n") != std::string::npos);
+    auto named = hvctl(tmp, via + "list typo");
+    CHECK(named.status == 0);
+    CHECK(named.out.find("\ntypo\n") != std::string::npos);
+    auto json = hvctl(tmp, via + "list -l");
+    CHECK(json.out.find("\"state\": \"defined\"") != std::string::npos);
 }

@@ -6,6 +6,7 @@
 // time (hvd died mid-create: nobody would ever use it).
 //   hv-domain --socket PATH --state-dir DIR [--log-level LEVEL]
 //             [--ready-fd N] [--create-deadline-ms MS]
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -86,7 +87,20 @@ int main(int argc, char** argv) {
     // the request that destroyed it (and hvd's last questions) reach hvd
     // before the socket goes away.
     boost::asio::steady_timer grace(io);
+    bool log_named = false;
     auto sub = backend.subscribe_events([&](const hv::sdk::Event& e) {
+        // A process started ahead of its domain (hvd's spare) logs to
+        // STATE/log/<name>.log from its domain's creation on.
+        if (e.kind == hv::sdk::Event::Kind::created && !log_named) {
+            log_named = true;
+            const std::string path = state_dir + "/log/" + e.name + ".log"; // the name passed the name rule
+            const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (fd >= 0) {
+                ::dup2(fd, 1);
+                ::dup2(fd, 2);
+                ::close(fd);
+            }
+        }
         if (e.kind != hv::sdk::Event::Kind::destroyed) return;
         counter->release(e.domid);
         boost::asio::post(io, [&] {
@@ -97,23 +111,21 @@ int main(int argc, char** argv) {
             });
         });
     });
-    // Nobody created a domain in time (hvd was killed mid-create): exit,
-    // so no domain-less process lingers for a later hvd to find.
+    // Without a domain and without anyone connected (hvd was killed
+    // mid-create, or before it used this spare) it exits: no domain-less
+    // process lingers for a later hvd to find. While hvd is connected it
+    // waits (a spare), looking again every second.
     boost::asio::steady_timer deadline(io);
-    int extra_checks = 0;
     deadline.expires_after(std::chrono::milliseconds(create_deadline_ms));
     std::function<void(const boost::system::error_code&)> check = [&](const boost::system::error_code& ec) {
         if (ec) return;
         auto l = backend.list();
         if (l && !l->empty()) return; // it has its domain; the destroyed path ends it
-        if (server.connections() > 0 && l && l->empty()) {
-            // A create may be running right now; look again shortly.
-            if (++extra_checks <= 50) {
-                deadline.expires_after(std::chrono::milliseconds(200));
-                return deadline.async_wait(check);
-            }
+        if (server.connections() > 0) {
+            deadline.expires_after(std::chrono::seconds(1));
+            return deadline.async_wait(check);
         }
-        std::fprintf(stderr, "hv-domain: no domain created within %ld ms; exiting\n", create_deadline_ms);
+        std::fprintf(stderr, "hv-domain: no domain created and nobody connected after %ld ms; exiting\n", create_deadline_ms);
         io.stop();
     };
     deadline.async_wait(check);

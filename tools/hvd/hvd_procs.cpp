@@ -28,7 +28,6 @@ constexpr size_t kGoneKept = 256;
 constexpr size_t kKeptLog = 4000;
 constexpr auto kReadyWait = std::chrono::seconds(3); // requests wait this long for the re-attach at most
 
-hv::control::Reply reply_of(const hv::Error& e) { return hv::control::error_reply(e); }
 } // namespace
 
 hv::Result<void> HvdService::start() {
@@ -52,6 +51,7 @@ hv::Result<void> HvdService::start() {
         auto queued = std::move(deferred_);
         deferred_.clear();
         for (auto& fn : queued) fn();
+        refill_spare();
     };
     for (const auto& s : sockets) attach(s, finished);
     // A process that does not answer does not hold hvd's start: requests
@@ -116,47 +116,45 @@ void HvdService::watch_death(const ProcPtr& p) {
 
 void HvdService::kill_proc(const ProcPtr& p) { signal_pidfd(p->pidfd, SIGKILL); }
 
-void HvdService::spawn_and_create(Checked c, std::function<void(Reply)> done) {
-    static unsigned spawned = 0;
+// Starts a domain process and links to it once it says it listens;
+// `ready` gets it, or null and why not (it died at start, or hung).
+void HvdService::spawn_proc(const std::string& log_name, std::function<void(ProcPtr, std::string)> ready) {
     SpawnOptions so;
     so.binary = options_.domain_binary;
     so.state_dir = options_.state_dir;
     so.log_level = options_.log_level;
-    so.socket = fmt::format("{}/run/dom-{}-{}.sock", options_.state_dir, ::getpid(), ++spawned);
-    so.log_file = fmt::format("{}/log/{}.log", options_.state_dir, c.name);
+    so.socket = fmt::format("{}/run/dom-{}-{}.sock", options_.state_dir, ::getpid(), ++spawned_);
+    so.log_file = fmt::format("{}/log/{}.log", options_.state_dir, log_name);
     auto s = spawn_domain_process(so);
-    if (!s) return done(reply_of(s.error()));
+    if (!s) return ready(nullptr, s.error().message);
     // Not linked yet: the link is made once it says it listens.
     ProcPtr p = adopt(nullptr, so.socket, s->pid, s->pidfd);
     p->creating = true;
-    p->request = c.req;
-    p->on_crash = c.on_crash;
     p->log_file = so.log_file;
 
-    auto ready = std::make_shared<asio::posix::stream_descriptor>(io_, s->ready_fd);
+    auto pipe = std::make_shared<asio::posix::stream_descriptor>(io_, s->ready_fd);
     auto byte = std::make_shared<char>(0);
     auto timer = std::make_shared<asio::steady_timer>(io_, options_.spawn_timeout);
     auto settled = std::make_shared<bool>(false);
-    auto fail = [this, p, done](const std::string& why) {
+    auto fail = [this, p, ready](const std::string& why) {
         p->creating = false;
         kill_proc(p);
         std::error_code ec;
         fs::remove(p->socket, ec);
-        done(hv::control::Reply{HV_ENODEV, why});
+        ready(nullptr, why);
     };
-    timer->async_wait([this, p, ready, settled, fail, name = c.name](boost::system::error_code ec) {
+    timer->async_wait([this, p, pipe, settled, fail](boost::system::error_code ec) {
         if (ec || *settled) return;
         *settled = true;
-        ready->close();
-        fail(fmt::format("domain process for '{}' did not come up within {} ms; see {}", name,
-                         options_.spawn_timeout.count(), p->log_file));
+        pipe->close();
+        fail(fmt::format("did not come up within {} ms; see {}", options_.spawn_timeout.count(), p->log_file));
     });
-    asio::async_read(*ready, asio::buffer(byte.get(), 1), [this, p, c = std::move(c), ready, byte, timer, settled, fail,
-                                                           done](boost::system::error_code ec, size_t n) mutable {
+    asio::async_read(*pipe, asio::buffer(byte.get(), 1), [this, p, pipe, byte, timer, settled, fail, ready](
+                                                            boost::system::error_code ec, size_t n) {
         if (*settled) return;
         *settled = true;
         timer->cancel();
-        ready->close();
+        pipe->close();
         if (ec || n != 1 || *byte != 'R') {
             // It died before listening: say so now, with its reason (its
             // exit follows the pipe's EOF within moments).
@@ -164,30 +162,66 @@ void HvdService::spawn_and_create(Checked c, std::function<void(Reply)> done) {
             ::poll(&pfd, 1, 1000);
             const std::string status = reap_pidfd(p->pidfd);
             const std::string last = last_log_line(p->log_file);
-            return fail(fmt::format("domain process for '{}' exited at start{}{}; see {}", c.name,
-                                    status.empty() ? "" : " (" + status + ")", last.empty() ? "" : ": " + last, p->log_file));
+            return fail(fmt::format("exited at start{}{}; see {}", status.empty() ? "" : " (" + status + ")",
+                                    last.empty() ? "" : ": " + last, p->log_file));
         }
         p->link = DomainLink::make(io_, p->socket, link_handlers(p));
-        auto payload = hv::sdk::UnixBackend::create_payload(c.req);
-        if (!payload) return fail(payload.error().message);
-        p->link->open(hv_ctl_subscribe_t{HV_CTL_SUB_EVENTS, 0}, options_.call_timeout,
-                      [this, p, payload = std::move(*payload), name = c.name, fail, done](hv::control::Reply r) mutable {
-            if (r.status != HV_OK) return fail(fmt::format("domain process for '{}': {}", name, r.payload));
-            p->link->call(HV_DOMCTL_CREATE, std::move(payload), options_.create_timeout,
-                          [this, p, name, fail, done](hv::control::Reply cr) {
-                p->creating = false;
-                auto id = wire::unpack<hv_ctl_domid_t>(cr.payload);
-                if (cr.status != HV_OK || !id) {
-                    kill_proc(p);
-                    std::error_code fec;
-                    fs::remove(p->socket, fec);
-                    return done(cr.status != HV_OK ? std::move(cr) : hv::control::Reply{HV_EPROTO, "short create reply"});
-                }
-                index_domain(p, id->domid, name);
-                log_->info("domain {} ({}) created in process {}", id->domid, name, p->pid);
-                done(std::move(cr));
-            });
+        p->link->open(hv_ctl_subscribe_t{HV_CTL_SUB_EVENTS, 0}, options_.call_timeout, [p, fail, ready](hv::control::Reply r) {
+            if (r.status != HV_OK) return fail(r.payload);
+            p->creating = false;
+            ready(p, {});
         });
+    });
+}
+
+// One warm process waits for the next create, so a create costs a request
+// to a live process instead of a fork, an exec and a monitor start.
+void HvdService::refill_spare() {
+    if (spare_ || spare_pending_ || !*alive_) return;
+    spare_pending_ = true;
+    spawn_proc("spare", [this](ProcPtr p, std::string why) {
+        spare_pending_ = false;
+        if (!p) {
+            log_->warn("no spare domain process: {}", why);
+            return;
+        }
+        spare_ = p;
+    });
+}
+
+void HvdService::spawn_and_create(Checked c, std::function<void(Reply)> done) {
+    if (spare_ && !spare_->gone && spare_->link && spare_->link->is_open()) {
+        ProcPtr p = std::move(spare_);
+        spare_.reset();
+        refill_spare();
+        return create_in(p, std::move(c), std::move(done));
+    }
+    const std::string name = c.name;
+    spawn_proc(name, [this, c = std::move(c), done = std::move(done)](ProcPtr p, std::string why) mutable {
+        if (!p) return done(hv::control::Reply{HV_ENODEV, fmt::format("domain process for '{}' {}", c.name, why)});
+        create_in(p, std::move(c), std::move(done));
+        refill_spare();
+    });
+}
+
+void HvdService::create_in(const ProcPtr& p, Checked c, std::function<void(Reply)> done) {
+    p->creating = true;
+    p->request = c.req;
+    p->on_crash = c.on_crash;
+    auto payload = hv::sdk::UnixBackend::create_payload(c.req);
+    if (!payload) return done(hv::control::Reply{HV_EINVAL, payload.error().message});
+    p->link->call(HV_DOMCTL_CREATE, std::move(*payload), options_.create_timeout, [this, p, name = c.name, done](hv::control::Reply cr) {
+        p->creating = false;
+        auto id = wire::unpack<hv_ctl_domid_t>(cr.payload);
+        if (cr.status != HV_OK || !id) {
+            kill_proc(p);
+            std::error_code ec;
+            fs::remove(p->socket, ec);
+            return done(cr.status != HV_OK ? std::move(cr) : hv::control::Reply{HV_EPROTO, "short create reply"});
+        }
+        index_domain(p, id->domid, name);
+        log_->info("domain {} ({}) created in process {}", id->domid, name, p->pid);
+        done(std::move(cr));
     });
 }
 
@@ -395,6 +429,7 @@ void HvdService::set_unresponsive(const ProcPtr& p, bool yes) {
 void HvdService::proc_died(const ProcPtr& p) {
     if (p->gone) return;
     p->gone = true;
+    if (spare_ == p) spare_.reset();
     const std::string status = reap_pidfd(p->pidfd);
     if (p->link) p->link->detach();
     p->watch.reset(); // closes the pidfd

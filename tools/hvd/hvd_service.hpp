@@ -134,6 +134,9 @@ private:
 
     // Processes (hvd_procs.cpp).
     void spawn_and_create(Checked c, std::function<void(Reply)> done);
+    void spawn_proc(const std::string& log_name, std::function<void(ProcPtr, std::string)> ready);
+    void create_in(const ProcPtr& p, Checked c, std::function<void(Reply)> done);
+    void refill_spare();
     void attach(const std::string& socket, std::function<void()> finished);
     ProcPtr adopt(std::shared_ptr<DomainLink> link, const std::string& socket, pid_t pid, int pidfd);
     void watch_death(const ProcPtr& p);
@@ -165,6 +168,9 @@ private:
     boost::asio::steady_timer ready_timer_;
 
     uint64_t next_serial_ = 0;
+    unsigned spawned_ = 0;
+    ProcPtr spare_;              // a started, linked, domain-less process for the next create
+    bool spare_pending_ = false; // one is being started
     std::map<uint64_t, ProcPtr> procs_;
     std::map<uint32_t, Dom> doms_;
     std::unordered_map<std::string, uint32_t> by_name_;
