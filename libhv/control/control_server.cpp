@@ -56,6 +56,7 @@ public:
         ++census_->per_user[peer_.uid];
     }
     ~Session() {
+        census_->unread -= out_bytes_;
         --census_->sessions;
         if (--census_->per_user[peer_.uid] == 0) census_->per_user.erase(peer_.uid);
     }
@@ -76,7 +77,9 @@ public:
     void close() {
         if (closed_) return;
         closed_ = true;
+        deadline_armed_ = false;
         subs_.clear();
+        peer_wait_.reset();
         boost::system::error_code ec;
         deadline_.cancel();
         flush_timer_.cancel();
@@ -156,7 +159,7 @@ private:
             reply(f, HV_EPROTO, fmt::format("frame version {}, negotiated {}", f.header.version, version_));
             return process();
         }
-        if (out_bytes_ > limits().max_unread_output) {
+        if (out_bytes_ > limits().max_unread_output || (out_bytes_ > 0 && census_->unread > limits().max_unread_total)) {
             // Refused, and nothing more is read from this peer until it
             // has read enough: its backlog stays bounded, and it sees why.
             reply(f, HV_EBUSY, fmt::format("refused: {} bytes of earlier replies and events are unread (limit {}); read them first",
@@ -166,16 +169,36 @@ private:
         }
         if (f.header.op == HV_SYSCTL_SUBSCRIBE) return subscribe(f);
         busy_ = true;
+        watch_hangup();
         auto self = shared_from_this();
         auto exec = socket_.get_executor();
         const wire::Frame head{f.header, {}};
         server_.service_.call(peer_, f.header.op, std::move(f.payload), [self, exec, head](Reply r) {
             asio::post(exec, [self, head, r = std::move(r)]() mutable {
                 self->busy_ = false;
+                self->peer_wait_.reset();
                 if (self->closed_) return;
                 self->reply(head, r.status, std::move(r.payload));
                 self->process();
             });
+        });
+    }
+
+    // While a request runs nothing is read; a peer that hangs up meanwhile
+    // (a waiter given up) is noticed here, so its session and whatever it
+    // waits on end now, not at the request's timeout.
+    void watch_hangup() {
+        if (reading_ || closed_) return;
+        auto token = std::make_shared<bool>(true);
+        peer_wait_ = token;
+        std::weak_ptr<Session> weak = shared_from_this();
+        socket_.async_wait(stream::socket::wait_read, [weak, token](boost::system::error_code ec) {
+            auto self = weak.lock();
+            if (!self || ec || self->peer_wait_ != token || !self->busy_) return;
+            char c;
+            const ssize_t n = ::recv(self->socket_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n == 0) return self->close(); // hung up
+            // Data (a pipelined request): it waits its turn; stop watching.
         });
     }
 
@@ -203,6 +226,14 @@ private:
             reply(f, HV_EINVAL, "subscribe: bad flags or size");
             return process();
         }
+        const bool events = (req->flags & HV_CTL_SUB_EVENTS) != 0, console = (req->flags & HV_CTL_SUB_CONSOLE) != 0;
+        if ((events && events_subscribed_) || (console && consoles_ >= limits().max_console_subscriptions)) {
+            reply(f, HV_EBUSY, fmt::format("subscribe: a connection holds one event stream and at most {} consoles",
+                                           limits().max_console_subscriptions));
+            return process();
+        }
+        events_subscribed_ = events_subscribed_ || events;
+        consoles_ += console ? 1 : 0;
         std::weak_ptr<Session> weak = shared_from_this();
         auto exec = socket_.get_executor();
         // The reply goes out first; events posted meanwhile queue behind it.
@@ -299,6 +330,7 @@ private:
             h.length = static_cast<uint32_t>(frame.size() - sizeof h);
             std::memcpy(frame.data(), &h, sizeof h);
             out_bytes_ += bytes.size();
+            census_->unread += bytes.size();
             return;
         }
         queue(wire::encode(version_, HV_CTL_EVENT, HV_CTL_EVENT_CONSOLE, 0, 0, wire::pack(hv_ctl_domid_t{domid, 0}, bytes)),
@@ -313,6 +345,7 @@ private:
     void queue(std::string bytes, uint32_t console_domid) {
         if (closed_) return;
         out_bytes_ += bytes.size();
+        census_->unread += bytes.size();
         out_.push_back(Out{std::move(bytes), console_domid});
         if (!writing_) write_next();
     }
@@ -336,6 +369,7 @@ private:
         auto self = shared_from_this();
         asio::async_write(socket_, asio::buffer(out_.front().bytes), [self](boost::system::error_code ec, size_t) {
             self->out_bytes_ -= self->out_.front().bytes.size();
+            self->census_->unread -= self->out_.front().bytes.size();
             self->out_.pop_front();
             if (ec) return self->close();
             self->write_next();
@@ -379,6 +413,9 @@ private:
     bool closed_ = false;
     bool lingering_ = false;
     bool throttled_ = false; // over the unread-output cap: no request is read
+    bool events_subscribed_ = false;
+    size_t consoles_ = 0;
+    std::shared_ptr<bool> peer_wait_; // set while watching for the peer's hang-up during a request
     bool deadline_armed_ = false;
     bool close_after_write_ = false;
     std::deque<Out> out_;

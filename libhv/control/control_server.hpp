@@ -37,7 +37,9 @@ namespace hv::control {
 struct ServerLimits {
     size_t max_connections = 4096;
     size_t max_connections_per_user = 1024;  // non-root peers
-    size_t max_unread_output = 4u << 20;     // bytes queued for one peer before its requests are refused
+    size_t max_unread_output = 2u << 20;     // bytes queued for one peer before its requests are refused
+    size_t max_unread_total = 256u << 20;    // ... for all peers together: past it, peers with a backlog are refused
+    size_t max_console_subscriptions = 8;    // per connection (and one event subscription)
     size_t max_console_backlog = 1u << 20;   // console bytes queued before they are dropped (with a marker)
     std::chrono::milliseconds frame_timeout{10000}; // a half-sent frame, or no HELLO, for this long: closed
     std::chrono::milliseconds accept_backoff{100};  // after EMFILE/ENFILE
@@ -90,6 +92,7 @@ private:
     struct Census {
         size_t sessions = 0;
         std::map<uid_t, size_t> per_user;
+        size_t unread = 0; // bytes queued for all peers
     };
     std::shared_ptr<Census> census_ = std::make_shared<Census>();
     std::vector<std::weak_ptr<Session>> live_; // to close them at stop()

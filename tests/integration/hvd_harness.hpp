@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -179,6 +181,31 @@ inline std::string request(uint32_t op, std::string_view payload, uint16_t versi
 }
 
 inline std::string hello() { return request(HV_SYSCTL_HELLO, hv::sdk::wire::pack(hv_ctl_hello_t{1, HV_CTL_VERSION, 0, 0, 0})); }
+
+// Every domain event a connection sees, kept for checks.
+class EventLog {
+public:
+    explicit EventLog(const hv::sdk::Connection& c) {
+        auto s = c.subscribe_events([this](const hv::sdk::Event& e) {
+            std::lock_guard lock(mu_);
+            events_.push_back(e);
+        });
+        REQUIRE(s);
+        sub_ = std::move(*s);
+    }
+    ~EventLog() { stop(); }
+    void stop() { sub_.reset(); }
+    template <class Pred>
+    size_t count(Pred pred) const {
+        std::lock_guard lock(mu_);
+        return static_cast<size_t>(std::count_if(events_.begin(), events_.end(), pred));
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::vector<hv::sdk::Event> events_;
+    std::unique_ptr<hv::sdk::Subscription> sub_;
+};
 
 // Polls `count` until it is 0 (up to about 10 s).
 template <class F>

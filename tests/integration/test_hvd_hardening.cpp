@@ -403,13 +403,7 @@ TEST_CASE("a stopped domain process shows as unresponsive and never hangs list, 
     auto fine = conn->create(hello_request("fine", "stay"));
     REQUIRE(fine);
     REQUIRE(wait_history(*fine, "hello: 1 vcpus up"));
-    std::vector<hv::sdk::Event> events;
-    std::mutex mu;
-    auto sub = conn->subscribe_events([&](const hv::sdk::Event& e) {
-        std::lock_guard lock(mu);
-        events.push_back(e);
-    });
-    REQUIRE(sub);
+    EventLog events(*conn);
     // The process holding "frozen" writes its log to frozen.log.
     pid_t target = 0;
     for (pid_t p : hvd.domain_processes())
@@ -426,12 +420,9 @@ TEST_CASE("a stopped domain process shows as unresponsive and never hangs list, 
     REQUIRE_FALSE(r);
     CHECK(r.error().code == hv::Errc::timed_out);
     CHECK(eventually([&] {
-        std::lock_guard lock(mu);
-        return std::any_of(events.begin(), events.end(), [&](const auto& e) {
-            return e.kind == hv::sdk::Event::Kind::unresponsive && e.domid == frozen->id();
-        });
+        return events.count([&](const auto& e) { return e.kind == hv::sdk::Event::Kind::unresponsive && e.domid == frozen->id(); }) > 0;
     }));
-    sub->reset();
+    events.stop();
     // A restarted hvd starts and serves while it does not answer.
     CHECK(hvd.stop(SIGTERM) == 0);
     hvd.start();
@@ -454,13 +445,7 @@ TEST_CASE("a domain process that dies is a crash, with events and its on_crash a
     REQUIRE(kept);
     auto gone = conn->create(hello_request("gone", "stay"));
     REQUIRE(gone);
-    std::vector<hv::sdk::Event> events;
-    std::mutex mu;
-    auto sub = conn->subscribe_events([&](const hv::sdk::Event& e) {
-        std::lock_guard lock(mu);
-        events.push_back(e);
-    });
-    REQUIRE(sub);
+    EventLog events(*conn);
     auto waiter = std::async(std::launch::async, [&] { return Connection::open(hvd.uri())->domain("gone")->wait(30000); });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     for (pid_t p : hvd.domain_processes()) ::kill(p, SIGKILL);
@@ -469,13 +454,8 @@ TEST_CASE("a domain process that dies is a crash, with events and its on_crash a
     CHECK(w->shutdown_reason == ShutdownReason::crash);
     CHECK_FALSE(w->exists);
     CHECK(eventually([&] {
-        std::lock_guard lock(mu);
-        return std::count_if(events.begin(), events.end(), [](const auto& e) {
-                   return e.kind == hv::sdk::Event::Kind::shutdown && e.reason == ShutdownReason::crash;
-               }) == 2 &&
-               std::any_of(events.begin(), events.end(), [&](const auto& e) {
-                   return e.kind == hv::sdk::Event::Kind::destroyed && e.name == "gone";
-               });
+        return events.count([](const auto& e) { return e.kind == hv::sdk::Event::Kind::shutdown && e.reason == ShutdownReason::crash; }) == 2 &&
+               events.count([](const auto& e) { return e.kind == hv::sdk::Event::Kind::destroyed && e.name == "gone"; }) == 1;
     }));
     auto list = conn->list();
     REQUIRE(list);

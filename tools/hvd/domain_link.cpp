@@ -1,5 +1,7 @@
 #include "domain_link.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
@@ -21,12 +23,22 @@ DomainLink::~DomainLink() {
 }
 
 void DomainLink::open(hv_ctl_subscribe_t subscribe, std::chrono::milliseconds timeout, std::function<void(Reply)> ready) {
+    // Non-blocking: a process that does not accept (stopped, hung) fills
+    // its listen backlog, and a blocking connect would then hold hvd's
+    // only thread. Then it is simply not answering.
     boost::system::error_code ec;
-    socket_.connect(stream::endpoint(socket_path_), ec); // a unix socket connects at once or not at all
+    socket_.open(stream(), ec);
+    if (!ec) socket_.non_blocking(true, ec);
+    if (!ec) socket_.connect(stream::endpoint(socket_path_), ec);
     if (ec) {
         closed_ = true;
-        return ready(Reply{ec == asio::error::connection_refused || ec == asio::error::not_found ? HV_ENOENT : HV_EIO,
-                           fmt::format("{}: {}", socket_path_, ec.message())});
+        const bool gone = ec == asio::error::connection_refused || ec == asio::error::not_found;
+        const bool full = ec == asio::error::would_block || ec == asio::error::try_again;
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+        return asio::post(io_, [ready = std::move(ready), gone, full, why = fmt::format("{}: {}", socket_path_, ec.message())] {
+            ready(Reply{gone ? HV_ENOENT : full ? HV_ETIMEDOUT : HV_EIO, why});
+        });
     }
     open_ = true;
     read();
@@ -47,13 +59,22 @@ void DomainLink::open(hv_ctl_subscribe_t subscribe, std::chrono::milliseconds ti
     });
 }
 
+pid_t DomainLink::peer_pid() const {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (!socket_.is_open() ||
+        ::getsockopt(const_cast<stream::socket&>(socket_).native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return -1;
+    return cred.pid;
+}
+
 void DomainLink::call(uint32_t op, std::string payload, std::chrono::milliseconds timeout, std::function<void(Reply)> done) {
     if (!is_open()) {
         return asio::post(io_, [done = std::move(done), path = socket_path_] {
             done(Reply{HV_EIO, fmt::format("{}: the domain's monitor process is not connected", path)});
         });
     }
-    if (pending_.size() >= kMaxPending) {
+    if (pending_.size() >= kMaxPending || out_bytes_ + payload.size() > kMaxUnsent) {
         return asio::post(io_, [done = std::move(done), n = pending_.size()] {
             done(Reply{HV_EBUSY, fmt::format("the domain's monitor process has {} requests unanswered", n)});
         });
@@ -77,6 +98,7 @@ void DomainLink::send_request(uint32_t op, std::string payload, std::chrono::mil
     });
     pending_.emplace(id, std::move(p));
     out_.push_back(wire::encode(version_, HV_CTL_REQUEST, op, id, 0, payload));
+    out_bytes_ += out_.back().size();
     if (!writing_) write_next();
 }
 
@@ -98,6 +120,7 @@ void DomainLink::write_next() {
     auto self = shared_from_this();
     asio::async_write(socket_, asio::buffer(out_.front()), [self](boost::system::error_code ec, size_t) {
         if (self->closed_) return;
+        self->out_bytes_ -= self->out_.front().size();
         self->out_.pop_front();
         if (ec) return self->close(fmt::format("write: {}", ec.message()));
         self->write_next();
@@ -135,6 +158,7 @@ void DomainLink::close(const std::string& why) {
     socket_.shutdown(stream::socket::shutdown_both, ec);
     socket_.close(ec);
     out_.clear();
+    out_bytes_ = 0;
     auto pending = std::move(pending_);
     pending_.clear();
     for (auto& [id, p] : pending) {

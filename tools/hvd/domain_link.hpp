@@ -38,6 +38,9 @@ public:
     // At most this many requests wait for a process at once; more fail
     // at once (the process is not keeping up).
     static constexpr size_t kMaxPending = 256;
+    // ... and at most this many bytes wait to be sent to it (requests that
+    // timed out still count until sent: the process is not reading).
+    static constexpr size_t kMaxUnsent = 8u << 20;
 
     static std::shared_ptr<DomainLink> make(boost::asio::io_context& io, std::string socket, Handlers h) {
         return std::shared_ptr<DomainLink>(new DomainLink(io, std::move(socket), std::move(h)));
@@ -58,6 +61,8 @@ public:
 
     bool is_open() const { return open_ && !closed_; }
     uint32_t server_pid() const { return server_pid_; }
+    // The connected process's pid as the kernel says (SO_PEERCRED); -1 if unknown.
+    pid_t peer_pid() const;
     const std::string& socket_path() const { return socket_path_; }
     size_t pending() const { return pending_.size(); }
 
@@ -81,6 +86,7 @@ private:
     std::array<char, 16384> buf_{};
     std::map<uint32_t, Pending> pending_;
     std::deque<std::string> out_;
+    size_t out_bytes_ = 0;
     bool writing_ = false;
     bool open_ = false;
     bool closed_ = false;

@@ -80,6 +80,8 @@ DomainLink::Handlers HvdService::link_handlers(const std::weak_ptr<Proc>& weak) 
         if (!p || p->gone) return;
         // Its death (the pidfd) is what ends it; a live process whose
         // link broke is unreachable, which is what unresponsive means.
+        pollfd pfd{p->pidfd, POLLIN, 0};
+        if (p->pidfd >= 0 && ::poll(&pfd, 1, 0) == 1) return; // it died: the pidfd watch reports that
         log_->info("domain process {}: {}", p->pid, why);
         set_unresponsive(p, true);
     };
@@ -123,7 +125,9 @@ void HvdService::spawn_proc(const std::string& log_name, std::function<void(Proc
     so.binary = options_.domain_binary;
     so.state_dir = options_.state_dir;
     so.log_level = options_.log_level;
-    so.socket = fmt::format("{}/run/dom-{}-{}.sock", options_.state_dir, ::getpid(), ++spawned_);
+    // Unique even across hvd restarts that get the same pid (a container):
+    // a live domain's socket is never reused, so never removed by mistake.
+    so.socket = fmt::format("{}/run/dom-{}-{}-{:08x}.sock", options_.state_dir, ::getpid(), ++spawned_, random_());
     so.log_file = fmt::format("{}/log/{}.log", options_.state_dir, log_name);
     auto s = spawn_domain_process(so);
     if (!s) return ready(nullptr, s.error().message);
@@ -206,6 +210,7 @@ void HvdService::spawn_and_create(Checked c, std::function<void(Reply)> done) {
 
 void HvdService::create_in(const ProcPtr& p, Checked c, std::function<void(Reply)> done) {
     p->creating = true;
+    p->creator = c.peer;
     p->request = c.req;
     p->on_crash = c.on_crash;
     auto payload = hv::sdk::UnixBackend::create_payload(c.req);
@@ -214,6 +219,7 @@ void HvdService::create_in(const ProcPtr& p, Checked c, std::function<void(Reply
         p->creating = false;
         auto id = wire::unpack<hv_ctl_domid_t>(cr.payload);
         if (cr.status != HV_OK || !id) {
+            p->killed_by_destroy = true; // not a crash: its create failed, whatever it indexed goes
             kill_proc(p);
             std::error_code ec;
             fs::remove(p->socket, ec);
@@ -247,7 +253,7 @@ void HvdService::attach(const std::string& socket, std::function<void()> finishe
             });
             return finished();
         }
-        p->pid = static_cast<pid_t>(p->link->server_pid());
+        p->pid = p->link->peer_pid(); // the kernel's word, not the process's
         p->pidfd = open_pidfd(p->pid);
         procs_[p->serial] = p;
         watch_death(p);
@@ -263,6 +269,9 @@ void HvdService::attach(const std::string& socket, std::function<void()> finishe
             }
             if (infos) {
                 for (const auto& i : *infos) {
+                    if (auto clash = by_name_.find(i.name); clash != by_name_.end() && clash->second != i.domid)
+                        log_->error("domain {} ({}) answers late and shares its name with domain {}: rename one of them",
+                                    i.domid, i.name, clash->second);
                     index_domain(p, i.domid, i.name);
                     doms_[i.domid].last = i;
                 }
@@ -482,7 +491,7 @@ void HvdService::crash_domain(const ProcPtr& p, uint32_t domid, const std::strin
         auto req = *p->request;
         req.paused = false;
         const std::string name = last.name;
-        do_create(hv::control::Peer{}, std::move(req), [this, domid, name](hv::control::Reply r) {
+        do_create(p->creator, std::move(req), [this, domid, name](hv::control::Reply r) {
             auto id = wire::unpack<hv_ctl_domid_t>(r.payload);
             if (r.status != HV_OK || !id) {
                 log_->error("domain {} ({}): restart after its process died failed: {}", domid, name, r.payload);

@@ -235,7 +235,7 @@ void HvdService::do_rename(std::string payload, ReplyFn done) {
     reserved_.insert(*name);
     forward(domid, HV_DOMCTL_RENAME, std::move(payload), [this, domid, n = *name, done](Reply r) {
         reserved_.erase(n);
-        if (r.status == HV_OK) index_domain(doms_.count(domid) ? doms_[domid].proc : nullptr, domid, n);
+        if (r.status == HV_OK && doms_.count(domid) != 0) index_domain(doms_[domid].proc, domid, n);
         done(std::move(r));
     });
 }
@@ -331,8 +331,12 @@ void HvdService::do_dmesg(ReplyFn done) {
         // Every line starts with its "[YYYY-mm-dd HH:MM:SS.mmm]" stamp.
         std::stable_sort(g->lines.begin(), g->lines.end(),
                          [](const std::string& a, const std::string& b) { return a.compare(0, 25, b, 0, 25) < 0; });
+        // The newest lines that fit one frame.
         std::string text;
-        for (const auto& l : g->lines) text += l + "\n";
+        size_t from = g->lines.size();
+        for (size_t bytes = 0; from > 0 && bytes + g->lines[from - 1].size() + 1 <= HV_CTL_MAX_PAYLOAD; --from)
+            bytes += g->lines[from - 1].size() + 1;
+        for (size_t i = from; i < g->lines.size(); ++i) text += g->lines[i] + "\n";
         g->done(ok(std::move(text)));
     };
     for (auto& [serial, p] : procs_) {
@@ -375,7 +379,7 @@ void HvdService::do_create(const Peer& peer, hv::sdk::CreateRequest req, std::fu
                 out.checked = r.error();
                 return out;
             }
-            out.checked = Checked{std::move(req), cfg->name, cfg->actions.on_crash};
+            out.checked = Checked{std::move(req), peer, cfg->name, cfg->actions.on_crash};
             return out;
         },
         [this, done = std::move(done)](Parsed p) mutable {

@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -94,6 +95,7 @@ private:
         bool killed_by_destroy = false; // hvd killed it to carry out a destroy
         bool creating = false;          // its domain is being created
         std::optional<hv::sdk::CreateRequest> request; // what it was created from (restart on crash)
+        hv::control::Peer creator;                     // who created it (a restart is checked as them)
         hv::core::ShutdownAction on_crash = hv::core::ShutdownAction::destroy;
     };
     using ProcPtr = std::shared_ptr<Proc>;
@@ -112,6 +114,7 @@ private:
 
     struct Checked { // a create request after its file work
         hv::sdk::CreateRequest req;
+        hv::control::Peer peer;
         std::string name;
         hv::core::ShutdownAction on_crash = hv::core::ShutdownAction::destroy;
     };
@@ -169,6 +172,7 @@ private:
 
     uint64_t next_serial_ = 0;
     unsigned spawned_ = 0;
+    std::random_device random_;
     ProcPtr spare_;              // a started, linked, domain-less process for the next create
     bool spare_pending_ = false; // one is being started
     std::map<uint64_t, ProcPtr> procs_;

@@ -372,8 +372,11 @@ size_t ManagedStore::clean_leftovers() {
     for (auto it = std::filesystem::directory_iterator(dir_, ec); !ec && it != std::filesystem::directory_iterator();
          it.increment(ec)) {
         const std::string file = it->path().filename().string();
-        const size_t at = file.find(kTmpInfix);
-        if (at == std::string::npos || at == 0 || at + kTmpInfix.size() == file.size()) continue;
+        // Exactly "<name>.hvdom.tmp.XXXXXX" (mkostemp's six characters): a
+        // valid name may itself contain ".hvdom.tmp.", its record must stay.
+        const size_t at = file.rfind(kTmpInfix);
+        if (at == std::string::npos || at == 0 || file.size() - at - kTmpInfix.size() != 6) continue;
+        if (hv_domain_name_problem(file.data(), at) != nullptr) continue;
         std::error_code sec;
         if (std::filesystem::is_directory(it->symlink_status(sec)) || sec) continue;
         if (::unlink(it->path().c_str()) == 0) ++removed;
