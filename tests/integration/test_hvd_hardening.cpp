@@ -445,6 +445,14 @@ TEST_CASE("a domain process that dies is a crash, with events and its on_crash a
     REQUIRE(kept);
     auto gone = conn->create(hello_request("gone", "stay"));
     REQUIRE(gone);
+    // Through an hvd restart: the new hvd learns their on_crash too.
+    CHECK(hvd.stop(SIGKILL) == 128 + SIGKILL);
+    hvd.start();
+    conn = Connection::open(hvd.uri());
+    REQUIRE(conn);
+    REQUIRE(conn->list()->size() == 2);
+    kept = conn->domain("kept");
+    REQUIRE(kept);
     EventLog events(*conn);
     auto waiter = std::async(std::launch::async, [&] { return Connection::open(hvd.uri())->domain("gone")->wait(30000); });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

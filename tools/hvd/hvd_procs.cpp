@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <boost/asio/read.hpp>
 #include <fmt/format.h>
 
+#include "control/monitor_backend.hpp"
 #include "domain_process.hpp"
 #include "hv/sdk/unix_backend.hpp"
 #include "hv/sdk/wire_types.hpp"
@@ -228,6 +230,11 @@ void HvdService::create_in(const ProcPtr& p, Checked c, std::function<void(Reply
         index_domain(p, id->domid, name);
         log_->info("domain {} ({}) created in process {}", id->domid, name, p->pid);
         done(std::move(cr));
+        // Beside its socket: what it was created from, so a later hvd that
+        // re-attaches it knows its on_crash (and can restart it).
+        offload<bool>([path = p->socket + ".req", bytes = ManagedStore::serialize(*p->request)] {
+            return static_cast<bool>(write_file_atomic(path, bytes));
+        }, [](bool) {});
     });
 }
 
@@ -241,6 +248,7 @@ void HvdService::attach(const std::string& socket, std::function<void()> finishe
             log_->info("{}: stale domain socket removed", p->socket);
             std::error_code ec;
             fs::remove(p->socket, ec);
+            fs::remove(p->socket + ".req", ec);
             return finished();
         }
         if (r.status != HV_OK) {
@@ -257,6 +265,25 @@ void HvdService::attach(const std::string& socket, std::function<void()> finishe
         p->pidfd = open_pidfd(p->pid);
         procs_[p->serial] = p;
         watch_death(p);
+        struct Known {
+            std::optional<hv::sdk::CreateRequest> req;
+            hv::core::ShutdownAction on_crash = hv::core::ShutdownAction::destroy;
+        };
+        offload<Known>([path = p->socket + ".req"] {
+            Known k;
+            std::ifstream in(path, std::ios::binary);
+            if (!in) return k;
+            std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            auto req = ManagedStore::parse(bytes, path);
+            if (!req) return k;
+            if (auto cfg = hv::control::config_of(*req)) k.on_crash = cfg->actions.on_crash;
+            k.req = std::move(*req);
+            return k;
+        }, [p](Known k) {
+            if (!k.req) return;
+            p->request = std::move(k.req);
+            p->on_crash = k.on_crash;
+        });
         p->link->call(HV_DOMCTL_LIST, {}, options_.call_timeout, [this, p, finished](hv::control::Reply lr) {
             auto infos = hv::sdk::UnixBackend::info_list_reply(
                 lr.status == HV_OK ? hv::Result<std::string>(std::move(lr.payload)) : make_error(Errc::io_error, lr.payload));
@@ -445,6 +472,7 @@ void HvdService::proc_died(const ProcPtr& p) {
     p->pidfd = -1;
     std::error_code ec;
     fs::remove(p->socket, ec);
+    fs::remove(p->socket + ".req", ec);
     procs_.erase(p->serial);
     const std::vector<uint32_t> domids(p->domids.begin(), p->domids.end());
     if (domids.empty()) {

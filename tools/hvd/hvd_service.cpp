@@ -65,17 +65,6 @@ HvdService::~HvdService() {
     for (auto& [id, w] : waiters_) w.timer->cancel();
 }
 
-template <class T>
-void HvdService::offload(std::function<T()> work, std::function<void(T)> then) {
-    auto alive = alive_;
-    asio::post(pool_, [this, alive, work = std::move(work), then = std::move(then)]() mutable {
-        auto result = std::make_shared<T>(work());
-        asio::post(io_, [alive, result, then = std::move(then)] {
-            if (*alive) then(std::move(*result));
-        });
-    });
-}
-
 void HvdService::call(const Peer& peer, uint32_t op, std::string payload, ReplyFn done) {
     if (ready_) return dispatch(peer, op, std::move(payload), std::move(done));
     if (deferred_.size() >= kMaxDeferred)

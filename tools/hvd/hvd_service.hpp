@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -189,5 +190,16 @@ private:
     int next_sub_ = 1;
     std::map<int, std::function<void(const hv::sdk::Event&)>> subscribers_;
 };
+
+template <class T>
+void HvdService::offload(std::function<T()> work, std::function<void(T)> then) {
+    auto alive = alive_;
+    boost::asio::post(pool_, [this, alive, work = std::move(work), then = std::move(then)]() mutable {
+        auto result = std::make_shared<T>(work());
+        boost::asio::post(io_, [alive, result, then = std::move(then)] {
+            if (*alive) then(std::move(*result));
+        });
+    });
+}
 
 } // namespace hvd
