@@ -3,6 +3,7 @@
 // test asks) and cleaned up, including any hv-domain processes it left.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -107,8 +108,13 @@ public:
         for (const auto& e : std::filesystem::directory_iterator("/proc")) {
             const std::string name = e.path().filename().string();
             if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-            std::ifstream f(e.path() / "cmdline");
-            std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+            // Read raw: the process may exit while we read (ESRCH).
+            std::string cmd(4096, '\0');
+            const int fd = ::open((e.path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) continue;
+            const ssize_t n = ::read(fd, cmd.data(), cmd.size());
+            ::close(fd);
+            cmd.resize(n > 0 ? static_cast<size_t>(n) : 0);
             if (cmd.find("hv-domain") == std::string::npos || cmd.find(state_dir()) == std::string::npos) continue;
             if (!with_spare && !holds_lease(e.path())) continue;
             out.push_back(static_cast<pid_t>(std::stol(name)));

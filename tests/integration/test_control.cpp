@@ -45,7 +45,13 @@ TEST_CASE("the guest answers shutdown and reboot requests", "[kvm][control]") {
     auto id = m->create(hello_config("sr", "stay", 1, "on_reboot='preserve'\n"));
     REQUIRE(id);
     REQUIRE(wait_console(*m, *id, "hello: 1 vcpus up"));
-    CHECK(m->info(*id)->state == DomainState::blocked);
+    // It blocks right after printing that line (a moment later on a busy host).
+    bool blocked = false;
+    for (int i = 0; i < 500 && !blocked; ++i) {
+        blocked = m->info(*id)->state == DomainState::blocked;
+        if (!blocked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(blocked);
     REQUIRE(m->shutdown(*id, ShutdownReason::reboot));
     auto info = m->wait_stopped(*id, kBoot);
     REQUIRE(info);
