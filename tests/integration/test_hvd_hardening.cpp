@@ -25,6 +25,14 @@ namespace wire = hv::sdk::wire;
 
 namespace {
 
+// Memory figures under AddressSanitizer (shadow memory, quarantine) are
+// several times the plain build's.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long kRssScale = 4;
+#else
+constexpr long kRssScale = 1;
+#endif
+
 template <class F>
 bool eventually(F f, int tries = 1000) {
     for (int i = 0; i < tries; ++i) {
@@ -251,7 +259,7 @@ TEST_CASE("a console subscriber that never reads does not grow hvd; console outp
     CHECK(frames * 10 < bytes); // many bytes per frame, not one frame per guest byte
     const long hwm_kib = proc_status(hvd.pid(), "VmHWM");
     INFO("hvd peak RSS KiB " << hwm_kib);
-    CHECK(hwm_kib < 64 * 1024); // the sleeper's backlog is capped (1 MiB), not 200 KB per copy
+    CHECK(hwm_kib < kRssScale * 64 * 1024); // the sleeper's backlog is capped (1 MiB)
     // Reading now, the sleeper finds the drop marker (or all of it).
     CHECK(Connection::open(hvd.uri())->list());
     ::close(reader);
@@ -284,7 +292,7 @@ TEST_CASE("pipelined requests beyond the output cap are refused, and others are 
     auto conn = Connection::open(hvd.uri());
     REQUIRE(conn);
     CHECK(conn->list());
-    CHECK(proc_status(hvd.pid(), "VmHWM") < 64 * 1024);
+    CHECK(proc_status(hvd.pid(), "VmHWM") < kRssScale * 64 * 1024);
     // Reading now: the refusals are there, named.
     ::fcntl(fd, F_SETFL, 0);
     wire::Decoder dec;
@@ -325,6 +333,12 @@ TEST_CASE("the connection limit, half-sent frames and EMFILE never lock clients 
 }
 
 TEST_CASE("at EMFILE clients are told why, hvd backs off, and serves again once descriptors are free", "[hvd][hardening]") {
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer's runtime needs descriptors of its own in hvd (its
+    // reports, /proc/self/maps); at EMFILE that is what fails, not hvd.
+    WARN("skipped under AddressSanitizer");
+    return;
+#endif
     HvdProcess hvd;
     std::vector<int> fds;
     rlimit rl{};
@@ -445,7 +459,13 @@ TEST_CASE("a domain process that dies is a crash, with events and its on_crash a
     REQUIRE(kept);
     auto gone = conn->create(hello_request("gone", "stay"));
     REQUIRE(gone);
-    // Through an hvd restart: the new hvd learns their on_crash too.
+    // Through an hvd restart: the new hvd learns their on_crash too (from
+    // the request files it writes beside the sockets just after a create).
+    CHECK(eventually([&] {
+        size_t n = 0;
+        for (const auto& e : fs::directory_iterator(fs::path(hvd.state_dir()) / "run")) n += e.path().extension() == ".req";
+        return n == 2;
+    }));
     CHECK(hvd.stop(SIGKILL) == 128 + SIGKILL);
     hvd.start();
     conn = Connection::open(hvd.uri());

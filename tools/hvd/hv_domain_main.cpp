@@ -83,9 +83,9 @@ int main(int argc, char** argv) {
     }
 
     // A domain gone: its id's lease goes back. Done when the last domain
-    // is gone (after having had one). The grace period lets the reply to
-    // the request that destroyed it (and hvd's last questions) reach hvd
-    // before the socket goes away.
+    // is gone (after having had one). The grace period (1 s) lets the reply
+    // to the request that destroyed it (and hvd's last questions) reach hvd
+    // before the socket goes away, even on a loaded host.
     boost::asio::steady_timer grace(io);
     bool log_named = false;
     auto sub = backend.subscribe_events([&](const hv::sdk::Event& e) {
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
         if (e.kind != hv::sdk::Event::Kind::destroyed) return;
         counter->release(e.domid);
         boost::asio::post(io, [&] {
-            grace.expires_after(std::chrono::milliseconds(300));
+            grace.expires_after(std::chrono::seconds(1));
             grace.async_wait([&](const boost::system::error_code& ec) {
                 auto still = backend.list(); // a restart may have come in between
                 if (!ec && still && still->empty()) io.stop();
