@@ -232,9 +232,12 @@ void HvdService::create_in(const ProcPtr& p, Checked c, std::function<void(Reply
         done(std::move(cr));
         // Beside its socket: what it was created from, so a later hvd that
         // re-attaches it knows its on_crash (and can restart it).
-        offload<bool>([path = p->socket + ".req", bytes = ManagedStore::serialize(*p->request)] {
-            return static_cast<bool>(write_file_atomic(path, bytes));
-        }, [](bool) {});
+        offload<std::string>([path = p->socket + ".req", bytes = ManagedStore::serialize(*p->request)] {
+            auto r = write_file_atomic(path, bytes);
+            return r ? std::string() : r.error().message;
+        }, [this](std::string why) {
+            if (!why.empty()) log_->warn("create request not kept: {}", why);
+        });
     });
 }
 
