@@ -5,6 +5,8 @@
 // the seed is fixed and a failure prints its input in hex.
 #include <catch2/catch.hpp>
 
+#include "../../fuzz/fuzz_smoke.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -65,18 +67,10 @@ const char* const values[] = {
     "'file:/a,xvda,w'", "'vdev=xvdb,target=/b'", "'mac=02:00:00:00:00:01'", "\"0123abcd-4567-89ab-cdef-0123456789ab\"",
 };
 
-class Gen {
+class Gen : public hv::fuzz::SmokeGen {
 public:
-    explicit Gen(uint64_t seed) : rng_(seed) {}
+    using SmokeGen::SmokeGen;
 
-    size_t below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(rng_() % n); }
-    bool one_in(size_t n) { return below(n) == 0; }
-
-    std::string bytes(size_t n) {
-        std::string s(n, '\0');
-        for (auto& c : s) c = static_cast<char>(rng_());
-        return s;
-    }
     std::string token() {
         const char* t = tokens[below(std::size(tokens))];
         return t[0] == '\0' ? std::string(1, '\0') : std::string(t);
@@ -124,22 +118,10 @@ public:
         }
         }
     }
-
-private:
-    std::mt19937_64 rng_;
 };
 
-std::string hex(const std::string& s) {
-    std::ostringstream o;
-    static constexpr char digits[] = "0123456789abcdef";
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        o << digits[c >> 4] << digits[c & 15];
-    }
-    return o.str();
-}
-
-const uint8_t* as_bytes(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+using hv::fuzz::as_bytes;
+using hv::fuzz::hex;
 
 ConfigFuzzStats check(const std::string& input) {
     ConfigFuzzStats stats;

@@ -4,6 +4,8 @@
 // runs. Reproducible: the seed is fixed and a failure prints its input.
 #include <catch2/catch.hpp>
 
+#include "../../fuzz/fuzz_smoke.hpp"
+
 #include <cstdint>
 #include <random>
 #include <sstream>
@@ -29,21 +31,13 @@ constexpr uint32_t ops[] = {
     HV_DOMCTL_UNDEFINE,        HV_DOMCTL_LIST_DEFINED, HV_SYSCTL_HELLO,        HV_SYSCTL_SUBSCRIBE,
     HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 17)};
 
-class Gen {
+class Gen : public hv::fuzz::SmokeGen {
 public:
-    explicit Gen(uint64_t seed) : rng_(seed) {}
+    using SmokeGen::SmokeGen;
 
     uint32_t u32() { return static_cast<uint32_t>(rng_()); }
     // Mostly small; one in eight is one the fuzz backend does not know.
     uint32_t domid() { return one_in(8) ? 0xffff0000u + u32() % 16 : u32() % 16; }
-    size_t below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(rng_() % n); }
-    bool one_in(size_t n) { return below(n) == 0; }
-
-    std::string bytes(size_t n) {
-        std::string s(n, '\0');
-        for (auto& c : s) c = static_cast<char>(rng_());
-        return s;
-    }
     std::string text(size_t n) {
         static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789-_=\" /.";
         std::string s(n, 'a');
@@ -149,22 +143,10 @@ public:
         }
         }
     }
-
-private:
-    std::mt19937_64 rng_;
 };
 
-std::string hex(const std::string& s) {
-    std::ostringstream o;
-    static constexpr char digits[] = "0123456789abcdef";
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        o << digits[c >> 4] << digits[c & 15];
-    }
-    return o.str();
-}
-
-const uint8_t* as_bytes(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+using hv::fuzz::as_bytes;
+using hv::fuzz::hex;
 
 ControlFuzzStats check(const std::string& input) {
     ControlFuzzStats stats;

@@ -5,6 +5,8 @@
 // Reproducible: the seed is fixed and a failure prints its input in hex.
 #include <catch2/catch.hpp>
 
+#include "../../fuzz/fuzz_smoke.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -37,18 +39,10 @@ const std::vector<std::string> seeds = {
     "",
 };
 
-class Gen {
+class Gen : public hv::fuzz::SmokeGen {
 public:
-    explicit Gen(uint64_t seed) : rng_(seed) {}
+    using SmokeGen::SmokeGen;
 
-    size_t below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(rng_() % n); }
-    bool one_in(size_t n) { return below(n) == 0; }
-
-    std::string bytes(size_t n) {
-        std::string s(n, '\0');
-        for (auto& c : s) c = static_cast<char>(rng_());
-        return s;
-    }
     // Field text that looks like the record's own lines now and then.
     std::string field() {
         static const char* const pieces[] = {"\n", "end\n", "config 3\n", "override 1\n", "hvdom 1\n", "0", "1",
@@ -90,22 +84,10 @@ public:
         }
         }
     }
-
-private:
-    std::mt19937_64 rng_;
 };
 
-std::string hex(const std::string& s) {
-    std::ostringstream o;
-    static constexpr char digits[] = "0123456789abcdef";
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        o << digits[c >> 4] << digits[c & 15];
-    }
-    return o.str();
-}
-
-const uint8_t* as_bytes(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+using hv::fuzz::as_bytes;
+using hv::fuzz::hex;
 
 ManagedStoreFuzzStats check(const std::string& input) {
     ManagedStoreFuzzStats stats;
