@@ -135,7 +135,6 @@ void HvdService::spawn_proc(const std::string& log_name, std::function<void(Proc
     if (!s) return ready(nullptr, s.error().message);
     // Not linked yet: the link is made once it says it listens.
     ProcPtr p = adopt(nullptr, so.socket, s->pid, s->pidfd);
-    p->creating = true;
     p->log_file = so.log_file;
 
     auto pipe = std::make_shared<asio::posix::stream_descriptor>(io_, s->ready_fd);
@@ -143,7 +142,6 @@ void HvdService::spawn_proc(const std::string& log_name, std::function<void(Proc
     auto timer = std::make_shared<asio::steady_timer>(io_, options_.spawn_timeout);
     auto settled = std::make_shared<bool>(false);
     auto fail = [this, p, ready](const std::string& why) {
-        p->creating = false;
         kill_proc(p);
         std::error_code ec;
         fs::remove(p->socket, ec);
@@ -174,7 +172,6 @@ void HvdService::spawn_proc(const std::string& log_name, std::function<void(Proc
         p->link = DomainLink::make(io_, p->socket, link_handlers(p));
         p->link->open(hv_ctl_subscribe_t{HV_CTL_SUB_EVENTS, 0}, options_.call_timeout, [p, fail, ready](hv::control::Reply r) {
             if (r.status != HV_OK) return fail(r.payload);
-            p->creating = false;
             ready(p, {});
         });
     });
@@ -211,14 +208,12 @@ void HvdService::spawn_and_create(Checked c, std::function<void(Reply)> done) {
 }
 
 void HvdService::create_in(const ProcPtr& p, Checked c, std::function<void(Reply)> done) {
-    p->creating = true;
     p->creator = c.peer;
     p->request = c.req;
     p->on_crash = c.on_crash;
     auto payload = hv::sdk::UnixBackend::create_payload(c.req);
     if (!payload) return done(hv::control::Reply{HV_EINVAL, payload.error().message});
     p->link->call(HV_DOMCTL_CREATE, std::move(*payload), options_.create_timeout, [this, p, name = c.name, done](hv::control::Reply cr) {
-        p->creating = false;
         auto id = wire::unpack<hv_ctl_domid_t>(cr.payload);
         if (cr.status != HV_OK || !id) {
             p->killed_by_destroy = true; // not a crash: its create failed, whatever it indexed goes

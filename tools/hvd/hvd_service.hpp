@@ -94,7 +94,6 @@ private:
         bool unresponsive = false;
         bool gone = false;
         bool killed_by_destroy = false; // hvd killed it to carry out a destroy
-        bool creating = false;          // its domain is being created
         std::optional<hv::sdk::CreateRequest> request; // what it was created from (restart on crash)
         hv::control::Peer creator;                     // who created it (a restart is checked as them)
         hv::core::ShutdownAction on_crash = hv::core::ShutdownAction::destroy;
