@@ -383,13 +383,16 @@ hv::Result<DomainConfig> load_domain_config(const std::string& path, const std::
 namespace {
 
 // "FILE:LINE:COLUMN: key: what" with the first of `keys` that was written
-// in the config; else "FILE: key: what", or "key: what" for a config built
-// in code.
+// in the config; else "FIELD: what" for a config built from typed fields,
+// "FILE: key: what", or "key: what" for a config built in code.
 hv::Error refuse(const DomainConfig& dc, Errc code, std::initializer_list<std::string_view> keys,
                  const std::string& what) {
     for (std::string_view key : keys)
         if (const auto at = dc.locations.find(key); at != dc.locations.end())
             return hv::make_error(code, at->second.str() + ": " + std::string(key) + ": " + what);
+    for (std::string_view key : keys)
+        if (const auto field = dc.fields.find(key); field != dc.fields.end())
+            return hv::make_error(code, field->second + ": " + what);
     const std::string key(*keys.begin());
     return hv::make_error(code, (dc.source.empty() ? key : dc.source + ": " + key) + ": " + what);
 }

@@ -60,6 +60,11 @@ struct DomainConfig {
     // ("maxvcpu" for the legacy spelling), so checks made after reading
     // still name file:line:column and the key. Empty when built in code.
     std::map<std::string, CfgLocation, std::less<>> locations;
+    // A config built in code from typed fields (the SDK's DomainSpec): the
+    // field each key came from, as messages name it ("memory" ->
+    // "DomainSpec.memory_mib"), so check_creatable's refusals name the
+    // caller's field rather than an xl.cfg key it never wrote.
+    std::map<std::string, std::string, std::less<>> fields;
 };
 
 std::string uuid_to_string(const Uuid& u);
@@ -71,8 +76,8 @@ std::string uuid_to_string(const Uuid& u);
 // PVH loader, and nothing in `unsupported` but unknown keys. The monitor
 // runs it on every create, and `hvctl create -n` too, so a dry run refuses
 // exactly what a real create refuses. Errors are
-// "FILE:LINE:COLUMN: key: what is wrong" (the key alone for a config built
-// in code): Errc::not_supported for what hv does not do yet,
+// "FILE:LINE:COLUMN: key: what is wrong" ("FIELD: what is wrong" for a
+// config built from typed fields, the key alone for one built in code): Errc::not_supported for what hv does not do yet,
 // Errc::invalid_argument otherwise.
 hv::Result<void> check_creatable(const DomainConfig& cfg);
 

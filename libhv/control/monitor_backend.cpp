@@ -235,7 +235,59 @@ sdk::HostInfo host_figures(uint32_t nr_domains) {
     return h;
 }
 
+namespace {
+
+static_assert(static_cast<uint32_t>(core::ShutdownAction::destroy) == HV_CTL_ACTION_DESTROY &&
+                  static_cast<uint32_t>(core::ShutdownAction::restart) == HV_CTL_ACTION_RESTART &&
+                  static_cast<uint32_t>(core::ShutdownAction::preserve) == HV_CTL_ACTION_PRESERVE &&
+                  static_cast<uint32_t>(core::ShutdownAction::rename_restart) == HV_CTL_ACTION_RENAME_RESTART &&
+                  static_cast<uint32_t>(core::ShutdownAction::coredump_destroy) == HV_CTL_ACTION_COREDUMP_DESTROY &&
+                  static_cast<uint32_t>(core::ShutdownAction::coredump_restart) == HV_CTL_ACTION_COREDUMP_RESTART &&
+                  static_cast<uint32_t>(core::ShutdownAction::soft_reset) == HV_CTL_ACTION_SOFT_RESET,
+              "core::ShutdownAction is the ABI's HV_CTL_ACTION_*");
+
+// A typed DomainSpec as a DomainConfig, field for field: no xl.cfg text
+// in between. What only a field can get wrong (a relative path, a NUL in
+// one) is refused here; values go through check_creatable like a file's,
+// and its refusals name the field through `fields`.
+Result<config::DomainConfig> config_of_spec(const sdk::DomainSpec& s) {
+    const auto refuse = [](const char* field, Errc code, const std::string& what) {
+        return make_error(code, fmt::format("DomainSpec.{}: {}", field, what));
+    };
+    const std::pair<const char*, const std::string*> paths[] = {{"kernel", &s.kernel}, {"ramdisk", &s.ramdisk}};
+    for (const auto& [field, path] : paths) {
+        if (path->find('\0') != std::string::npos) return refuse(field, Errc::invalid_argument, "the path contains a NUL byte");
+        if (!path->empty() && (*path)[0] != '/')
+            return refuse(field, Errc::invalid_argument, fmt::format("'{}' is not an absolute path", *path));
+    }
+    if (!s.ramdisk.empty()) return refuse("ramdisk", Errc::not_supported, "ramdisk not loaded yet");
+    const std::pair<const char*, sdk::Action> actions[] = {
+        {"on_poweroff", s.on_poweroff}, {"on_reboot", s.on_reboot}, {"on_crash", s.on_crash}};
+    for (const auto& [field, action] : actions)
+        if (static_cast<uint32_t>(action) > HV_CTL_ACTION_SOFT_RESET)
+            return refuse(field, Errc::invalid_argument,
+                          fmt::format("action code {} is not one of hv's (0..{})", static_cast<uint32_t>(action),
+                                      HV_CTL_ACTION_SOFT_RESET));
+    config::DomainConfig c;
+    c.name = s.name;
+    c.uuid = s.uuid;
+    c.kernel = s.kernel;
+    c.cmdline = s.cmdline;
+    c.memory_mib = s.memory_mib;
+    c.vcpus = s.vcpus;
+    c.actions = {static_cast<core::ShutdownAction>(s.on_poweroff), static_cast<core::ShutdownAction>(s.on_reboot),
+                 static_cast<core::ShutdownAction>(s.on_crash)};
+    c.fields = {{"name", "DomainSpec.name"},           {"kernel", "DomainSpec.kernel"},
+                {"memory", "DomainSpec.memory_mib"},   {"vcpus", "DomainSpec.vcpus"},
+                {"cmdline", "DomainSpec.cmdline"},     {"on_poweroff", "DomainSpec.on_poweroff"},
+                {"on_reboot", "DomainSpec.on_reboot"}, {"on_crash", "DomainSpec.on_crash"}};
+    return c;
+}
+
+} // namespace
+
 Result<config::DomainConfig> config_of(const sdk::CreateRequest& req) {
+    if (req.spec) return config_of_spec(*req.spec);
     auto cfg = config::parse_domain_config(req.config_text, req.source.empty() ? "config" : req.source, req.overrides);
     if (!cfg) return cfg.error();
     // Relative paths mean the folder the config came from (as

@@ -39,6 +39,7 @@ Reply size_error(const char* op, size_t got, size_t want) {
 const char* op_name(uint32_t op) {
     switch (op) {
     case HV_DOMCTL_CREATE: return "create";
+    case HV_DOMCTL_CREATE_SPEC: return "create";
     case HV_DOMCTL_DEFINE: return "define";
     case HV_DOMCTL_DESTROY: return "destroy";
     case HV_DOMCTL_PAUSE: return "pause";
@@ -62,6 +63,12 @@ const char* op_name(uint32_t op) {
 
 std::string decode_create(std::string_view payload, sdk::CreateRequest& c, uint32_t op_code) {
     const char* op = op_name(op_code);
+    if (op_code == HV_DOMCTL_CREATE_SPEC) {
+        auto spec = wire::spec_from_payload(payload, c.paused);
+        if (!spec) return spec.error().message;
+        c.spec = std::move(*spec);
+        return {};
+    }
     auto req = wire::unpack<hv_ctl_create_t>(payload);
     if (!req) return fmt::format("{}: payload of {} bytes, want at least {}", op, payload.size(), sizeof(hv_ctl_create_t));
     const uint32_t known = op_code == HV_DOMCTL_DEFINE ? HV_CTL_CREATE_PAUSED | HV_CTL_CREATE_REPLACE : HV_CTL_CREATE_PAUSED;
@@ -103,6 +110,7 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
         return ok(std::move(text));
     }
     case HV_DOMCTL_CREATE:
+    case HV_DOMCTL_CREATE_SPEC:
     case HV_DOMCTL_DEFINE: {
         sdk::CreateRequest c;
         if (auto why = decode_create(payload, c, op); !why.empty()) return bad(why);

@@ -25,7 +25,8 @@ Reply error_reply(const Error& e);
 // The op's name for messages ("create", "pause", ...).
 const char* op_name(uint32_t op);
 
-// CREATE's and DEFINE's payload into `c`; returns what is wrong, or "".
+// CREATE's, CREATE_SPEC's and DEFINE's payload into `c`; returns what is
+// wrong, or "".
 std::string decode_create(std::string_view payload, sdk::CreateRequest& c, uint32_t op);
 
 } // namespace hv::control

@@ -54,6 +54,8 @@ public:
         note();
         for (const auto& o : req.overrides)
             if (o.find('\n') != std::string::npos) bad("create: an override holds a newline");
+        if (req.spec && (!req.config_text.empty() || !req.source.empty() || !req.overrides.empty()))
+            bad("create: a spec request also carries xl.cfg text");
         return next_domid_++;
     }
     Result<void> destroy(uint32_t domid) override { return note_void(domid); }
@@ -247,6 +249,7 @@ std::string check_ok_reply(uint32_t op, const std::string& p, ControlFuzzStats& 
     switch (op) {
     case HV_SYSCTL_PHYSINFO: HV_FUZZ_CHECK(p.size() == sizeof(hv_ctl_physinfo_t), "physinfo reply size"); break;
     case HV_DOMCTL_CREATE:
+    case HV_DOMCTL_CREATE_SPEC:
     case HV_DOMCTL_START:
     case HV_DOMCTL_LOOKUP: {
         HV_FUZZ_CHECK(p.size() == sizeof(hv_ctl_domid_t), "domid reply size");
@@ -397,7 +400,7 @@ std::string control_fuzz_check(const uint8_t* data, size_t size, ControlFuzzStat
             HV_DOMCTL_INFO,      HV_DOMCTL_LIST,        HV_DOMCTL_LOOKUP,         HV_DOMCTL_CONSOLE_WRITE,
             HV_DOMCTL_CONSOLE_HISTORY, HV_DOMCTL_WAIT,  HV_DOMCTL_DEFINE,         HV_DOMCTL_START,
             HV_DOMCTL_UNDEFINE,  HV_DOMCTL_LIST_DEFINED, HV_SYSCTL_HELLO,         HV_SYSCTL_SUBSCRIBE,
-            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 17)};
+            HV_DOMCTL_CREATE_SPEC};
         const size_t pick = data[0] % (std::size(ops) + 2);
         uint16_t kind = HV_CTL_REQUEST;
         uint32_t op = HV_CTL_EVENT_DOMAIN;

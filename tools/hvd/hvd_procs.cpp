@@ -213,7 +213,7 @@ void HvdService::create_in(const ProcPtr& p, Checked c, std::function<void(Reply
     p->on_crash = c.on_crash;
     auto payload = hv::sdk::UnixBackend::create_payload(c.req);
     if (!payload) return done(hv::control::Reply{HV_EINVAL, payload.error().message});
-    p->link->call(HV_DOMCTL_CREATE, std::move(*payload), options_.create_timeout, [this, p, name = c.name, done](hv::control::Reply cr) {
+    p->link->call(hv::sdk::UnixBackend::create_op(c.req), std::move(*payload), options_.create_timeout, [this, p, name = c.name, done](hv::control::Reply cr) {
         auto id = wire::unpack<hv_ctl_domid_t>(cr.payload);
         if (cr.status != HV_OK || !id) {
             p->killed_by_destroy = true; // not a crash: its create failed, whatever it indexed goes

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
+#include "config/domain_config.hpp"
 #include "control/monitor_backend.hpp"
 #include "hv/abi/domain_name.h"
 #include "hv/sdk/unix_backend.hpp"
@@ -83,7 +84,8 @@ void HvdService::dispatch(const Peer& peer, uint32_t op, std::string payload, Re
     case HV_SYSCTL_DMESG:
         if (!payload.empty()) return done(size_error(op, payload.size(), 0));
         return do_dmesg(std::move(done));
-    case HV_DOMCTL_CREATE: {
+    case HV_DOMCTL_CREATE:
+    case HV_DOMCTL_CREATE_SPEC: {
         hv::sdk::CreateRequest c;
         if (auto why = hv::control::decode_create(payload, c, op); !why.empty()) return done(err(Errc::invalid_argument, why));
         return do_create(peer, std::move(c), std::move(done));
@@ -358,6 +360,9 @@ void HvdService::do_create(const Peer& peer, hv::sdk::CreateRequest req, std::fu
         [peer, req = std::move(req)]() mutable {
             Parsed out;
             auto cfg = hv::control::config_of(req);
+            if (cfg) { // refused here, before a domain process is spent on it
+                if (auto r = hv::config::check_creatable(*cfg); !r) cfg = r.error();
+            }
             if (!cfg) {
                 out.checked = cfg.error();
                 return out;

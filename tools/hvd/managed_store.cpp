@@ -1,5 +1,7 @@
 #include "managed_store.hpp"
 
+#include <hv/sdk/wire_types.hpp>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -89,13 +91,21 @@ public:
         req.paused = *paused == "1";
         key = next_key();
         if (!key) return key.error();
-        if (*key != "config") return order_error(*key, "config");
-        auto config = value("config");
+        if (*key != "config" && *key != "spec") return order_error(*key, "config or spec");
+        const std::string field(*key);
+        auto config = value(field);
         if (!config) return config.error();
-        req.config_text = std::move(*config);
+        if (field == "spec") { // a typed DomainSpec, in CREATE_SPEC's wire form
+            bool spec_paused = false; // the record's own 'paused' field counts
+            auto spec = hv::sdk::wire::spec_from_payload(*config, spec_paused);
+            if (!spec) return fail("field 'spec': " + spec.error().message);
+            req.spec = std::move(*spec);
+        } else {
+            req.config_text = std::move(*config);
+        }
         auto end = line("the 'end' line");
         if (!end) return end.error();
-        if (*end != "end") return fail(fmt::format("expected 'end' after field 'config', found '{}'", shown(*end)));
+        if (*end != "end") return fail(fmt::format("expected 'end' after field '{}', found '{}'", field, shown(*end)));
         if (pos_ != in_.size())
             return fail(fmt::format("{} unexpected bytes after 'end'", in_.size() - pos_));
         return req;
@@ -106,7 +116,7 @@ private:
         return make_error(Errc::parse_error, fmt::format("{}: {}", where_, what));
     }
     hv::Error order_error(std::string_view key, std::string_view expected) const {
-        static constexpr std::string_view known[] = {"source", "override", "paused", "config"};
+        static constexpr std::string_view known[] = {"source", "override", "paused", "config", "spec"};
         if (std::find(std::begin(known), std::end(known), key) == std::end(known))
             return fail(fmt::format("unknown field '{}' (expected {})", shown(key), expected));
         return fail(fmt::format("field '{}' out of order or repeated (expected {})", shown(key), expected));
@@ -297,7 +307,14 @@ std::string ManagedStore::serialize(const hv::sdk::CreateRequest& req) {
     put_field(out, "source", req.source);
     for (const auto& o : req.overrides) put_field(out, "override", o);
     put_field(out, "paused", req.paused ? "1" : "0");
-    put_field(out, "config", req.config_text);
+    if (req.spec) {
+        // The wire form carries what the ABI can; a spec it cannot carry
+        // never got this far (the create that led here was refused).
+        auto spec = hv::sdk::wire::spec_payload(*req.spec, req.paused);
+        put_field(out, "spec", spec ? *spec : std::string());
+    } else {
+        put_field(out, "config", req.config_text);
+    }
     out += "end\n";
     return out;
 }

@@ -16,7 +16,8 @@
 //   source <len>\n<len bytes>\n
 //   override <len>\n<len bytes>\n      (zero or more, in order)
 //   paused <len>\n<"0" or "1">\n
-//   config <len>\n<len bytes>\n
+//   config <len>\n<len bytes>\n     (or: spec <len>\n<len bytes>\n, a typed
+//                                   DomainSpec in CREATE_SPEC's wire form)
 //   end\n
 //
 // <len> is decimal without leading zeros. Fields come in exactly this order;

@@ -29,7 +29,7 @@ constexpr uint32_t ops[] = {
     HV_DOMCTL_INFO,            HV_DOMCTL_LIST,         HV_DOMCTL_LOOKUP,       HV_DOMCTL_CONSOLE_WRITE,
     HV_DOMCTL_CONSOLE_HISTORY, HV_DOMCTL_WAIT,         HV_DOMCTL_DEFINE,       HV_DOMCTL_START,
     HV_DOMCTL_UNDEFINE,        HV_DOMCTL_LIST_DEFINED, HV_SYSCTL_HELLO,        HV_SYSCTL_SUBSCRIBE,
-    HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 17)};
+    HV_DOMCTL_CREATE_SPEC};
 
 class Gen : public hv::fuzz::SmokeGen {
 public:
@@ -69,6 +69,18 @@ public:
             hv_ctl_create_t c{one_in(2) ? HV_CTL_CREATE_PAUSED : 0u, static_cast<uint32_t>(source.size()),
                               static_cast<uint32_t>(cfg.size()), static_cast<uint32_t>(overrides.size())};
             return wire::pack(c, source + cfg + overrides);
+        }
+        case HV_DOMCTL_CREATE_SPEC: {
+            hv::sdk::DomainSpec d;
+            d.name = text(below(10));
+            d.kernel = "/boot/" + text(below(8));
+            if (one_in(4)) d.ramdisk = "/boot/" + text(below(8));
+            d.cmdline = text(below(20));
+            d.memory_mib = u32() % 8192;
+            d.vcpus = u32() % 200;
+            if (one_in(2)) d.uuid = hv::sdk::Uuid{};
+            d.on_crash = static_cast<hv::sdk::Action>(u32() % 9);
+            return *wire::spec_payload(d, one_in(2));
         }
         case HV_DOMCTL_DESTROY:
         case HV_DOMCTL_PAUSE:

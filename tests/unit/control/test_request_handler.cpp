@@ -410,6 +410,29 @@ TEST_CASE("request: create with no flags, no overrides, and empty strings", "[co
     CHECK(b.only_call().create.overrides == std::vector<std::string>{"k=v"});
 }
 
+TEST_CASE("request: create_spec hands the typed spec to the backend", "[control][request]") {
+    FakeBackend b;
+    hv::sdk::DomainSpec d;
+    d.name = "typed";
+    d.kernel = "/boot/k";
+    d.memory_mib = 64;
+    d.on_crash = hv::sdk::Action::preserve;
+    Reply r = handle_request(b, HV_DOMCTL_CREATE_SPEC, *hv::sdk::wire::spec_payload(d, true));
+    REQUIRE(r.status == HV_OK);
+    const auto& c = b.only_call();
+    CHECK(c.method == "create");
+    REQUIRE(c.create.spec.has_value());
+    CHECK(c.create.spec->name == "typed");
+    CHECK(c.create.spec->memory_mib == 64);
+    CHECK(c.create.spec->on_crash == hv::sdk::Action::preserve);
+    CHECK(c.create.config_text.empty());
+    CHECK(c.create.paused);
+    CHECK(reply_domid(r) == 11);
+    r = handle_request(b, HV_DOMCTL_CREATE_SPEC, "short");
+    CHECK(r.status == HV_EINVAL);
+    CHECK(r.payload == "create: payload of 5 bytes, want at least 120");
+}
+
 TEST_CASE("request: define parses like create and replies with nothing", "[control][request]") {
     FakeBackend b;
     Reply r = handle_request(b, HV_DOMCTL_DEFINE, create_payload(0, cfg_source, cfg_text, "on_crash=destroy\n"));
@@ -641,7 +664,7 @@ TEST_CASE("request: unknown ops get HV_ENOSYS and never reach the backend", "[co
     const uint32_t ops[] = {0u,
                             0xdeadbeefu,
                             HV_CTL_OP(HV_CTL_GROUP_SYSCTL, 99),
-                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 17),
+                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 18),
                             HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 0),
                             HV_CTL_EVENT_DOMAIN,
                             HV_CTL_EVENT_CONSOLE,

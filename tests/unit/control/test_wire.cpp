@@ -4,6 +4,7 @@
 // DomainInfo/Event structs in both directions.
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -647,6 +648,72 @@ TEST_CASE("wire: the client builds create payloads the server decodes", "[contro
     CHECK(p->substr(sizeof c) == req.source + req.config_text + "memory=64\nvcpus=2\n");
     req.overrides = {"a=1\nb=2"};
     CHECK_FALSE(hv::sdk::UnixBackend::create_payload(req).ok());
+}
+
+TEST_CASE("wire: a DomainSpec travels as typed fields and comes back whole", "[control][wire][client]") {
+    hv::sdk::DomainSpec d;
+    d.name = "typed";
+    d.kernel = "/k/\"quoted\"\nline";
+    d.ramdisk = "/r";
+    d.cmdline = std::string("a\0b \\ \"c\"", 9);
+    d.memory_mib = 0x123456789ull;
+    d.vcpus = 7;
+    d.uuid = hv::sdk::Uuid{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    d.on_poweroff = hv::sdk::Action::preserve;
+    d.on_reboot = hv::sdk::Action::rename_restart;
+    d.on_crash = static_cast<hv::sdk::Action>(99); // the monitor's to refuse, not the wire's
+    hv::sdk::CreateRequest req;
+    req.spec = d;
+    req.paused = true;
+    CHECK(hv::sdk::UnixBackend::create_op(req) == HV_DOMCTL_CREATE_SPEC);
+    auto p = hv::sdk::UnixBackend::create_payload(req);
+    REQUIRE(p.ok());
+    auto w = wire::unpack<hv_ctl_domain_spec_t>(*p).value();
+    CHECK(w.flags == (HV_CTL_CREATE_PAUSED | HV_CTL_SPEC_UUID));
+    CHECK(w.memory_mib == 0x123456789ull);
+    CHECK(w.on_reboot == HV_CTL_ACTION_RENAME_RESTART);
+    CHECK(p->substr(sizeof w) == d.kernel + d.ramdisk + d.cmdline);
+    bool paused = false;
+    auto back = wire::spec_from_payload(*p, paused);
+    REQUIRE(back.ok());
+    CHECK(paused);
+    CHECK(back->name == d.name);
+    CHECK(back->kernel == d.kernel);
+    CHECK(back->ramdisk == d.ramdisk);
+    CHECK(back->cmdline == d.cmdline);
+    CHECK(back->memory_mib == d.memory_mib);
+    CHECK(back->vcpus == 7);
+    CHECK(back->uuid == d.uuid);
+    CHECK(back->on_poweroff == hv::sdk::Action::preserve);
+    CHECK(back->on_reboot == hv::sdk::Action::rename_restart);
+    CHECK(static_cast<uint32_t>(back->on_crash) == 99);
+
+    // No uuid flag: no uuid, whatever the bytes say.
+    d.uuid.reset();
+    p = wire::spec_payload(d, false);
+    REQUIRE(p.ok());
+    back = wire::spec_from_payload(*p, paused);
+    REQUIRE(back.ok());
+    CHECK_FALSE(back->uuid.has_value());
+    CHECK_FALSE(paused);
+
+    // What the wire itself cannot carry is refused by field or by shape.
+    d.name = std::string(HV_CTL_NAME_MAX, 'n');
+    CHECK(wire::spec_payload(d, false).error().message == "DomainSpec.name: 64 bytes; at most 63 fit");
+    d.name = "typed";
+    d.cmdline = std::string(HV_CTL_MAX_PAYLOAD, 'c');
+    CHECK(wire::spec_payload(d, false).error().message.rfind("DomainSpec: kernel, ramdisk and cmdline come to ", 0) == 0);
+    d.cmdline = "x";
+    std::string good = *wire::spec_payload(d, false);
+    CHECK(wire::spec_from_payload(good.substr(0, 100), paused).error().message ==
+          "create: payload of 100 bytes, want at least 120");
+    CHECK(wire::spec_from_payload(good + "z", paused).error().message.rfind("create: trailer of ", 0) == 0);
+    auto bad = good;
+    bad[0] = 4; // an unknown flag
+    CHECK(wire::spec_from_payload(bad, paused).error().message == "create: unknown flags");
+    bad = good;
+    std::memset(bad.data() + offsetof(hv_ctl_domain_spec_t, name), 'n', HV_CTL_NAME_MAX);
+    CHECK(wire::spec_from_payload(bad, paused).error().message == "DomainSpec.name: not NUL-terminated");
 }
 
 TEST_CASE("wire: the client refuses a request payload over HV_CTL_MAX_PAYLOAD", "[control][wire][client][regression]") {

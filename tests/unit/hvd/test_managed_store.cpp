@@ -93,6 +93,15 @@ void require_same(const CreateRequest& a, const CreateRequest& b) {
     REQUIRE(a.overrides == b.overrides);
     REQUIRE(a.config_text == b.config_text);
     REQUIRE(a.paused == b.paused);
+    REQUIRE(a.spec.has_value() == b.spec.has_value());
+    if (a.spec) {
+        REQUIRE(a.spec->name == b.spec->name);
+        REQUIRE(a.spec->kernel == b.spec->kernel);
+        REQUIRE(a.spec->cmdline == b.spec->cmdline);
+        REQUIRE(a.spec->memory_mib == b.spec->memory_mib);
+        REQUIRE(a.spec->uuid == b.spec->uuid);
+        REQUIRE(a.spec->on_crash == b.spec->on_crash);
+    }
 }
 
 } // namespace
@@ -181,6 +190,32 @@ TEST_CASE("managed store: records round-trip newlines, NULs, backslashes, spaces
     struct stat st {};
     REQUIRE(::stat((d.dir / "odd.hvdom").c_str(), &st) == 0);
     REQUIRE((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("managed store: a typed DomainSpec request round-trips (a crash restart recreates it)", "[managed]") {
+    StoreDir d;
+    ManagedStore store(d.dir.string());
+    CreateRequest req;
+    req.spec = hv::sdk::DomainSpec{};
+    req.spec->name = "typed";
+    req.spec->kernel = "/boot/k\nodd";
+    req.spec->cmdline = std::string("x\0y", 3);
+    req.spec->memory_mib = 96;
+    req.spec->uuid = hv::sdk::Uuid{9};
+    req.spec->on_crash = hv::sdk::Action::restart;
+    req.paused = true;
+    REQUIRE(store.put("typed", req));
+    auto back = store.get("typed");
+    REQUIRE(back);
+    require_same(*back, req);
+    const std::string raw = read_raw(d.dir / "typed.hvdom");
+    CHECK(raw.find("\nspec ") != std::string::npos);
+    CHECK(raw.find("\nconfig ") == std::string::npos);
+    // A spec field whose bytes are not a spec is refused, naming it.
+    const std::string broken = "hvdom 1\nsource 0\n\npaused 1\n0\nspec 3\nabc\nend\n";
+    auto r = ManagedStore::parse(broken, "f");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "f: field 'spec': create: payload of 3 bytes, want at least 120");
 }
 
 TEST_CASE("managed store: get, remove and a missing record", "[managed]") {

@@ -85,8 +85,9 @@ public:
     Backend& backend() const { return *backend_; }
 
     Result<Domain> create(const CreateRequest& req) const;
-    // A domain described by a typed struct (written as xl.cfg, then checked
-    // exactly as a file would be).
+    // A domain described by a typed struct: it travels as typed fields and
+    // is checked by the monitor as a config file would be; a refusal names
+    // the field ("DomainSpec.vcpus: ...").
     Result<Domain> create(const DomainSpec& spec, bool paused = false) const;
     // An xl.cfg file plus xl-style KEY=VALUE overrides (each one more line).
     // `warn` gets each warning (keys accepted but ignored) once it exists.
@@ -168,8 +169,7 @@ inline Result<Domain> Connection::create(const CreateRequest& req) const {
 
 inline Result<Domain> Connection::create(const DomainSpec& spec, bool paused) const {
     CreateRequest req;
-    req.config_text = to_xl_cfg(spec);
-    req.source = "<DomainSpec " + spec.name + ">";
+    req.spec = spec;
     req.paused = paused;
     return create(req);
 }

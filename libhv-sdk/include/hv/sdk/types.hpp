@@ -115,69 +115,65 @@ struct HostInfo {
     std::string hv_version() const { return std::to_string(hv_major) + "." + std::to_string(hv_minor) + hv_extra; }
 };
 
+// What a domain does when it stops for a reason (xl.cfg(5)'s on_poweroff,
+// on_reboot, on_crash). The values are the control ABI's HV_CTL_ACTION_*.
+enum class Action : uint32_t {
+    destroy = 0,
+    restart,
+    preserve,
+    rename_restart,
+    coredump_destroy,
+    coredump_restart,
+    soft_reset,
+};
+
+// xl.cfg's spelling ("rename-restart").
+inline const char* action_name(Action a) {
+    switch (a) {
+    case Action::destroy: return "destroy";
+    case Action::restart: return "restart";
+    case Action::preserve: return "preserve";
+    case Action::rename_restart: return "rename-restart";
+    case Action::coredump_destroy: return "coredump-destroy";
+    case Action::coredump_restart: return "coredump-restart";
+    case Action::soft_reset: return "soft-reset";
+    }
+    return "unknown";
+}
+
+// A domain described in code instead of a file. It travels to the monitor
+// as typed fields (the control ABI's CREATE_SPEC), is checked there by the
+// same rules as a config file, and a refusal names the field
+// ("DomainSpec.memory_mib: ...").
+struct DomainSpec {
+    std::string name;
+    std::string kernel;  // absolute path
+    std::string ramdisk; // absolute path; "" for none
+    std::string cmdline;
+    uint64_t memory_mib = 128;
+    uint32_t vcpus = 1;
+    std::optional<Uuid> uuid; // generated when absent
+    Action on_poweroff = Action::destroy;
+    Action on_reboot = Action::restart;
+    Action on_crash = Action::destroy;
+};
+
 // A domain to create: xl.cfg text, where it came from (an absolute path:
 // errors cite it and relative paths such as kernel= resolve against its
-// folder), and xl-style KEY=VALUE overrides.
+// folder), and xl-style KEY=VALUE overrides; or a typed DomainSpec.
 struct CreateRequest {
     std::string config_text;
     std::string source;
     std::vector<std::string> overrides;
+    // Set: the domain is this spec, and config_text, source and overrides
+    // are not used.
+    std::optional<DomainSpec> spec;
     bool paused = false;
     bool replace = false; // define (xl new): replace a managed domain of that name
     // create: called with each warning (a key the monitor accepts but does
     // not act on, "file:line:col: key: why (ignored)") once it is created.
     std::function<void(const std::string&)> warn;
 };
-
-// A domain described in code instead of a file. Connection::create writes
-// it as xl.cfg text (to_xl_cfg), so it goes through the same checks as a
-// config file would.
-struct DomainSpec {
-    std::string name;
-    std::string kernel; // absolute path
-    std::string cmdline;
-    uint64_t memory_mib = 128;
-    uint32_t vcpus = 1;
-    std::optional<Uuid> uuid;
-    std::string on_poweroff = "destroy"; // xl.cfg action names
-    std::string on_reboot = "restart";
-    std::string on_crash = "destroy";
-};
-
-namespace detail {
-// An xl.cfg double-quoted string.
-inline std::string xl_quote(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (c == '\n') {
-            out += "\\n";
-            continue;
-        }
-        out += c;
-    }
-    return out + "\"";
-}
-} // namespace detail
-
-inline std::string to_xl_cfg(const DomainSpec& d) {
-    std::string out = "name = " + detail::xl_quote(d.name) + "\nkernel = " + detail::xl_quote(d.kernel) +
-                      "\nmemory = " + std::to_string(d.memory_mib) + "\nvcpus = " + std::to_string(d.vcpus) + "\n";
-    if (!d.cmdline.empty()) out += "extra = " + detail::xl_quote(d.cmdline) + "\n";
-    if (d.uuid) {
-        static const char* hex = "0123456789abcdef";
-        std::string u;
-        for (size_t i = 0; i < 16; ++i) {
-            if (i == 4 || i == 6 || i == 8 || i == 10) u += '-';
-            u += hex[(*d.uuid)[i] >> 4];
-            u += hex[(*d.uuid)[i] & 15];
-        }
-        out += "uuid = \"" + u + "\"\n";
-    }
-    out += "on_poweroff = " + detail::xl_quote(d.on_poweroff) + "\non_reboot = " + detail::xl_quote(d.on_reboot) +
-           "\non_crash = " + detail::xl_quote(d.on_crash) + "\n";
-    return out;
-}
 
 struct ShutdownRequest {
     ShutdownReason reason = ShutdownReason::poweroff;

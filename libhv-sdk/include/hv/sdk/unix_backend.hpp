@@ -28,13 +28,15 @@ public:
     Result<uint32_t> create(const CreateRequest& req) override {
         auto payload = create_payload(req);
         if (!payload) return payload.error();
-        auto r = ch_->call(HV_DOMCTL_CREATE, *payload);
+        auto r = ch_->call(create_op(req), *payload);
         auto id = domid_reply(r);
         if (id && req.warn) // the warnings follow the domid, one per line
             for (const auto& w : *lines(r->substr(sizeof(hv_ctl_domid_t)))) req.warn(w);
         return id;
     }
     Result<void> define(const CreateRequest& req) override {
+        if (req.spec)
+            return make_error(Errc::not_supported, "define: managed domains are defined from xl.cfg text, not a DomainSpec");
         auto payload = create_payload(req);
         if (!payload) return payload.error();
         return none(ch_->call(HV_DOMCTL_DEFINE, *payload));
@@ -51,7 +53,11 @@ public:
     }
     Result<std::vector<std::string>> list_defined() override { return lines(ch_->call(HV_DOMCTL_LIST_DEFINED, {})); }
 
+    // The op that carries `req` to the monitor: CREATE (xl.cfg text) or
+    // CREATE_SPEC (typed fields).
+    static uint32_t create_op(const CreateRequest& req) { return req.spec ? HV_DOMCTL_CREATE_SPEC : HV_DOMCTL_CREATE; }
     static Result<std::string> create_payload(const CreateRequest& req) {
+        if (req.spec) return wire::spec_payload(*req.spec, req.paused);
         std::string overrides;
         for (const auto& o : req.overrides) {
             if (o.find('\n') != std::string::npos)

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include <hv/abi/control.h>
 #include <hv/result.hpp>
@@ -219,6 +220,77 @@ inline Result<Event> from_wire(const hv_ctl_event_t& w) {
     if (w.reason != HV_CTL_NO_REASON) e.reason = static_cast<ShutdownReason>(w.reason);
     e.new_domid = w.new_domid;
     return e;
+}
+
+static_assert(static_cast<uint32_t>(Action::destroy) == HV_CTL_ACTION_DESTROY &&
+                  static_cast<uint32_t>(Action::restart) == HV_CTL_ACTION_RESTART &&
+                  static_cast<uint32_t>(Action::preserve) == HV_CTL_ACTION_PRESERVE &&
+                  static_cast<uint32_t>(Action::rename_restart) == HV_CTL_ACTION_RENAME_RESTART &&
+                  static_cast<uint32_t>(Action::coredump_destroy) == HV_CTL_ACTION_COREDUMP_DESTROY &&
+                  static_cast<uint32_t>(Action::coredump_restart) == HV_CTL_ACTION_COREDUMP_RESTART &&
+                  static_cast<uint32_t>(Action::soft_reset) == HV_CTL_ACTION_SOFT_RESET,
+              "sdk::Action is the ABI's HV_CTL_ACTION_*");
+
+// CREATE_SPEC's payload: hv_ctl_domain_spec_t, then kernel, ramdisk and
+// command line. Refuses (naming the field) what the ABI cannot carry.
+inline Result<std::string> spec_payload(const DomainSpec& d, bool paused) {
+    hv_ctl_domain_spec_t w{};
+    if (!put_name(w.name, d.name))
+        return make_error(Errc::invalid_argument, "DomainSpec.name: " + std::to_string(d.name.size()) +
+                                                      " bytes; at most " + std::to_string(HV_CTL_NAME_MAX - 1) + " fit");
+    w.flags = (paused ? HV_CTL_CREATE_PAUSED : 0u) | (d.uuid ? HV_CTL_SPEC_UUID : 0u);
+    w.vcpus = d.vcpus;
+    w.memory_mib = d.memory_mib;
+    if (d.uuid) std::memcpy(w.uuid, d.uuid->data(), sizeof w.uuid);
+    w.on_poweroff = static_cast<uint32_t>(d.on_poweroff);
+    w.on_reboot = static_cast<uint32_t>(d.on_reboot);
+    w.on_crash = static_cast<uint32_t>(d.on_crash);
+    const uint64_t trailer = uint64_t{d.kernel.size()} + d.ramdisk.size() + d.cmdline.size();
+    if (trailer > HV_CTL_MAX_PAYLOAD - sizeof w)
+        return make_error(Errc::invalid_argument, "DomainSpec: kernel, ramdisk and cmdline come to " +
+                                                      std::to_string(trailer) + " bytes, over the control protocol's " +
+                                                      std::to_string(HV_CTL_MAX_PAYLOAD) + "-byte limit");
+    w.kernel_len = static_cast<uint32_t>(d.kernel.size());
+    w.ramdisk_len = static_cast<uint32_t>(d.ramdisk.size());
+    w.cmdline_len = static_cast<uint32_t>(d.cmdline.size());
+    return pack(w, d.kernel + d.ramdisk + d.cmdline);
+}
+
+// The other way; `paused` gets the flag. What is wrong is named: the
+// payload's shape ("create: ...") or a field ("DomainSpec.on_crash: ...").
+// Values (an action code out of range too) are checked by the monitor, as
+// a config file's are.
+inline Result<DomainSpec> spec_from_payload(std::string_view payload, bool& paused) {
+    auto w = unpack<hv_ctl_domain_spec_t>(payload);
+    if (!w)
+        return make_error(Errc::invalid_argument, "create: payload of " + std::to_string(payload.size()) +
+                                                      " bytes, want at least " + std::to_string(sizeof(hv_ctl_domain_spec_t)));
+    if ((w->flags & ~(HV_CTL_CREATE_PAUSED | HV_CTL_SPEC_UUID)) != 0)
+        return make_error(Errc::invalid_argument, "create: unknown flags");
+    const std::string_view trailer = payload.substr(sizeof(hv_ctl_domain_spec_t));
+    if (trailer.size() != uint64_t{w->kernel_len} + w->ramdisk_len + w->cmdline_len)
+        return make_error(Errc::invalid_argument, "create: trailer of " + std::to_string(trailer.size()) +
+                                                      " bytes, header says " + std::to_string(w->kernel_len) + " + " +
+                                                      std::to_string(w->ramdisk_len) + " + " + std::to_string(w->cmdline_len));
+    DomainSpec d;
+    auto name = get_name(w->name);
+    if (!name) return make_error(Errc::invalid_argument, "DomainSpec.name: not NUL-terminated");
+    d.name = std::move(*name);
+    d.kernel = std::string(trailer.substr(0, w->kernel_len));
+    d.ramdisk = std::string(trailer.substr(w->kernel_len, w->ramdisk_len));
+    d.cmdline = std::string(trailer.substr(uint64_t{w->kernel_len} + w->ramdisk_len));
+    d.memory_mib = w->memory_mib;
+    d.vcpus = w->vcpus;
+    if ((w->flags & HV_CTL_SPEC_UUID) != 0) {
+        Uuid u{};
+        std::memcpy(u.data(), w->uuid, u.size());
+        d.uuid = u;
+    }
+    d.on_poweroff = static_cast<Action>(w->on_poweroff);
+    d.on_reboot = static_cast<Action>(w->on_reboot);
+    d.on_crash = static_cast<Action>(w->on_crash);
+    paused = (w->flags & HV_CTL_CREATE_PAUSED) != 0;
+    return d;
 }
 
 } // namespace hv::sdk::wire

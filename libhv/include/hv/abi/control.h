@@ -84,6 +84,7 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, length) == 20, "hv_ctl_header_t.lengt
 #define HV_DOMCTL_START HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 14)        /* hv_ctl_lookup_t (name) -> hv_ctl_domid_t */
 #define HV_DOMCTL_UNDEFINE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 15)     /* hv_ctl_lookup_t (name) -> none */
 #define HV_DOMCTL_LIST_DEFINED HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 16) /* none -> names, one per line */
+#define HV_DOMCTL_CREATE_SPEC HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 17)  /* hv_ctl_domain_spec_t + paths -> as CREATE */
 
 /* HELLO: the first request on a connection. The client offers a range;
  * the server answers with the version both speak (in `max_version`, and in
@@ -190,6 +191,38 @@ typedef struct hv_ctl_create {
     uint32_t overrides_len;
 } hv_ctl_create_t;
 HV_STATIC_ASSERT(sizeof(hv_ctl_create_t) == 16, "hv_ctl_create_t size");
+
+/* on_poweroff / on_reboot / on_crash actions, as xl.cfg(5) names them. */
+#define HV_CTL_ACTION_DESTROY 0u
+#define HV_CTL_ACTION_RESTART 1u
+#define HV_CTL_ACTION_PRESERVE 2u
+#define HV_CTL_ACTION_RENAME_RESTART 3u
+#define HV_CTL_ACTION_COREDUMP_DESTROY 4u
+#define HV_CTL_ACTION_COREDUMP_RESTART 5u
+#define HV_CTL_ACTION_SOFT_RESET 6u
+
+#define HV_CTL_SPEC_UUID (1u << 16) /* CREATE_SPEC: uuid is set (else one is generated) */
+
+/* CREATE_SPEC: a domain described field by field (the SDK's DomainSpec)
+ * instead of by xl.cfg text. flags: HV_CTL_CREATE_PAUSED, HV_CTL_SPEC_UUID.
+ * trailer = kernel_len bytes of the kernel's absolute path, ramdisk_len
+ * bytes of the ramdisk's (0: none), cmdline_len bytes of the kernel
+ * command line. The reply is CREATE's; an error names the field
+ * ("DomainSpec.memory_mib: ..."). */
+typedef struct hv_ctl_domain_spec {
+    uint32_t flags;
+    uint32_t vcpus;
+    uint64_t memory_mib;
+    uint8_t uuid[16];
+    uint32_t on_poweroff; /* HV_CTL_ACTION_* */
+    uint32_t on_reboot;
+    uint32_t on_crash;
+    uint32_t kernel_len;
+    uint32_t ramdisk_len;
+    uint32_t cmdline_len;
+    char name[HV_CTL_NAME_MAX];
+} hv_ctl_domain_spec_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_domain_spec_t) == 120, "hv_ctl_domain_spec_t size");
 
 typedef struct hv_ctl_domid {
     uint32_t domid;
