@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,31 +24,42 @@ int sys_pidfd_send_signal(int pidfd, int sig) { return static_cast<int>(::syscal
 hv::Result<Spawned> spawn_domain_process(const SpawnOptions& o) {
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) != 0) return hv::make_error(hv::Errc::io_error, fmt::format("pipe: {}", std::strerror(errno)));
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-        const int err = errno;
+    // posix_spawn, not fork: glibc clones with CLONE_VM|CLONE_VFORK, so
+    // the cost does not grow with hvd's memory (its page tables are not
+    // copied), which with 500 domains made every create slower. The child
+    // gets its own session (it outlives hvd and hvd's terminal), stdin
+    // from /dev/null, stdout and stderr to its log, the readiness pipe as
+    // fd 3 and nothing else.
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    ::posix_spawn_file_actions_init(&fa);
+    ::posix_spawnattr_init(&attr);
+    ::posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    ::posix_spawn_file_actions_addopen(&fa, 1, o.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+    ::posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    ::posix_spawn_file_actions_adddup2(&fa, pipefd[1], 3); // clears CLOEXEC, also when pipefd[1] is 3
+    ::posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    sigset_t none, deflt;
+    sigemptyset(&none);
+    sigemptyset(&deflt);
+    sigaddset(&deflt, SIGPIPE); // hvd ignores it; hv-domain wants the default
+    ::posix_spawnattr_setsigmask(&attr, &none);
+    ::posix_spawnattr_setsigdefault(&attr, &deflt);
+    ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    const std::string binary = o.binary;
+    std::string socket = o.socket, state_dir = o.state_dir, log_level = o.log_level;
+    char arg0[] = "hv-domain", a_socket[] = "--socket", a_state[] = "--state-dir", a_log[] = "--log-level",
+         a_ready[] = "--ready-fd", a_three[] = "3";
+    char* argv[] = {arg0,           a_socket, socket.data(),    a_state, state_dir.data(), a_log,
+                    log_level.data(), a_ready, a_three,        nullptr};
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, binary.c_str(), &fa, &attr, argv, environ);
+    ::posix_spawn_file_actions_destroy(&fa);
+    ::posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
         ::close(pipefd[0]);
         ::close(pipefd[1]);
-        return hv::make_error(hv::Errc::io_error, fmt::format("fork: {}", std::strerror(err)));
-    }
-    if (pid == 0) {
-        // The child: its own session, so it outlives hvd and hvd's
-        // terminal. Only async-signal-safe calls from here on.
-        ::setsid();
-        const int in = ::open("/dev/null", O_RDONLY);
-        const int out = ::open(o.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
-        if (in >= 0) ::dup2(in, 0);
-        if (out >= 0) {
-            ::dup2(out, 1);
-            ::dup2(out, 2);
-        }
-        if (::dup2(pipefd[1], 3) < 0) _exit(126);
-        ::fcntl(3, F_SETFD, 0); // dup2 onto itself would keep CLOEXEC
-        ::close_range(4, ~0u, 0);
-        ::signal(SIGPIPE, SIG_DFL);
-        execl(o.binary.c_str(), "hv-domain", "--socket", o.socket.c_str(), "--state-dir", o.state_dir.c_str(), "--log-level",
-              o.log_level.c_str(), "--ready-fd", "3", static_cast<char*>(nullptr));
-        _exit(127);
+        return hv::make_error(hv::Errc::io_error, fmt::format("spawn {}: {}", binary, std::strerror(rc)));
     }
     ::close(pipefd[1]);
     Spawned s;
