@@ -12,8 +12,6 @@ namespace hv {
 
 namespace {
 
-constexpr kvm::CpuidSignature kSignature{HV_CPUID_SIGNATURE_EBX, HV_CPUID_SIGNATURE_ECX, HV_CPUID_SIGNATURE_EDX,
-                                         HV_ABI_VERSION, HV_HYPERCALL_PORT};
 // Past this many refused hypercalls a domain's further ones are counted,
 // not logged, so a misbehaving guest cannot flood the log.
 constexpr uint32_t kBadCallLogLimit = 64;
@@ -29,12 +27,12 @@ double thread_cpu_seconds(clockid_t clock) {
 Domain::Domain(DomainSpec spec, StopHandler on_stop, std::shared_ptr<spdlog::logger> log)
     : spec_(std::move(spec)), on_stop_(std::move(on_stop)), log_(std::move(log)) {}
 
-Result<std::unique_ptr<Domain>> Domain::create(std::shared_ptr<kvm::KvmSystem> sys, DomainSpec spec, StopHandler on_stop,
+Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor, DomainSpec spec, StopHandler on_stop,
                                                std::shared_ptr<spdlog::logger> log) {
     if (spec.vcpus == 0) return make_error(Errc::invalid_argument, "a domain needs at least one vCPU");
     if (!spec.kernel) return make_error(Errc::invalid_argument, "no kernel image");
     std::unique_ptr<Domain> d(new Domain(std::move(spec), std::move(on_stop), std::move(log)));
-    auto vm = kvm::KvmVm::create(sys, d->spec_.memory_mib << 20);
+    auto vm = hypervisor.create_vm(d->spec_.memory_mib << 20);
     if (!vm) return vm.error();
     d->vm_ = std::move(*vm);
 
@@ -43,11 +41,11 @@ Result<std::unique_ptr<Domain>> Domain::create(std::shared_ptr<kvm::KvmSystem> s
 
     d->vcpus_.resize(d->spec_.vcpus);
     for (uint32_t i = 0; i < d->spec_.vcpus; ++i) {
-        auto v = d->vm_->create_vcpu(i, kSignature);
+        auto v = d->vm_->create_vcpu(i);
         if (!v) return v.error();
-        d->vcpus_[i].kvm = std::move(*v);
+        d->vcpus_[i].cpu = std::move(*v);
     }
-    if (auto r = d->vcpus_[0].kvm->set_pvh_entry(boot->entry, boot->start_info); !r) return r.error();
+    if (auto r = d->vcpus_[0].cpu->set_pvh_entry(boot->entry, boot->start_info); !r) return r.error();
     if (auto r = d->io_bus_.attach(dev::Serial16550::kCom1Base, dev::Serial16550::kPorts, &d->serial_); !r) return r.error();
     d->dispatcher_ = std::make_unique<core::HypercallDispatcher>(d->vm_->ram(), static_cast<core::DomainServices&>(*d));
     Domain* self = d.get();
@@ -79,7 +77,7 @@ void Domain::transition_locked(uint32_t id, core::VcpuEvent ev) {
 
 void Domain::kick_all_locked() {
     for (Vcpu& v : vcpus_)
-        if (v.state == core::VcpuState::running) v.kvm->kick();
+        if (v.state == core::VcpuState::running) v.cpu->kick();
 }
 
 void Domain::pause() {
@@ -143,7 +141,7 @@ void Domain::stop_from_guest(StopInfo info) {
 }
 
 void Domain::vcpu_main(uint32_t id) {
-    kvm::KvmVcpu& vcpu = *vcpus_[id].kvm;
+    platform::Vcpu& vcpu = *vcpus_[id].cpu;
     {
         std::lock_guard lock(mu_);
         vcpu.bind_thread();
@@ -198,7 +196,7 @@ void Domain::vcpu_main(uint32_t id) {
 }
 
 bool Domain::handle_hypercall(uint32_t id) {
-    kvm::KvmVcpu& vcpu = *vcpus_[id].kvm;
+    platform::Vcpu& vcpu = *vcpus_[id].cpu;
     const uint64_t slot = vcpu.rax();
     const core::CallOutcome out = dispatcher_->dispatch(id, slot);
     switch (out.action) {
@@ -333,7 +331,7 @@ int64_t Domain::vcpu_up(uint32_t caller, const hv_vcpu_up_t& req) {
     std::lock_guard lock(mu_);
     if (stopping_) return HV_EAGAIN;
     if (vcpus_[req.vcpu].state != core::VcpuState::offline) return HV_EBUSY;
-    if (auto r = vcpus_[req.vcpu].kvm->set_ap_entry(*vcpus_[caller].kvm, req); !r) {
+    if (auto r = vcpus_[req.vcpu].cpu->set_ap_entry(*vcpus_[caller].cpu, req); !r) {
         log_->warn("domain {}: vcpu_op up {}: {}", spec_.domid, req.vcpu, r.error().message);
         return HV_EINVAL;
     }

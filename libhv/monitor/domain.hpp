@@ -1,7 +1,7 @@
-// Domain: one running guest on the hosted (KVM) platform: its VM, vCPU
-// threads, devices and console. hv, not the kernel, decides when a vCPU
-// thread may enter the guest (pause gate, block), so the core's policy
-// holds on this platform as it does in the ring-0 image.
+// Domain: one running guest on a hosted platform (KVM, or a fake in unit
+// tests): its platform::Vm, vCPU threads, devices and console. hv, not the
+// kernel, decides when a vCPU thread may enter the guest (pause gate,
+// block), so the core's policy holds here as it does in the ring-0 image.
 #pragma once
 
 #include <atomic>
@@ -26,7 +26,8 @@
 #include "devices/io_bus.hpp"
 #include "devices/serial_16550.hpp"
 #include "hv/result.hpp"
-#include "platform/kvm/kvm_vm.hpp"
+#include "platform/vcpu.hpp"
+#include "platform/vm.hpp"
 
 namespace hv {
 
@@ -53,8 +54,9 @@ public:
     // join the domain from there: hand the work to another thread.
     using StopHandler = std::function<void(uint32_t domid, const StopInfo&)>;
 
-    static Result<std::unique_ptr<Domain>> create(std::shared_ptr<kvm::KvmSystem> sys, DomainSpec spec,
-                                                  StopHandler on_stop, std::shared_ptr<spdlog::logger> log);
+    // The Vm comes from `hypervisor`; the Domain does not keep `hypervisor`.
+    static Result<std::unique_ptr<Domain>> create(platform::Hypervisor& hypervisor, DomainSpec spec, StopHandler on_stop,
+                                                  std::shared_ptr<spdlog::logger> log);
     ~Domain();
     Domain(const Domain&) = delete;
     Domain& operator=(const Domain&) = delete;
@@ -90,7 +92,7 @@ public:
 
 private:
     struct Vcpu {
-        std::unique_ptr<kvm::KvmVcpu> kvm;
+        std::unique_ptr<platform::Vcpu> cpu; // what runs it
         std::thread thread;
         core::VcpuState state = core::VcpuState::offline;
     };
@@ -118,7 +120,7 @@ private:
     DomainSpec spec_;
     StopHandler on_stop_;
     std::shared_ptr<spdlog::logger> log_;
-    std::unique_ptr<kvm::KvmVm> vm_;
+    std::unique_ptr<platform::Vm> vm_; // before vcpus_, so they are destroyed first
     std::unique_ptr<core::HypercallDispatcher> dispatcher_;
     dev::Console console_;
     dev::Serial16550 serial_{console_};

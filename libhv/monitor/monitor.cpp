@@ -7,6 +7,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "boot/pvh_loader.hpp"
+#include "platform/kvm/kvm_system.hpp"
 
 namespace hv {
 
@@ -61,9 +62,13 @@ Result<std::unique_ptr<Monitor>> Monitor::open(const Options& options) {
     m->log_->set_level(std::min(level, spdlog::level::info));
     m->log_->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
 
-    auto sys = kvm::KvmSystem::open(options.kvm_path.c_str());
-    if (!sys) return sys.error();
-    m->kvm_ = std::move(*sys);
+    m->platform_ = options.platform;
+    if (!m->platform_) {
+        // The one place the monitor names KVM: the default platform.
+        auto sys = kvm::KvmSystem::open(options.kvm_path.c_str());
+        if (!sys) return sys.error();
+        m->platform_ = std::move(*sys);
+    }
     m->domid_source_ = options.domid_source;
     m->worker_ = std::thread([p = m.get()] { p->worker_main(); });
     m->log_->info("monitor up (ABI version {})", HV_ABI_VERSION);
@@ -131,7 +136,7 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
         stops_.push_back(Stopped{id, info});
         work_cv_.notify_all();
     };
-    auto dom = Domain::create(kvm_, std::move(spec), on_stop, log_);
+    auto dom = Domain::create(*platform_, std::move(spec), on_stop, log_);
     if (!dom) {
         table_.remove(domid);
         return dom.error();

@@ -25,6 +25,7 @@
 #include "core/domain_table.hpp"
 #include "hv/result.hpp"
 #include "monitor/domain.hpp"
+#include "platform/vm.hpp"
 
 namespace hv {
 
@@ -59,12 +60,15 @@ const char* event_kind_name(DomainEvent::Kind k);
 class Monitor {
 public:
     struct Options {
-        std::string kvm_path = "/dev/kvm";
+        std::string kvm_path = "/dev/kvm"; // when `platform` is null
         // stderr log level (spdlog names); the dmesg ring keeps info and up.
         std::string log_level = "warn";
         // Where domids come from; empty: the monitor's own table counts.
         // hvd's monitor processes share one counter so ids stay unique.
         std::function<Result<uint32_t>()> domid_source;
+        // What runs the domains. Null: KVM, opened at kvm_path. Unit tests
+        // pass a fake platform here.
+        std::shared_ptr<hv::platform::Hypervisor> platform;
     };
 
     static Result<std::unique_ptr<Monitor>> open(const Options& options);
@@ -135,7 +139,7 @@ private:
     void apply_action(uint32_t domid, const StopInfo& info);
     std::string preserved_name_locked(const std::string& base) const;
 
-    std::shared_ptr<kvm::KvmSystem> kvm_;
+    std::shared_ptr<platform::Hypervisor> platform_;
     std::function<Result<uint32_t>()> domid_source_;
     std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
     std::shared_ptr<spdlog::logger> log_;

@@ -1,6 +1,7 @@
 #include "platform/kvm/kvm_system.hpp"
 
 #include "platform/kvm/kvm_cpuid.hpp"
+#include "platform/kvm/kvm_vm.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -48,6 +49,14 @@ Result<std::shared_ptr<KvmSystem>> KvmSystem::open(const char* path) {
 
     kick_signal(); // install the handler before any vCPU thread exists
     return sys;
+}
+
+uint64_t KvmSystem::max_ram_bytes() const { return kMaxRamBytes; }
+
+Result<std::unique_ptr<platform::Vm>> KvmSystem::create_vm(uint64_t ram_bytes) {
+    auto vm = KvmVm::create(shared_from_this(), ram_bytes);
+    if (!vm) return vm.error();
+    return std::unique_ptr<platform::Vm>(std::move(*vm));
 }
 
 int kick_signal() {

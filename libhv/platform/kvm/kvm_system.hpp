@@ -1,5 +1,7 @@
 // KvmSystem: the open /dev/kvm and what it offers (API version, run-area
-// size, supported CPUID). One per process is enough; VMs hold a shared_ptr.
+// size, supported CPUID), and the KVM platform::Hypervisor: create_vm()
+// makes KvmVms. One per process is enough; VMs hold a shared_ptr, so they
+// may outlive the monitor's reference.
 #pragma once
 
 #include <memory>
@@ -9,12 +11,20 @@
 
 #include "hv/result.hpp"
 #include "platform/kvm/unique_fd.hpp"
+#include "platform/vm.hpp"
 
 namespace hv::kvm {
 
-class KvmSystem {
+// enable_shared_from_this: each KvmVm keeps the system (its fd, run-area
+// size, CPUID) alive, and create_vm() is reached through the base class.
+class KvmSystem final : public platform::Hypervisor, public std::enable_shared_from_this<KvmSystem> {
 public:
     static Result<std::shared_ptr<KvmSystem>> open(const char* path = "/dev/kvm");
+
+    // platform::Hypervisor
+    std::string_view name() const override { return "kvm"; }
+    uint64_t max_ram_bytes() const override;
+    Result<std::unique_ptr<platform::Vm>> create_vm(uint64_t ram_bytes) override;
 
     int fd() const { return fd_.get(); }
     size_t run_size() const { return run_size_; }

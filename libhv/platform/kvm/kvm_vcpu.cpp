@@ -47,8 +47,7 @@ kvm_segment boot_tr() {
 
 } // namespace
 
-Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(std::shared_ptr<KvmSystem> sys, UniqueFd fd, uint32_t id,
-                                                 const CpuidSignature& sig) {
+Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(std::shared_ptr<KvmSystem> sys, UniqueFd fd, uint32_t id) {
     std::unique_ptr<KvmVcpu> v(new KvmVcpu());
     v->sys_ = std::move(sys);
     v->fd_ = std::move(fd);
@@ -57,7 +56,7 @@ Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(std::shared_ptr<KvmSystem> sys,
     if (run == MAP_FAILED) return sys_error(id, "mmap kvm_run");
     v->run_ = static_cast<kvm_run*>(run);
     v->sync_regs_ = v->sys_->has_sync_regs();
-    if (auto r = v->set_cpuid(sig); !r) return r.error();
+    if (auto r = v->set_cpuid(); !r) return r.error();
     return v;
 }
 
@@ -65,7 +64,10 @@ KvmVcpu::~KvmVcpu() {
     if (run_ != nullptr) ::munmap(run_, sys_->run_size());
 }
 
-Result<void> KvmVcpu::set_cpuid(const CpuidSignature& sig) {
+// The host's supported CPUID, with this vCPU's APIC ids and hv's own
+// hypervisor leaves: how this platform presents hv to the guest, which
+// finds the ABI version and the hypercall port there.
+Result<void> KvmVcpu::set_cpuid() {
     std::vector<kvm_cpuid_entry2> entries;
     for (const kvm_cpuid_entry2& e : sys_->supported_cpuid()) {
         // Drop KVM's own paravirt leaves: the guest sees hv's instead.
@@ -78,13 +80,13 @@ Result<void> KvmVcpu::set_cpuid(const CpuidSignature& sig) {
     kvm_cpuid_entry2 base{};
     base.function = HV_CPUID_BASE;
     base.eax = HV_CPUID_BASE + 1;
-    base.ebx = sig.ebx;
-    base.ecx = sig.ecx;
-    base.edx = sig.edx;
+    base.ebx = HV_CPUID_SIGNATURE_EBX;
+    base.ecx = HV_CPUID_SIGNATURE_ECX;
+    base.edx = HV_CPUID_SIGNATURE_EDX;
     kvm_cpuid_entry2 info{};
     info.function = HV_CPUID_BASE + 1;
-    info.eax = sig.abi_version;
-    info.ebx = sig.hypercall_port;
+    info.eax = HV_ABI_VERSION;
+    info.ebx = HV_HYPERCALL_PORT;
     entries.push_back(base);
     entries.push_back(info);
 
@@ -115,7 +117,9 @@ Result<void> KvmVcpu::set_pvh_entry(uint32_t entry, uint32_t start_info) {
     return {};
 }
 
-Result<void> KvmVcpu::set_ap_entry(const KvmVcpu& like, const hv_vcpu_up_t& req) {
+Result<void> KvmVcpu::set_ap_entry(const platform::Vcpu& like_vcpu, const hv_vcpu_up_t& req) {
+    // Vcpus of one Vm come from one platform: this VM's are all KvmVcpus.
+    const auto& like = static_cast<const KvmVcpu&>(like_vcpu);
     kvm_sregs from{};
     if (::ioctl(like.fd_.get(), KVM_GET_SREGS, &from) < 0) return sys_error(like.id_, "KVM_GET_SREGS");
     kvm_sregs s{};

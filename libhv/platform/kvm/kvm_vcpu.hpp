@@ -1,6 +1,7 @@
-// KvmVcpu: one vCPU's fd and its shared kvm_run area. run() enters the
-// guest and returns why it came back; registers go through the sync-regs
-// area when the kernel offers it, saving two ioctls per hypercall.
+// KvmVcpu: the KVM platform::Vcpu, one vCPU's fd and its shared kvm_run
+// area. run() enters the guest and returns why it came back; registers go
+// through the sync-regs area when the kernel offers it, saving two ioctls
+// per hypercall. Its CPUID presents hv to the guest (HV_CPUID_BASE ...).
 #pragma once
 
 #include <pthread.h>
@@ -14,49 +15,33 @@
 #include "hv/abi/vcpu_op.h"
 #include "hv/result.hpp"
 #include "platform/kvm/kvm_system.hpp"
+#include "platform/vcpu.hpp"
 #include "platform/vcpu_exit.hpp"
 
 namespace hv::kvm {
 
-// The hypervisor CPUID leaves the guest sees (HV_CPUID_BASE ...).
-struct CpuidSignature {
-    uint32_t ebx, ecx, edx; // 12-byte signature
-    uint32_t abi_version;
-    uint32_t hypercall_port;
-};
-
-class KvmVcpu {
+class KvmVcpu final : public platform::Vcpu {
 public:
-    static Result<std::unique_ptr<KvmVcpu>> create(std::shared_ptr<KvmSystem> sys, UniqueFd fd, uint32_t id,
-                                                   const CpuidSignature& sig);
-    ~KvmVcpu();
-    KvmVcpu(const KvmVcpu&) = delete;
-    KvmVcpu& operator=(const KvmVcpu&) = delete;
+    static Result<std::unique_ptr<KvmVcpu>> create(std::shared_ptr<KvmSystem> sys, UniqueFd fd, uint32_t id);
+    ~KvmVcpu() override;
 
-    uint32_t id() const { return id_; }
-
-    // PVH entry state: 32-bit flat protected mode, paging off, ebx = the
-    // start_info address (the Xen PVH boot ABI).
-    Result<void> set_pvh_entry(uint32_t entry, uint32_t start_info);
-    // vcpu_op up: 64-bit ring 0 with the GDT/IDT/CR0/CR4/EFER of `like`.
-    Result<void> set_ap_entry(const KvmVcpu& like, const hv_vcpu_up_t& req);
-
-    platform::VcpuExit run();
-
-    uint64_t rax();
-    void set_rax(uint64_t v);
-
-    // Called on the thread that will call run(); kick() signals it.
-    // The owner serializes bind/unbind/kick under one lock, so kick() never
-    // signals a thread that has exited.
-    void bind_thread() { thread_ = pthread_self(); bound_.store(true); }
-    void unbind_thread() { bound_.store(false); }
-    // Makes run() return InterruptedExit soon, from any thread.
-    void kick();
+    // platform::Vcpu (contracts there)
+    uint32_t id() const override { return id_; }
+    Result<void> set_pvh_entry(uint32_t entry, uint32_t start_info) override;
+    // `like` must be a KvmVcpu of the same VM: its sregs are read here.
+    Result<void> set_ap_entry(const platform::Vcpu& like, const hv_vcpu_up_t& req) override;
+    platform::VcpuExit run() override;
+    uint64_t rax() override;
+    void set_rax(uint64_t v) override;
+    // kick() sets immediate_exit and, when a thread is bound, signals it
+    // out of KVM_RUN with kick_signal().
+    void bind_thread() override { thread_ = pthread_self(); bound_.store(true); }
+    void unbind_thread() override { bound_.store(false); }
+    void kick() override;
 
 private:
     KvmVcpu() = default;
-    Result<void> set_cpuid(const CpuidSignature& sig);
+    Result<void> set_cpuid();
 
     std::shared_ptr<KvmSystem> sys_;
     UniqueFd fd_;

@@ -43,10 +43,12 @@ KvmVm::~KvmVm() {
     if (ram_.base != nullptr) ::munmap(ram_.base, ram_.size);
 }
 
-Result<std::unique_ptr<KvmVcpu>> KvmVm::create_vcpu(uint32_t id, const CpuidSignature& sig) {
+Result<std::unique_ptr<platform::Vcpu>> KvmVm::create_vcpu(uint32_t id) {
     UniqueFd fd(::ioctl(fd_.get(), KVM_CREATE_VCPU, id));
     if (!fd.valid()) return sys_error("KVM_CREATE_VCPU");
-    return KvmVcpu::create(sys_, std::move(fd), id, sig);
+    auto v = KvmVcpu::create(sys_, std::move(fd), id);
+    if (!v) return v.error();
+    return std::unique_ptr<platform::Vcpu>(std::move(*v));
 }
 
 } // namespace hv::kvm

@@ -1,5 +1,5 @@
-// KvmVm: one KVM virtual machine with its guest RAM (one anonymous
-// mapping at guest-physical 0) and its vCPUs' fds.
+// KvmVm: one KVM virtual machine (a platform::Vm) with its guest RAM (one
+// anonymous mapping at guest-physical 0); it makes KvmVcpus.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include "hv/result.hpp"
 #include "platform/kvm/kvm_system.hpp"
 #include "platform/kvm/kvm_vcpu.hpp"
+#include "platform/vm.hpp"
 
 namespace hv::kvm {
 
@@ -18,15 +19,14 @@ namespace hv::kvm {
 constexpr uint64_t kTssAddr = 0xfffbd000;
 constexpr uint64_t kMaxRamBytes = kTssAddr;
 
-class KvmVm {
+class KvmVm final : public platform::Vm {
 public:
     static Result<std::unique_ptr<KvmVm>> create(std::shared_ptr<KvmSystem> sys, uint64_t ram_bytes);
-    ~KvmVm();
-    KvmVm(const KvmVm&) = delete;
-    KvmVm& operator=(const KvmVm&) = delete;
+    ~KvmVm() override;
 
-    const core::GuestRam& ram() const { return ram_; }
-    Result<std::unique_ptr<KvmVcpu>> create_vcpu(uint32_t id, const CpuidSignature& sig);
+    // platform::Vm
+    const core::GuestRam& ram() const override { return ram_; }
+    Result<std::unique_ptr<platform::Vcpu>> create_vcpu(uint32_t id) override;
 
 private:
     KvmVm() = default;

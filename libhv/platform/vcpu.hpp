@@ -1,0 +1,54 @@
+// platform::Vcpu: one virtual CPU as the monitor drives it, whatever runs
+// it underneath (KVM today; a fake in unit tests; later the ring-0 image).
+// In the spirit of Cloud Hypervisor's hypervisor::Vcpu: set up entry state,
+// run() until the guest needs the monitor, read and write the one register
+// the hypercall transport uses, and be kicked out from another thread.
+#pragma once
+
+#include <cstdint>
+
+#include "hv/abi/vcpu_op.h"
+#include "hv/result.hpp"
+#include "platform/vcpu_exit.hpp"
+
+namespace hv::platform {
+
+class Vcpu {
+public:
+    virtual ~Vcpu() = default;
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+
+    virtual uint32_t id() const = 0;
+
+    // PVH entry state: 32-bit flat protected mode, paging off, ebx = the
+    // start_info address (the Xen PVH boot ABI). For the boot vCPU.
+    virtual Result<void> set_pvh_entry(uint32_t entry, uint32_t start_info) = 0;
+    // vcpu_op up: 64-bit ring 0 at req.rip with req's stack, CR3 and
+    // selectors, and the GDT/IDT/CR0/CR4/EFER of `like`, a running vCPU of
+    // the same Vm (an implementation may rely on that and downcast it).
+    virtual Result<void> set_ap_entry(const Vcpu& like, const hv_vcpu_up_t& req) = 0;
+
+    // Enters the guest on the bound thread and returns why it came back.
+    // Pointers inside the exit stay valid until the next run().
+    virtual VcpuExit run() = 0;
+
+    // The hypercall transport's register: the guest's slot address after
+    // an exit, the result written back before the next run().
+    virtual uint64_t rax() = 0;
+    virtual void set_rax(uint64_t v) = 0;
+
+    // bind_thread() is called on the thread that will call run();
+    // unbind_thread() before that thread exits. kick() makes run() return
+    // InterruptedExit soon (or the next run() return it at once), from any
+    // thread. The owner serialises bind/unbind/kick under one lock, so a
+    // kick never reaches a thread that has exited.
+    virtual void bind_thread() = 0;
+    virtual void unbind_thread() = 0;
+    virtual void kick() = 0;
+
+protected:
+    Vcpu() = default;
+};
+
+} // namespace hv::platform

@@ -1,0 +1,55 @@
+// platform::Vm and platform::Hypervisor: the rest of the platform port
+// (Cloud Hypervisor's hypervisor::Vm and hypervisor::Hypervisor in spirit).
+// A Hypervisor makes Vms; a Vm owns its guest RAM and makes its vCPUs.
+// They share this header because a Hypervisor is nothing but a Vm factory
+// with a name and a RAM limit. The monitor holds only these types, so a
+// fake platform can stand in for KVM in unit tests.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "core/guest_ram.hpp"
+#include "hv/result.hpp"
+#include "platform/vcpu.hpp"
+
+namespace hv::platform {
+
+class Vm {
+public:
+    virtual ~Vm() = default;
+    Vm(const Vm&) = delete;
+    Vm& operator=(const Vm&) = delete;
+
+    // All of the guest's RAM, one range from guest-physical 0, mapped in
+    // the monitor for the Vm's lifetime.
+    virtual const core::GuestRam& ram() const = 0;
+    // vCPU `id` (0 boots; ids are dense from 0). The guest sees hv's CPUID
+    // leaves on it: presenting hv is the platform's job, not the caller's.
+    // The vCPU must be destroyed before its Vm.
+    virtual Result<std::unique_ptr<Vcpu>> create_vcpu(uint32_t id) = 0;
+
+protected:
+    Vm() = default;
+};
+
+class Hypervisor {
+public:
+    virtual ~Hypervisor() = default;
+    Hypervisor(const Hypervisor&) = delete;
+    Hypervisor& operator=(const Hypervisor&) = delete;
+
+    // A short lower-case name for logs and host info ("kvm").
+    virtual std::string_view name() const = 0;
+    // The most guest RAM one Vm can have, in bytes.
+    virtual uint64_t max_ram_bytes() const = 0;
+    // A Vm with `ram_bytes` of RAM (a non-zero multiple of 4 KiB, at most
+    // max_ram_bytes()). It may outlive this object.
+    virtual Result<std::unique_ptr<Vm>> create_vm(uint64_t ram_bytes) = 0;
+
+protected:
+    Hypervisor() = default;
+};
+
+} // namespace hv::platform
