@@ -39,6 +39,8 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     auto boot = boot::load_pvh(*d->spec_.kernel, d->spec_.cmdline, d->vm_->ram());
     if (!boot) return make_error(boot.error().code, fmt::format("domain {}: {}", d->name(), boot.error().message));
 
+    if (!d->policy_.init(d->spec_.vcpus))
+        return make_error(Errc::invalid_argument, fmt::format("{} vCPUs: at most {}", d->spec_.vcpus, core::kMaxDomainVcpus));
     d->vcpus_.resize(d->spec_.vcpus);
     for (uint32_t i = 0; i < d->spec_.vcpus; ++i) {
         auto v = d->vm_->create_vcpu(i);
@@ -58,65 +60,60 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
 
 Domain::~Domain() { halt(); }
 
+uint64_t Domain::now_ns() {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
 void Domain::start(bool paused) {
     std::lock_guard lock(mu_);
-    flags_.paused = paused;
+    if (paused) policy_.pause();
     started_at_ = std::chrono::steady_clock::now();
     start_vcpu_locked(0);
 }
 
 void Domain::start_vcpu_locked(uint32_t id) {
-    transition_locked(id, core::VcpuEvent::start);
+    if (!policy_.start(id)) return;
     vcpus_[id].thread = std::thread([this, id] { vcpu_main(id); });
 }
 
-void Domain::transition_locked(uint32_t id, core::VcpuEvent ev) {
-    if (!core::vcpu_apply(vcpus_[id].state, ev))
-        log_->error("domain {} vcpu {}: illegal transition from {}", spec_.domid, id, core::vcpu_state_name(vcpus_[id].state));
-}
-
 void Domain::kick_all_locked() {
-    for (Vcpu& v : vcpus_)
-        if (v.state == core::VcpuState::running) v.cpu->kick();
+    for (uint32_t i = 0; i < vcpus_.size(); ++i)
+        if (policy_.vcpu_state(i) == core::VcpuState::running) vcpus_[i].cpu->kick();
 }
 
 void Domain::pause() {
     std::unique_lock lock(mu_);
-    if (stopping_) return;
-    flags_.paused = true;
+    if (policy_.stopping()) return;
+    policy_.pause();
     kick_all_locked();
     // A kicked vCPU leaves the guest within one exit; wait so that "paused"
     // means no guest code runs (xl pause semantics).
-    cv_.wait(lock, [this] {
-        for (const Vcpu& v : vcpus_)
-            if (v.state == core::VcpuState::running) return stopping_;
-        return true;
-    });
+    cv_.wait(lock, [this] { return policy_.quiescent() || policy_.stopping(); });
 }
 
 void Domain::unpause() {
     std::lock_guard lock(mu_);
-    flags_.paused = false;
+    policy_.unpause();
     cv_.notify_all();
 }
 
 void Domain::request_shutdown(core::ShutdownReason reason) {
     std::lock_guard lock(mu_);
-    requested_reason_ = static_cast<uint32_t>(reason);
-    raise_locked(HV_EVENT_SHUTDOWN_REQUEST);
+    raise_locked(HV_EVENT_SHUTDOWN_REQUEST, static_cast<uint32_t>(reason));
 }
 
-void Domain::raise_locked(uint64_t events) {
-    events_ |= events;
-    ++event_generation_;
+void Domain::raise_locked(uint64_t events, uint32_t request) {
+    policy_.raise(events, request);
+    // Parked vCPUs re-check with the policy; the one it woke, and any HLT
+    // sleeper, goes on, the others park again.
     cv_.notify_all();
 }
 
 void Domain::halt() {
     {
         std::lock_guard lock(mu_);
-        stopping_ = true;
-        flags_.dying = !stop_info_.has_value(); // a guest-stopped domain keeps its s/c state
+        policy_.stop(core::ShutdownReason::poweroff, false); // dying, unless the guest stopped it first
         kick_all_locked();
         cv_.notify_all();
     }
@@ -124,14 +121,10 @@ void Domain::halt() {
         if (v.thread.joinable()) v.thread.join();
 }
 
-void Domain::stop_from_guest(StopInfo info) {
+void Domain::announce_stop(StopInfo info) {
     {
         std::lock_guard lock(mu_);
-        if (stopping_) return; // the first reason wins
-        stopping_ = true;
         stop_info_ = info;
-        if (info.reason == core::ShutdownReason::crash) flags_.crashed = true;
-        else flags_.shut_down = true;
         kick_all_locked();
         cv_.notify_all();
     }
@@ -149,123 +142,103 @@ void Domain::vcpu_main(uint32_t id) {
     for (;;) {
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [this] { return stopping_ || !flags_.paused; });
-            if (stopping_) break;
-            transition_locked(id, core::VcpuEvent::enter);
+            cv_.wait(lock, [&] { return policy_.stopping() || policy_.may_enter(id); });
+            if (policy_.stopping()) break;
+            policy_.enter(id);
         }
         // The vCPU counts as running until its exit is handled: pause()
-        // then means no guest-visible progress, not only "out of KVM_RUN".
+        // then means no guest-visible progress, not only "out of the guest".
         const platform::VcpuExit exit = vcpu.run();
-        bool keep_running = true;
-        if (const auto* io = std::get_if<platform::IoExit>(&exit)) {
-            if (io->port == HV_HYPERCALL_PORT && io->write && io->size == 4 && io->count == 1) {
-                keep_running = handle_hypercall(id);
-            } else {
-                for (uint32_t k = 0; k < io->count; ++k) {
-                    uint8_t* data = io->data + size_t{k} * io->size;
-                    const bool claimed = io->write ? io_bus_.write(io->port, data, io->size) : io_bus_.read(io->port, data, io->size);
-                    if (!claimed) log_->debug("domain {} vcpu {}: unclaimed port {:#x}", spec_.domid, id, io->port);
-                }
-            }
-        } else if (const auto* mmio = std::get_if<platform::MmioExit>(&exit)) {
-            if (!mmio->write) std::fill(mmio->data, mmio->data + mmio->size, uint8_t{0xff});
-            log_->debug("domain {} vcpu {}: unclaimed MMIO {:#x}", spec_.domid, id, mmio->addr);
-        } else if (std::holds_alternative<platform::HltExit>(exit)) {
-            // No interrupt controller yet: a halted vCPU sleeps until a new
-            // event is raised (it does not take it) or the domain stops.
-            keep_running = wait_for_new_event(id);
-        } else if (std::holds_alternative<platform::ShutdownExit>(exit)) {
-            stop_from_guest(StopInfo{core::ShutdownReason::crash, fmt::format("vcpu {} triple fault", id)});
-            keep_running = false;
-        } else if (const auto* failed = std::get_if<platform::FailedExit>(&exit)) {
-            stop_from_guest(StopInfo{core::ShutdownReason::crash, fmt::format("vcpu {}: {}", id, failed->what)});
-            keep_running = false;
-        }
+        const core::Step step = handle_exit(id, exit);
+        bool keep_running = step.kind != core::Step::Kind::stop;
+        if (step.kind == core::Step::Kind::park) keep_running = park(id, std::holds_alternative<platform::IoExit>(exit) ? vcpu.rax() : 0);
         {
             std::lock_guard lock(mu_);
-            if (vcpus_[id].state == core::VcpuState::running) transition_locked(id, core::VcpuEvent::exit);
+            policy_.leave(id);
             cv_.notify_all(); // pause() waits for vCPUs to leave the guest
         }
+        if (step.kind == core::Step::Kind::yield) ::sched_yield();
         if (!keep_running) break;
     }
     std::lock_guard lock(mu_);
     vcpu.unbind_thread();
     exited_cpu_seconds_ += thread_cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
-    transition_locked(id, core::VcpuEvent::stop);
+    policy_.retire(id);
     cv_.notify_all();
 }
 
-bool Domain::handle_hypercall(uint32_t id) {
+core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
     platform::Vcpu& vcpu = *vcpus_[id].cpu;
-    const uint64_t slot = vcpu.rax();
-    const core::CallOutcome out = dispatcher_->dispatch(id, slot);
-    switch (out.action) {
-    case core::CallOutcome::Action::none: vcpu.set_rax(static_cast<uint64_t>(out.result)); return true;
-    case core::CallOutcome::Action::yield:
-        vcpu.set_rax(static_cast<uint64_t>(out.result));
-        ::sched_yield();
-        return true;
-    case core::CallOutcome::Action::block: {
-        uint64_t events = 0;
-        uint32_t request = 0;
-        if (!wait_for_event(id, out.block_timeout_ns, events, request)) return false;
-        vcpu.set_rax(static_cast<uint64_t>(dispatcher_->finish_block(slot, events, request)));
-        return true;
+    core::Step step;
+    if (const auto* io = std::get_if<platform::IoExit>(&exit)) {
+        if (core::is_hypercall_exit(io->port, io->size, io->write, io->count)) {
+            const core::CallOutcome out = dispatcher_->dispatch(id, vcpu.rax());
+            {
+                std::lock_guard lock(mu_);
+                step = policy_.on_call(id, out, now_ns());
+            }
+            if (step.kind == core::Step::Kind::resume || step.kind == core::Step::Kind::yield)
+                vcpu.set_rax(static_cast<uint64_t>(step.result));
+            if (step.first_stop) announce_stop(StopInfo{out.reason, {}});
+            return step;
+        }
+        for (uint32_t k = 0; k < io->count; ++k) {
+            uint8_t* data = io->data + size_t{k} * io->size;
+            const bool claimed = io->write ? io_bus_.write(io->port, data, io->size) : io_bus_.read(io->port, data, io->size);
+            if (!claimed) log_->debug("domain {} vcpu {}: unclaimed port {:#x}", spec_.domid, id, io->port);
+        }
+    } else if (const auto* mmio = std::get_if<platform::MmioExit>(&exit)) {
+        if (!mmio->write) std::fill(mmio->data, mmio->data + mmio->size, uint8_t{0xff});
+        log_->debug("domain {} vcpu {}: unclaimed MMIO {:#x}", spec_.domid, id, mmio->addr);
+    } else if (std::holds_alternative<platform::HltExit>(exit)) {
+        std::lock_guard lock(mu_);
+        step = policy_.on_halt(id);
+    } else if (std::holds_alternative<platform::ShutdownExit>(exit) || std::holds_alternative<platform::FailedExit>(exit)) {
+        {
+            std::lock_guard lock(mu_);
+            step = policy_.on_fault(id);
+        }
+        const auto* failed = std::get_if<platform::FailedExit>(&exit);
+        if (step.first_stop)
+            announce_stop(StopInfo{core::ShutdownReason::crash,
+                                   failed != nullptr ? fmt::format("vcpu {}: {}", id, failed->what)
+                                                     : fmt::format("vcpu {} triple fault", id)});
     }
-    case core::CallOutcome::Action::shutdown:
-        stop_from_guest(StopInfo{out.reason, {}});
-        return false;
-    }
-    return true;
+    return step;
 }
 
-// Sleeps until an event is pending, the timeout passes or the domain
-// stops (then returns false), and takes the events. A paused domain makes
-// no progress: a vCPU does not wake for events, and does not complete its
-// call, until the domain is unpaused.
-bool Domain::wait_for_event(uint32_t id, uint64_t timeout_ns, uint64_t& events, uint32_t& request) {
-    // Beyond ~100 days a timeout means "none"; it also keeps the clock
-    // arithmetic below from overflowing.
-    constexpr uint64_t kLongest = 1ull << 53;
+// The policy re-checks on every wake-up (a raise, unpause, stop, or the
+// deadline): a wake-up meant for another vCPU, or a spurious one, parks
+// it again. A block it lets go is completed in the guest's slot.
+bool Domain::park(uint32_t id, uint64_t slot) {
     std::unique_lock lock(mu_);
-    transition_locked(id, core::VcpuEvent::block);
     cv_.notify_all(); // pause() waits for vCPUs to leave the running state
-    const auto ready = [this] { return stopping_ || (!flags_.paused && events_ != 0); };
-    if (timeout_ns == 0 || timeout_ns > kLongest) cv_.wait(lock, ready);
-    else cv_.wait_for(lock, std::chrono::nanoseconds(static_cast<int64_t>(timeout_ns)), ready);
-    cv_.wait(lock, [this] { return stopping_ || !flags_.paused; });
-    transition_locked(id, core::VcpuEvent::wake);
-    if (stopping_) return false;
-    events = events_;
-    request = requested_reason_;
-    events_ = 0;
-    return true;
-}
-
-bool Domain::wait_for_new_event(uint32_t id) {
-    std::unique_lock lock(mu_);
-    transition_locked(id, core::VcpuEvent::block);
-    cv_.notify_all();
-    const uint64_t seen = event_generation_;
-    cv_.wait(lock, [&] { return stopping_ || (!flags_.paused && event_generation_ != seen); });
-    transition_locked(id, core::VcpuEvent::wake);
-    return !stopping_;
+    for (;;) {
+        const core::Wake w = policy_.check(id, now_ns());
+        if (w.kind == core::Wake::Kind::stop) return false;
+        if (w.kind == core::Wake::Kind::resume) {
+            lock.unlock();
+            if (w.finish_block)
+                vcpus_[id].cpu->set_rax(static_cast<uint64_t>(dispatcher_->finish_block(slot, w.events, w.request)));
+            return true;
+        }
+        if (w.deadline_ns == core::kNoDeadline) {
+            cv_.wait(lock);
+        } else {
+            const uint64_t now = now_ns();
+            if (w.deadline_ns > now) cv_.wait_for(lock, std::chrono::nanoseconds(w.deadline_ns - now));
+        }
+    }
 }
 
 uint32_t Domain::vcpus_online() const {
     std::lock_guard lock(mu_);
-    uint32_t n = 0;
-    for (const Vcpu& v : vcpus_)
-        n += v.state != core::VcpuState::offline && v.state != core::VcpuState::stopped ? 1 : 0;
-    return n;
+    return policy_.vcpus_online();
 }
 
 core::DomainState Domain::state() const {
     std::lock_guard lock(mu_);
-    std::vector<core::VcpuState> states;
-    for (const Vcpu& v : vcpus_)
-        if (v.state != core::VcpuState::offline) states.push_back(v.state);
-    return core::derive_domain_state(flags_, states.data(), states.size());
+    return policy_.state();
 }
 
 std::optional<StopInfo> Domain::stop_info() const {
@@ -276,9 +249,10 @@ std::optional<StopInfo> Domain::stop_info() const {
 double Domain::cpu_seconds() const {
     std::lock_guard lock(mu_);
     double total = exited_cpu_seconds_;
-    for (const Vcpu& v : vcpus_) {
+    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
         clockid_t clock;
-        if (v.state == core::VcpuState::stopped || !v.thread.joinable()) continue;
+        const Vcpu& v = vcpus_[i];
+        if (policy_.vcpu_state(i) == core::VcpuState::stopped || !v.thread.joinable()) continue;
         if (::pthread_getcpuclockid(const_cast<std::thread&>(v.thread).native_handle(), &clock) == 0)
             total += thread_cpu_seconds(clock);
     }
@@ -323,14 +297,13 @@ uint32_t Domain::console_read(uint8_t* dst, uint32_t len) { return static_cast<u
 
 bool Domain::vcpu_is_up(uint32_t vcpu) const {
     std::lock_guard lock(mu_);
-    const core::VcpuState s = vcpus_[vcpu].state;
-    return s != core::VcpuState::offline && s != core::VcpuState::stopped;
+    return policy_.is_up(vcpu);
 }
 
 int64_t Domain::vcpu_up(uint32_t caller, const hv_vcpu_up_t& req) {
     std::lock_guard lock(mu_);
-    if (stopping_) return HV_EAGAIN;
-    if (vcpus_[req.vcpu].state != core::VcpuState::offline) return HV_EBUSY;
+    if (policy_.stopping()) return HV_EAGAIN;
+    if (policy_.vcpu_state(req.vcpu) != core::VcpuState::offline) return HV_EBUSY;
     if (auto r = vcpus_[req.vcpu].cpu->set_ap_entry(*vcpus_[caller].cpu, req); !r) {
         log_->warn("domain {}: vcpu_op up {}: {}", spec_.domid, req.vcpu, r.error().message);
         return HV_EINVAL;

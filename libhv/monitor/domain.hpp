@@ -1,7 +1,9 @@
 // Domain: one running guest on a hosted platform (KVM, or a fake in unit
-// tests): its platform::Vm, vCPU threads, devices and console. hv, not the
-// kernel, decides when a vCPU thread may enter the guest (pause gate,
-// block), so the core's policy holds here as it does in the ring-0 image.
+// tests): its platform::Vm, vCPU threads, devices and console. The core's
+// DomainPolicy decides when a vCPU may enter the guest, what an exit
+// means (resume, yield, park, stop) and which events wake whom; this class
+// carries it out with threads, a lock and a condition variable, so the
+// policy holds here as it will in the ring-0 image.
 #pragma once
 
 #include <atomic>
@@ -20,6 +22,7 @@
 
 #include "config/domain_config.hpp"
 #include "core/domain_services.hpp"
+#include "core/domain_policy.hpp"
 #include "core/hypercall_dispatcher.hpp"
 #include "core/vcpu_state.hpp"
 #include "devices/console.hpp"
@@ -94,20 +97,23 @@ private:
     struct Vcpu {
         std::unique_ptr<platform::Vcpu> cpu; // what runs it
         std::thread thread;
-        core::VcpuState state = core::VcpuState::offline;
     };
 
     Domain(DomainSpec spec, StopHandler on_stop, std::shared_ptr<spdlog::logger> log);
 
+    // The vCPU thread: asks the core's policy before every entry and after
+    // every exit, and does what it says.
     void vcpu_main(uint32_t id);
-    bool handle_hypercall(uint32_t id);
-    bool wait_for_event(uint32_t id, uint64_t timeout_ns, uint64_t& events, uint32_t& request);
-    bool wait_for_new_event(uint32_t id);
-    void raise_locked(uint64_t events);
-    void stop_from_guest(StopInfo info);
+    core::Step handle_exit(uint32_t id, const platform::VcpuExit& exit);
+    // Sleeps until the policy lets a parked vCPU go on; false when the
+    // domain stops. `slot`: the call slot of a block to complete.
+    bool park(uint32_t id, uint64_t slot);
+    void raise_locked(uint64_t events, uint32_t request = 0);
+    // After the policy's first stop: kick everyone out, log, tell the owner.
+    void announce_stop(StopInfo info);
     void kick_all_locked();
-    void transition_locked(uint32_t id, core::VcpuEvent ev);
     void start_vcpu_locked(uint32_t id);
+    static uint64_t now_ns();
 
     // core::DomainServices
     void uuid(uint8_t out[16]) const override;
@@ -129,11 +135,9 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::vector<Vcpu> vcpus_;
-    core::DomainFlags flags_;
-    bool stopping_ = false;
-    uint64_t events_ = 0;
-    uint64_t event_generation_ = 0; // bumped by every raise; HLT waits for a new one
-    uint32_t requested_reason_ = 0;
+    // Who may run, who is parked, which events are pending, what a stop
+    // means: the core's decisions, carried out here under mu_.
+    core::DomainPolicy policy_;
     std::optional<StopInfo> stop_info_;
     double exited_cpu_seconds_ = 0;
     std::atomic<uint32_t> bad_calls_{0};

@@ -11,7 +11,7 @@ flags="-std=c++20 -O2 -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-s
   -fno-pie -mno-red-zone -fno-asynchronous-unwind-tables -nostdinc -isystem $gccinc
   -I$src/libhv -I$src/libhv/include -Wall -Wextra -Werror"
 objs=""
-for f in "$src"/libhv/core/*.cpp; do
+for f in "$src"/libhv/core/*.cpp "$src"/libhv/core/*/*.cpp; do
   o="$work/$(basename "$f" .cpp).o"
   $cxx $flags -c "$f" -o "$o"
   objs="$objs $o"

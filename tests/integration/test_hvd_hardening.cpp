@@ -279,14 +279,31 @@ TEST_CASE("pipelined requests beyond the output cap are refused, and others are 
     std::string burst;
     for (int i = 0; i < 1000; ++i) burst += one;
     ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    // Until hvd stops reading (its queue of unread replies is full: it
+    // has refused and throttles us), seen as a send buffer that stays full
+    // for a second; at most 8 s, below its 10 s half-frame timeout, after
+    // which it would cut us off and the queued refusal would be lost.
     size_t sent = 0;
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(4);
-    while (std::chrono::steady_clock::now() < end) {
+    const auto start = std::chrono::steady_clock::now();
+    auto full_since = start;
+    bool full = false;
+    while (std::chrono::steady_clock::now() - start < std::chrono::seconds(8)) {
         const ssize_t n = ::send(fd, burst.data() + sent % burst.size(), burst.size() - sent % burst.size(), MSG_NOSIGNAL);
-        if (n > 0) sent += static_cast<size_t>(n);
-        else if (errno == EAGAIN) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        else break; // cut off
+        if (n > 0) {
+            sent += static_cast<size_t>(n);
+            full = false;
+        } else if (errno == EAGAIN) {
+            if (!full) full_since = std::chrono::steady_clock::now();
+            full = true;
+            if (std::chrono::steady_clock::now() - full_since > std::chrono::seconds(1)) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        } else {
+            break;
+        }
     }
+    INFO("sent " << sent << " bytes in "
+                 << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count()
+                 << " ms; last errno " << errno);
     CHECK(sent > 0);
     // Others are served meanwhile.
     auto conn = Connection::open(hvd.uri());
@@ -295,6 +312,8 @@ TEST_CASE("pipelined requests beyond the output cap are refused, and others are 
     CHECK(proc_status(hvd.pid(), "VmHWM") < kRssScale * 64 * 1024);
     // Reading now: the refusals are there, named.
     ::fcntl(fd, F_SETFL, 0);
+    const timeval patience{10, 0}; // a missing refusal fails the test, never hangs it
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
     wire::Decoder dec;
     bool refused = false;
     for (int reads = 0; reads < 100000 && !refused; ++reads) {

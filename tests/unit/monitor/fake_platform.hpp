@@ -1,0 +1,196 @@
+// A fake platform for monitor unit tests: no /dev/kvm. Guest RAM is a
+// vector; each vCPU runs a scripted guest program, one step per run(),
+// that returns the next exit (a hypercall, HLT, a triple fault) or nothing:
+// then the vCPU "spins" in the guest until it is kicked (InterruptedExit),
+// as a real vCPU running guest code would.
+#pragma once
+
+#include <elf.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hv/abi/hv.h"
+#include "platform/vm.hpp"
+
+namespace hvtest {
+
+class FakeVcpu;
+// One step of a guest program: the next exit, or nullopt to spin.
+using GuestProgram = std::function<std::optional<hv::platform::VcpuExit>(FakeVcpu&)>;
+
+class FakeVcpu final : public hv::platform::Vcpu {
+public:
+    FakeVcpu(const hv::core::GuestRam& ram, uint32_t id, GuestProgram program)
+        : ram_(ram), id_(id), program_(std::move(program)) {}
+
+    uint32_t id() const override { return id_; }
+    hv::Result<void> set_pvh_entry(uint32_t entry, uint32_t) override {
+        pvh_entry = entry;
+        return {};
+    }
+    hv::Result<void> set_ap_entry(const hv::platform::Vcpu&, const hv_vcpu_up_t&) override { return {}; }
+
+    hv::platform::VcpuExit run() override {
+        ++runs;
+        {
+            std::lock_guard lock(mu_);
+            if (kicked_) { // a kick before run() ends the next one at once, as KVM's immediate_exit
+                kicked_ = false;
+                return hv::platform::InterruptedExit{};
+            }
+        }
+        if (auto exit = program_(*this)) return *exit;
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return kicked_; });
+        kicked_ = false;
+        return hv::platform::InterruptedExit{};
+    }
+    uint64_t rax() override { return rax_; }
+    void set_rax(uint64_t v) override { rax_ = v; }
+    void bind_thread() override {}
+    void unbind_thread() override {}
+    void kick() override {
+        std::lock_guard lock(mu_);
+        kicked_ = true;
+        cv_.notify_all();
+    }
+
+    // The guest makes a hypercall: the call goes into this vCPU's slot in
+    // guest RAM (1 MiB + 64 * id), rax points at it.
+    hv::platform::VcpuExit hypercall(const hv_call_t& call) {
+        ram_.write(slot_gpa(), &call, sizeof call);
+        rax_ = slot_gpa();
+        out_ = 0;
+        return hv::platform::IoExit{HV_HYPERCALL_PORT, 4, true, 1, reinterpret_cast<uint8_t*>(&out_)};
+    }
+    // The slot as the monitor left it (result, block's events).
+    hv_call_t slot() const {
+        hv_call_t c{};
+        ram_.read(slot_gpa(), &c, sizeof c);
+        return c;
+    }
+    uint64_t slot_gpa() const { return (1u << 20) + 64ull * id_; }
+
+    std::atomic<int> runs{0};
+    uint32_t pvh_entry = 0;
+    int step = 0; // for the program's own use
+
+private:
+    hv::core::GuestRam ram_;
+    uint32_t id_;
+    GuestProgram program_;
+    uint64_t rax_ = 0;
+    uint32_t out_ = 0;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool kicked_ = false;
+};
+
+class FakeVm final : public hv::platform::Vm {
+public:
+    FakeVm(uint64_t bytes, GuestProgram program) : mem_(bytes), ram_{mem_.data(), mem_.size()}, program_(std::move(program)) {}
+    const hv::core::GuestRam& ram() const override { return ram_; }
+    hv::Result<std::unique_ptr<hv::platform::Vcpu>> create_vcpu(uint32_t id) override {
+        return std::unique_ptr<hv::platform::Vcpu>(new FakeVcpu(ram_, id, program_));
+    }
+
+private:
+    std::vector<uint8_t> mem_;
+    hv::core::GuestRam ram_;
+    GuestProgram program_;
+};
+
+class FakeHypervisor final : public hv::platform::Hypervisor {
+public:
+    explicit FakeHypervisor(GuestProgram program) : program_(std::move(program)) {}
+    std::string_view name() const override { return "fake"; }
+    uint64_t max_ram_bytes() const override { return 64ull << 20; }
+    hv::Result<std::unique_ptr<hv::platform::Vm>> create_vm(uint64_t bytes) override {
+        ++vms;
+        return std::unique_ptr<hv::platform::Vm>(new FakeVm(bytes, program_));
+    }
+    std::atomic<int> vms{0};
+
+private:
+    GuestProgram program_;
+};
+
+// The smallest kernel the PVH loader takes: one PT_LOAD of 16 bytes at
+// 1 MiB + 4 KiB and the Xen PVH entry note. Written to a temp file that
+// is removed with this object.
+class FakeKernel {
+public:
+    FakeKernel() {
+        std::vector<uint8_t> img(0x300, 0);
+        Elf64_Ehdr eh{};
+        std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
+        eh.e_ident[EI_CLASS] = ELFCLASS64;
+        eh.e_ident[EI_DATA] = ELFDATA2LSB;
+        eh.e_ident[EI_VERSION] = EV_CURRENT;
+        eh.e_type = ET_EXEC;
+        eh.e_machine = EM_X86_64;
+        eh.e_version = EV_CURRENT;
+        eh.e_phoff = sizeof eh;
+        eh.e_ehsize = sizeof eh;
+        eh.e_phentsize = sizeof(Elf64_Phdr);
+        eh.e_phnum = 2;
+        Elf64_Phdr note{};
+        note.p_type = PT_NOTE;
+        note.p_offset = 0x200;
+        note.p_filesz = note.p_memsz = 20;
+        note.p_align = 4;
+        Elf64_Phdr load{};
+        load.p_type = PT_LOAD;
+        load.p_offset = 0x280;
+        load.p_paddr = load.p_vaddr = 0x101000;
+        load.p_filesz = load.p_memsz = 16;
+        load.p_align = 0x1000;
+        std::memcpy(img.data(), &eh, sizeof eh);
+        std::memcpy(img.data() + sizeof eh, &note, sizeof note);
+        std::memcpy(img.data() + sizeof eh + sizeof note, &load, sizeof load);
+        const uint32_t nhdr[3] = {4, 4, 18}; // "Xen\0", a 4-byte desc, XEN_ELFNOTE_PHYS32_ENTRY
+        const uint32_t entry = 0x101000;
+        std::memcpy(img.data() + 0x200, nhdr, sizeof nhdr);
+        std::memcpy(img.data() + 0x20c, "Xen", 4);
+        std::memcpy(img.data() + 0x210, &entry, 4);
+        path = (std::filesystem::temp_directory_path() / ("hv-fake-kernel-" + std::to_string(::getpid()) + "-" +
+                                                          std::to_string(++serial()))).string();
+        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(img.data()), static_cast<long>(img.size()));
+    }
+    ~FakeKernel() { std::filesystem::remove(path); }
+    FakeKernel(const FakeKernel&) = delete;
+    FakeKernel& operator=(const FakeKernel&) = delete;
+    std::string path;
+
+private:
+    static int& serial() {
+        static int n = 0;
+        return n;
+    }
+};
+
+// Waits up to `ms` for `pred`.
+template <class Pred>
+bool eventually(Pred pred, int ms = 5000) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > end) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+} // namespace hvtest
