@@ -260,6 +260,8 @@ Result<config::DomainConfig> config_of_spec(const sdk::DomainSpec& s) {
         if (!path->empty() && (*path)[0] != '/')
             return refuse(field, Errc::invalid_argument, fmt::format("'{}' is not an absolute path", *path));
     }
+    if (s.name.empty()) return refuse("name", Errc::invalid_argument, "required, not set");
+    if (s.kernel.empty()) return refuse("kernel", Errc::invalid_argument, "required, not set");
     if (!s.ramdisk.empty()) return refuse("ramdisk", Errc::not_supported, "ramdisk not loaded yet");
     const std::pair<const char*, sdk::Action> actions[] = {
         {"on_poweroff", s.on_poweroff}, {"on_reboot", s.on_reboot}, {"on_crash", s.on_crash}};

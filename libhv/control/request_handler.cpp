@@ -39,7 +39,7 @@ Reply size_error(const char* op, size_t got, size_t want) {
 const char* op_name(uint32_t op) {
     switch (op) {
     case HV_DOMCTL_CREATE: return "create";
-    case HV_DOMCTL_CREATE_SPEC: return "create";
+    case HV_DOMCTL_CREATE_SPEC: return "create (typed)";
     case HV_DOMCTL_DEFINE: return "define";
     case HV_DOMCTL_DESTROY: return "destroy";
     case HV_DOMCTL_PAUSE: return "pause";

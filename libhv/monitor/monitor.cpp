@@ -18,8 +18,6 @@ constexpr size_t kGoneKept = 256;
 // More restarts than this within the window and the monitor stops
 // restarting (the domain is preserved instead), so a crash loop cannot spin
 // the host or fill the domain table.
-constexpr size_t kRestartBurst = 5;
-constexpr auto kRestartWindow = std::chrono::seconds(10);
 
 config::Uuid random_uuid() {
     std::random_device rd;
@@ -376,15 +374,6 @@ std::string Monitor::preserved_name_locked(const std::string& base) const {
     }
 }
 
-bool Monitor::restarting_too_fast_locked(const std::string& name) {
-    auto& times = restarts_[name];
-    const auto now = std::chrono::steady_clock::now();
-    while (!times.empty() && now - times.front() > kRestartWindow) times.pop_front();
-    if (times.size() >= kRestartBurst) return true;
-    times.push_back(now);
-    return false;
-}
-
 void Monitor::apply_action(uint32_t domid, const StopInfo& info) {
     auto d = domain_of(domid);
     if (!d) return; // destroyed meanwhile
@@ -395,13 +384,16 @@ void Monitor::apply_action(uint32_t domid, const StopInfo& info) {
     Entry& entry = it->second;
     entry.reaped = true;
     const std::string name = entry.domain->name();
-    core::ShutdownAction action = core::action_for(entry.config.actions, info.reason);
-    const bool restart = action == core::ShutdownAction::restart || action == core::ShutdownAction::rename_restart;
-    if (restart && restarting_too_fast_locked(entry.config.name)) {
-        log_->error("domain {} ({}): restarted {} times within {} s; preserving it instead", domid, name, kRestartBurst,
-                    kRestartWindow.count());
-        action = core::ShutdownAction::preserve;
-    }
+    // The core decides: the config's on_* action, or preserve for a domain
+    // that keeps restarting (its history is kept by config name).
+    bool throttled = false;
+    const uint64_t now = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+    const core::ShutdownAction action =
+        core::choose_action(entry.config.actions, info.reason, restarts_[entry.config.name], now, throttled);
+    if (throttled)
+        log_->error("domain {} ({}): restarted {} times within {} s; preserving it instead", domid, name,
+                    core::RestartHistory::kBurst, core::kRestartWindowNs / 1000000000ull);
     log_->info("domain {} ({}): {} -> {}", domid, name, core::reason_name(info.reason), core::action_name(action));
     queue_event_locked(DomainEvent{DomainEvent::Kind::shutdown, domid, name, info.reason, 0, info.detail});
 

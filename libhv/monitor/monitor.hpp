@@ -22,6 +22,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 
 #include "config/domain_config.hpp"
+#include "core/domain_policy.hpp"
 #include "core/domain_table.hpp"
 #include "hv/result.hpp"
 #include "monitor/domain.hpp"
@@ -133,7 +134,6 @@ private:
     Result<void> set_paused(uint32_t domid, bool paused);
     DomainInfo info_locked(uint32_t domid, const Entry& e) const;
     void forget_locked(uint32_t domid); // after halt: table, map, gone_
-    bool restarting_too_fast_locked(const std::string& name);
     void queue_event_locked(DomainEvent ev);
     void worker_main();
     void apply_action(uint32_t domid, const StopInfo& info);
@@ -149,7 +149,7 @@ private:
     core::DomainTable table_;
     std::map<uint32_t, Entry> domains_;
     std::map<uint32_t, DomainInfo> gone_; // last info of destroyed domains (the newest kGoneKept)
-    std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> restarts_;
+    std::map<std::string, core::RestartHistory> restarts_; // by config name (core::choose_action)
     bool closing_ = false;
 
     std::mutex sub_mu_;

@@ -43,7 +43,14 @@ const std::string kWhere = "/fuzz/state/managed/fuzz.hvdom";
         if (!(cond)) return std::string(why);                                                                         \
     } while (0)
 
+bool same_spec(const hv::sdk::DomainSpec& a, const hv::sdk::DomainSpec& b) {
+    return a.name == b.name && a.kernel == b.kernel && a.ramdisk == b.ramdisk && a.cmdline == b.cmdline &&
+           a.memory_mib == b.memory_mib && a.vcpus == b.vcpus && a.uuid == b.uuid && a.on_poweroff == b.on_poweroff &&
+           a.on_reboot == b.on_reboot && a.on_crash == b.on_crash;
+}
+
 bool same_request(const CreateRequest& a, const CreateRequest& b) {
+    if (a.spec.has_value() != b.spec.has_value() || (a.spec && !same_spec(*a.spec, *b.spec))) return false;
     return a.config_text == b.config_text && a.source == b.source && a.overrides == b.overrides &&
            a.paused == b.paused;
 }

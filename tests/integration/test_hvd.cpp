@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <atomic>
+#include <filesystem>
 #include <future>
 
 #include <boost/asio/use_future.hpp>
@@ -76,6 +77,20 @@ TEST_CASE("hvd runs two domains in their own processes and the SDK drives them",
     }
     CHECK(conn->list()->empty());
     check_typed_spec(*conn);
+    {
+        // A refused spec spends no domain process and writes no file: a
+        // name that leaves the log folder is refused before anything
+        // touches a path.
+        const auto before = hvd.domain_processes(true).size();
+        hv::sdk::DomainSpec escape;
+        escape.name = "../escape";
+        escape.kernel = hello_guest();
+        auto r = conn->create(escape);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().message.rfind("DomainSpec.name: '../escape' ", 0) == 0);
+        CHECK_FALSE(std::filesystem::exists(hvd.state_dir() + "/escape.log"));
+        CHECK(hvd.domain_processes(true).size() == before);
+    }
     // The domain processes exit once their domain is gone.
     for (int i = 0; i < 300 && !hvd.domain_processes().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(hvd.domain_processes().empty());
@@ -270,7 +285,16 @@ void check_typed_spec(const Connection& conn) {
     CHECK(refusal(bad) == "DomainSpec.kernel: 'hello-guest' is not an absolute path");
     bad = spec;
     bad.kernel.clear();
-    CHECK(refusal(bad) == "DomainSpec.kernel: required key is missing");
+    CHECK(refusal(bad) == "DomainSpec.kernel: required, not set");
+    bad = spec;
+    bad.name.clear();
+    CHECK(refusal(bad) == "DomainSpec.name: required, not set");
+    bad = spec;
+    bad.kernel = std::string("/tmp/k\0x", 8);
+    CHECK(refusal(bad) == "DomainSpec.kernel: the path contains a NUL byte");
+    bad = spec;
+    bad.ramdisk = "/boot/initrd";
+    CHECK(refusal(bad) == "DomainSpec.ramdisk: ramdisk not loaded yet");
     bad = spec;
     bad.name = "../x";
     CHECK(refusal(bad).rfind("DomainSpec.name: '../x' ", 0) == 0);

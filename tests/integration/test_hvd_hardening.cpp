@@ -515,6 +515,43 @@ TEST_CASE("a domain process that dies is a crash, with events and its on_crash a
     CHECK(conn->list()->empty());
 }
 
+TEST_CASE("a domain made from a typed spec is restarted from it when its process dies, across an hvd restart",
+          "[kvm][hvd][hardening][sdk]") {
+    HvdProcess hvd;
+    auto conn = Connection::open(hvd.uri());
+    REQUIRE(conn);
+    hv::sdk::DomainSpec spec;
+    spec.name = "typed";
+    spec.kernel = hello_guest();
+    spec.memory_mib = 16;
+    spec.vcpus = 2;
+    spec.cmdline = "stay";
+    spec.on_crash = hv::sdk::Action::restart;
+    auto d = conn->create(spec);
+    REQUIRE(d);
+    const uint32_t first = d->id();
+    CHECK(eventually([&] {
+        for (const auto& e : fs::directory_iterator(fs::path(hvd.state_dir()) / "run"))
+            if (e.path().extension() == ".req") return true;
+        return false;
+    }));
+    CHECK(hvd.stop(SIGKILL) == 128 + SIGKILL);
+    hvd.start();
+    conn = Connection::open(hvd.uri());
+    REQUIRE(conn);
+    REQUIRE(conn->domain("typed"));
+    for (pid_t p : hvd.domain_processes()) ::kill(p, SIGKILL);
+    // Recreated from the kept spec: same name, a new domid, its 2 vCPUs.
+    REQUIRE(eventually([&] {
+        auto again = conn->domain("typed");
+        return again && again->id() != first && again->info() && again->info()->vcpus == 2;
+    }, 2000));
+    auto again = conn->domain("typed");
+    REQUIRE(again);
+    CHECK(wait_history(*again, "hello: 2 vcpus up"));
+    REQUIRE(again->destroy());
+}
+
 TEST_CASE("a domain process that dies at start is reported at once with its reason", "[hvd][hardening]") {
     HvdProcess hvd({"--domain-binary", "/bin/false"});
     auto conn = Connection::open(hvd.uri());

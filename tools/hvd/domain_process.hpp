@@ -24,9 +24,11 @@ struct Spawned {
     pid_t pid = -1;
     int pidfd = -1;
     int ready_fd = -1; // readable: "R" once it listens, EOF if it died first
+    std::string warning; // its log file could not be used (output goes to /dev/null): why
 };
 
-// fork + exec; never blocks on the child.
+// posix_spawn (vfork-like): holds the caller only until the child has
+// exec'd; every file the child gets is opened here without blocking.
 hv::Result<Spawned> spawn_domain_process(const SpawnOptions& o);
 
 // A pidfd for a process hvd did not start (re-attach); -1 when gone.

@@ -12,6 +12,7 @@
 
 #include "control/monitor_backend.hpp"
 #include "domain_process.hpp"
+#include "hv/abi/domain_name.h"
 #include "hv/sdk/unix_backend.hpp"
 #include "hv/sdk/wire_types.hpp"
 #include "hvd_service.hpp"
@@ -131,8 +132,13 @@ void HvdService::spawn_proc(const std::string& log_name, std::function<void(Proc
     // a live domain's socket is never reused, so never removed by mistake.
     so.socket = fmt::format("{}/run/dom-{}-{}-{:08x}.sock", options_.state_dir, ::getpid(), ++spawned_, random_());
     so.log_file = fmt::format("{}/log/{}.log", options_.state_dir, log_name);
+    // The name becomes a file name: only a name the one rule allows (or
+    // hvd's own "spare") gets that far, whatever the caller checked.
+    if (log_name != "spare" && hv_domain_name_problem(log_name.data(), log_name.size()) != nullptr)
+        return ready(nullptr, fmt::format("was not started: '{}' is not a valid domain name", log_name));
     auto s = spawn_domain_process(so);
     if (!s) return ready(nullptr, s.error().message);
+    if (!s->warning.empty()) log_->warn("domain process for '{}': {}; its output is discarded", log_name, s->warning);
     // Not linked yet: the link is made once it says it listens.
     ProcPtr p = adopt(nullptr, so.socket, s->pid, s->pidfd);
     p->log_file = so.log_file;

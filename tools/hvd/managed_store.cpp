@@ -96,9 +96,14 @@ public:
         auto config = value(field);
         if (!config) return config.error();
         if (field == "spec") { // a typed DomainSpec, in CREATE_SPEC's wire form
-            bool spec_paused = false; // the record's own 'paused' field counts
+            bool spec_paused = false;
             auto spec = hv::sdk::wire::spec_from_payload(*config, spec_paused);
             if (!spec) return fail("field 'spec': " + spec.error().message);
+            // One place for each fact: 'paused' says paused, and a spec
+            // has no xl.cfg source or overrides to go with it.
+            if (spec_paused) return fail("field 'spec' carries the paused flag (field 'paused' says it)");
+            if (!req.source.empty() || !req.overrides.empty())
+                return fail("a record with field 'spec' has an empty source and no overrides");
             req.spec = std::move(*spec);
         } else {
             req.config_text = std::move(*config);
@@ -308,9 +313,10 @@ std::string ManagedStore::serialize(const hv::sdk::CreateRequest& req) {
     for (const auto& o : req.overrides) put_field(out, "override", o);
     put_field(out, "paused", req.paused ? "1" : "0");
     if (req.spec) {
-        // The wire form carries what the ABI can; a spec it cannot carry
-        // never got this far (the create that led here was refused).
-        auto spec = hv::sdk::wire::spec_payload(*req.spec, req.paused);
+        // The wire form, without the paused flag ('paused' above says it).
+        // A spec the ABI cannot carry is refused by put() and was refused
+        // by the create that led to any other caller.
+        auto spec = hv::sdk::wire::spec_payload(*req.spec, false);
         put_field(out, "spec", spec ? *spec : std::string());
     } else {
         put_field(out, "config", req.config_text);
@@ -334,6 +340,11 @@ hv::Result<void> ManagedStore::check_name(const std::string& name) const {
 
 hv::Result<void> ManagedStore::put(const std::string& name, const hv::sdk::CreateRequest& req, bool replace) {
     if (auto r = check_name(name); !r) return r;
+    if (req.spec) {
+        if (!req.source.empty() || !req.overrides.empty())
+            return make_error(Errc::invalid_argument, fmt::format("managed domain '{}': a spec has no source or overrides", name));
+        if (auto p = hv::sdk::wire::spec_payload(*req.spec, false); !p) return p.error();
+    }
     const std::string bytes = serialize(req);
     if (bytes.size() > kMaxRecordBytes)
         return make_error(Errc::invalid_argument,

@@ -17,7 +17,9 @@
 //   override <len>\n<len bytes>\n      (zero or more, in order)
 //   paused <len>\n<"0" or "1">\n
 //   config <len>\n<len bytes>\n     (or: spec <len>\n<len bytes>\n, a typed
-//                                   DomainSpec in CREATE_SPEC's wire form)
+//                                   DomainSpec in CREATE_SPEC's wire form,
+//                                   without the paused flag; then source is
+//                                   empty and there are no overrides)
 //   end\n
 //
 // <len> is decimal without leading zeros. Fields come in exactly this order;

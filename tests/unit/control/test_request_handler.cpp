@@ -430,7 +430,7 @@ TEST_CASE("request: create_spec hands the typed spec to the backend", "[control]
     CHECK(reply_domid(r) == 11);
     r = handle_request(b, HV_DOMCTL_CREATE_SPEC, "short");
     CHECK(r.status == HV_EINVAL);
-    CHECK(r.payload == "create: payload of 5 bytes, want at least 120");
+    CHECK(r.payload == "create (typed): payload of 5 bytes, want at least 120");
 }
 
 TEST_CASE("request: define parses like create and replies with nothing", "[control][request]") {

@@ -706,14 +706,24 @@ TEST_CASE("wire: a DomainSpec travels as typed fields and comes back whole", "[c
     d.cmdline = "x";
     std::string good = *wire::spec_payload(d, false);
     CHECK(wire::spec_from_payload(good.substr(0, 100), paused).error().message ==
-          "create: payload of 100 bytes, want at least 120");
-    CHECK(wire::spec_from_payload(good + "z", paused).error().message.rfind("create: trailer of ", 0) == 0);
+          "create (typed): payload of 100 bytes, want at least 120");
+    CHECK(wire::spec_from_payload(good + "z", paused).error().message.rfind("create (typed): trailer of ", 0) == 0);
     auto bad = good;
     bad[0] = 4; // an unknown flag
-    CHECK(wire::spec_from_payload(bad, paused).error().message == "create: unknown flags");
+    CHECK(wire::spec_from_payload(bad, paused).error().message == "create (typed): unknown flags 4");
     bad = good;
     std::memset(bad.data() + offsetof(hv_ctl_domain_spec_t, name), 'n', HV_CTL_NAME_MAX);
     CHECK(wire::spec_from_payload(bad, paused).error().message == "DomainSpec.name: not NUL-terminated");
+    // Padding must be zero: bytes after the name's NUL, a uuid without its flag.
+    bad = good;
+    bad[offsetof(hv_ctl_domain_spec_t, name) + 10] = 'x';
+    CHECK(wire::spec_from_payload(bad, paused).error().message == "DomainSpec.name: bytes after its NUL terminator");
+    bad = good;
+    bad[offsetof(hv_ctl_domain_spec_t, uuid)] = 1;
+    CHECK(wire::spec_from_payload(bad, paused).error().message == "DomainSpec.uuid: bytes set without HV_CTL_SPEC_UUID");
+    // A NUL inside the name never leaves the client (it would cut the name short).
+    d.name = std::string("ok\0../../evil", 13);
+    CHECK(wire::spec_payload(d, false).error().message == "DomainSpec.name: contains a NUL byte");
 }
 
 TEST_CASE("wire: the client refuses a request payload over HV_CTL_MAX_PAYLOAD", "[control][wire][client][regression]") {

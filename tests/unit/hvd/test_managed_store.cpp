@@ -5,6 +5,8 @@
 // put is atomic; leftover temp files are cleaned.
 #include <catch2/catch.hpp>
 
+#include "hv/sdk/wire_types.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,8 +100,12 @@ void require_same(const CreateRequest& a, const CreateRequest& b) {
         REQUIRE(a.spec->name == b.spec->name);
         REQUIRE(a.spec->kernel == b.spec->kernel);
         REQUIRE(a.spec->cmdline == b.spec->cmdline);
+        REQUIRE(a.spec->ramdisk == b.spec->ramdisk);
         REQUIRE(a.spec->memory_mib == b.spec->memory_mib);
+        REQUIRE(a.spec->vcpus == b.spec->vcpus);
         REQUIRE(a.spec->uuid == b.spec->uuid);
+        REQUIRE(a.spec->on_poweroff == b.spec->on_poweroff);
+        REQUIRE(a.spec->on_reboot == b.spec->on_reboot);
         REQUIRE(a.spec->on_crash == b.spec->on_crash);
     }
 }
@@ -200,8 +206,12 @@ TEST_CASE("managed store: a typed DomainSpec request round-trips (a crash restar
     req.spec->name = "typed";
     req.spec->kernel = "/boot/k\nodd";
     req.spec->cmdline = std::string("x\0y", 3);
+    req.spec->ramdisk = "/boot/initrd";
     req.spec->memory_mib = 96;
+    req.spec->vcpus = 3;
     req.spec->uuid = hv::sdk::Uuid{9};
+    req.spec->on_poweroff = hv::sdk::Action::preserve;
+    req.spec->on_reboot = hv::sdk::Action::rename_restart;
     req.spec->on_crash = hv::sdk::Action::restart;
     req.paused = true;
     REQUIRE(store.put("typed", req));
@@ -215,7 +225,25 @@ TEST_CASE("managed store: a typed DomainSpec request round-trips (a crash restar
     const std::string broken = "hvdom 1\nsource 0\n\npaused 1\n0\nspec 3\nabc\nend\n";
     auto r = ManagedStore::parse(broken, "f");
     REQUIRE_FALSE(r);
-    CHECK(r.error().message == "f: field 'spec': create: payload of 3 bytes, want at least 120");
+    CHECK(r.error().message == "f: field 'spec': create (typed): payload of 3 bytes, want at least 120");
+    // The paused flag lives in 'paused' only, and a spec has no source.
+    const std::string spec_bytes = *hv::sdk::wire::spec_payload(*req.spec, true);
+    const auto record = [&](const std::string& source, const std::string& spec) {
+        return "hvdom 1\nsource " + std::to_string(source.size()) + "\n" + source + "\npaused 1\n0\nspec " +
+               std::to_string(spec.size()) + "\n" + spec + "\nend\n";
+    };
+    r = ManagedStore::parse(record("", spec_bytes), "f");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "f: field 'spec' carries the paused flag (field 'paused' says it)");
+    r = ManagedStore::parse(record("/etc/x.cfg", *hv::sdk::wire::spec_payload(*req.spec, false)), "f");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "f: a record with field 'spec' has an empty source and no overrides");
+    CHECK(ManagedStore::parse(record("", *hv::sdk::wire::spec_payload(*req.spec, false)), "f"));
+    // put refuses what the wire cannot carry instead of writing a bad record.
+    CreateRequest long_name = req;
+    long_name.spec->name = std::string(80, 'n');
+    CHECK_FALSE(store.put("long", long_name));
+    CHECK_FALSE(std::filesystem::exists(d.dir / "long.hvdom"));
 }
 
 TEST_CASE("managed store: get, remove and a missing record", "[managed]") {

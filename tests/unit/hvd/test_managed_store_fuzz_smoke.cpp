@@ -5,6 +5,8 @@
 // Reproducible: the seed is fixed and a failure prints its input in hex.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "../../fuzz/fuzz_smoke.hpp"
 
 #include <cstdint>
@@ -57,6 +59,20 @@ public:
     }
     std::string record() {
         hv::sdk::CreateRequest req;
+        if (one_in(3)) { // a typed spec (a crash restart's record)
+            hv::sdk::DomainSpec d;
+            d.name = bytes(below(12));
+            d.name.erase(std::remove(d.name.begin(), d.name.end(), '\0'), d.name.end());
+            d.kernel = field();
+            d.cmdline = field();
+            d.memory_mib = below(1u << 20);
+            d.vcpus = static_cast<uint32_t>(below(300));
+            if (one_in(2)) d.uuid = hv::sdk::Uuid{static_cast<uint8_t>(below(256))};
+            d.on_crash = static_cast<hv::sdk::Action>(below(9));
+            req.spec = d;
+            req.paused = one_in(2);
+            return ManagedStore::serialize(req);
+        }
         req.source = field();
         req.config_text = field();
         for (size_t n = below(4); n > 0; --n) req.overrides.push_back(field());

@@ -235,6 +235,8 @@ static_assert(static_cast<uint32_t>(Action::destroy) == HV_CTL_ACTION_DESTROY &&
 // command line. Refuses (naming the field) what the ABI cannot carry.
 inline Result<std::string> spec_payload(const DomainSpec& d, bool paused) {
     hv_ctl_domain_spec_t w{};
+    if (d.name.find('\0') != std::string::npos)
+        return make_error(Errc::invalid_argument, "DomainSpec.name: contains a NUL byte");
     if (!put_name(w.name, d.name))
         return make_error(Errc::invalid_argument, "DomainSpec.name: " + std::to_string(d.name.size()) +
                                                       " bytes; at most " + std::to_string(HV_CTL_NAME_MAX - 1) + " fit");
@@ -263,18 +265,27 @@ inline Result<std::string> spec_payload(const DomainSpec& d, bool paused) {
 inline Result<DomainSpec> spec_from_payload(std::string_view payload, bool& paused) {
     auto w = unpack<hv_ctl_domain_spec_t>(payload);
     if (!w)
-        return make_error(Errc::invalid_argument, "create: payload of " + std::to_string(payload.size()) +
+        return make_error(Errc::invalid_argument, "create (typed): payload of " + std::to_string(payload.size()) +
                                                       " bytes, want at least " + std::to_string(sizeof(hv_ctl_domain_spec_t)));
-    if ((w->flags & ~(HV_CTL_CREATE_PAUSED | HV_CTL_SPEC_UUID)) != 0)
-        return make_error(Errc::invalid_argument, "create: unknown flags");
+    if (const uint32_t unknown = w->flags & ~(HV_CTL_CREATE_PAUSED | HV_CTL_SPEC_UUID); unknown != 0)
+        return make_error(Errc::invalid_argument, "create (typed): unknown flags " + std::to_string(unknown));
     const std::string_view trailer = payload.substr(sizeof(hv_ctl_domain_spec_t));
     if (trailer.size() != uint64_t{w->kernel_len} + w->ramdisk_len + w->cmdline_len)
-        return make_error(Errc::invalid_argument, "create: trailer of " + std::to_string(trailer.size()) +
-                                                      " bytes, header says " + std::to_string(w->kernel_len) + " + " +
-                                                      std::to_string(w->ramdisk_len) + " + " + std::to_string(w->cmdline_len));
+        return make_error(Errc::invalid_argument, "create (typed): trailer of " + std::to_string(trailer.size()) +
+                                                      " bytes, kernel_len + ramdisk_len + cmdline_len say " +
+                                                      std::to_string(w->kernel_len) + " + " + std::to_string(w->ramdisk_len) +
+                                                      " + " + std::to_string(w->cmdline_len));
     DomainSpec d;
     auto name = get_name(w->name);
     if (!name) return make_error(Errc::invalid_argument, "DomainSpec.name: not NUL-terminated");
+    // Padding is zero (docs/abi.md): bytes after the name's NUL, and a
+    // uuid sent without its flag, would be read differently by another
+    // decoder.
+    for (size_t i = name->size(); i < sizeof w->name; ++i)
+        if (w->name[i] != 0) return make_error(Errc::invalid_argument, "DomainSpec.name: bytes after its NUL terminator");
+    if ((w->flags & HV_CTL_SPEC_UUID) == 0)
+        for (uint8_t b : w->uuid)
+            if (b != 0) return make_error(Errc::invalid_argument, "DomainSpec.uuid: bytes set without HV_CTL_SPEC_UUID");
     d.name = std::move(*name);
     d.kernel = std::string(trailer.substr(0, w->kernel_len));
     d.ramdisk = std::string(trailer.substr(w->kernel_len, w->ramdisk_len));
