@@ -5,15 +5,10 @@
 // as a real vCPU running guest code would.
 #pragma once
 
-#include <elf.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -126,60 +121,6 @@ public:
 
 private:
     GuestProgram program_;
-};
-
-// The smallest kernel the PVH loader takes: one PT_LOAD of 16 bytes at
-// 1 MiB + 4 KiB and the Xen PVH entry note. Written to a temp file that
-// is removed with this object.
-class FakeKernel {
-public:
-    FakeKernel() {
-        std::vector<uint8_t> img(0x300, 0);
-        Elf64_Ehdr eh{};
-        std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-        eh.e_ident[EI_CLASS] = ELFCLASS64;
-        eh.e_ident[EI_DATA] = ELFDATA2LSB;
-        eh.e_ident[EI_VERSION] = EV_CURRENT;
-        eh.e_type = ET_EXEC;
-        eh.e_machine = EM_X86_64;
-        eh.e_version = EV_CURRENT;
-        eh.e_phoff = sizeof eh;
-        eh.e_ehsize = sizeof eh;
-        eh.e_phentsize = sizeof(Elf64_Phdr);
-        eh.e_phnum = 2;
-        Elf64_Phdr note{};
-        note.p_type = PT_NOTE;
-        note.p_offset = 0x200;
-        note.p_filesz = note.p_memsz = 20;
-        note.p_align = 4;
-        Elf64_Phdr load{};
-        load.p_type = PT_LOAD;
-        load.p_offset = 0x280;
-        load.p_paddr = load.p_vaddr = 0x101000;
-        load.p_filesz = load.p_memsz = 16;
-        load.p_align = 0x1000;
-        std::memcpy(img.data(), &eh, sizeof eh);
-        std::memcpy(img.data() + sizeof eh, &note, sizeof note);
-        std::memcpy(img.data() + sizeof eh + sizeof note, &load, sizeof load);
-        const uint32_t nhdr[3] = {4, 4, 18}; // "Xen\0", a 4-byte desc, XEN_ELFNOTE_PHYS32_ENTRY
-        const uint32_t entry = 0x101000;
-        std::memcpy(img.data() + 0x200, nhdr, sizeof nhdr);
-        std::memcpy(img.data() + 0x20c, "Xen", 4);
-        std::memcpy(img.data() + 0x210, &entry, 4);
-        path = (std::filesystem::temp_directory_path() / ("hv-fake-kernel-" + std::to_string(::getpid()) + "-" +
-                                                          std::to_string(++serial()))).string();
-        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(img.data()), static_cast<long>(img.size()));
-    }
-    ~FakeKernel() { std::filesystem::remove(path); }
-    FakeKernel(const FakeKernel&) = delete;
-    FakeKernel& operator=(const FakeKernel&) = delete;
-    std::string path;
-
-private:
-    static int& serial() {
-        static int n = 0;
-        return n;
-    }
 };
 
 // Waits up to `ms` for `pred`.

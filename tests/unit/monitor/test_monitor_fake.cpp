@@ -12,6 +12,7 @@
 #include "config/domain_config.hpp"
 #include "monitor/monitor.hpp"
 #include "fake_platform.hpp"
+#include "pvh_image.hpp"
 
 using namespace hvtest;
 using hv::Monitor;
@@ -61,7 +62,7 @@ struct Fixture {
     hv::config::DomainConfig config(const std::string& name, uint32_t vcpus = 1) const {
         hv::config::DomainConfig c;
         c.name = name;
-        c.kernel = kernel.path;
+        c.kernel = kernel.path();
         c.memory_mib = 4;
         c.vcpus = vcpus;
         return c;
@@ -71,7 +72,9 @@ struct Fixture {
         REQUIRE(i);
         return i->state;
     }
-    FakeKernel kernel;
+    // The smallest PVH kernel (the benchmarks' own); the fake vCPUs never
+    // run its code, but the monitor loads it as it would any kernel.
+    hvbench::TempFile kernel{hvbench::pvh_elf(hvbench::first_byte_code())};
     std::shared_ptr<FakeHypervisor> platform;
     std::unique_ptr<Monitor> monitor;
 };
