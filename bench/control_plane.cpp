@@ -128,6 +128,21 @@ int main(int argc, char** argv) {
         auto pn = cn->create(idle("probe"));
         if (!p1 || !pn) die("create: " + (p1 ? pn : p1).error().message);
 
+        // The create rate at N=1 before the host holds the other hvd's N
+        // domains (issue 6's "creates/s at N=1" figure).
+        {
+            double t = 0;
+            long serial0 = 0;
+            for (int b = 0; b < 4; ++b) {
+                std::vector<hv::sdk::Domain> made;
+                t += create_batch(*c1, kBatch, "alone", serial0, made);
+                for (auto& d : made)
+                    if (!d.destroy()) die("destroy failed");
+            }
+            std::printf("RESULT control_plane_create_rate_alone ours=%.1f/s (N=1, nothing else on the host)\n",
+                        static_cast<double>(4 * kBatch) / t);
+        }
+
         std::atomic<long> next{1};
         std::vector<std::future<void>> makers;
         for (int t = 0; t < 4; ++t)
