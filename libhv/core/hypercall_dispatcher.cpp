@@ -134,10 +134,14 @@ CallOutcome HypercallDispatcher::console_op(uint32_t vcpu, hv_call_t& call) {
     if (buf == nullptr) return refuse(vcpu, call, HV_EFAULT, "console_io buffer outside guest RAM");
     if (call.op == HV_CONSOLE_IO_OP_WRITE) {
         // Copied once, like the slot: another vCPU may rewrite the buffer
-        // while the console stores and streams it.
-        uint8_t copy[HV_CONSOLE_IO_MAX];
-        copy_bytes(copy, buf, req.len);
-        svc_.console_write(copy, req.len);
+        // while the console stores and streams it. In chunks, so the
+        // frame stays small enough for a ring-0 stack (-Wframe-larger-than).
+        uint8_t copy[256];
+        for (uint32_t off = 0; off < req.len; off += sizeof copy) {
+            const uint32_t n = req.len - off < sizeof copy ? req.len - off : static_cast<uint32_t>(sizeof copy);
+            copy_bytes(copy, buf + off, n);
+            svc_.console_write(copy, n);
+        }
         return done(req.len);
     }
     return done(svc_.console_read(buf, req.len));
