@@ -213,7 +213,10 @@ CallOutcome HypercallDispatcher::multicall(uint32_t vcpu, hv_call_t& call, bool 
 
     CallOutcome batch = done(0);
     bool yield = false;
+    uint64_t console_bytes = 0; // work done in this exit (the continuation's budget)
     for (uint32_t i = 0; i < req.count; ++i) {
+        if (console_bytes >= HV_MULTICALL_CONSOLE_BUDGET && batch.action != Action::shutdown) break; // preempted
+
         const uint64_t gpa = req.calls.addr + uint64_t{i} * sizeof(hv_call_t);
         hv_call_t slot;
         ram_.read(gpa, &slot, sizeof slot);
@@ -222,6 +225,7 @@ CallOutcome HypercallDispatcher::multicall(uint32_t vcpu, hv_call_t& call, bool 
         } else {
             const CallOutcome one = run_slot(vcpu, slot, true);
             slot.result = one.result;
+            if (slot.group == HV_GROUP_CONSOLE_IO && one.result > 0) console_bytes += static_cast<uint64_t>(one.result);
             batch.result = i + 1;
             yield = yield || one.action == Action::yield;
             if (one.action == Action::shutdown) {

@@ -112,6 +112,36 @@ TEST_CASE_METHOD(Fixture, "multicall runs every slot in one exit", "[abi][dispat
     CHECK(mem.slot(kArray + 128).result == 3);
 }
 
+TEST_CASE_METHOD(Fixture, "a long multicall is preempted and the guest continues it", "[abi][dispatch][multicall]") {
+    // 8 console writes of HV_CONSOLE_IO_MAX bytes: more than one exit's
+    // budget. The monitor stops after the slot that crosses it; the guest
+    // re-issues the rest until all have run, and the console sees every
+    // byte once, in order.
+    constexpr uint64_t kArray = 0x3000, kData = 0x10000;
+    constexpr uint32_t kSlots = 8;
+    for (uint32_t i = 0; i < kSlots; ++i) {
+        std::memset(mem.bytes.data() + kData + i * HV_CONSOLE_IO_MAX, 'a' + static_cast<int>(i), HV_CONSOLE_IO_MAX);
+        mem.slot(kArray + 64 * i) = make_call(HV_GROUP_CONSOLE_IO, HV_CONSOLE_IO_OP_WRITE,
+                                              hv_console_io_t{{kData + i * HV_CONSOLE_IO_MAX}, HV_CONSOLE_IO_MAX, 0});
+        mem.slot(kArray + 64 * i).result = 777; // untouched until run
+    }
+    const uint32_t per_exit = (HV_MULTICALL_CONSOLE_BUDGET + HV_CONSOLE_IO_MAX - 1) / HV_CONSOLE_IO_MAX;
+    uint32_t done_slots = 0, exits = 0;
+    while (done_slots < kSlots) {
+        auto out = call(make_call(HV_GROUP_MULTICALL, HV_MULTICALL_OP_CALL,
+                                  hv_multicall_t{{kArray + 64ull * done_slots}, kSlots - done_slots, 0}));
+        REQUIRE(out.result > 0);
+        CHECK(static_cast<uint32_t>(out.result) <= per_exit);
+        if (done_slots + static_cast<uint32_t>(out.result) < kSlots)
+            CHECK(mem.slot(kArray + 64 * (done_slots + static_cast<uint32_t>(out.result))).result == 777);
+        done_slots += static_cast<uint32_t>(out.result);
+        ++exits;
+    }
+    CHECK(exits == (kSlots + per_exit - 1) / per_exit);
+    REQUIRE(svc.console.size() == kSlots * HV_CONSOLE_IO_MAX);
+    for (uint32_t i = 0; i < kSlots; ++i) CHECK(svc.console[i * HV_CONSOLE_IO_MAX] == 'a' + static_cast<int>(i));
+}
+
 TEST_CASE_METHOD(Fixture, "a shutdown inside a multicall cancels the rest", "[abi][dispatch][multicall]") {
     constexpr uint64_t kArray = 0x3000;
     mem.slot(kArray) = make_call(HV_GROUP_SCHED_OP, HV_SCHED_OP_SHUTDOWN, hv_sched_shutdown_t{HV_SHUTDOWN_REBOOT, 0});
