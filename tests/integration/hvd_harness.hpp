@@ -32,6 +32,44 @@
 
 namespace hvtest {
 
+// Starts argv (argv[0] is the binary) with stdin from /dev/null and stdout
+// and stderr appended to `log`. A daemon left behind by a test that aborts
+// then never holds the test runner's pipes open (meson would wait for EOF
+// until its timeout).
+inline pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int in = ::open("/dev/null", O_RDONLY);
+        const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (in < 0 || out < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) _exit(126);
+        ::execv(args[0], args.data());
+        _exit(127);
+    }
+    REQUIRE(pid > 0);
+    return pid;
+}
+
+// Sends `sig` to a child and reaps it, waiting at most `grace` before
+// SIGKILL: a test never hangs on a process that ignores the signal. The
+// exit status, or 128 + the signal it died of.
+inline int stop_process(pid_t pid, int sig, std::chrono::milliseconds grace = std::chrono::seconds(20)) {
+    ::kill(pid, sig);
+    int status = 0;
+    const auto end = std::chrono::steady_clock::now() + grace;
+    pid_t r = 0;
+    while ((r = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (r == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        FAIL_CHECK("pid " << pid << " did not exit within " << grace.count() << " ms of signal " << sig);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 class HvdProcess {
 public:
     // `extra`: more hvd options (limits, timeouts, --group).
@@ -56,19 +94,10 @@ public:
     pid_t pid() const { return pid_; }
 
     void start() {
-        const std::string hvd = env_path("HVD");
-        const std::string sock = socket(), state = state_dir(), log = (dir_ / "hvd.log").string();
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-            if (fd >= 0) ::dup2(fd, 2);
-            std::vector<char*> argv{const_cast<char*>("hvd"), const_cast<char*>("--socket"), const_cast<char*>(sock.c_str()),
-                                    const_cast<char*>("--state-dir"), const_cast<char*>(state.c_str())};
-            for (auto& a : extra_) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            execv(hvd.c_str(), argv.data());
-            _exit(127);
-        }
+        const std::string sock = socket(), state = state_dir();
+        std::vector<std::string> argv{env_path("HVD"), "--socket", sock, "--state-dir", state};
+        argv.insert(argv.end(), extra_.begin(), extra_.end());
+        pid_ = spawn_logged(argv, (dir_ / "hvd.log").string());
         // Ready when it accepts (a killed hvd's stale socket file may still
         // be there until the new one replaces it).
         const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -93,11 +122,9 @@ public:
     // Returns hvd's exit status (or the signal it died of, as 128 + n).
     int stop(int sig) {
         if (pid_ <= 0) return -1;
-        ::kill(pid_, sig);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
+        const int status = stop_process(pid_, sig);
         pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return status;
     }
 
     // hv-domain processes serving sockets under this state dir; without

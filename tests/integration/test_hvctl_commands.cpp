@@ -21,6 +21,7 @@
 #include <hv/sdk/connection.hpp>
 
 #include "hvctl_runner.hpp"
+#include "hvd_harness.hpp"
 
 using namespace hvtest;
 
@@ -36,14 +37,7 @@ public:
         const std::string state = (dir_.path() / "state").string();
         const std::string log = (dir_.path() / "hvd.log").string();
         const std::string bin = env_path("HVD");
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            std::freopen(log.c_str(), "w", stderr);
-            ::execl(bin.c_str(), bin.c_str(), "--socket", socket_.c_str(), "--state-dir", state.c_str(), "--log-level",
-                    "warn", static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        REQUIRE(pid_ > 0);
+        pid_ = spawn_logged({bin, "--socket", socket_, "--state-dir", state, "--log-level", "warn"}, log);
         const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (!hv::sdk::Connection::open(uri()) && std::chrono::steady_clock::now() < end)
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -54,14 +48,7 @@ public:
             if (auto l = c->list())
                 for (const auto& d : *l) (void)c->backend().destroy(d.domid);
         }
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 500 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        if (::waitpid(pid_, &status, WNOHANG) == 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, &status, 0);
-        }
+        stop_process(pid_, SIGTERM, std::chrono::seconds(10));
     }
     Hvd(const Hvd&) = delete;
     Hvd& operator=(const Hvd&) = delete;

@@ -461,9 +461,12 @@ TEST_CASE("a stopped domain process shows as unresponsive and never hangs list, 
     REQUIRE(again);
     CHECK(again->list());
     REQUIRE(::kill(target, SIGCONT) == 0);
-    CHECK(eventually([&] { return static_cast<bool>(again->domain("frozen")); }));
-    CHECK(again->domain("frozen")->destroy());
-    CHECK(again->domain("fine")->destroy());
+    // hvd serves after 3 s of re-attaching; while "frozen" holds that time
+    // up, "fine" may join later too on a loaded machine.
+    for (const char* name : {"frozen", "fine"}) {
+        REQUIRE(eventually([&] { return static_cast<bool>(again->domain(name)); }));
+        CHECK(again->domain(name)->destroy());
+    }
 }
 
 TEST_CASE("a domain process that dies is a crash, with events and its on_crash action", "[kvm][hvd][hardening]") {

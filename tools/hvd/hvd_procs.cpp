@@ -288,27 +288,42 @@ void HvdService::attach(const std::string& socket, std::function<void()> finishe
             p->request = std::move(k.req);
             p->on_crash = k.on_crash;
         });
-        p->link->call(HV_DOMCTL_LIST, {}, options_.call_timeout, [this, p, finished](hv::control::Reply lr) {
-            auto infos = hv::sdk::UnixBackend::info_list_reply(
-                lr.status == HV_OK ? hv::Result<std::string>(std::move(lr.payload)) : make_error(Errc::io_error, lr.payload));
-            if (infos && infos->empty() && p->domids.empty()) {
-                // A process whose create was cut off (hvd died mid-create):
-                // nothing to re-attach; it is ended, never adopted.
-                log_->info("domain process {} holds no domain; ending it", p->pid);
-                signal_pidfd(p->pidfd, SIGTERM);
-                return finished();
-            }
-            if (infos) {
-                for (const auto& i : *infos) {
-                    if (auto clash = by_name_.find(i.name); clash != by_name_.end() && clash->second != i.domid)
-                        log_->error("domain {} ({}) answers late and shares its name with domain {}: rename one of them",
-                                    i.domid, i.name, clash->second);
-                    index_domain(p, i.domid, i.name);
-                    doms_[i.domid].last = i;
-                }
-            }
-            finished();
-        });
+        list_adopted(p, std::move(finished));
+    });
+}
+
+// Indexes the domains an adopted process holds. A process that answered
+// the subscribe but not the list (a loaded machine, a SIGSTOP between the
+// two) is asked again every 5 s while it lives: its domains join late, never
+// get lost. `finished` runs once, after the first answer or failure.
+void HvdService::list_adopted(const ProcPtr& p, std::function<void()> finished) {
+    p->link->call(HV_DOMCTL_LIST, {}, options_.call_timeout, [this, p, finished](hv::control::Reply lr) {
+        auto infos = hv::sdk::UnixBackend::info_list_reply(
+            lr.status == HV_OK ? hv::Result<std::string>(std::move(lr.payload)) : make_error(Errc::io_error, lr.payload));
+        if (!infos) {
+            log_->warn("domain process {} did not list its domains ({}); asking again in 5 s", p->pid, infos.error().message);
+            auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(5));
+            t->async_wait([this, t, weak = std::weak_ptr<Proc>(p), alive = alive_](boost::system::error_code ec) {
+                auto again = weak.lock();
+                if (!ec && *alive && again && !again->gone && again->link) list_adopted(again, [] {});
+            });
+            return finished();
+        }
+        if (infos->empty() && p->domids.empty()) {
+            // A process whose create was cut off (hvd died mid-create):
+            // nothing to re-attach; it is ended, never adopted.
+            log_->info("domain process {} holds no domain; ending it", p->pid);
+            signal_pidfd(p->pidfd, SIGTERM);
+            return finished();
+        }
+        for (const auto& i : *infos) {
+            if (auto clash = by_name_.find(i.name); clash != by_name_.end() && clash->second != i.domid)
+                log_->error("domain {} ({}) answers late and shares its name with domain {}: rename one of them",
+                            i.domid, i.name, clash->second);
+            index_domain(p, i.domid, i.name);
+            doms_[i.domid].last = i;
+        }
+        finished();
     });
 }
 

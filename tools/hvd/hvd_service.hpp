@@ -141,6 +141,7 @@ private:
     void create_in(const ProcPtr& p, Checked c, std::function<void(Reply)> done);
     void refill_spare();
     void attach(const std::string& socket, std::function<void()> finished);
+    void list_adopted(const ProcPtr& p, std::function<void()> finished);
     ProcPtr adopt(std::shared_ptr<DomainLink> link, const std::string& socket, pid_t pid, int pidfd);
     void watch_death(const ProcPtr& p);
     void proc_died(const ProcPtr& p);
