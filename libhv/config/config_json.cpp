@@ -1,5 +1,7 @@
 #include "config/config_json.hpp"
 
+#include "config/cpu_list.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -76,6 +78,7 @@ std::string json_quote(std::string_view text) {
 
 namespace {
 
+std::string optional_number(const std::optional<uint32_t>& n) { return n ? std::to_string(*n) : std::string("null"); }
 std::string optional_bool(const std::optional<bool>& b) { return b ? (*b ? "true" : "false") : "null"; }
 
 // A JSON array of objects, indented as a top-level field's value; each
@@ -119,7 +122,6 @@ Fields vif_fields(const VifSpec& v) {
     std::string ips = "[";
     for (size_t i = 0; i < v.ips.size(); ++i) ips += (i ? ", " : "") + json_quote(ipv4_to_string(v.ips[i]));
     ips += "]";
-    const auto number = [](const std::optional<uint32_t>& n) { return n ? std::to_string(*n) : std::string("null"); };
     return {
         {"mac", v.mac ? json_quote(mac_to_string(*v.mac)) : "null"},
         {"bridge", json_quote(v.bridge)},
@@ -133,9 +135,19 @@ Fields vif_fields(const VifSpec& v) {
         {"rate", json_quote(v.rate)},
         {"rate_bytes_per_interval", std::to_string(v.rate_bytes_per_interval)},
         {"rate_interval_usecs", std::to_string(v.rate_interval_usecs)},
-        {"devid", number(v.devid)},
-        {"mtu", number(v.mtu)},
+        {"devid", optional_number(v.devid)},
+        {"mtu", optional_number(v.mtu)},
     };
+}
+
+// cpus / cpus_soft in the form xl.cfg(5) takes: null when none given, one
+// CPU list as a string (every vCPU's), one per vCPU as a list of strings.
+std::string affinity(const std::vector<uint64_t>& masks) {
+    if (masks.empty()) return "null";
+    if (masks.size() == 1) return json_quote(format_cpu_list(masks[0]));
+    std::string out = "[";
+    for (size_t i = 0; i < masks.size(); ++i) out += (i ? ", " : "") + json_quote(format_cpu_list(masks[i]));
+    return out + "]";
 }
 
 } // namespace
@@ -154,6 +166,10 @@ std::string domain_config_to_json(const DomainConfig& c) {
     field("maxmem", std::to_string(c.maxmem_mib ? c.maxmem_mib : c.memory_mib));
     field("vcpus", std::to_string(c.vcpus));
     field("maxvcpus", std::to_string(c.maxvcpus ? c.maxvcpus : c.vcpus));
+    field("cpus", affinity(c.sched.cpus_hard));
+    field("cpus_soft", affinity(c.sched.cpus_soft));
+    field("cpu_weight", optional_number(c.sched.weight));
+    field("cap", optional_number(c.sched.cap));
     field("on_poweroff", json_quote(core::action_name(c.actions.on_poweroff)));
     field("on_reboot", json_quote(core::action_name(c.actions.on_reboot)));
     field("on_crash", json_quote(core::action_name(c.actions.on_crash)));

@@ -9,9 +9,12 @@
 #include <system_error>
 
 #include "boot/pvh_loader.hpp"
+#include "config/cpu_list.hpp"
 #include "config/domain_config.hpp"
 #include "config/domain_config_loader.hpp"
 #include "config/xl_cfg_parser.hpp"
+#include "core/sched/cpu_mask.hpp"
+#include "core/sched/scheduler.hpp"
 #include "hv/abi/domain_name.h"
 #include "platform/kvm/kvm_vm.hpp"
 
@@ -36,6 +39,8 @@ constexpr uint64_t max_memory_mib = UINT64_MAX >> 20;
 constexpr size_t max_file_size = kMaxCfgTextBytes;
 
 static_assert(kMinMemoryMib << 20 == boot::kMinRam, "the PVH loader's minimum RAM");
+static_assert(kMaxVcpus == core::sched::kMaxVcpusPerDomain, "the scheduler takes every vCPU a config may have");
+static_assert(core::sched::kMaxPcpus == 64, "SchedConfig's CPU masks are one uint64_t");
 static_assert(kMaxMemoryMib << 20 <= kvm::kMaxRamBytes && (kMaxMemoryMib + 1) << 20 > kvm::kMaxRamBytes,
               "the most RAM the KVM platform maps, in whole MiB");
 
@@ -56,10 +61,9 @@ constexpr KnownKey not_yet[] = {
     {"acpi", Check::number}, {"acpi_firmware", Check::string}, {"acpi_s3", Check::number},
     {"acpi_s4", Check::number}, {"altp2m", Check::any}, {"apic", Check::number}, {"bios", Check::string},
     {"boot", Check::string}, {"bootloader", Check::string}, {"bootloader_args", Check::strings},
-    {"builder", Check::string}, {"cap", Check::number}, {"channel", Check::strings},
-    {"claim_mode", Check::number}, {"cpu_weight", Check::number}, {"cpuid", Check::strings},
-    {"cpus", Check::any}, {"cpus_soft", Check::any}, {"device_model", Check::string},
-    {"device_model_args", Check::strings}, {"device_model_override", Check::string},
+    {"builder", Check::string}, {"channel", Check::strings}, {"claim_mode", Check::number},
+    {"cpuid", Check::strings}, {"device_model", Check::string}, {"device_model_args", Check::strings},
+    {"device_model_override", Check::string},
     {"device_model_stubdomain_override", Check::number}, {"device_model_user", Check::string},
     {"device_model_version", Check::string}, {"disk", Check::strings}, {"dm_restrict", Check::number},
     {"driver_domain", Check::number}, {"dtdev", Check::strings}, {"e820_host", Check::number},
@@ -204,12 +208,38 @@ std::string check_name(std::string_view name) {
     return "'" + show_name(name) + "' " + why;
 }
 
+// The vCPUs a domain may have: maxvcpus, or vcpus when unset.
+uint32_t max_vcpus_of(const DomainConfig& dc) { return dc.maxvcpus != 0 ? dc.maxvcpus : dc.vcpus; }
+
+// "maxvcpus (4)", or "vcpus (4)" when maxvcpus is unset: the key the limit
+// came from, as messages name it.
+std::string max_vcpus_named(const DomainConfig& dc) {
+    return std::string(dc.maxvcpus != 0 ? "maxvcpus" : "vcpus") + " (" + std::to_string(max_vcpus_of(dc)) + ")";
+}
+
+// "" when `cap` is within 0..kCreditCapPerVcpu x the max vCPUs, else what is wrong.
+std::string cap_problem(uint64_t cap, const DomainConfig& dc) {
+    const uint64_t most = uint64_t{core::sched::kCreditCapPerVcpu} * max_vcpus_of(dc);
+    if (cap <= most) return {};
+    return std::to_string(cap) + " is above " + std::to_string(core::sched::kCreditCapPerVcpu) + " x " +
+           max_vcpus_named(dc) + " = " + std::to_string(most);
+}
+
+// "" when `lists` per-vCPU CPU lists fit the max vCPUs, else what is wrong.
+std::string per_vcpu_problem(size_t lists, const DomainConfig& dc) {
+    if (lists <= 1 || lists <= max_vcpus_of(dc)) return {};
+    return std::to_string(lists) + " per-vCPU CPU lists are more than " + max_vcpus_named(dc);
+}
+
 // Turns the merged settings into a DomainConfig. `base_dir` (may be empty)
 // resolves relative paths set in `source` itself.
 hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const std::string& base_dir) {
     DomainConfig dc;
     dc.source = std::string(source);
-    const CfgSetting *kernel = nullptr, *ramdisk = nullptr, *maxmem = nullptr, *maxvcpus = nullptr;
+    const CfgSetting *kernel = nullptr, *ramdisk = nullptr, *maxmem = nullptr, *maxvcpus = nullptr, *cap = nullptr;
+    uint64_t cap_value = 0;
+    // cpus= and cpus_soft= given in xl's list form (one CPU list per vCPU).
+    std::vector<const CfgSetting*> per_vcpu;
     std::string root, extra, cmdline;
     auto note = [&](const CfgSetting& s, std::string why) {
         dc.unsupported.push_back(Unsupported{s.key, s.where.str(), std::move(why)});
@@ -284,6 +314,28 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
                                   : dc.actions.on_crash) = action;
             if (!core::action_supported(action))
                 note(s, std::string("action '") + core::action_name(action) + "' not supported yet");
+        } else if (key == "cpu_weight" || key == "cap") {
+            // cap is held to 100 x the max vCPUs once those are known.
+            auto n = key == "cap" ? get_number(s, 0, UINT64_MAX)
+                                  : get_number(s, core::sched::kCreditWeightMin, core::sched::kCreditWeightMax);
+            if (!n) return n.error();
+            locate(s);
+            if (key == "cap") {
+                cap = &s;
+                cap_value = *n;
+            } else {
+                dc.sched.weight = static_cast<uint32_t>(*n);
+            }
+        } else if (key == "cpus" || key == "cpus_soft") {
+            auto affinity = parse_cpu_affinity(s);
+            if (!affinity && affinity.error().code == Errc::not_supported) {
+                note(s, std::string(kNumaNotSupported));
+                continue;
+            }
+            if (!affinity) return affinity.error();
+            locate(s);
+            if (affinity->per_vcpu) per_vcpu.push_back(&s);
+            (key == "cpus" ? dc.sched.cpus_hard : dc.sched.cpus_soft) = std::move(affinity->masks);
         } else if (const KnownKey* known = find_known(key)) {
             if (auto checked = check_value(s, known->check); !checked) return checked.error();
             if (key == "disk" || key == "vif") {
@@ -315,6 +367,23 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
     if (maxvcpus && dc.maxvcpus < dc.vcpus)
         return invalid(maxvcpus->value.where, maxvcpus->key,
                        std::to_string(dc.maxvcpus) + " is less than vcpus (" + std::to_string(dc.vcpus) + ")");
+    if (cap) {
+        if (auto why = cap_problem(cap_value, dc); !why.empty()) return invalid(cap->value.where, cap->key, why);
+        dc.sched.cap = static_cast<uint32_t>(cap_value); // at most 100 x kMaxVcpus
+    }
+    for (const CfgSetting* setting : per_vcpu) {
+        std::vector<uint64_t>& masks = setting->key == "cpus" ? dc.sched.cpus_hard : dc.sched.cpus_soft;
+        if (auto why = per_vcpu_problem(masks.size(), dc); !why.empty())
+            return invalid(setting->value.where, setting->key, why);
+        // One mask reads as every vCPU's (SchedConfig), but xl's list of one
+        // CPU list is vCPU 0's alone.
+        if (masks.size() == 1 && max_vcpus_of(dc) > 1) {
+            masks.clear();
+            dc.locations.erase(setting->key);
+            note(*setting, "a list of one CPU list pins vCPU 0 alone, which is not supported yet with " +
+                         max_vcpus_named(dc) + ": write it as a string to pin every vCPU, or list one per vCPU");
+        }
+    }
 
     // Relative paths in a file mean "next to this file"; an override's are
     // the caller's (relative to its working directory).
@@ -433,10 +502,26 @@ hv::Result<void> check_creatable(const DomainConfig& dc) {
     if (dc.maxvcpus != 0 && dc.maxvcpus < dc.vcpus)
         return invalid_value({"maxvcpus", "maxvcpu"},
                              std::to_string(dc.maxvcpus) + " is less than vcpus (" + std::to_string(dc.vcpus) + ")");
-    if (dc.maxvcpus > dc.vcpus)
-        return refuse(dc, Errc::not_supported, {"maxvcpus", "maxvcpu"},
-                      std::to_string(dc.maxvcpus) + " is above vcpus (" + std::to_string(dc.vcpus) +
-                          "): vCPU hotplug is not supported yet");
+    if (dc.maxvcpus > kMaxVcpus)
+        return invalid_value({"maxvcpus", "maxvcpu"},
+                             std::to_string(dc.maxvcpus) + " is out of range (1.." + std::to_string(kMaxVcpus) + ")");
+
+    using core::sched::kCreditWeightMax, core::sched::kCreditWeightMin;
+    const SchedConfig& sched = dc.sched;
+    if (sched.weight && (*sched.weight < kCreditWeightMin || *sched.weight > kCreditWeightMax))
+        return invalid_value({"cpu_weight"}, std::to_string(*sched.weight) + " is out of range (" +
+                                                 std::to_string(kCreditWeightMin) + ".." +
+                                                 std::to_string(kCreditWeightMax) + ")");
+    if (sched.cap)
+        if (auto why = cap_problem(*sched.cap, dc); !why.empty()) return invalid_value({"cap"}, why);
+    using Masks = std::pair<std::string_view, const std::vector<uint64_t>*>;
+    for (const auto& [key, masks] : {Masks{"cpus", &sched.cpus_hard}, Masks{"cpus_soft", &sched.cpus_soft}}) {
+        if (auto why = per_vcpu_problem(masks->size(), dc); !why.empty()) return invalid_value({key}, why);
+        for (size_t i = 0; i < masks->size(); ++i)
+            if ((*masks)[i] == 0)
+                return invalid_value({key}, masks->size() == 1 ? std::string("the CPU mask is empty")
+                                                               : "vCPU " + std::to_string(i) + "'s CPU mask is empty");
+    }
 
     // The key the command line came from: cmdline= wins, else extra= (with
     // root= before it), as build() puts it together.

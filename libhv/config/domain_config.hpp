@@ -29,6 +29,36 @@ inline constexpr uint64_t kMinMemoryMib = 2;
 inline constexpr uint64_t kMaxMemoryMib = 4095;
 inline constexpr uint32_t kMaxVcpus = 128;
 
+// How the domain's vCPUs are scheduled: xl.cfg(5) cpu_weight=, cap=, cpus=
+// and cpus_soft=. Unset fields leave the scheduler's defaults. The ranges
+// are the scheduler's (core/sched/scheduler.hpp), checked by the reader and
+// by check_creatable:
+//  - weight: kCreditWeightMin..kCreditWeightMax (1..65535; the credit
+//    scheduler's default is 256);
+//  - cap: percent of one physical CPU, 0 (no cap) .. kCreditCapPerVcpu (100)
+//    x the domain's max vCPUs (maxvcpus, or vcpus when unset);
+//  - cpus_hard (cpus=) / cpus_soft (cpus_soft=): CPU masks (CPU n is bit n,
+//    CPUs below core::sched::kMaxPcpus = 64), none empty. Empty vector: no
+//    affinity given (any host CPU). One mask: every vCPU's. More: one per
+//    vCPU, mask i for vCPU i, at most the max vCPUs; vCPUs past the end
+//    have no affinity (xl's list form, which may be shorter than the vCPUs).
+//    The reader makes a string one mask and a list one mask per element
+//    (config/cpu_list.hpp). Two forms it records in `unsupported` instead,
+//    so create refuses them: NUMA node lists ("nodes:0"), and a list of one
+//    CPU list when there is more than one vCPU (xl pins vCPU 0 alone; one
+//    mask here means every vCPU).
+// Weight and cap are the credit scheduler's; the policy the host runs is
+// not known here. Whether the CPUs exist on the host is not checked here
+// either: the monitor checks the masks against the host CPUs it was given
+// when it creates the domain. A mask read from "all" holds every CPU below
+// 64 (see config/cpu_list.hpp).
+struct SchedConfig {
+    std::optional<uint32_t> weight;
+    std::optional<uint32_t> cap;
+    std::vector<uint64_t> cpus_hard;
+    std::vector<uint64_t> cpus_soft;
+};
+
 // A key that parsed but that hv does not act on yet, with where it was set.
 struct Unsupported {
     std::string key;
@@ -48,7 +78,8 @@ struct DomainConfig {
     uint64_t memory_mib = 128;  // xl's default
     uint64_t maxmem_mib = 0;    // 0: same as memory
     uint32_t vcpus = 1;
-    uint32_t maxvcpus = 0;      // 0: same as vcpus
+    uint32_t maxvcpus = 0;      // 0: same as vcpus; vCPUs vcpus..maxvcpus-1 start offline
+    SchedConfig sched;
     core::ShutdownActions actions{};
     // disk= and vif=, parsed and checked; the devices do not exist yet, so
     // both keys are also listed in `unsupported` and create refuses them.
@@ -71,14 +102,16 @@ std::string uuid_to_string(const Uuid& u);
 
 // Whether hv can create this domain, checked before anything is created:
 // the name (hv/abi/domain_name.h), a kernel, memory within
-// kMinMemoryMib..kMaxMemoryMib, vcpus within 1..kMaxVcpus, no maxvcpus
-// above vcpus (no vCPU hotplug yet), a kernel command line that fits the
-// PVH loader, and nothing in `unsupported` but unknown keys. The monitor
-// runs it on every create, and `hvctl create -n` too, so a dry run refuses
-// exactly what a real create refuses. Errors are
+// kMinMemoryMib..kMaxMemoryMib, vcpus within 1..kMaxVcpus, maxvcpus (when
+// set) within vcpus..kMaxVcpus (the vCPUs past vcpus start offline), the
+// scheduling settings within the ranges SchedConfig gives, a kernel command
+// line that fits the PVH loader, and nothing in `unsupported` but unknown
+// keys. The monitor runs it on every create, and `hvctl create -n` too, so a
+// dry run refuses exactly what a real create refuses. Errors are
 // "FILE:LINE:COLUMN: key: what is wrong" ("FIELD: what is wrong" for a
-// config built from typed fields, the key alone for one built in code): Errc::not_supported for what hv does not do yet,
-// Errc::invalid_argument otherwise.
+// config built from typed fields, the key alone for one built in code):
+// Errc::not_supported for what hv does not do yet, Errc::invalid_argument
+// otherwise.
 hv::Result<void> check_creatable(const DomainConfig& cfg);
 
 } // namespace hv::config

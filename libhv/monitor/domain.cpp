@@ -78,8 +78,10 @@ void Domain::start_vcpu_locked(uint32_t id) {
 }
 
 void Domain::kick_all_locked() {
-    for (uint32_t i = 0; i < vcpus_.size(); ++i)
+    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
         if (policy_.vcpu_state(i) == core::VcpuState::running) vcpus_[i].cpu->kick();
+        if (spec_.sched != nullptr) spec_.sched->interrupt(i); // one waiting for the host's grant re-checks
+    }
 }
 
 void Domain::pause() {
@@ -139,11 +141,29 @@ void Domain::vcpu_main(uint32_t id) {
         std::lock_guard lock(mu_);
         vcpu.bind_thread();
     }
+    sched::SchedClient* const gate = spec_.sched.get();
+    if (gate != nullptr) gate->online(id, true);
+    const auto held = [&] {
+        std::lock_guard lock(mu_);
+        return policy_.stopping() || !policy_.may_enter(id);
+    };
     for (;;) {
         {
             std::unique_lock lock(mu_);
+            if (gate != nullptr && !policy_.stopping() && !policy_.may_enter(id)) {
+                lock.unlock();
+                gate->want(id, false); // paused: it wants no pCPU
+                lock.lock();
+            }
             cv_.wait(lock, [&] { return policy_.stopping() || policy_.may_enter(id); });
             if (policy_.stopping()) break;
+        }
+        // The host scheduler decides whether it enters now and where.
+        if (gate != nullptr && gate->acquire(id, held) == sched::SchedClient::Entry::interrupted) continue;
+        {
+            std::lock_guard lock(mu_);
+            if (policy_.stopping()) break;
+            if (!policy_.may_enter(id)) continue;
             policy_.enter(id);
         }
         // The vCPU counts as running until its exit is handled: pause()
@@ -151,15 +171,22 @@ void Domain::vcpu_main(uint32_t id) {
         const platform::VcpuExit exit = vcpu.run();
         const core::Step step = handle_exit(id, exit);
         bool keep_running = step.kind != core::Step::Kind::stop;
-        if (step.kind == core::Step::Kind::park) keep_running = park(id, std::holds_alternative<platform::IoExit>(exit) ? vcpu.rax() : 0);
+        if (step.kind == core::Step::Kind::park) {
+            if (gate != nullptr) gate->want(id, false); // blocked: its pCPU goes to others
+            keep_running = park(id, std::holds_alternative<platform::IoExit>(exit) ? vcpu.rax() : 0);
+        }
         {
             std::lock_guard lock(mu_);
             policy_.leave(id);
             cv_.notify_all(); // pause() waits for vCPUs to leave the guest
         }
-        if (step.kind == core::Step::Kind::yield) ::sched_yield();
+        if (step.kind == core::Step::Kind::yield) {
+            if (gate != nullptr && gate->host_present()) gate->yield(id);
+            else ::sched_yield();
+        }
         if (!keep_running) break;
     }
+    if (gate != nullptr) gate->online(id, false);
     std::lock_guard lock(mu_);
     vcpu.unbind_thread();
     exited_cpu_seconds_ += thread_cpu_seconds(CLOCK_THREAD_CPUTIME_ID);

@@ -29,6 +29,7 @@
 #include "devices/io_bus.hpp"
 #include "devices/serial_16550.hpp"
 #include "hv/result.hpp"
+#include "monitor/sched_client.hpp"
 #include "platform/vcpu.hpp"
 #include "platform/vm.hpp"
 
@@ -42,6 +43,10 @@ struct DomainSpec {
     uint32_t vcpus = 1;
     std::string cmdline;
     std::shared_ptr<const std::vector<uint8_t>> kernel; // the image, read once
+    // The host scheduler's gate for this domain's vCPUs (sched_client.hpp);
+    // null: the vCPU threads are left to Linux's scheduler. Outlives the
+    // Domain's vCPU threads (shared: the Domain may outlive its table entry).
+    std::shared_ptr<sched::SchedClient> sched;
 };
 
 // Why a domain stopped by itself; `detail` says more for crashes.

@@ -1,5 +1,7 @@
 #include "monitor/monitor.hpp"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <random>
 
@@ -68,6 +70,19 @@ Result<std::unique_ptr<Monitor>> Monitor::open(const Options& options) {
         m->platform_ = std::move(*sys);
     }
     m->domid_source_ = options.domid_source;
+    m->sched_options_ = options.sched;
+    const int kick = m->platform_->kick_signal();
+    using Mode = Options::Sched::Mode;
+    if (options.sched.mode == Mode::own && kick != 0) {
+        m->own_bell_ = std::make_unique<sched::SchedBell>();
+        auto host = sched::SchedHost::start({options.sched.policy, options.sched.pcpus}, *m->own_bell_, m->log_);
+        if (!host) return host.error();
+        m->sched_host_ = std::move(*host);
+    } else if (options.sched.mode == Mode::external && kick != 0) {
+        if (options.sched.page == nullptr || options.sched.bell == nullptr)
+            return make_error(Errc::invalid_argument, "external scheduling needs a page and a bell");
+        m->external_gate_ = std::make_shared<sched::SchedClient>(*options.sched.page, *options.sched.bell, kick);
+    }
     m->worker_ = std::thread([p = m.get()] { p->worker_main(); });
     m->log_->info("monitor up (ABI version {})", HV_ABI_VERSION);
     return m;
@@ -81,6 +96,11 @@ Monitor::~Monitor() {
         for (auto& [id, e] : domains_) all.push_back(e.domain);
     }
     for (auto& d : all) d->halt();
+    {
+        std::lock_guard lock(mu_);
+        if (sched_host_)
+            for (auto& [id, e] : domains_) sched_host_->detach(id);
+    }
     {
         std::lock_guard lock(work_mu_);
         worker_exit_ = true;
@@ -121,7 +141,13 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
         return make_error(te == core::TableError::name_taken ? Errc::exists : Errc::invalid_argument,
                           fmt::format("domain '{}': {}", cfg.name, core::table_error_text(te)));
 
+    auto gate = sched_gate_locked(cfg);
+    if (!gate) {
+        table_.remove(domid);
+        return gate.error();
+    }
     DomainSpec spec;
+    spec.sched = *gate;
     spec.domid = domid;
     spec.name = cfg.name;
     spec.uuid = uuid;
@@ -139,6 +165,12 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
         table_.remove(domid);
         return dom.error();
     }
+    if (sched_host_ && *gate) {
+        if (auto ok = sched_host_->attach(domid, *gate, (*gate)->page(), ::getpid(), sched::domain_sched(cfg)); !ok) {
+            table_.remove(domid);
+            return ok.error();
+        }
+    }
     Entry& e = domains_[domid];
     e.domain = std::shared_ptr<Domain>(std::move(*dom));
     e.config = cfg;
@@ -147,6 +179,14 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     e.domain->start(paused);
     log_->info("domain {} ({}) created: {} MiB, {} vCPU(s){}", domid, cfg.name, cfg.memory_mib, cfg.vcpus, paused ? ", paused" : "");
     return domid;
+}
+
+Result<std::shared_ptr<sched::SchedClient>> Monitor::sched_gate_locked(const config::DomainConfig& cfg) {
+    if (external_gate_) return external_gate_;
+    if (!sched_host_) return std::shared_ptr<sched::SchedClient>();
+    // Refused before anything runs: CPUs outside the host set, a full table.
+    if (auto ok = sched_host_->check(sched::domain_sched(cfg)); !ok) return ok.error();
+    return std::make_shared<sched::SchedClient>(std::make_unique<sched::SchedPage>(), *own_bell_, platform_->kick_signal());
 }
 
 Result<std::shared_ptr<Domain>> Monitor::domain_of(uint32_t domid) const {
@@ -223,6 +263,7 @@ void Monitor::forget_locked(uint32_t domid) {
     while (gone_.size() > kGoneKept) gone_.erase(gone_.begin());
     table_.remove(domid);
     domains_.erase(it);
+    if (sched_host_) sched_host_->detach(domid);
     log_->info("domain {} ({}) destroyed", domid, last.name);
     cv_.notify_all();
 }

@@ -26,6 +26,7 @@
 #include "core/domain_table.hpp"
 #include "hv/result.hpp"
 #include "monitor/domain.hpp"
+#include "monitor/sched_host.hpp"
 #include "platform/vm.hpp"
 
 namespace hv {
@@ -70,6 +71,22 @@ public:
         // What runs the domains. Null: KVM, opened at kvm_path. Unit tests
         // pass a fake platform here.
         std::shared_ptr<hv::platform::Hypervisor> platform;
+        // Who decides which vCPU threads enter the guest, and where.
+        struct Sched {
+            enum class Mode {
+                own,      // this monitor runs a host scheduler for its domains (embedded use)
+                external, // hvd's scheduler does, through `page` and `bell` (hv-domain)
+                none,     // nobody: Linux schedules the vCPU threads
+            };
+            Mode mode = Mode::own;
+            core::sched::Policy policy = core::sched::Policy::credit; // own
+            core::sched::CpuMask pcpus;                               // own: empty = every CPU this process may use
+            // external: the process's one page (its domains run one after
+            // another) and the host's bell, both outliving the monitor.
+            sched::SchedPage* page = nullptr;
+            sched::SchedBell* bell = nullptr;
+        };
+        Sched sched;
     };
 
     static Result<std::unique_ptr<Monitor>> open(const Options& options);
@@ -110,6 +127,10 @@ public:
     int subscribe(std::function<void(const DomainEvent&)> fn);
     void unsubscribe(int id);
 
+    // The host scheduler this monitor runs (Options::Sched::Mode::own);
+    // null otherwise. xl sched-credit, vcpu-pin, vcpu-list act on it.
+    sched::SchedHost* sched_host() { return sched_host_.get(); }
+
     // The monitor's log ring (hvctl dmesg).
     std::vector<std::string> dmesg() const;
     spdlog::logger& log() { return *log_; }
@@ -139,7 +160,15 @@ private:
     void apply_action(uint32_t domid, const StopInfo& info);
     std::string preserved_name_locked(const std::string& base) const;
 
+    // The scheduling gate for a new domain's vCPUs (null: none), attached
+    // to the own host scheduler when there is one.
+    Result<std::shared_ptr<sched::SchedClient>> sched_gate_locked(const config::DomainConfig& cfg);
+
     std::shared_ptr<platform::Hypervisor> platform_;
+    Options::Sched sched_options_;
+    std::unique_ptr<sched::SchedBell> own_bell_;   // before sched_host_: it outlives it
+    std::unique_ptr<sched::SchedHost> sched_host_; // Mode::own
+    std::shared_ptr<sched::SchedClient> external_gate_; // Mode::external
     std::function<Result<uint32_t>()> domid_source_;
     std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
     std::shared_ptr<spdlog::logger> log_;

@@ -47,6 +47,11 @@ public:
     // A Vm with `ram_bytes` of RAM (a non-zero multiple of 4 KiB, at most
     // max_ram_bytes()). It may outlive this object.
     virtual Result<std::unique_ptr<Vm>> create_vm(uint64_t ram_bytes) = 0;
+    // The signal that, sent to a thread in a Vcpu's run() (from this or
+    // another process: hvd's scheduler), makes run() return InterruptedExit
+    // now or at its next entry. 0: none; such vCPUs cannot be preempted
+    // from outside and are left unscheduled.
+    virtual int kick_signal() const { return 0; }
 
 protected:
     Hypervisor() = default;

@@ -2,9 +2,11 @@
 // KEY=VALUE overrides go through hv::config::parse_domain_config (the
 // xl.cfg syntax of config/xl_cfg_parser.cpp, then the key checks and the
 // DomainConfig builder of config/domain_config.cpp, with disk= and vif=
-// specs), and a DomainConfig it builds through check_creatable and
-// domain_config_to_json. The input splits at its first 0xFF byte: before
-// it the config text, after it the overrides, one per '\n' (see
+// specs and the cpus= CPU lists), and a DomainConfig it builds through
+// check_creatable and domain_config_to_json. The CPU list decoder
+// (config/cpu_list.cpp) also reads the text, each override and every string
+// the syntax holds on its own. The input splits at its first 0xFF byte:
+// before it the config text, after it the overrides, one per '\n' (see
 // split_config_fuzz_input). Besides "no crash" (and, under libFuzzer, no
 // leak, no timeout and no allocation over -rss_limit_mb), it checks the
 // invariants below and aborts on the first one broken:
@@ -13,16 +15,23 @@
 //     lists, positions from 1:1, numbers that re-parse to their value), and
 //     when it refuses the text, parse_domain_config refuses it with the same
 //     error; an error is parse_error "source:line:column: ..." with a message;
+//   - parse_cpu_list answers a mask of CPUs below its limit that is not
+//     empty, from a text of at most kMaxCpuListBytes, and format_cpu_list
+//     gives a text that reads back to the same mask; or invalid_argument /
+//     not_supported with a message of at most 400 bytes (it shows at most
+//     64 bytes of the input, each as at most 4 characters);
 //   - parse_domain_config answers a DomainConfig or parse_error /
 //     invalid_argument with a message that starts with the source's name
 //     ("fuzz.cfg", or "override N" for an override);
 //   - a DomainConfig has a name that passes hv_domain_name_problem, a
 //     kernel, source == the source name, 1 <= vcpus <= kMaxVcpus, maxvcpus
-//     0 or >= vcpus, memory >= 1, maxmem 0 or >= memory, and every
-//     unsupported key has a key, a position and a reason;
+//     0 or within vcpus..kMaxVcpus, memory >= 1, maxmem 0 or >= memory, a
+//     cpu_weight within the scheduler's range, a cap of at most 100 x the
+//     max vCPUs, CPU masks none empty and at most one per max vCPU, and
+//     every unsupported key has a key, a position and a reason;
 //   - check_creatable answers ok, or invalid_argument / not_supported with
-//     a message; ok means memory, vcpus and the command line are within
-//     what hv can create and nothing but unknown keys is unsupported;
+//     a message; ok means memory, vcpus, maxvcpus and the command line are
+//     within what hv can create and nothing but unknown keys is unsupported;
 //   - domain_config_to_json gives one JSON object ending in a newline.
 //
 // Built two ways: as a libFuzzer binary (tests/fuzz/meson.build, with
@@ -38,9 +47,11 @@
 
 #include "boot/pvh_loader.hpp"
 #include "config/config_json.hpp"
+#include "config/cpu_list.hpp"
 #include "config/domain_config.hpp"
 #include "config/domain_config_loader.hpp"
 #include "config/xl_cfg_parser.hpp"
+#include "core/sched/scheduler.hpp"
 #include "hv/abi/domain_name.h"
 
 #include "config_fuzz.hpp"
@@ -102,6 +113,67 @@ std::string check_syntax(const config::XlCfg& cfg, ConfigFuzzStats& stats) {
     return {};
 }
 
+// One text through parse_cpu_list, at the config's limit and at one that
+// depends on the text (so small limits are reached too).
+std::string check_cpu_list(std::string_view text, ConfigFuzzStats& stats) {
+    const uint32_t varied = 1 + static_cast<uint32_t>(text.size() % config::kMaxCpuListCpus);
+    for (const uint32_t limit : {config::kMaxCpuListCpus, varied}) {
+        const auto r = config::parse_cpu_list(text, limit);
+        if (!r) {
+            ++stats.cpu_list_errors;
+            const Error& e = r.error();
+            HV_FUZZ_CHECK(e.code == Errc::invalid_argument || e.code == Errc::not_supported,
+                          "parse_cpu_list: an error other than invalid_argument/not_supported");
+            HV_FUZZ_CHECK(!e.message.empty() && e.message.size() <= 400,
+                          "parse_cpu_list: an error without a message or with a long one");
+            continue;
+        }
+        ++stats.cpu_lists;
+        const uint64_t mask = *r;
+        HV_FUZZ_CHECK(text.size() <= config::kMaxCpuListBytes, "parse_cpu_list took a text over kMaxCpuListBytes");
+        HV_FUZZ_CHECK(mask != 0, "parse_cpu_list: an empty mask");
+        HV_FUZZ_CHECK(limit == 64 || (mask >> limit) == 0, "parse_cpu_list: a CPU at or above the limit");
+        const std::string compact = config::format_cpu_list(mask);
+        const auto back = config::parse_cpu_list(compact, limit);
+        HV_FUZZ_CHECK(back.ok() && *back == mask, "format_cpu_list: a text that does not read back to its mask");
+    }
+    return {};
+}
+
+// parse_cpu_list on the text, the overrides and every string the syntax
+// holds (the values a generator or libFuzzer puts after cpus =).
+std::string check_cpu_lists(const ConfigFuzzInput& in, const config::XlCfg* cfg, ConfigFuzzStats& stats) {
+    if (auto why = check_cpu_list(in.text, stats); !why.empty()) return why;
+    for (const std::string& o : in.overrides)
+        if (auto why = check_cpu_list(o, stats); !why.empty()) return why;
+    if (cfg == nullptr) return {};
+    for (const auto& s : cfg->settings) {
+        if (s.value.kind != CfgValue::Kind::list) {
+            if (auto why = check_cpu_list(s.value.text, stats); !why.empty()) return why;
+            continue;
+        }
+        for (const auto& item : s.value.items)
+            if (auto why = check_cpu_list(item.text, stats); !why.empty()) return why;
+    }
+    return {};
+}
+
+// The scheduling settings within the scheduler's ranges (SchedConfig).
+std::string check_sched(const config::DomainConfig& dc) {
+    const config::SchedConfig& sc = dc.sched;
+    const uint32_t max_vcpus = dc.maxvcpus != 0 ? dc.maxvcpus : dc.vcpus;
+    HV_FUZZ_CHECK(!sc.weight || (*sc.weight >= core::sched::kCreditWeightMin &&
+                                 *sc.weight <= core::sched::kCreditWeightMax),
+                  "cpu_weight out of the scheduler's range");
+    HV_FUZZ_CHECK(!sc.cap || *sc.cap <= core::sched::kCreditCapPerVcpu * max_vcpus,
+                  "cap above 100 x the max vCPUs");
+    for (const auto* masks : {&sc.cpus_hard, &sc.cpus_soft}) {
+        HV_FUZZ_CHECK(masks->size() <= 1 || masks->size() <= max_vcpus, "more per-vCPU CPU masks than max vCPUs");
+        for (const uint64_t m : *masks) HV_FUZZ_CHECK(m != 0, "an empty CPU mask");
+    }
+    return {};
+}
+
 std::string check_built(const config::DomainConfig& dc) {
     HV_FUZZ_CHECK(hv_domain_name_problem(dc.name.data(), dc.name.size()) == HV_DOMAIN_NAME_OK,
                   "a DomainConfig whose name breaks the name rule");
@@ -112,6 +184,7 @@ std::string check_built(const config::DomainConfig& dc) {
                   "maxvcpus below vcpus or over kMaxVcpus");
     HV_FUZZ_CHECK(dc.memory_mib >= 1, "memory below 1 MiB");
     HV_FUZZ_CHECK(dc.maxmem_mib == 0 || dc.maxmem_mib >= dc.memory_mib, "maxmem below memory");
+    if (auto why = check_sched(dc); !why.empty()) return why;
     for (const auto& u : dc.unsupported)
         HV_FUZZ_CHECK(!u.key.empty() && !u.where.empty() && !u.why.empty(), "an unsupported key without key/where/why");
     for (const auto& [key, at] : dc.locations) {
@@ -134,7 +207,10 @@ std::string check_creatable(const config::DomainConfig& dc, ConfigFuzzStats& sta
     ++stats.creatable;
     HV_FUZZ_CHECK(dc.memory_mib >= config::kMinMemoryMib && dc.memory_mib <= config::kMaxMemoryMib,
                   "creatable with memory out of range");
-    HV_FUZZ_CHECK(dc.maxvcpus == 0 || dc.maxvcpus == dc.vcpus, "creatable with maxvcpus other than vcpus");
+    HV_FUZZ_CHECK(dc.vcpus >= 1 && dc.vcpus <= config::kMaxVcpus, "creatable with vcpus out of range");
+    HV_FUZZ_CHECK(dc.maxvcpus == 0 || (dc.maxvcpus >= dc.vcpus && dc.maxvcpus <= config::kMaxVcpus),
+                  "creatable with maxvcpus out of vcpus..kMaxVcpus");
+    if (auto why = check_sched(dc); !why.empty()) return why;
     HV_FUZZ_CHECK(dc.cmdline.size() < boot::kCmdlineMax && dc.cmdline.find('\0') == std::string::npos,
                   "creatable with a command line the loader cannot take");
     for (const auto& u : dc.unsupported)
@@ -173,6 +249,7 @@ std::string config_fuzz_check(const uint8_t* data, size_t size, ConfigFuzzStats&
     } else if (auto why = check_syntax(*syntax, stats); !why.empty()) {
         return why;
     }
+    if (auto why = check_cpu_lists(in, syntax ? &*syntax : nullptr, stats); !why.empty()) return why;
 
     // The whole reader.
     auto dc = config::parse_domain_config(in.text, kSource, in.overrides);

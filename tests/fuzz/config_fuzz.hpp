@@ -19,6 +19,8 @@ struct ConfigFuzzStats {
     uint64_t built = 0;           // parse_domain_config built a DomainConfig
     uint64_t creatable = 0;       // ... that check_creatable accepted
     uint64_t not_creatable = 0;   // ... that check_creatable refused
+    uint64_t cpu_lists = 0;       // texts parse_cpu_list read as a CPU list
+    uint64_t cpu_list_errors = 0; // ... and refused
 };
 
 // How the fuzz input splits: the bytes before the first 0xFF are the config

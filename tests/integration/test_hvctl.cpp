@@ -63,13 +63,26 @@ TEST_CASE("hvctl create -n prints the resolved config as JSON and creates nothin
     r = hvctl(dir, "create -n " + cfg + " memory=8192");
     CHECK(r.status == 1);
     CHECK(r.err.find("override 1:1:8: memory: 8192 MiB is more than hv gives a guest") != std::string::npos);
-    const std::string hotplug = dir.write("h.cfg", fmt::format("name='dry'\nkernel='{}'\nvcpus=1\nmaxvcpus=2\n", hello_guest()));
-    r = hvctl(dir, "create -n " + hotplug);
+    // Scheduling keys are honoured and shown; bad values name the range.
+    const std::string sched = dir.write("s.cfg", fmt::format("name='dry'\nkernel='{}'\nvcpus=1\nmaxvcpus=2\n"
+                                                             "cpu_weight=512\ncap=150\ncpus='0'\n", hello_guest()));
+    r = hvctl(dir, "create -n " + sched);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("\"maxvcpus\": 2") != std::string::npos);
+    CHECK(r.out.find("\"cpu_weight\": 512") != std::string::npos);
+    CHECK(r.out.find("\"cap\": 150") != std::string::npos);
+    CHECK(r.out.find("\"cpus\": \"0\"") != std::string::npos);
+    r = hvctl(dir, "create -n " + sched + " cpu_weight=0");
     CHECK(r.status == 1);
-    CHECK(r.err.find(hotplug + ":4:10: maxvcpus: 2 is above vcpus (1): vCPU hotplug is not supported yet") != std::string::npos);
-    r = hvctl(dir, "create " + hotplug);
+    CHECK(r.err.find("cpu_weight") != std::string::npos);
+    CHECK(r.err.find("65535") != std::string::npos);
+    r = hvctl(dir, "create -n " + sched + " cap=201");
     CHECK(r.status == 1);
-    CHECK(r.err.find(hotplug + ":4:10: maxvcpus: 2 is above vcpus (1): vCPU hotplug is not supported yet") != std::string::npos);
+    CHECK(r.err.find("cap: 201 is above 100 x maxvcpus (2) = 200") != std::string::npos);
+    // Whether the CPUs exist is the host's to say, at create.
+    r = hvctl(dir, "create " + sched + " cpus='63'");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("cpus: CPUs 63 are not all host CPUs given to hv") != std::string::npos);
 }
 
 TEST_CASE("hvctl reports config and kernel errors with exit status 1", "[hvctl][bad-input]") {

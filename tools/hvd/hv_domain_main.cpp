@@ -24,6 +24,8 @@
 #include "control/control_server.hpp"
 #include "control/domid_counter.hpp"
 #include "control/monitor_backend.hpp"
+#include "monitor/sched_page.hpp"
+#include "monitor/shared_mapping.hpp"
 
 namespace {
 bool parse_number(const std::string& s, long& out) {
@@ -58,6 +60,26 @@ int main(int argc, char** argv) {
     hv::Monitor::Options mo;
     mo.log_level = log_level;
     mo.domid_source = [counter] { return counter->next(); };
+    // hvd's scheduler decides when this process's vCPUs run: they meet
+    // through SOCKET.sched (this process's page) and STATE/run/sched.bell
+    // (hvd's). Without the bell (hvd runs with --sched none) Linux does.
+    const std::string page_path = hv::sched::page_path_of(socket);
+    hv::sched::SharedMapping bell_map, page_map;
+    if (auto b = hv::sched::SharedMapping::open(hv::sched::bell_path_of(state_dir), sizeof(hv::sched::SchedBell))) {
+        ::unlink(page_path.c_str()); // a stale one of a process that had this socket
+        auto pg = hv::sched::SharedMapping::create(page_path, sizeof(hv::sched::SchedPage));
+        if (!pg) {
+            std::fprintf(stderr, "hv-domain: %s\n", pg.error().message.c_str());
+            return 1;
+        }
+        bell_map = std::move(*b);
+        page_map = std::move(*pg);
+        mo.sched.mode = hv::Monitor::Options::Sched::Mode::external;
+        mo.sched.bell = static_cast<hv::sched::SchedBell*>(bell_map.data());
+        mo.sched.page = new (page_map.data()) hv::sched::SchedPage();
+    } else {
+        mo.sched.mode = hv::Monitor::Options::Sched::Mode::none;
+    }
     auto monitor = hv::Monitor::open(mo);
     if (!monitor) {
         std::fprintf(stderr, "hv-domain: %s\n", monitor.error().message.c_str());
@@ -136,5 +158,6 @@ int main(int argc, char** argv) {
     server.stop();
     sub->reset();
     service.join();
+    if (page_map.mapped()) ::unlink(page_path.c_str());
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -32,6 +33,10 @@ constexpr const char* kUsage = R"(usage: hvd [options]
   --call-timeout-ms MS   how long a domain process may take to answer (default 5000)
   --frame-timeout-ms MS  how long a client may take to send a whole frame, or its HELLO (default 10000)
   --domain-binary PATH   the per-domain monitor process (default: hv-domain next to hvd)
+  --sched POLICY         credit|rtds: who runs on the host CPUs (default credit; switch live
+                         with hvctl sched-policy); none: Linux schedules the vCPU threads
+  --cpus LIST            the host CPUs given to hv's scheduler, as xl writes CPU lists
+                         (default: every CPU hvd may run on)
   --daemonize            detach from the terminal
   --version              print the version and exit
 )";
@@ -61,6 +66,8 @@ int main(int argc, char** argv) {
     bool group_given = false, daemonize = false;
     size_t max_connections = 4096, call_timeout_ms = 5000, frame_timeout_ms = 10000;
     std::string domain_binary = sibling("hv-domain");
+    std::optional<hv::core::sched::Policy> sched_policy = hv::core::sched::Policy::credit;
+    hv::core::sched::CpuMask host_cpus;
     const auto number = [](const std::string& opt, const char* v, size_t& out) {
         const std::string s = v;
         if (std::from_chars(s.data(), s.data() + s.size(), out).ptr != s.data() + s.size() || s.empty() || out == 0) {
@@ -88,6 +95,21 @@ int main(int argc, char** argv) {
             if (!number(k, argv[++i], frame_timeout_ms)) return 1;
         } else if (k == "--domain-binary" && has_value) {
             domain_binary = argv[++i];
+        } else if (k == "--sched" && has_value) {
+            const std::string v = argv[++i];
+            if (v == "none") sched_policy.reset();
+            else if (auto p = hv::sched::parse_policy(v)) sched_policy = *p;
+            else {
+                std::fprintf(stderr, "hvd: --sched: %s (or none)\n", p.error().message.c_str());
+                return 1;
+            }
+        } else if (k == "--cpus" && has_value) {
+            auto m = hv::config::parse_cpu_list(argv[++i]);
+            if (!m) {
+                std::fprintf(stderr, "hvd: --cpus: %s\n", m.error().message.c_str());
+                return 1;
+            }
+            if (*m != ~uint64_t{0}) host_cpus = hv::sched::cpu_mask_of(*m); // "all": every CPU hvd may use
         } else if (k == "-h" || k == "--help") {
             std::fputs(kUsage, stdout);
             return 0;
@@ -141,6 +163,8 @@ int main(int argc, char** argv) {
     ho.state_dir = state_dir;
     ho.domain_binary = domain_binary;
     ho.log_level = log_level;
+    ho.sched = sched_policy;
+    ho.pcpus = host_cpus;
     ho.call_timeout = std::chrono::milliseconds(call_timeout_ms);
     hvd::HvdService service(io, ho, log, ring);
     if (auto r = service.start(); !r) {

@@ -40,6 +40,28 @@ hv::Result<void> HvdService::start() {
         if (ec) return make_error(Errc::io_error, fmt::format("{}/{}: {}", options_.state_dir, sub, ec.message()));
     }
     if (const size_t n = managed_.clean_leftovers(); n > 0) log_->info("removed {} leftover temp file(s) of managed records", n);
+    if (options_.sched) {
+        // The bell outlives hvd (running domains have it mapped): a new hvd
+        // takes the old one over.
+        bool created = false;
+        auto bell = hv::sched::SharedMapping::open_or_create(hv::sched::bell_path_of(options_.state_dir),
+                                                             sizeof(hv::sched::SchedBell), created);
+        if (!bell) return bell.error();
+        bell_map_ = std::move(*bell);
+        auto* b = created ? new (bell_map_.data()) hv::sched::SchedBell() : static_cast<hv::sched::SchedBell*>(bell_map_.data());
+        if (b->magic != hv::sched::kBellMagic || b->version != hv::sched::kLayoutVersion)
+            return make_error(Errc::invalid_argument, fmt::format("{}: not a scheduler bell of this hv version",
+                                                                  hv::sched::bell_path_of(options_.state_dir)));
+        auto host = hv::sched::SchedHost::start({*options_.sched, options_.pcpus}, *b, log_);
+        if (!host) return host.error();
+        sched_ = std::move(*host);
+        log_->info("scheduler: {} on host CPUs {}", hv::core::sched::policy_name(*options_.sched),
+                   hv::config::format_cpu_list(hv::sched::cpu_bits(sched_->pcpus())));
+    } else {
+        // Domain processes started from now on run unscheduled.
+        std::error_code rm;
+        fs::remove(hv::sched::bell_path_of(options_.state_dir), rm);
+    }
 
     std::vector<std::string> sockets;
     std::error_code ec;
@@ -316,15 +338,50 @@ void HvdService::list_adopted(const ProcPtr& p, std::function<void()> finished) 
             signal_pidfd(p->pidfd, SIGTERM);
             return finished();
         }
+        uint32_t newest = 0;
         for (const auto& i : *infos) {
+            if (i.exists && i.state != hv::sdk::State::shutdown && i.state != hv::sdk::State::crashed) newest = std::max(newest, i.domid);
             if (auto clash = by_name_.find(i.name); clash != by_name_.end() && clash->second != i.domid)
                 log_->error("domain {} ({}) answers late and shares its name with domain {}: rename one of them",
                             i.domid, i.name, clash->second);
             index_domain(p, i.domid, i.name);
             doms_[i.domid].last = i;
         }
+        // Its running domain is scheduled again (with its config's
+        // parameters when its request is known; run-time changes made
+        // through the previous hvd are not kept).
+        if (newest != 0) sched_attach(p, newest);
         finished();
     });
+}
+
+void HvdService::sched_attach(const ProcPtr& p, uint32_t domid) {
+    if (!sched_ || p->gone) return;
+    if (p->sched_domid != 0) sched_detach(p);
+    if (!p->sched_page) {
+        auto m = hv::sched::SharedMapping::open(hv::sched::page_path_of(p->socket), sizeof(hv::sched::SchedPage));
+        if (!m) {
+            log_->warn("domain {}: runs unscheduled: {}", domid, m.error().message);
+            return;
+        }
+        p->sched_page = std::make_shared<hv::sched::SharedMapping>(std::move(*m));
+    }
+    hv::sched::DomainSched ds;
+    ds.max_vcpus = hv::sched::kPageVcpus;
+    if (p->request)
+        if (auto cfg = hv::control::config_of(*p->request)) ds = hv::sched::domain_sched(*cfg);
+    auto* page = static_cast<hv::sched::SchedPage*>(p->sched_page->data());
+    if (auto r = sched_->attach(domid, p->sched_page, *page, p->pid, ds); !r) {
+        log_->warn("domain {}: runs unscheduled: {}", domid, r.error().message);
+        return;
+    }
+    p->sched_domid = domid;
+}
+
+void HvdService::sched_detach(const ProcPtr& p) {
+    if (sched_ && p->sched_domid != 0) sched_->detach(p->sched_domid);
+    p->sched_domid = 0;
+    p->sched_page.reset();
 }
 
 void HvdService::index_domain(const ProcPtr& p, uint32_t domid, const std::string& name) {
@@ -361,7 +418,10 @@ void HvdService::on_proc_event(const ProcPtr& p, const wire::Frame& f) {
     auto e = wire::from_wire(*w);
     if (!e) return;
     switch (e->kind) {
-    case Kind::created: index_domain(p, e->domid, e->name); break;
+    case Kind::created:
+        index_domain(p, e->domid, e->name);
+        sched_attach(p, e->domid);
+        break;
     case Kind::renamed: index_domain(p, e->domid, e->name); break;
     case Kind::paused:
     case Kind::unpaused:
@@ -381,6 +441,7 @@ void HvdService::on_proc_event(const ProcPtr& p, const wire::Frame& f) {
         last.domid = e->domid;
         last.name = e->name;
         unindex_domain(e->domid, last);
+        if (p->sched_domid == e->domid) sched_detach(p);
         fetch_last_word(p, e->domid);
         if (p->domids.empty()) keep_process_log(p);
         break;
@@ -486,12 +547,14 @@ void HvdService::proc_died(const ProcPtr& p) {
     p->gone = true;
     if (spare_ == p) spare_.reset();
     const std::string status = reap_pidfd(p->pidfd);
+    sched_detach(p);
     if (p->link) p->link->detach();
     p->watch.reset(); // closes the pidfd
     p->pidfd = -1;
     std::error_code ec;
     fs::remove(p->socket, ec);
     fs::remove(p->socket + ".req", ec);
+    fs::remove(hv::sched::page_path_of(p->socket), ec);
     procs_.erase(p->serial);
     const std::vector<uint32_t> domids(p->domids.begin(), p->domids.end());
     if (domids.empty()) {

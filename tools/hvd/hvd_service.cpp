@@ -56,6 +56,7 @@ HvdService::HvdService(asio::io_context& io, HvdOptions options, std::shared_ptr
       managed_(options_.state_dir + "/managed"), leases_(options_.state_dir), ready_timer_(io) {}
 
 HvdService::~HvdService() {
+    sched_.reset(); // before the pages it reads are unmapped; domains run unscheduled until the next hvd
     *alive_ = false;
     pool_.join();
     for (auto& [serial, p] : procs_) {

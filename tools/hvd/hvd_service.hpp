@@ -45,6 +45,9 @@
 #include "core/domain_state.hpp"
 #include "domain_link.hpp"
 #include "managed_store.hpp"
+#include "config/cpu_list.hpp"
+#include "monitor/sched_host.hpp"
+#include "monitor/shared_mapping.hpp"
 
 namespace hvd {
 
@@ -56,6 +59,10 @@ struct HvdOptions {
     std::chrono::milliseconds create_timeout{30000}; // its create (reads the kernel, builds the VM)
     std::chrono::milliseconds list_timeout{1000};    // list/dmesg: a slower process shows as unresponsive
     std::chrono::milliseconds spawn_timeout{10000};  // a new process says it listens
+    // The host scheduler's policy; unset: none (Linux schedules the vCPU
+    // threads). pcpus: the host CPUs given to hv (empty: all hvd may use).
+    std::optional<hv::core::sched::Policy> sched = hv::core::sched::Policy::credit;
+    hv::core::sched::CpuMask pcpus;
 };
 
 class HvdService final : public hv::control::Service {
@@ -97,6 +104,8 @@ private:
         std::optional<hv::sdk::CreateRequest> request; // what it was created from (restart on crash)
         hv::control::Peer creator;                     // who created it (a restart is checked as them)
         hv::core::ShutdownAction on_crash = hv::core::ShutdownAction::destroy;
+        std::shared_ptr<hv::sched::SharedMapping> sched_page; // its SOCKET.sched, mapped while scheduled
+        uint32_t sched_domid = 0;            // the domain its page is scheduled as (0: none)
     };
     using ProcPtr = std::shared_ptr<Proc>;
 
@@ -157,6 +166,9 @@ private:
     void complete_waiters(uint32_t domid, const hv::Result<hv::sdk::DomainInfo>& r);
     void publish(const hv::sdk::Event& e);
     DomainLink::Handlers link_handlers(const std::weak_ptr<Proc>& weak);
+    // The host scheduler takes in / lets go of a process's domain.
+    void sched_attach(const ProcPtr& p, uint32_t domid);
+    void sched_detach(const ProcPtr& p);
 
     boost::asio::io_context& io_;
     HvdOptions options_;
@@ -165,6 +177,8 @@ private:
     ManagedStore managed_;
     hv::control::DomidCounter leases_; // for domains hvd keeps after their process died
     boost::asio::thread_pool pool_{2};
+    hv::sched::SharedMapping bell_map_;           // STATE/run/sched.bell
+    std::unique_ptr<hv::sched::SchedHost> sched_; // null: --sched none
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
     bool ready_ = false; // the initial re-attach is done

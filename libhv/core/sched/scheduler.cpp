@@ -24,7 +24,7 @@ const char* sched_error_text(SchedError e) {
     case SchedError::bad_vcpu: return "vCPU index out of range for the domain";
     case SchedError::no_such_vcpu: return "no such vCPU in the scheduler";
     case SchedError::vcpu_exists: return "vCPU already in the scheduler";
-    case SchedError::full: return "scheduler vCPU table full (512)";
+    case SchedError::full: return "scheduler vCPU table full (2048)";
     case SchedError::bad_cpu: return "CPU outside the host CPUs given to the scheduler";
     case SchedError::empty_affinity: return "hard affinity leaves no CPU to run on";
     case SchedError::bad_weight: return "weight out of range (1..65535)";
@@ -326,12 +326,20 @@ namespace {
 
 // Undoes a half-done switch: the vCPUs added to `to` and the domains it
 // did not hold before.
-void roll_back(Scheduler& to, const bool (&added_domain)[kMaxSchedDomains]) {
+// Domains as a bit set: a frame-sized bool array would not fit the core's
+// 1 KiB frames.
+struct DomainBits {
+    uint64_t w[(kMaxSchedDomains + 63) / 64] = {};
+    void set(uint16_t d) { w[d / 64] |= uint64_t{1} << (d % 64); }
+    bool test(uint16_t d) const { return ((w[d / 64] >> (d % 64)) & 1u) != 0; }
+};
+
+void roll_back(Scheduler& to, const DomainBits& added_domain) {
     VcpuInfo info;
     for (uint32_t s = 0; s < kMaxSchedVcpus; ++s)
         if (to.vcpu_at(s, info)) to.remove_vcpu(info.ref);
     for (uint16_t d = 0; d < kMaxSchedDomains; ++d)
-        if (added_domain[d]) to.remove_domain(d);
+        if (added_domain.test(d)) to.remove_domain(d);
 }
 
 } // namespace
@@ -340,7 +348,7 @@ SchedError switch_policy(Scheduler& from, Scheduler& to, Nanos now) {
     if (to.vcpu_count() != 0) return SchedError::not_empty;
     from.tick(now); // charge the running vCPUs, so run times carry over whole
     const bool same = from.policy() == to.policy();
-    bool added[kMaxSchedDomains] = {};
+    DomainBits added;
     SchedError e = SchedError::ok;
 
     for (uint16_t d = 0; d < kMaxSchedDomains && e == SchedError::ok; ++d) {
@@ -349,7 +357,7 @@ SchedError switch_policy(Scheduler& from, Scheduler& to, Nanos now) {
         DomainInfo existing;
         if (to.domain_info(d, existing)) continue; // pre-set by the caller: kept
         if (e = to.insert_domain(d, di.max_vcpus); e != SchedError::ok) break;
-        added[d] = true;
+        added.set(d);
         SchedParams p;
         if (same && from.get_domain_params(d, p) == SchedError::ok) e = to.set_domain_params(d, p);
     }
@@ -365,7 +373,7 @@ SchedError switch_policy(Scheduler& from, Scheduler& to, Nanos now) {
         if (e = to.insert_vcpu(vi.ref, setup, now); e != SchedError::ok) break;
         SchedParams p;
         // Per-vCPU parameters, where the policy has them (rtds).
-        if (same && added[vi.ref.domain] && from.get_vcpu_params(vi.ref, p) == SchedError::ok) {
+        if (same && added.test(vi.ref.domain) && from.get_vcpu_params(vi.ref, p) == SchedError::ok) {
             const SchedError pe = to.set_vcpu_params(vi.ref, p);
             if (pe != SchedError::ok && pe != SchedError::unsupported) e = pe;
         }

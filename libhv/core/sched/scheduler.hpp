@@ -40,12 +40,13 @@
 
 namespace hv::core::sched {
 
-// Capacities. Domain slots match core::kMaxDomains (DomainTable); vCPUs per
-// domain match the config's kMaxVcpus; the total bounds the tables (about
-// 60 KiB per scheduler instance, allocated once by the hosted side).
-constexpr uint32_t kMaxSchedDomains = 64;
+// Capacities. The scheduler is host-wide (hvd's, or an embedded monitor's),
+// so domain slots are the host's domains, not one monitor's DomainTable;
+// vCPUs per domain match the config's kMaxVcpus. The tables take about
+// 0.5 MiB per scheduler instance, allocated once by the hosted side.
+constexpr uint32_t kMaxSchedDomains = 1024;
 constexpr uint32_t kMaxVcpusPerDomain = 128;
-constexpr uint32_t kMaxSchedVcpus = 512;
+constexpr uint32_t kMaxSchedVcpus = 2048;
 
 using Nanos = uint64_t;
 constexpr Nanos kNever = UINT64_MAX;

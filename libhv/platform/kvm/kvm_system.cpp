@@ -47,7 +47,7 @@ Result<std::shared_ptr<KvmSystem>> KvmSystem::open(const char* path) {
     }
     if (sys->cpuid_.empty()) return make_error(Errc::platform_error, "KVM_GET_SUPPORTED_CPUID: no entries");
 
-    kick_signal(); // install the handler before any vCPU thread exists
+    kvm::kick_signal(); // install the handler before any vCPU thread exists
     return sys;
 }
 
@@ -59,12 +59,16 @@ Result<std::unique_ptr<platform::Vm>> KvmSystem::create_vm(uint64_t ram_bytes) {
     return std::unique_ptr<platform::Vm>(std::move(*vm));
 }
 
+int KvmSystem::kick_signal() const { return kvm::kick_signal(); }
+
 int kick_signal() {
     static std::once_flag once;
     static const int sig = SIGRTMIN + 3;
     std::call_once(once, [] {
         struct sigaction sa {};
-        sa.sa_handler = [](int) {}; // only there to make KVM_RUN return EINTR
+        // Makes KVM_RUN return EINTR, and the next one return at once if
+        // the signal lands just before it.
+        sa.sa_handler = [](int) { on_kick_signal(); };
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = 0;
         ::sigaction(sig, &sa, nullptr);

@@ -25,6 +25,7 @@ public:
     std::string_view name() const override { return "kvm"; }
     uint64_t max_ram_bytes() const override;
     Result<std::unique_ptr<platform::Vm>> create_vm(uint64_t ram_bytes) override;
+    int kick_signal() const override;
 
     int fd() const { return fd_.get(); }
     size_t run_size() const { return run_size_; }
@@ -42,5 +43,8 @@ private:
 // The signal used to kick a vCPU thread out of KVM_RUN (installed once,
 // with an empty handler and without SA_RESTART).
 int kick_signal();
+// The kick signal's handler: the vCPU bound to this thread leaves the
+// guest at once (kvm_vcpu.cpp). Async-signal-safe.
+void on_kick_signal();
 
 } // namespace hv::kvm

@@ -192,6 +192,26 @@ void KvmVcpu::set_rax(uint64_t v) {
     }
 }
 
+namespace {
+// The kvm_run of the vCPU bound to this thread, for the kick handler.
+thread_local kvm_run* t_bound_run = nullptr;
+} // namespace
+
+void on_kick_signal() {
+    if (kvm_run* r = t_bound_run) __atomic_store_n(&r->immediate_exit, 1, __ATOMIC_SEQ_CST);
+}
+
+void KvmVcpu::bind_thread() {
+    thread_ = pthread_self();
+    t_bound_run = run_;
+    bound_.store(true);
+}
+
+void KvmVcpu::unbind_thread() {
+    bound_.store(false);
+    t_bound_run = nullptr;
+}
+
 void KvmVcpu::kick() {
     __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
     if (bound_.load()) ::pthread_kill(thread_, kick_signal());

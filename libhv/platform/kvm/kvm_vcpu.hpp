@@ -35,8 +35,11 @@ public:
     void set_rax(uint64_t v) override;
     // kick() sets immediate_exit and, when a thread is bound, signals it
     // out of KVM_RUN with kick_signal().
-    void bind_thread() override { thread_ = pthread_self(); bound_.store(true); }
-    void unbind_thread() override { bound_.store(false); }
+    // The bound thread's kick_signal() handler sets immediate_exit too, so
+    // a kick sent from another process (hvd's scheduler) just before
+    // KVM_RUN is not lost.
+    void bind_thread() override;
+    void unbind_thread() override;
     void kick() override;
 
 private:

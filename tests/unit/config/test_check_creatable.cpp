@@ -87,15 +87,23 @@ TEST_CASE("check_creatable: a kernel command line too long names the key it came
           "override 1:1:7: extra: the kernel command line is 4096 bytes; at most 4095 fit");
 }
 
-TEST_CASE("check_creatable: maxvcpus above vcpus (no hotplug yet)", "[config][creatable]") {
-    hv::Error e = refusal("vcpus = 2\nmaxvcpus = 4\n");
-    CHECK(e.code == Errc::not_supported);
-    CHECK(e.message == "file.cfg:4:12: maxvcpus: 4 is above vcpus (2): vCPU hotplug is not supported yet");
-    CHECK(refusal("maxvcpus = 2\n").message ==
-          "file.cfg:3:12: maxvcpus: 2 is above vcpus (1): vCPU hotplug is not supported yet");
-    CHECK(refusal("maxvcpus = 2\n", {"vcpus=1"}).message ==
-          "file.cfg:3:12: maxvcpus: 2 is above vcpus (1): vCPU hotplug is not supported yet");
+TEST_CASE("check_creatable: maxvcpus above vcpus is accepted (the vCPUs past vcpus start offline)",
+          "[config][creatable]") {
+    CHECK(check_creatable(parsed("vcpus = 2\nmaxvcpus = 4\n")).ok());
+    CHECK(check_creatable(parsed("maxvcpus = 128\n")).ok());
+    CHECK(check_creatable(parsed("maxvcpus = 2\n", {"vcpus=1"})).ok());
     CHECK(check_creatable(parsed("vcpus = 4\nmaxvcpus = 4\n")).ok());
+    // Still no fewer than vcpus (the reader refuses that too), and no more
+    // than kMaxVcpus.
+    DomainConfig c = parsed("vcpus = 2\nmaxvcpus = 4\n");
+    c.maxvcpus = 1;
+    CHECK(built_refusal(c) == "file.cfg:4:12: maxvcpus: 1 is less than vcpus (2)");
+    c = built();
+    c.vcpus = 2;
+    c.maxvcpus = 129;
+    CHECK(built_refusal(c) == "maxvcpus: 129 is out of range (1..128)");
+    c.maxvcpus = 128;
+    CHECK(check_creatable(c).ok());
 }
 
 TEST_CASE("check_creatable: names follow the one rule", "[config][creatable]") {

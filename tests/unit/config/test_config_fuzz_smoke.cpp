@@ -46,14 +46,18 @@ const std::vector<std::string> seeds = {
     "name = \"123\"\nkernel = \"/k\"\nmemory = 8192\n",
     "name = \"c\"\nkernel = \"/k\"\non_crash = \"soft-reset\"\nmaxmem = 1\nmemory = 2\n",
     "name = \"q\"\nkernel = \"/k\"\n\xff" "\n \t\nmemory=",
+    "name = \"s\"\nkernel = \"/k\"\nvcpus = 2\nmaxvcpus = 4\ncpus = ['0-3,^1', '2', 'all,^7']\n"
+    "cpus_soft = ' 4 - 7 '\ncpu_weight = 65535\ncap = 400\n",
+    "name = \"n\"\nkernel = \"/k\"\ncpus = 'nodes:0'\n\xff" "cpus=0-3,^1\ncap=100\ncpu_weight=0",
 };
 
 // Pieces of xl.cfg text the generator strings together.
 const char* const tokens[] = {
     "name", "kernel", "memory", "maxmem", "vcpus", "maxvcpus", "maxvcpu", "uuid", "extra", "root", "cmdline",
     "ramdisk", "on_crash", "on_reboot", "on_poweroff", "disk", "vif", "pci", "type", "cpus", "bootloader",
-    "x", "_k9", " ", "\t", "\n", "\r\n", ";", "#c\n", "=", "+=", "[", "]", ",", "'", "\"", "\\", "\\x4", "\\x41",
-    "\\101", "\\0", "\\n", "0", "1", "0x", "0x1F", "010", "08", "18446744073709551615", "18446744073709551616",
+    "cpus_soft", "cpu_weight", "cap", "x", "_k9", " ", "\t", "\n", "\r\n", ";", "#c\n", "=", "+=", "[", "]", ",",
+    "'", "\"", "\\", "\\x4", "\\x41", "\\101", "\\0", "\\n", "^", "-", "all", "nodes:", "0", "1", "0x", "0x1F",
+    "010", "08", "18446744073709551615", "18446744073709551616",
     "1e3", "-1", "\"guest\"", "'/boot/k'", "\"destroy\"", "\"preserve\"", "'file:/a,xvda,w'",
     "'vdev=xvdb,target=/b'", "'mac=02:00:00:00:00:01'", "\"0123abcd-4567-89ab-cdef-0123456789ab\"", "\xff",
     "\xff" "memory=64\n", "\xc3\xa9", "\x00",
@@ -65,6 +69,8 @@ const char* const values[] = {
     "\"guest\"", "'g-1.x'", "\"a..b\"", "\"\"", "'/boot/k'", "\"k\"", "\"destroy\"", "'restart'",
     "\"preserve\"", "'soft-reset'", "\"console=hvc0\"", "'root=/dev/xvda\\tro'", "\"\\x41\\102\"",
     "'file:/a,xvda,w'", "'vdev=xvdb,target=/b'", "'mac=02:00:00:00:00:01'", "\"0123abcd-4567-89ab-cdef-0123456789ab\"",
+    "'0-3'", "'0-3,^1'", "\"all,^7\"", "'all'", "'^2'", "' 5 - 9 ,12'", "'3-1'", "'70'", "'nodes:0'", "'0,,1'",
+    "65535", "65536", "400",
 };
 
 class Gen : public hv::fuzz::SmokeGen {
@@ -86,7 +92,7 @@ public:
                 for (size_t k = 1 + below(6); k > 0; --k) s += token();
                 continue;
             }
-            s += tokens[below(21)]; // a key hv knows
+            s += tokens[below(24)]; // a key hv knows
             s += one_in(10) ? " += " : " = ";
             if (one_in(4)) {
                 s += "[ ";
@@ -139,6 +145,8 @@ void add(ConfigFuzzStats& total, const ConfigFuzzStats& s) {
     total.built += s.built;
     total.creatable += s.creatable;
     total.not_creatable += s.not_creatable;
+    total.cpu_lists += s.cpu_lists;
+    total.cpu_list_errors += s.cpu_list_errors;
 }
 
 } // namespace
@@ -160,9 +168,16 @@ TEST_CASE("config fuzz: the harness sees what the seeds do", "[config][fuzz]") {
     CHECK(s.built == 1);
     CHECK(s.creatable == 1);
     CHECK(s.settings == 4);
-    s = check(seeds[1]); // maxvcpus above vcpus, cpus= not supported yet
+    s = check(seeds[1]); // maxvcpus above vcpus and cpus= are fine, type= is not supported yet
     CHECK(s.built == 1);
     CHECK(s.not_creatable == 1);
+    CHECK(s.cpu_lists >= 2); // "0-3,^1" at two limits
+    s = check(seeds[15]); // every scheduling key
+    CHECK(s.creatable == 1);
+    CHECK(s.cpu_lists >= 8);
+    s = check(seeds[16]); // a NUMA node list (not supported), then overrides out of range
+    CHECK(s.override_errors == 1);
+    CHECK(s.cpu_list_errors >= 2);
     s = check(seeds[6]); // overrides
     CHECK(s.creatable == 1);
     s = check(seeds[7]); // all in overrides
@@ -241,12 +256,15 @@ TEST_CASE("config fuzz: 50,000 seeded random and mutated inputs keep every invar
     CHECK(failures == 0);
     INFO("syntax errors " << total.syntax_errors << " settings " << total.settings << " refused " << total.refused
                           << " override errors " << total.override_errors << " built " << total.built
-                          << " creatable " << total.creatable << " not creatable " << total.not_creatable);
+                          << " creatable " << total.creatable << " not creatable " << total.not_creatable
+                          << " CPU lists " << total.cpu_lists << " refused " << total.cpu_list_errors);
     // The mix reaches every outcome, so passing means something.
     CHECK(total.syntax_errors > 20'000);
     CHECK(total.refused - total.syntax_errors > 8'000); // refused by the key checks or an override
     CHECK(total.override_errors > 3'000);
     CHECK(total.built > 1'500);
     CHECK(total.creatable > 800);
+    CHECK(total.cpu_lists > 10'000);
+    CHECK(total.cpu_list_errors > 100'000);
     CHECK(total.not_creatable > 500);
 }

@@ -415,11 +415,11 @@ TEST_CASE("domain_config: on_poweroff, on_reboot, on_crash", "[config][domain]")
 
 TEST_CASE("domain_config: recognised and unknown keys", "[config][domain]") {
     const DomainConfig c =
-        ok_with("type = 'pvh'\nfrobnicate = 1\ncpus = ['0-3', 5]\nviridian = ['defaults']\nvif = 'bridge=br0'\n"
+        ok_with("type = 'pvh'\nfrobnicate = 1\npool = 'Pool-0'\nviridian = ['defaults']\nvif = 'bridge=br0'\n"
                 "on_watchdog = 'destroy'\ntsc_mode = 'native'\nirqs = [7, 8]\nacpi = '1'\n");
     CHECK(unsupported_list(c) == "type@t.cfg:3:1:not supported yet\n"
                                  "frobnicate@t.cfg:4:1:unknown key\n"
-                                 "cpus@t.cfg:5:1:not supported yet\n"
+                                 "pool@t.cfg:5:1:not supported yet\n"
                                  "viridian@t.cfg:6:1:not supported yet\n"
                                  "vif@t.cfg:7:1:not supported yet\n"
                                  "on_watchdog@t.cfg:8:1:not supported yet\n"

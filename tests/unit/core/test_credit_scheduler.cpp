@@ -446,7 +446,7 @@ TEST_CASE("credit: bad parameters are refused with their own error", "[core][sch
     rt.policy = Policy::rtds;
     CHECK(s->set_domain_params(0, rt) == SchedError::wrong_policy);
     CHECK(s->set_domain_params(1, credit(256)) == SchedError::no_such_domain);
-    CHECK(s->set_domain_params(64, credit(256)) == SchedError::bad_domain);
+    CHECK(s->set_domain_params(kMaxSchedDomains, credit(256)) == SchedError::bad_domain);
 
     // CPUs outside the host set (pCPUs 0 and 1 here).
     CHECK(s->insert_vcpu({0, 0}, setup(CpuMask::of(2)), 0) == SchedError::bad_cpu);
