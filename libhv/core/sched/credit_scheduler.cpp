@@ -274,6 +274,9 @@ void CreditScheduler::on_burn(uint16_t slot, int64_t ns, Nanos) {
     Vcpu& c = v_[slot];
     c.credit = max64(c.credit - ns, -static_cast<int64_t>(tslice()));
     if (ns > 0) c.ran = true;
+    // A refund: the pCPU was the vCPU's on the clock but the host ran
+    // something else. That time is nobody's to share out (see account()).
+    if (ns < 0) stolen_ += -ns;
     refresh(slot);
     sync(slot);
 }
@@ -360,7 +363,13 @@ void CreditScheduler::account(Nanos now) {
         ++active_in_[e.ref.domain];
     }
     const uint32_t ncpus = reach.count() < nactive ? reach.count() : nactive;
-    share_out(static_cast<int64_t>(ncpus) * static_cast<int64_t>(tslice()));
+    // The pool is the CPU time the pCPUs can give, less what the host took
+    // from vCPUs that held them this period (refunded to them at their
+    // pick). Sharing out time nobody got would let every vCPU bank credit
+    // and stay UNDER, and weights would stop mattering.
+    const int64_t capacity = static_cast<int64_t>(ncpus) * static_cast<int64_t>(tslice());
+    share_out(max64(0, capacity - stolen_));
+    stolen_ = 0;
 
     const int64_t floor = -static_cast<int64_t>(tslice());
     for (uint16_t s = 0; s < kMaxSchedVcpus; ++s) {

@@ -111,6 +111,7 @@ private:
     bool clock_started_ = false;
     Nanos next_tick_ = 0;
     Nanos next_acct_ = 0;
+    int64_t stolen_ = 0; // refunded run time since the last accounting
     CreditParams dom_params_[kMaxSchedDomains];
     Vcpu v_[kMaxSchedVcpus];
     uint16_t head_[kMaxPcpus];

@@ -42,6 +42,7 @@ struct Options {
     bool bench = false;           // bench-hypercalls=N given
     uint32_t bench_hypercalls = 0; // N
     uint32_t chatter = 0;          // chatter=N: N bytes to the 16550, one port write each
+    bool spin = false;             // after the banner, every vCPU computes in ring 3 forever
 };
 
 Options g_opts;
@@ -84,6 +85,7 @@ void parse_cmdline(const char* p, Line& unknown) {
         if (n == 0) break;
         bool known = true;
         if (word_is(w, n, "stay")) g_opts.stay = true;
+        else if (word_is(w, n, "spin")) g_opts.spin = true;
         else if (word_is(w, n, "ignore-shutdown")) g_opts.ignore_shutdown = true;
         else if (word_is(w, n, "malformed")) g_opts.malformed = true;
         else if (word_is(w, n, "fault")) g_opts.fault = true;
@@ -247,11 +249,19 @@ void chatter(uint32_t count) {
     triple_fault();
 }
 
+// spin: CPU-bound work in ring 3 with no exits (no PAUSE, no I/O), for
+// the scheduler's benchmarks: only the host can take the CPU away.
+[[noreturn]] void spin_forever() {
+    volatile uint64_t work = 0;
+    for (;;) work = work + 1;
+}
+
 } // namespace
 
 extern "C" [[noreturn]] void ap_main(uint64_t id) {
     const auto vcpu = static_cast<uint32_t>(id);
     vcpu_common(vcpu);
+    if (g_opts.spin) spin_forever();
     block_forever(vcpu);
 }
 
@@ -305,6 +315,10 @@ extern "C" [[noreturn]] void bsp_main(const HvmStartInfo* si) {
     if (g_opts.malformed) run_malformed();
     if (g_opts.fault) asm volatile("ud2");
     if (g_opts.triple) triple_fault();
+    if (g_opts.spin) {
+        say("hello: spinning");
+        spin_forever();
+    }
     if (g_opts.stay) block_forever(0);
 
     Line l;
