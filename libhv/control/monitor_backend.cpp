@@ -74,7 +74,7 @@ sdk::Event to_sdk(const DomainEvent& e) {
     return out;
 }
 
-sdk::HostInfo host_figures(uint32_t nr_domains) {
+sdk::HostInfo host_figures(uint32_t nr_domains, std::string scheduler) {
     namespace fs = std::filesystem;
     sdk::HostInfo h;
     h.nr_cpus = static_cast<uint32_t>(::sysconf(_SC_NPROCESSORS_ONLN));
@@ -92,8 +92,7 @@ sdk::HostInfo host_figures(uint32_t nr_domains) {
         h.version = u.version;
         h.machine = u.machine;
     }
-    // hv has no vCPU scheduler of its own: vCPUs are threads of the host.
-    h.scheduler = "none";
+    h.scheduler = std::move(scheduler);
 
     const auto trim = [](std::string_view s) {
         while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
@@ -337,7 +336,10 @@ Result<sdk::DomainInfo> MonitorBackend::wait(uint32_t domid, uint32_t timeout_ms
     return to_sdk(*i);
 }
 
-Result<sdk::HostInfo> MonitorBackend::host_info() { return host_figures(static_cast<uint32_t>(m_->list().size())); }
+Result<sdk::HostInfo> MonitorBackend::host_info() {
+    sched::SchedHost* s = m_->sched_host();
+    return host_figures(static_cast<uint32_t>(m_->list().size()), s != nullptr ? core::sched::policy_name(s->policy()) : "none");
+}
 
 Result<std::unique_ptr<sdk::Subscription>> MonitorBackend::subscribe_events(std::function<void(const sdk::Event&)> fn) {
     Monitor* m = m_.get();

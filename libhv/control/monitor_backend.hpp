@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "control/sched_control.hpp"
 #include "hv/sdk/backend.hpp"
 #include "monitor/monitor.hpp"
 
@@ -30,6 +31,13 @@ public:
     Result<std::string> console_history(uint32_t domid) override { return m_->console_history(domid); }
     Result<sdk::HostInfo> host_info() override;
     Result<std::vector<std::string>> dmesg() override { return m_->dmesg(); }
+    // The monitor's own host scheduler (Monitor::Options::Sched::Mode::own).
+    Result<sdk::SchedHost> sched_host() override { return sched().sched_host(); }
+    Result<void> set_sched_host(const sdk::SchedHost& h) override { return sched().set_sched_host(h); }
+    Result<sdk::SchedParams> sched_params(uint32_t domid) override { return sched().sched_params(domid); }
+    Result<void> set_sched_params(const sdk::SchedParams& p) override { return sched().set_sched_params(p); }
+    Result<std::vector<sdk::VcpuInfo>> vcpu_list(std::optional<uint32_t> domid) override { return sched().vcpu_list(domid); }
+    Result<void> vcpu_pin(const sdk::VcpuPin& p) override { return sched().vcpu_pin(p); }
     Result<void> define(const sdk::CreateRequest&) override { return managed_unsupported(); }
     Result<uint32_t> start(std::string_view) override { return managed_unsupported(); }
     Result<void> undefine(std::string_view) override { return managed_unsupported(); }
@@ -39,6 +47,7 @@ public:
                                                                  std::function<void(std::string_view)> fn) override;
 
 private:
+    SchedControl sched() { return SchedControl(m_->sched_host()); }
     static Error managed_unsupported() {
         return make_error(Errc::not_supported, "managed domains (new/start/delete) need hvd; an embedded monitor keeps no state");
     }
@@ -52,7 +61,8 @@ Result<config::DomainConfig> config_of(const sdk::CreateRequest& req);
 sdk::DomainInfo to_sdk(const DomainInfo& i);
 sdk::Event to_sdk(const DomainEvent& e);
 
-// Host figures (xl info): CPUs and memory from the OS.
-sdk::HostInfo host_figures(uint32_t nr_domains);
+// Host figures (xl info): CPUs and memory from the OS; `scheduler`: hv's
+// vCPU scheduler policy, "none" when the host kernel's runs the vCPUs.
+sdk::HostInfo host_figures(uint32_t nr_domains, std::string scheduler);
 
 } // namespace hv::control

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "control/sched_control.hpp"
 #include "hv/sdk/wire_types.hpp"
 
 namespace hv::control {
@@ -57,6 +58,12 @@ const char* op_name(uint32_t op) {
     case HV_DOMCTL_LIST_DEFINED: return "list defined";
     case HV_SYSCTL_PHYSINFO: return "physinfo";
     case HV_SYSCTL_DMESG: return "dmesg";
+    case HV_SCHEDCTL_HOST_GET: return "scheduler get";
+    case HV_SCHEDCTL_HOST_SET: return "scheduler set";
+    case HV_SCHEDCTL_DOMAIN_GET: return "scheduler parameters get";
+    case HV_SCHEDCTL_DOMAIN_SET: return "scheduler parameters set";
+    case HV_SCHEDCTL_VCPU_LIST: return "vcpu list";
+    case HV_SCHEDCTL_VCPU_PIN: return "vcpu pin";
     default: return "request";
     }
 }
@@ -202,7 +209,9 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
         if (req->_pad0 != 0) return bad("console write: nonzero padding");
         return from(b.console_write(req->domid, payload.substr(sizeof(hv_ctl_domid_t))));
     }
-    default: return Reply{HV_ENOSYS, fmt::format("unknown control op {:#x}", op)};
+    default:
+        if (is_sched_op(op)) return handle_sched_request(b, op, payload);
+        return Reply{HV_ENOSYS, fmt::format("unknown control op {:#x}", op)};
     }
 }
 

@@ -54,18 +54,21 @@ Error sched_error(SchedError e, const std::string& what) {
                       what + ": " + core::sched::sched_error_text(e));
 }
 
-// The CPU time a thread of `pid` has used, from the kernel's schedstat; 0
-// when the thread is gone or not pid's (the path checks that).
-uint64_t schedstat_ns(pid_t pid, int32_t tid) {
+// How long a thread of `pid` has waited on a run queue (runnable, not
+// running), from the kernel's schedstat (second field); 0 when the thread
+// is gone or not pid's (the path checks that). Unlike the first field
+// (time on CPU, brought up to date only at the kernel's tick, 4 ms here)
+// it is exact up to the thread's last arrival on a CPU.
+uint64_t run_delay_ns(pid_t pid, int32_t tid) {
     if (pid <= 0 || tid <= 0) return 0;
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", static_cast<int>(pid), static_cast<int>(tid));
     FILE* f = std::fopen(path, "re");
     if (f == nullptr) return 0;
-    unsigned long long ns = 0;
-    if (std::fscanf(f, "%llu", &ns) != 1) ns = 0;
+    unsigned long long on_cpu = 0, waited = 0;
+    if (std::fscanf(f, "%llu %llu", &on_cpu, &waited) != 2) waited = 0;
     std::fclose(f);
-    return ns;
+    return waited;
 }
 
 } // namespace
@@ -358,9 +361,13 @@ void SchedHost::decide(uint32_t pcpu, Nanos now) {
     if (p.cur) {
         was = slot_owner_[p.cur->domain] != 0 ? channel(slot_owner_[p.cur->domain]) : nullptr;
         if (was != nullptr) {
+            // The pCPU was its since the last decision, less the time
+            // Linux kept its thread waiting for a CPU (the host's work).
             const Vcpu& v = was->v[p.cur->vcpu];
-            const uint64_t cpu = thread_cpu_ns(*was, p.cur->vcpu);
-            if (cpu != 0 && cpu >= v.cpu_at_grant) ran = cpu - v.cpu_at_grant;
+            const uint64_t waited = run_delay_ns(was->pid, v.tid);
+            const uint64_t stolen = waited >= v.delay_at ? waited - v.delay_at : 0;
+            const Nanos held = now > v.decided_at ? now - v.decided_at : 0;
+            ran = held > stolen ? held - stolen : 0;
         }
     }
     const core::sched::Pick pick = active_->pick_next(pcpu, now, ran);
@@ -371,7 +378,9 @@ void SchedHost::decide(uint32_t pcpu, Nanos now) {
         Channel* c = channel(slot_owner_[next->domain]);
         if (c != nullptr) {
             if (p.cur != next || c->v[next->vcpu].granted != pcpu) grant(*c, next->vcpu, pcpu);
-            c->v[next->vcpu].cpu_at_grant = thread_cpu_ns(*c, next->vcpu);
+            Vcpu& v = c->v[next->vcpu];
+            v.decided_at = now;
+            v.delay_at = run_delay_ns(c->pid, v.tid);
         }
     }
     p.cur = next;
@@ -410,7 +419,6 @@ void SchedHost::revoke(Channel& c, uint32_t i) {
     if (v.tid > 0 && sig >= SIGRTMIN && sig <= SIGRTMAX) ::syscall(SYS_tgkill, c.pid, v.tid, sig);
 }
 
-uint64_t SchedHost::thread_cpu_ns(const Channel& c, uint32_t vcpu) const { return schedstat_ns(c.pid, c.v[vcpu].tid); }
 
 // ---- control ----
 

@@ -4,7 +4,8 @@
 // enters the guest only while it holds a grant for a host CPU, its thread
 // is bound to that CPU, and at the end of its slice (or when a waking vCPU
 // preempts it) the grant is taken back and the thread kicked out of the
-// guest. Run time is charged from each thread's real CPU time
+// guest. Run time is what each thread really got: the time it held its
+// pCPU less the time Linux kept it waiting on a run queue
 // (/proc/PID/task/TID/schedstat), so time the host gave to other work is
 // not charged to the vCPU.
 //
@@ -133,7 +134,8 @@ private:
         uint32_t yields = 0;
         int32_t tid = 0;
         uint32_t granted = core::sched::kNoPcpu; // the pCPU its grant is for
-        uint64_t cpu_at_grant = 0;               // its thread's CPU time then
+        core::sched::Nanos decided_at = 0;       // the last decision that left it running
+        uint64_t delay_at = 0;                   // its thread's run-queue wait then
     };
     struct Channel {
         uint32_t domid = 0;
@@ -167,7 +169,6 @@ private:
     void revoke(Channel& c, uint32_t vcpu);
     void drop_vcpu(Channel& c, uint32_t vcpu);
     void release(Channel& c);
-    uint64_t thread_cpu_ns(const Channel& c, uint32_t vcpu) const;
     void poke();
 
     SchedBell& bell_;

@@ -80,7 +80,8 @@ void HvdService::dispatch(const Peer& peer, uint32_t op, std::string payload, Re
     switch (op) {
     case HV_SYSCTL_PHYSINFO: {
         if (!payload.empty()) return done(size_error(op, payload.size(), 0));
-        return done(ok(wire::pack(wire::to_wire(hv::control::host_figures(static_cast<uint32_t>(doms_.size()))))));
+        return done(ok(wire::pack(wire::to_wire(hv::control::host_figures(
+            static_cast<uint32_t>(doms_.size()), sched_ ? hv::core::sched::policy_name(sched_->policy()) : "none")))));
     }
     case HV_SYSCTL_DMESG:
         if (!payload.empty()) return done(size_error(op, payload.size(), 0));
@@ -128,7 +129,12 @@ void HvdService::dispatch(const Peer& peer, uint32_t op, std::string payload, Re
         if (op == HV_DOMCTL_DESTROY) return do_destroy(head->domid, std::move(payload), std::move(done));
         return forward(head->domid, op, std::move(payload), std::move(done));
     }
-    default: return done(Reply{HV_ENOSYS, fmt::format("unknown control op {:#x}", op)});
+    default:
+        if (hv::control::is_sched_op(op)) {
+            hv::control::SchedControl ctl(sched_.get());
+            return done(hv::control::handle_sched_request(ctl, op, payload));
+        }
+        return done(Reply{HV_ENOSYS, fmt::format("unknown control op {:#x}", op)});
     }
 }
 

@@ -12,7 +12,7 @@
 #include "hv/abi/control.h"
 
 TEST_CASE("host_figures: uname, CPUs, nodes and versions of this host", "[control][physinfo]") {
-    const hv::sdk::HostInfo h = hv::control::host_figures(3);
+    const hv::sdk::HostInfo h = hv::control::host_figures(3, "credit");
     struct utsname u {};
     REQUIRE(::uname(&u) == 0);
     CHECK(h.host == u.nodename);

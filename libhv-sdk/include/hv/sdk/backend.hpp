@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,7 @@ public:
 class Backend {
 public:
     virtual ~Backend() = default;
+    static Error no_scheduler() { return make_error(Errc::not_supported, "this monitor runs no vCPU scheduler"); }
 
     virtual Result<uint32_t> create(const CreateRequest& req) = 0;
     virtual Result<void> destroy(uint32_t domid) = 0;
@@ -50,6 +52,18 @@ public:
     virtual Result<uint32_t> start(std::string_view name) = 0;
     virtual Result<void> undefine(std::string_view name) = 0;
     virtual Result<std::vector<std::string>> list_defined() = 0;
+
+    // The host's vCPU scheduler. A backend without one answers
+    // Errc::not_supported.
+    virtual Result<SchedHost> sched_host() { return no_scheduler(); }
+    // A policy other than the running one switches live; then credit's
+    // host-wide parameters given are set.
+    virtual Result<void> set_sched_host(const SchedHost&) { return no_scheduler(); }
+    virtual Result<SchedParams> sched_params(uint32_t) { return no_scheduler(); }
+    virtual Result<void> set_sched_params(const SchedParams&) { return no_scheduler(); }
+    // Every domain's vCPUs, or one domain's.
+    virtual Result<std::vector<VcpuInfo>> vcpu_list(std::optional<uint32_t>) { return no_scheduler(); }
+    virtual Result<void> vcpu_pin(const VcpuPin&) { return no_scheduler(); }
 
     virtual Result<std::unique_ptr<Subscription>> subscribe_events(std::function<void(const Event&)> fn) = 0;
     // History first, then live bytes, neither missed nor repeated.

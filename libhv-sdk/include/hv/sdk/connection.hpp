@@ -105,6 +105,16 @@ public:
     Result<std::vector<std::string>> list_defined() const { return backend_->list_defined(); }
     Result<HostInfo> host_info() const { return backend_->host_info(); }
     Result<std::vector<std::string>> dmesg() const { return backend_->dmesg(); }
+
+    // The host's vCPU scheduler (see Backend).
+    Result<SchedHost> sched_host() const { return backend_->sched_host(); }
+    Result<void> set_sched_host(const SchedHost& h) const { return backend_->set_sched_host(h); }
+    Result<SchedParams> sched_params(uint32_t domid) const { return backend_->sched_params(domid); }
+    Result<void> set_sched_params(const SchedParams& p) const { return backend_->set_sched_params(p); }
+    Result<std::vector<VcpuInfo>> vcpu_list(std::optional<uint32_t> domid = std::nullopt) const {
+        return backend_->vcpu_list(domid);
+    }
+    Result<void> vcpu_pin(const VcpuPin& p) const { return backend_->vcpu_pin(p); }
     Result<std::unique_ptr<Subscription>> subscribe_events(std::function<void(const Event&)> fn) const {
         return backend_->subscribe_events(std::move(fn));
     }

@@ -175,6 +175,54 @@ struct CreateRequest {
     std::function<void(const std::string&)> warn;
 };
 
+// ---- the host's vCPU scheduler (xl sched-credit, sched-rtds, vcpu-list,
+// vcpu-pin). CPU masks: bit n = host CPU n; 0 = every host CPU. ----
+
+enum class SchedPolicy : uint32_t { credit = 1, rtds = 2 }; // = HV_CTL_SCHED_*
+
+inline const char* policy_name(SchedPolicy p) { return p == SchedPolicy::rtds ? "rtds" : "credit"; }
+
+struct SchedHost {
+    SchedPolicy policy = SchedPolicy::credit;
+    // Credit's host-wide parameters (xl sched-credit -s); 0: leave as is.
+    uint32_t tslice_us = 0;
+    uint32_t tick_us = 0;
+    std::optional<uint32_t> ratelimit_us; // unset: leave as is; 0: no rate limit
+    uint64_t pcpus = 0;                   // replies: the host CPUs hv schedules on
+};
+
+// One domain's parameters. Replies fill the running policy's; a set
+// changes only the fields given (they must be the running policy's).
+struct SchedParams {
+    uint32_t domid = 0;
+    SchedPolicy policy = SchedPolicy::credit;
+    std::optional<uint32_t> weight;    // credit 1..65535
+    std::optional<uint32_t> cap;       // credit, percent of one CPU; 0: none
+    std::optional<uint32_t> period_us; // rtds
+    std::optional<uint32_t> budget_us; // rtds
+    std::optional<bool> extratime;     // rtds
+};
+
+enum class VcpuState { offline, blocked, runnable, running };
+
+struct VcpuInfo {
+    uint32_t domid = 0;
+    uint32_t vcpu = 0;
+    VcpuState state = VcpuState::offline;
+    std::optional<uint32_t> cpu; // where it runs or last ran
+    uint64_t runtime_ns = 0;
+    uint64_t hard = 0;
+    uint64_t soft = 0;
+};
+
+// xl vcpu-pin: one vCPU (or all), new hard and/or soft affinity.
+struct VcpuPin {
+    uint32_t domid = 0;
+    std::optional<uint32_t> vcpu; // unset: every vCPU
+    std::optional<uint64_t> hard;
+    std::optional<uint64_t> soft;
+};
+
 struct ShutdownRequest {
     ShutdownReason reason = ShutdownReason::poweroff;
     bool wait = false;        // return once the domain has stopped

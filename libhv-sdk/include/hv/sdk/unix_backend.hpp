@@ -142,6 +142,41 @@ public:
     }
     Result<std::vector<std::string>> dmesg() override { return lines(ch_->call(HV_SYSCTL_DMESG, {})); }
 
+    Result<SchedHost> sched_host() override {
+        auto r = ch_->call(HV_SCHEDCTL_HOST_GET, {});
+        if (!r) return r.error();
+        auto w = wire::unpack<hv_ctl_sched_host_t>(*r);
+        if (!w || r->size() != sizeof *w) return make_error(Errc::protocol_error, "scheduler reply of a wrong size");
+        return wire::from_wire(*w);
+    }
+    Result<void> set_sched_host(const SchedHost& h) override {
+        return none(ch_->call(HV_SCHEDCTL_HOST_SET, wire::pack(wire::to_wire(h))));
+    }
+    Result<SchedParams> sched_params(uint32_t domid) override {
+        auto r = ch_->call(HV_SCHEDCTL_DOMAIN_GET, wire::pack(hv_ctl_domid_t{domid, 0}));
+        if (!r) return r.error();
+        auto w = wire::unpack<hv_ctl_sched_domain_t>(*r);
+        if (!w || r->size() != sizeof *w) return make_error(Errc::protocol_error, "scheduler parameters reply of a wrong size");
+        return wire::from_wire(*w, true);
+    }
+    Result<void> set_sched_params(const SchedParams& p) override {
+        return none(ch_->call(HV_SCHEDCTL_DOMAIN_SET, wire::pack(wire::to_wire(p))));
+    }
+    Result<std::vector<VcpuInfo>> vcpu_list(std::optional<uint32_t> domid) override {
+        auto r = ch_->call(HV_SCHEDCTL_VCPU_LIST, wire::pack(hv_ctl_domid_t{domid ? *domid : HV_CTL_ALL_DOMAINS, 0}));
+        if (!r) return r.error();
+        if (r->size() % sizeof(hv_ctl_vcpu_info_t) != 0) return make_error(Errc::protocol_error, "vcpu list reply of a wrong size");
+        std::vector<VcpuInfo> out;
+        for (size_t at = 0; at < r->size(); at += sizeof(hv_ctl_vcpu_info_t)) {
+            auto w = wire::unpack<hv_ctl_vcpu_info_t>(std::string_view(*r).substr(at));
+            auto v = wire::from_wire(*w);
+            if (!v) return v.error();
+            out.push_back(*v);
+        }
+        return out;
+    }
+    Result<void> vcpu_pin(const VcpuPin& p) override { return none(ch_->call(HV_SCHEDCTL_VCPU_PIN, wire::pack(wire::to_wire(p)))); }
+
     static Result<std::vector<std::string>> lines(const Result<std::string>& r) {
         if (!r) return r.error();
         std::vector<std::string> lines;

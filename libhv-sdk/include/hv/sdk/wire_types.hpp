@@ -196,6 +196,129 @@ inline HostInfo from_wire(const hv_ctl_physinfo_t& p) {
     return h;
 }
 
+// ---- scheduler ----
+
+inline Result<SchedPolicy> policy_of(uint32_t code) {
+    if (code == HV_CTL_SCHED_CREDIT) return SchedPolicy::credit;
+    if (code == HV_CTL_SCHED_RTDS) return SchedPolicy::rtds;
+    return make_error(Errc::invalid_argument, "scheduler policy code " + std::to_string(code) + " is not credit (1) or rtds (2)");
+}
+
+inline hv_ctl_sched_host_t to_wire(const SchedHost& h) {
+    hv_ctl_sched_host_t w{};
+    w.policy = static_cast<uint32_t>(h.policy);
+    w.tslice_us = h.tslice_us;
+    w.tick_us = h.tick_us;
+    w.ratelimit_us = !h.ratelimit_us ? 0 : *h.ratelimit_us == 0 ? HV_CTL_SCHED_NO_RATELIMIT : *h.ratelimit_us;
+    w.pcpus = h.pcpus;
+    return w;
+}
+
+inline Result<SchedHost> from_wire(const hv_ctl_sched_host_t& w) {
+    auto p = policy_of(w.policy);
+    if (!p) return p.error();
+    SchedHost h;
+    h.policy = *p;
+    h.tslice_us = w.tslice_us;
+    h.tick_us = w.tick_us;
+    if (w.ratelimit_us == HV_CTL_SCHED_NO_RATELIMIT) h.ratelimit_us = 0;
+    else if (w.ratelimit_us != 0) h.ratelimit_us = w.ratelimit_us;
+    h.pcpus = w.pcpus;
+    return h;
+}
+
+inline hv_ctl_sched_domain_t to_wire(const SchedParams& p) {
+    hv_ctl_sched_domain_t w{};
+    w.domid = p.domid;
+    w.policy = static_cast<uint32_t>(p.policy);
+    const auto put = [&w](const auto& v, uint32_t bit, uint32_t& field) {
+        if (!v) return;
+        w.set |= bit;
+        field = static_cast<uint32_t>(*v);
+    };
+    put(p.weight, HV_CTL_SCHED_SET_WEIGHT, w.weight);
+    put(p.cap, HV_CTL_SCHED_SET_CAP, w.cap);
+    put(p.period_us, HV_CTL_SCHED_SET_PERIOD, w.period_us);
+    put(p.budget_us, HV_CTL_SCHED_SET_BUDGET, w.budget_us);
+    put(p.extratime, HV_CTL_SCHED_SET_EXTRATIME, w.extratime);
+    return w;
+}
+
+// Fields flagged in `set` (every field of the policy in a reply, where
+// set is 0: `reply`).
+inline Result<SchedParams> from_wire(const hv_ctl_sched_domain_t& w, bool reply) {
+    auto policy = policy_of(w.policy);
+    if (!policy) return policy.error();
+    constexpr uint32_t known = HV_CTL_SCHED_SET_WEIGHT | HV_CTL_SCHED_SET_CAP | HV_CTL_SCHED_SET_PERIOD |
+                               HV_CTL_SCHED_SET_BUDGET | HV_CTL_SCHED_SET_EXTRATIME;
+    if ((w.set & ~known) != 0) return make_error(Errc::invalid_argument, "scheduler parameters: unknown bits in set");
+    if (w.extratime > 1) return make_error(Errc::invalid_argument, "scheduler parameters: extratime is 0 or 1");
+    SchedParams p;
+    p.domid = w.domid;
+    p.policy = *policy;
+    const uint32_t set = reply ? (*policy == SchedPolicy::credit ? HV_CTL_SCHED_SET_WEIGHT | HV_CTL_SCHED_SET_CAP
+                                                                  : HV_CTL_SCHED_SET_PERIOD | HV_CTL_SCHED_SET_BUDGET |
+                                                                        HV_CTL_SCHED_SET_EXTRATIME)
+                               : w.set;
+    if (set & HV_CTL_SCHED_SET_WEIGHT) p.weight = w.weight;
+    if (set & HV_CTL_SCHED_SET_CAP) p.cap = w.cap;
+    if (set & HV_CTL_SCHED_SET_PERIOD) p.period_us = w.period_us;
+    if (set & HV_CTL_SCHED_SET_BUDGET) p.budget_us = w.budget_us;
+    if (set & HV_CTL_SCHED_SET_EXTRATIME) p.extratime = w.extratime != 0;
+    return p;
+}
+
+inline hv_ctl_vcpu_info_t to_wire(const VcpuInfo& v) {
+    hv_ctl_vcpu_info_t w{};
+    w.domid = v.domid;
+    w.vcpu = v.vcpu;
+    w.state = static_cast<uint32_t>(v.state); // offline 0 .. running 3, as HV_CTL_VCPU_*
+    w.cpu = v.cpu ? *v.cpu : HV_CTL_NO_CPU;
+    w.runtime_ns = v.runtime_ns;
+    w.hard = v.hard;
+    w.soft = v.soft;
+    return w;
+}
+
+inline Result<VcpuInfo> from_wire(const hv_ctl_vcpu_info_t& w) {
+    if (w.state > HV_CTL_VCPU_RUNNING) return make_error(Errc::protocol_error, "vcpu state code " + std::to_string(w.state));
+    VcpuInfo v;
+    v.domid = w.domid;
+    v.vcpu = w.vcpu;
+    v.state = static_cast<VcpuState>(w.state);
+    if (w.cpu != HV_CTL_NO_CPU) v.cpu = w.cpu;
+    v.runtime_ns = w.runtime_ns;
+    v.hard = w.hard;
+    v.soft = w.soft;
+    return v;
+}
+
+inline hv_ctl_vcpu_pin_t to_wire(const VcpuPin& p) {
+    hv_ctl_vcpu_pin_t w{};
+    w.domid = p.domid;
+    w.vcpu = p.vcpu ? *p.vcpu : HV_CTL_ALL_VCPUS;
+    if (p.hard) {
+        w.set |= HV_CTL_PIN_HARD;
+        w.hard = *p.hard;
+    }
+    if (p.soft) {
+        w.set |= HV_CTL_PIN_SOFT;
+        w.soft = *p.soft;
+    }
+    return w;
+}
+
+inline Result<VcpuPin> from_wire(const hv_ctl_vcpu_pin_t& w) {
+    if ((w.set & ~(HV_CTL_PIN_HARD | HV_CTL_PIN_SOFT)) != 0 || w._pad0 != 0)
+        return make_error(Errc::invalid_argument, "vcpu pin: unknown bits in set or nonzero padding");
+    VcpuPin p;
+    p.domid = w.domid;
+    if (w.vcpu != HV_CTL_ALL_VCPUS) p.vcpu = w.vcpu;
+    if (w.set & HV_CTL_PIN_HARD) p.hard = w.hard;
+    if (w.set & HV_CTL_PIN_SOFT) p.soft = w.soft;
+    return p;
+}
+
 inline hv_ctl_event_t to_wire(const Event& e) {
     hv_ctl_event_t w{};
     w.kind = static_cast<uint32_t>(e.kind);

@@ -58,6 +58,8 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, length) == 20, "hv_ctl_header_t.lengt
 /* Op numbers: group in the high 16 bits. */
 #define HV_CTL_GROUP_SYSCTL 0x0001u
 #define HV_CTL_GROUP_DOMCTL 0x0002u
+/* 0x0003 is the events' group (below). */
+#define HV_CTL_GROUP_SCHEDCTL 0x0004u
 #define HV_CTL_OP(group, n) (((group) << 16) | (n##u))
 
 /* sysctl */
@@ -316,5 +318,88 @@ typedef struct hv_ctl_event {
     char name[HV_CTL_NAME_MAX];
 } hv_ctl_event_t;
 HV_STATIC_ASSERT(sizeof(hv_ctl_event_t) == 80, "hv_ctl_event_t size");
+
+/* schedctl: the host's vCPU scheduler (xl sched-credit, sched-rtds,
+ * vcpu-list, vcpu-pin). hvd runs one for all domains; an embedded monitor
+ * one for its own. A server without one answers HV_ENOTSUP. CPU masks are
+ * bit n = host CPU n (CPUs 0..63); 0 in a reply means "every host CPU". */
+#define HV_SCHEDCTL_HOST_GET HV_CTL_OP(HV_CTL_GROUP_SCHEDCTL, 1)    /* none -> hv_ctl_sched_host_t */
+#define HV_SCHEDCTL_HOST_SET HV_CTL_OP(HV_CTL_GROUP_SCHEDCTL, 2)    /* hv_ctl_sched_host_t -> none */
+#define HV_SCHEDCTL_DOMAIN_GET HV_CTL_OP(HV_CTL_GROUP_SCHEDCTL, 3)  /* hv_ctl_domid_t -> hv_ctl_sched_domain_t */
+#define HV_SCHEDCTL_DOMAIN_SET HV_CTL_OP(HV_CTL_GROUP_SCHEDCTL, 4)  /* hv_ctl_sched_domain_t -> none */
+#define HV_SCHEDCTL_VCPU_LIST HV_CTL_OP(HV_CTL_GROUP_SCHEDCTL, 5)   /* hv_ctl_domid_t (HV_CTL_ALL_DOMAINS: every one) -> hv_ctl_vcpu_info_t[] */
+#define HV_SCHEDCTL_VCPU_PIN HV_CTL_OP(HV_CTL_GROUP_SCHEDCTL, 6)    /* hv_ctl_vcpu_pin_t -> none */
+
+#define HV_CTL_SCHED_CREDIT 1u
+#define HV_CTL_SCHED_RTDS 2u
+#define HV_CTL_ALL_DOMAINS 0xffffffffu
+#define HV_CTL_ALL_VCPUS 0xffffffffu
+
+/* HOST_SET: a policy other than the running one switches live (every vCPU
+ * keeps running; domains get the new policy's default parameters); the
+ * credit fields are then set if the policy is credit. 0 in a credit field:
+ * leave it. Ranges: tslice 1000..1000000 us, tick 100 us..tslice,
+ * ratelimit 0 (HV_CTL_SCHED_NO_RATELIMIT) or 100..500000 us. */
+#define HV_CTL_SCHED_NO_RATELIMIT 0xffffffffu
+typedef struct hv_ctl_sched_host {
+    uint32_t policy;       /* HV_CTL_SCHED_* */
+    uint32_t tslice_us;    /* credit */
+    uint32_t tick_us;      /* credit */
+    uint32_t ratelimit_us; /* credit; HV_CTL_SCHED_NO_RATELIMIT: none */
+    uint64_t pcpus;        /* reply: the host CPUs hv schedules on */
+} hv_ctl_sched_host_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_sched_host_t) == 24, "hv_ctl_sched_host_t size");
+
+/* DOMAIN_SET: `set` says which fields to change (HV_CTL_SCHED_SET_*); the
+ * policy must be the running one. Credit: weight 1..65535, cap 0..100 x
+ * the domain's max vCPUs. Rtds: period 100..10000000 us, budget 100
+ * us..period. */
+#define HV_CTL_SCHED_SET_WEIGHT 0x1u
+#define HV_CTL_SCHED_SET_CAP 0x2u
+#define HV_CTL_SCHED_SET_PERIOD 0x4u
+#define HV_CTL_SCHED_SET_BUDGET 0x8u
+#define HV_CTL_SCHED_SET_EXTRATIME 0x10u
+typedef struct hv_ctl_sched_domain {
+    uint32_t domid;
+    uint32_t policy;    /* HV_CTL_SCHED_* */
+    uint32_t set;       /* DOMAIN_SET: HV_CTL_SCHED_SET_*; 0 in replies */
+    uint32_t weight;    /* credit */
+    uint32_t cap;       /* credit, percent of one CPU; 0: none */
+    uint32_t period_us; /* rtds */
+    uint32_t budget_us; /* rtds */
+    uint32_t extratime; /* rtds: 1 = may run past its budget on idle CPUs */
+} hv_ctl_sched_domain_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_sched_domain_t) == 32, "hv_ctl_sched_domain_t size");
+
+#define HV_CTL_VCPU_OFFLINE 0u
+#define HV_CTL_VCPU_BLOCKED 1u
+#define HV_CTL_VCPU_RUNNABLE 2u
+#define HV_CTL_VCPU_RUNNING 3u
+#define HV_CTL_NO_CPU 0xffffffffu
+typedef struct hv_ctl_vcpu_info {
+    uint32_t domid;
+    uint32_t vcpu;
+    uint32_t state;      /* HV_CTL_VCPU_* */
+    uint32_t cpu;        /* host CPU it runs or last ran on; HV_CTL_NO_CPU */
+    uint64_t runtime_ns; /* CPU time charged to it */
+    uint64_t hard;       /* hard affinity */
+    uint64_t soft;       /* soft affinity */
+} hv_ctl_vcpu_info_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_vcpu_info_t) == 40, "hv_ctl_vcpu_info_t size");
+
+/* VCPU_PIN: vcpu HV_CTL_ALL_VCPUS pins them all; `set` says which masks
+ * to change (HV_CTL_PIN_HARD, HV_CTL_PIN_SOFT); 0 in a mask: every host
+ * CPU. A CPU outside the host CPUs is refused. */
+#define HV_CTL_PIN_HARD 0x1u
+#define HV_CTL_PIN_SOFT 0x2u
+typedef struct hv_ctl_vcpu_pin {
+    uint32_t domid;
+    uint32_t vcpu;
+    uint32_t set;
+    uint32_t _pad0;
+    uint64_t hard;
+    uint64_t soft;
+} hv_ctl_vcpu_pin_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_vcpu_pin_t) == 32, "hv_ctl_vcpu_pin_t size");
 
 #endif /* HV_ABI_CONTROL_H */
