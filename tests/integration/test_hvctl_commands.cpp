@@ -125,7 +125,7 @@ TEST_CASE("hvctl list, domid, domname, rename, pause, unpause, uptime, info, des
     r = hvd.hvctl("domname world");
     CHECK(r.status == 1);
     CHECK(has(r.err, "not a domain id"));
-    r = hvd.hvctl("sched-credit");
+    r = hvd.hvctl("sched-credit2");
     CHECK(r.status == 1);
     CHECK(has(r.err, "not supported yet"));
 
@@ -202,7 +202,7 @@ TEST_CASE("hvctl info prints xl info's keys with hvd's host figures; info -n add
     CHECK(info_value(r.out, "nr_domains") == "1");
     CHECK(info_value(r.out, "hv_abi_version") == std::to_string(HV_ABI_VERSION));
     CHECK(info_value(r.out, "hv_control_version") == std::to_string(HV_CTL_VERSION));
-    CHECK(has(info_value(r.out, "hv_scheduler").value_or(""), "none"));
+    CHECK(has(info_value(r.out, "hv_scheduler").value_or(""), "credit")); // hvd's default
     const std::string hvd_version = first_line_of("'" + env_path("HVD") + "' --version");
     const auto v = info_value(r.out, "hv_version");
     REQUIRE(v);

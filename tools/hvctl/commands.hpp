@@ -62,5 +62,11 @@ int dmesg_command(const Globals& g, const Args& args);
 int new_command(const Globals& g, const Args& args);
 int start_command(const Globals& g, const Args& args);
 int delete_command(const Globals& g, const Args& args);
+// The host scheduler (sched_commands.cpp).
+int sched_credit_command(const Globals& g, const Args& args);
+int sched_rtds_command(const Globals& g, const Args& args);
+int sched_policy_command(const Globals& g, const Args& args);
+int vcpu_list_command(const Globals& g, const Args& args);
+int vcpu_pin_command(const Globals& g, const Args& args);
 
 } // namespace hvctl

@@ -49,6 +49,18 @@ managed domains (hvd keeps their configs):
                         store a config under its name
   start [-c] NAME       create the domain from the stored config
   delete NAME           forget a stored config
+scheduler (hvd's host scheduler; embedded: this process's own):
+  sched-credit [-d DOMAIN [-w WEIGHT] [-c CAP]]
+                        credit weights (1-65535) and caps (% of a CPU, 0 none)
+  sched-credit -s [-t TSLICE_MS] [-r RATELIMIT_US] [-k TICK_US]
+                        credit's time slice, rate limit and tick
+  sched-rtds [-d DOMAIN [-p PERIOD_US] [-b BUDGET_US] [-e 0|1]]
+                        rtds periods, budgets and extratime
+  sched-policy [credit|rtds]
+                        the running scheduler and host CPUs, or switch live
+  vcpu-list [DOMAIN...] vCPUs: host CPU, state, time, affinity
+  vcpu-pin DOMAIN VCPU|all HARD|-|all [SOFT|-|all]
+                        set hard (and soft) affinity to CPU lists
 host:
   info [-n]             host and monitor figures (-n: CPU and NUMA topology)
   dmesg                 the monitor's log
@@ -73,12 +85,14 @@ constexpr Entry kCommands[] = {
     {"domid", domid_command},     {"domname", domname_command}, {"uptime", uptime_command},
     {"shutdown", shutdown_command}, {"reboot", reboot_command}, {"console", console_command},
     {"info", info_command},       {"dmesg", dmesg_command},     {"new", new_command},
-    {"start", start_command},     {"delete", delete_command},
+    {"start", start_command},     {"delete", delete_command},   {"sched-credit", sched_credit_command},
+    {"sched-rtds", sched_rtds_command}, {"sched-policy", sched_policy_command},
+    {"vcpu-list", vcpu_list_command}, {"vcpu-pin", vcpu_pin_command},
 };
 
 // xl commands hv does not carry out yet.
 constexpr const char* kNotYet[] = {
-    "sched-credit", "sched-credit2", "vcpu-pin", "vcpu-set", "vcpu-list", "mem-set", "mem-max",
+    "sched-credit2", "vcpu-set", "mem-set", "mem-max",
     "block-attach", "block-detach", "block-list", "network-attach", "network-detach", "network-list",
     "save", "restore", "migrate", "suspend", "resume",
 };

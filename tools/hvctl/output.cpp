@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "config/cpu_list.hpp"
+
 namespace hvctl {
 
 using hv::sdk::DomainInfo;
@@ -118,5 +120,61 @@ std::string uptime_row(const DomainInfo& d) {
 }
 
 std::string info_line(std::string_view key, std::string_view value) { return fmt::format("{:<23}: {}", key, value); }
+
+std::string sched_credit_header() { return fmt::format("{:<33} {:>4} {:>6} {:>4}", "Name", "ID", "Weight", "Cap"); }
+
+std::string sched_credit_row(const std::string& name, uint32_t domid, uint32_t weight, uint32_t cap) {
+    return fmt::format("{:<33} {:>4} {:>6} {:>4}", name, domid, weight, cap);
+}
+
+namespace {
+
+// Microseconds as whole milliseconds where they are ("30ms"), else with
+// the fraction ("1.5ms").
+std::string ms_text(uint32_t us) {
+    if (us % 1000 == 0) return fmt::format("{}ms", us / 1000);
+    std::string frac = fmt::format("{:03}", us % 1000);
+    while (frac.back() == '0') frac.pop_back();
+    return fmt::format("{}.{}ms", us / 1000, frac);
+}
+
+} // namespace
+
+std::string credit_pool_line(const hv::sdk::SchedHost& h) {
+    return fmt::format("Cpupool {}: tslice={} ratelimit={}us tick={}us", kPoolName, ms_text(h.tslice_us),
+                       h.ratelimit_us.value_or(0), h.tick_us);
+}
+
+std::string sched_rtds_header() {
+    return fmt::format("{:<33} {:>4} {:>9} {:>9} {:>10}", "Name", "ID", "Period", "Budget", "Extratime");
+}
+
+std::string sched_rtds_row(const std::string& name, uint32_t domid, uint32_t period_us, uint32_t budget_us,
+                           bool extratime) {
+    return fmt::format("{:<33} {:>4} {:>9} {:>9} {:>10}", name, domid, period_us, budget_us, extratime ? "yes" : "no");
+}
+
+std::string rtds_pool_line() { return fmt::format("Cpupool {}: sched=RTDS", kPoolName); }
+
+std::string affinity_text(uint64_t mask, uint64_t host) {
+    if (mask == 0 || mask == host) return "all";
+    return hv::config::format_cpu_list(mask);
+}
+
+std::string vcpu_list_header() {
+    return fmt::format("{:<32} {:>5} {:>5} {:>5} {:>5} {:>9} {}", "Name", "ID", "VCPU", "CPU", "State", "Time(s)",
+                       "Affinity (Hard / Soft)");
+}
+
+std::string vcpu_list_row(const std::string& name, const hv::sdk::VcpuInfo& v, uint64_t host) {
+    using hv::sdk::VcpuState;
+    const std::string cpu = v.cpu && v.state != VcpuState::offline ? std::to_string(*v.cpu) : "-";
+    const char* state = v.state == VcpuState::offline   ? "--p"
+                        : v.state == VcpuState::running ? "r--"
+                        : v.state == VcpuState::blocked ? "-b-"
+                                                        : "---";
+    return fmt::format("{:<32} {:>5} {:>5}{:>5} {:>5} {:>9.1f}  {} / {}", name, v.domid, v.vcpu, cpu, state,
+                       static_cast<double>(v.runtime_ns) / 1e9, affinity_text(v.hard, host), affinity_text(v.soft, host));
+}
 
 } // namespace hvctl

@@ -2,6 +2,7 @@
 // JSON (docs/cli.md describes every shape).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,5 +38,34 @@ std::string uptime_row(const hv::sdk::DomainInfo& d);
 
 // xl info: "key                    : value".
 std::string info_line(std::string_view key, std::string_view value);
+
+// ---- the scheduler (xl sched-credit, sched-rtds, vcpu-list) ----
+
+// hv has no cpupools: every domain is in the one pool xl would call Pool-0.
+inline constexpr const char* kPoolName = "Pool-0";
+
+// xl sched-credit: "%-33s %4s %6s %4s" / "%-33s %4d %6d %4d".
+std::string sched_credit_header();
+std::string sched_credit_row(const std::string& name, uint32_t domid, uint32_t weight, uint32_t cap);
+// xl sched-credit's pool line, "Cpupool Pool-0: tslice=30ms ratelimit=1000us",
+// with hv's credit tick after it (" tick=10000us").
+std::string credit_pool_line(const hv::sdk::SchedHost& h);
+// xl sched-rtds: "%-33s %4s %9s %9s %10s", extratime "yes" / "no".
+std::string sched_rtds_header();
+std::string sched_rtds_row(const std::string& name, uint32_t domid, uint32_t period_us, uint32_t budget_us,
+                           bool extratime);
+// xl sched-rtds's pool line: "Cpupool Pool-0: sched=RTDS".
+std::string rtds_pool_line();
+
+// An affinity mask as xl vcpu-list prints it: "all" when it is every host
+// CPU (`host`, SchedHost::pcpus) or 0 (the SDK's "every host CPU"), else
+// a CPU list ("0-3,5").
+std::string affinity_text(uint64_t mask, uint64_t host);
+// xl vcpu-list's layout: "%-32s %5s %5s %5s %5s %9s %s" for the header,
+// "%-32s %5u %5u%5u %3c%c- %9.1f  HARD / SOFT" for a row (xl's own format:
+// no blank between VCPU and CPU). State: "r--" running, "-b-" blocked,
+// "---" runnable (waiting for a CPU), "--p" offline (CPU "-").
+std::string vcpu_list_header();
+std::string vcpu_list_row(const std::string& name, const hv::sdk::VcpuInfo& v, uint64_t host);
 
 } // namespace hvctl
