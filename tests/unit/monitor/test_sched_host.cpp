@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <sched.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -268,8 +269,9 @@ SchedParams credit(uint32_t weight, uint32_t cap) {
 }
 
 // On an rtds host: the domain gets 100 us every 10 s (no extra time), so
-// after its first 100 us its vCPU waits in acquire() for the rest of the
-// test. Set before its vCPU starts, so that it applies from the start.
+// once that is spent (within a ms or so of its vCPU wanting to run) its
+// vCPU waits in acquire() for the rest of the test. Set before its vCPU
+// starts, so that it applies from the start.
 void starve(SchedHost& host, uint32_t domid) {
     auto ok = host.set_domain_params(domid, rtds(10'000'000, 100));
     INFO((ok ? std::string() : hv::describe(ok.error())));
@@ -460,29 +462,14 @@ TEST_CASE("sched host: detach frees a vCPU waiting in acquire() at once and leav
     starve(*host, 1);
     s.start_all();
     t.start_all();
-    {
-        const bool ok = eventually([&] { return s.v(0).granted.load() >= 1 && t.v(0).granted.load() >= 1; });
-        INFO("s\n" << dump(s, 1) << "t\n" << dump(t, 1) << dump(*host));
-        if (!ok) {
-            uint64_t n = 0, nz = 0;
-            const auto e = Clock::now() + 200ms;
-            while (Clock::now() < e) { ++n; if (s.grant(0) != 0) ++nz; }
-            char path[128];
-            std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", s.tid(0));
-            FILE* f = std::fopen(path, "r");
-            char buf[512] = {};
-            if (f) { if (!std::fgets(buf, sizeof buf, f)) buf[0] = 0; std::fclose(f); }
-            WARN("s grant nonzero in " << nz << " of " << n << " samples; affinity " << hv::sched::cpu_bits(thread_affinity(s.tid(0))) << "; stat " << buf);
-        }
-        REQUIRE(ok);
-    }
-    const auto tw = Clock::now();
+    // s may never get in: its 100 us can go while its thread waits for
+    // Linux to run it (a wait still in progress is charged as run time).
+    REQUIRE(eventually([&] { return t.v(0).granted.load() >= 1; }));
     {
         const bool ok = eventually([&] { return s.starved_for(0, 300ms); });
         INFO("s\n" << dump(s, 1) << "t\n" << dump(t, 1) << dump(*host));
         REQUIRE(ok);
     }
-    WARN("starved after " << ms_since(tw));
     REQUIRE(s.v(0).freed.load() == 0);
 
     const auto t0 = Clock::now();
@@ -518,9 +505,19 @@ TEST_CASE("sched host: detach frees a vCPU waiting in acquire() at once and leav
     const uint64_t granted_s = s.v(0).granted.load();
     attach(*host, 1, s, pinned(cpu));
     CHECK(s.page().claimed.load() == 1);
-    CHECK(eventually([&] { return s.v(0).granted.load() > granted_s; }));
-    INFO("s\n" << dump(s, 1) << "t\n" << dump(t, 1) << dump(*host));
-    CHECK(s.v(0).freed.load() == 1);
+    {
+        const bool ok = eventually([&] { return s.v(0).granted.load() > granted_s; });
+        INFO("s\n" << dump(s, 1) << "t\n" << dump(t, 1) << dump(*host));
+        CHECK(ok);
+    }
+    // Gated from then on: no more free entries (one more than the first is
+    // possible: a kick that reached it while it waited before the detach
+    // makes its first free entry leave at once).
+    const uint64_t freed = s.v(0).freed.load();
+    CHECK(freed <= 2);
+    const uint64_t g = s.v(0).granted.load();
+    CHECK(eventually([&] { return s.v(0).granted.load() >= g + 3; }));
+    CHECK(s.v(0).freed.load() == freed);
 }
 
 TEST_CASE("sched host: when the host goes, every page is released and waiting vCPUs run unscheduled",
@@ -535,7 +532,7 @@ TEST_CASE("sched host: when the host goes, every page is released and waiting vC
         starve(*host, 1);
         s.start_all();
         r.start_all();
-        REQUIRE(eventually([&] { return s.v(0).granted.load() >= 1 && r.v(0).granted.load() >= 1; }));
+        REQUIRE(eventually([&] { return r.v(0).granted.load() >= 1; }));
         REQUIRE(eventually([&] { return s.starved_for(0, 300ms); }));
         REQUIRE(s.page().claimed.load() == 1);
         REQUIRE(r.page().claimed.load() == 1);
@@ -582,7 +579,6 @@ TEST_CASE("sched host: a vCPU waiting for a grant leaves acquire() when its pred
     attach(*host, 1, s, pinned(cpu));
     starve(*host, 1);
     s.start_all();
-    REQUIRE(eventually([&] { return s.v(0).granted.load() >= 1; }));
     REQUIRE(eventually([&] { return s.starved_for(0, 300ms); }));
     const uint64_t entries = s.v(0).entries.load();
 
@@ -1008,47 +1004,34 @@ TEST_CASE("sched host bug: a domain attached as domid 0 leaves its slot looking 
     CHECK((!r0 || (r1 && host->attached(0) && host->attached(1))));
 }
 
-TEST_CASE("TMP trace", "[.tmptrace]") {
+TEST_CASE("TMP rq", "[.tmprq]") {
     const uint32_t cpu = first_cpu();
-    SchedBell bell;
-    FakeDomain s(bell, 1);
-    auto host = start_host(bell, Policy::rtds);
-    attach(*host, 1, s, pinned(cpu));
-    starve(*host, 1);
-    struct Ev { double ms; uint32_t sg; uint64_t sgranted; bool sw; int sstate; uint64_t srt; uint32_t swant; uint64_t sched; };
-    std::vector<Ev> evs;
-    std::atomic<bool> done{false};
-    const auto t0 = Clock::now();
-    const auto schedstat = [&](pid_t tid) -> uint64_t {
-        if (tid <= 0) return 0;
-        char path[128];
-        std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
-        FILE* f = std::fopen(path, "r");
-        unsigned long long ns = 0;
-        if (f) { if (std::fscanf(f, "%llu", &ns) != 1) ns = 0; std::fclose(f); }
-        return ns;
-    };
-    std::thread sampler([&] {
-        Ev last{};
-        last.sg = 99;
-        while (!done.load() && ms_since(t0) < 100) {
-            auto rs = row_of(*host, 1, 0);
-            Ev e{ms_since(t0), s.grant(0), s.v(0).granted.load(), s.v(0).waiting.load(),
-                 rs && rs->online ? int(rs->state) : -1, rs ? rs->runtime_ns : 0, s.page().vcpu[0].want.load(), schedstat(s.tid(0))};
-            if (e.sg != last.sg || e.sgranted != last.sgranted || e.sw != last.sw || e.sstate != last.sstate ||
-                e.srt != last.srt || e.swant != last.swant || e.sched != last.sched) {
-                evs.push_back(e);
-                last = e;
-            }
-        }
+    // A plain thread (no vCPU) hogging the CPU.
+    std::atomic<bool> quit{false};
+    std::thread hog([&] {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        ::sched_setaffinity(0, sizeof set, &set);
+        volatile uint64_t x = 0;
+        while (!quit.load(std::memory_order_relaxed)) x = x + 1;
     });
-    s.start_all();
-    std::this_thread::sleep_for(100ms);
-    done = true;
-    sampler.join();
-    if (s.v(0).granted.load() == 0) {
-        for (const Ev& e : evs)
-            std::printf("%.3f ms: s grant %u | granted %lu waiting %d want %u | row state %d rt %lu | thread cpu %lu\n", e.ms, e.sg, e.sgranted, e.sw, e.swant, e.sstate, e.srt, e.sched);
-        FAIL("s never granted");
-    }
+    struct Join { std::atomic<bool>& q; std::thread& t; ~Join() { q = true; t.join(); } } join{quit, hog};
+    SchedBell bell;
+    FakeDomain d(bell, 1);
+    auto host = start_host(bell, Policy::rtds);
+    attach(*host, 1, d, pinned(cpu));
+    REQUIRE(host->set_domain_params(1, rtds(20'000, 2'000)));
+    d.start_all();
+    REQUIRE(::setpriority(PRIO_PROCESS, static_cast<id_t>(d.tid(0)), 19) == 0);
+    std::this_thread::sleep_for(1000ms);
+    auto r = row_of(*host, 1, 0);
+    REQUIRE(r);
+    char path[128];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", d.tid(0));
+    FILE* f = std::fopen(path, "r");
+    unsigned long long on_cpu = 0, waited = 0;
+    if (f) { if (std::fscanf(f, "%llu %llu", &on_cpu, &waited) != 2) on_cpu = 0; std::fclose(f); }
+    WARN("charged " << r->runtime_ns / 1000 << " us; thread on CPU " << on_cpu / 1000 << " us, waited " << waited / 1000 << " us; granted " << d.v(0).granted.load() << " iterations " << d.v(0).iterations.load());
+    CHECK(r->runtime_ns < 2 * on_cpu + 1'000'000);
 }
