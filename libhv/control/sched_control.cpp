@@ -131,8 +131,8 @@ Result<std::vector<sdk::VcpuInfo>> SchedControl::vcpu_list(std::optional<uint32_
                                                        : sdk::VcpuState::blocked;
         if (r.pcpu != cs::kNoPcpu) v.cpu = r.pcpu;
         v.runtime_ns = r.runtime_ns;
-        v.hard = r.online ? sched::cpu_bits(r.hard) : all;
-        v.soft = r.online ? sched::cpu_bits(r.soft) : all;
+        v.hard = r.hard.empty() ? all : sched::cpu_bits(r.hard);
+        v.soft = r.soft.empty() ? all : sched::cpu_bits(r.soft);
         out.push_back(v);
     }
     return out;

@@ -559,6 +559,9 @@ std::vector<VcpuRow> SchedHost::vcpus(std::optional<uint32_t> domid) const {
                 r.runtime_ns = info.runtime;
                 r.hard = info.hard;
                 r.soft = info.soft;
+            } else { // offline: what it will start with (vcpu-pin sets it too)
+                r.hard = affinity_of(c.setup.hard, i);
+                r.soft = affinity_of(c.setup.soft, i);
             }
             rows.push_back(r);
         }

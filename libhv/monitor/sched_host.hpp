@@ -70,8 +70,8 @@ struct VcpuRow {
     core::sched::RunState state = core::sched::RunState::blocked;
     uint32_t pcpu = core::sched::kNoPcpu; // where it runs or last ran
     uint64_t runtime_ns = 0;
-    CpuMask hard;
-    CpuMask soft;
+    CpuMask hard; // empty: every host CPU
+    CpuMask soft; // empty: no preference
 };
 
 // A mask's CPUs as a bit set (CPU n is bit n; masks hold 64 CPUs).

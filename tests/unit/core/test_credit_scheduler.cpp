@@ -553,3 +553,28 @@ TEST_CASE("credit: a vCPU woken before its pCPU rescheduled keeps running", "[co
     REQUIRE(s->sleep({0, 0}, 41 * kMs) == SchedError::ok);
     CHECK(s->pick_next(0, 41 * kMs).idle);
 }
+
+TEST_CASE("credit: weights hold when the host takes part of every slice (refunded run time)", "[core][sched][credit]") {
+    // The hosted platform charges what a vCPU really got: here 70% of the
+    // time it held the pCPU. The refunds must not be shared out again, or
+    // both vCPUs bank credit, stay UNDER and share 1:1.
+    auto s = make_credit(1);
+    add_domain(*s, 0, 1, 512, 0, setup(CpuMask::of(0)));
+    add_domain(*s, 1, 1, 256, 0, setup(CpuMask::of(0)));
+    Nanos now = 0, held[2] = {0, 0};
+    Pick cur = s->pick_next(0, now);
+    REQUIRE_FALSE(cur.idle);
+    Nanos since = now;
+    while (now < 20 * 1000000000ull) {
+        const Nanos end = std::min(since + cur.slice, s->next_tick());
+        now = end;
+        if (now >= s->next_tick()) s->tick(now);
+        if (now < since + cur.slice && s->take_resched().empty()) continue;
+        held[cur.vcpu.domain] += now - since;
+        cur = s->pick_next(0, now, (now - since) * 7 / 10);
+        REQUIRE_FALSE(cur.idle);
+        since = now;
+    }
+    const double ratio = static_cast<double>(held[0]) / static_cast<double>(held[1]);
+    CHECK(ratio == Approx(2.0).margin(0.15));
+}
