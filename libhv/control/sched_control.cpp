@@ -44,6 +44,22 @@ Result<void> SchedControl::set_sched_host(const sdk::SchedHost& h) {
     const bool credit_fields = h.tslice_us != 0 || h.tick_us != 0 || h.ratelimit_us.has_value();
     if (credit_fields && h.policy != sdk::SchedPolicy::credit)
         return make_error(Errc::invalid_argument, "time slice, tick and rate limit are the credit scheduler's");
+    // Every value first, so a bad one changes nothing (not even the
+    // policy): against the time slice it will have (given, current, or the
+    // new credit instance's default).
+    const cs::GlobalParams now = host_->globals();
+    const uint32_t tslice = h.tslice_us != 0                    ? h.tslice_us
+                            : now.policy == cs::Policy::credit ? now.credit.tslice_us
+                                                               : cs::kCreditTsliceUsDefault;
+    if (h.tslice_us != 0)
+        if (auto r = in_range("time slice", h.tslice_us, cs::kCreditTsliceUsMin, cs::kCreditTsliceUsMax, " us"); !r) return r;
+    if (h.tick_us != 0)
+        if (auto r = in_range("tick", h.tick_us, cs::kCreditTickUsMin, tslice, " us"); !r) return r;
+    if (h.ratelimit_us && *h.ratelimit_us != 0)
+        if (auto r = in_range("rate limit", *h.ratelimit_us, cs::kCreditRatelimitUsMin,
+                              std::min(cs::kCreditRatelimitUsMax, tslice), " us");
+            !r)
+            return r;
     if (auto r = host_->switch_policy(core_policy(h.policy)); !r) return r;
     if (!credit_fields) return {};
     cs::GlobalParams g = host_->globals();

@@ -3,6 +3,7 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sched.h>
 #include <unistd.h>
 
 namespace hv::sched {
@@ -73,8 +74,16 @@ void SchedClient::interrupt(uint32_t vcpu) {
 
 bool SchedClient::host_present() const {
     if (page_.claimed.load() == 0) return false;
-    const uint64_t beat = bell_.heartbeat_ns.load();
-    return beat != 0 && monotonic_ns() - beat < kStaleNs;
+    const uint64_t beat = page_.heartbeat_ns.load();
+    const uint64_t now = monotonic_ns();
+    return beat != 0 && beat <= now && now - beat < kStaleNs;
+}
+
+void SchedClient::let_go(uint32_t vcpu) {
+    if (vcpu >= kPageVcpus || page_.vcpu[vcpu].pinned.exchange(0) == 0) return;
+    // The process's own CPUs: what a thread it creates would get.
+    cpu_set_t set;
+    if (::sched_getaffinity(::getpid(), sizeof set, &set) == 0) ::sched_setaffinity(0, sizeof set, &set);
 }
 
 } // namespace hv::sched

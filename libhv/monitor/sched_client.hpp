@@ -46,7 +46,10 @@ public:
     Entry acquire(uint32_t vcpu, F stop_waiting) {
         if (vcpu >= kPageVcpus) return Entry::free;
         for (;;) {
-            if (!host_present()) return Entry::free;
+            if (!host_present() || vcpu >= page_.managed.load()) {
+                let_go(vcpu);
+                return Entry::free;
+            }
             want(vcpu, true);
             if (page_.vcpu[vcpu].grant.load() != 0) return Entry::granted;
             if (stop_waiting()) return Entry::interrupted;
@@ -62,6 +65,9 @@ public:
 
 private:
     void changed();
+    // Undoes the host's CPU binding of this thread once no host schedules
+    // it (Linux places it again).
+    void let_go(uint32_t vcpu);
 
     std::unique_ptr<SchedPage> owned_;
     SchedPage& page_;

@@ -135,7 +135,6 @@ SchedHost::~SchedHost() {
     }
     poke();
     if (thread_.joinable()) thread_.join();
-    bell_.heartbeat_ns.store(0);
 }
 
 void SchedHost::poke() {
@@ -180,8 +179,9 @@ Result<void> SchedHost::check_locked(const DomainSched& d) const {
         return make_error(Errc::invalid_argument, fmt::format("cap {} is out of range (0..{} = 100 x {} vCPUs)", *d.cap,
                                                               core::sched::kCreditCapPerVcpu * d.max_vcpus,
                                                               d.max_vcpus));
-    if (channels_.size() >= core::sched::kMaxSchedDomains ||
-        active_->vcpu_count() + d.max_vcpus > core::sched::kMaxSchedVcpus)
+    // Every attached domain holds room for all of its vCPUs (maxvcpus), so
+    // one that brings vCPUs online later always finds it.
+    if (channels_.size() >= core::sched::kMaxSchedDomains || reserved_vcpus_ + d.max_vcpus > core::sched::kMaxSchedVcpus)
         return make_error(Errc::busy, fmt::format("the host scheduler is full ({} domains, {} vCPUs at most)",
                                                   core::sched::kMaxSchedDomains, core::sched::kMaxSchedVcpus));
     return {};
@@ -202,6 +202,8 @@ Result<void> SchedHost::attach(uint32_t domid, std::shared_ptr<void> keep, Sched
                                const DomainSched& d) {
     if (page.magic != kPageMagic || page.version != kLayoutVersion)
         return make_error(Errc::protocol_error, fmt::format("domain {}: scheduling page of another layout", domid));
+    // 0 marks a free slot in slot_owner_ (hv hands out domids from 1).
+    if (domid == 0) return make_error(Errc::invalid_argument, "domain 0 cannot be scheduled: hv's domids start at 1");
     std::lock_guard lock(mu_);
     if (stop_) return make_error(Errc::busy, "the host scheduler is stopping");
     if (channels_.count(domid) != 0) return make_error(Errc::exists, fmt::format("domain {} is already scheduled", domid));
@@ -223,7 +225,10 @@ Result<void> SchedHost::attach(uint32_t domid, std::shared_ptr<void> keep, Sched
     c.pid = pid;
     c.setup = d;
     c.v.assign(d.max_vcpus, Vcpu{});
+    reserved_vcpus_ += d.max_vcpus;
     for (uint32_t i = 0; i < kPageVcpus; ++i) page.vcpu[i].grant.store(0);
+    page.managed.store(d.max_vcpus);
+    page.heartbeat_ns.store(monotonic_ns());
     page.claimed.store(1);
     page.dirty.store(1);
     // vCPUs already in the guest (they ran unscheduled until now) leave it
@@ -252,8 +257,11 @@ void SchedHost::release(Channel& c) {
     for (uint32_t i = 0; i < c.v.size(); ++i) drop_vcpu(c, i);
     active_->remove_domain(c.slot);
     slot_owner_[c.slot] = 0;
+    reserved_vcpus_ -= static_cast<uint32_t>(c.v.size());
     // Unclaimed: its vCPUs stop waiting for grants.
     c.page->claimed.store(0);
+    c.page->managed.store(0);
+    c.page->heartbeat_ns.store(0);
     for (uint32_t i = 0; i < c.v.size(); ++i) futex_wake(c.page->vcpu[i].grant, 1);
 }
 
@@ -284,7 +292,6 @@ void SchedHost::main() {
             std::lock_guard lock(mu_);
             if (stop_) return;
             now = monotonic_ns();
-            bell_.heartbeat_ns.store(now);
             wake = pass(now);
         }
         const Nanos limit = now + kBeatNs;
@@ -294,8 +301,10 @@ void SchedHost::main() {
 }
 
 Nanos SchedHost::pass(Nanos now) {
-    for (auto& [domid, c] : channels_)
+    for (auto& [domid, c] : channels_) {
+        c.page->heartbeat_ns.store(now); // per page: no domain can make the host look gone to another
         if (c.page->dirty.exchange(0) != 0) sync(c, now);
+    }
     if (now >= active_->next_tick()) active_->tick(now);
     // Picks may tickle other pCPUs (work stealing, preemption): a few
     // rounds settle it; what is left waits for the next pass.
@@ -309,7 +318,8 @@ Nanos SchedHost::pass(Nanos now) {
     }
     Nanos wake = active_->next_tick();
     for (uint32_t p = pcpus_.first(); p < kMaxPcpus; p = pcpus_.next_from(p + 1)) wake = std::min(wake, pcpu_[p].slice_end);
-    return wake;
+    // Picks still asked for after the rounds: at once, not at the next beat.
+    return active_->has_resched() ? now : wake;
 }
 
 // What the domain says of its vCPUs, into the scheduler. The page is the
@@ -365,9 +375,12 @@ void SchedHost::decide(uint32_t pcpu, Nanos now) {
             // Linux kept its thread waiting for a CPU (the host's work).
             const Vcpu& v = was->v[p.cur->vcpu];
             const uint64_t waited = run_delay_ns(was->pid, v.tid);
-            const uint64_t stolen = waited >= v.delay_at ? waited - v.delay_at : 0;
             const Nanos held = now > v.decided_at ? now - v.decided_at : 0;
-            ran = held > stolen ? held - stolen : 0;
+            // The tid is the domain's word: a thread of its own that waits
+            // on a run queue could make every slice look stolen. At most
+            // half of what it held is ever refunded.
+            const uint64_t stolen = std::min<uint64_t>(waited >= v.delay_at ? waited - v.delay_at : 0, held / 2);
+            ran = held - stolen;
         }
     }
     const core::sched::Pick pick = active_->pick_next(pcpu, now, ran);
@@ -400,7 +413,7 @@ void SchedHost::grant(Channel& c, uint32_t i, uint32_t pcpu) {
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(pcpu, &set);
-        ::sched_setaffinity(v.tid, sizeof set, &set);
+        if (::sched_setaffinity(v.tid, sizeof set, &set) == 0) c.page->vcpu[i].pinned.store(1);
     }
     v.granted = pcpu;
     c.page->vcpu[i].grant.store(pcpu + 1);
@@ -444,6 +457,10 @@ Result<void> SchedHost::switch_policy(Policy to) {
             for (uint32_t i = 0; i < c.v.size(); ++i)
                 if (c.v[i].granted != kNoPcpu) revoke(c, i);
         for (Pcpu& p : pcpu_) p = Pcpu{};
+        // Back to credit: the domains' configured weight and cap again.
+        for (auto& [domid, c] : channels_)
+            if (auto ok = apply_params_locked(c.slot, c.setup); !ok)
+                log_->warn("domain {}: {}", domid, ok.error().message);
         active_->resched_all();
         log_->info("scheduler switched to {}", core::sched::policy_name(to));
     }

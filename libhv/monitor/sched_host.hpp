@@ -182,6 +182,7 @@ private:
     std::map<uint32_t, Channel> channels_;   // by domid
     std::vector<uint32_t> slot_owner_;       // domain slot -> domid (0: free)
     std::vector<Pcpu> pcpu_;                 // by Linux CPU number
+    uint32_t reserved_vcpus_ = 0;            // sum of attached domains' max_vcpus
     bool stop_ = false;
     std::thread thread_;
 };

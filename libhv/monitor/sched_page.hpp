@@ -7,8 +7,10 @@
 // Who writes what (and so what the other side must not trust):
 //  - the vCPU side (SchedClient) writes `want`, `yields`, `tid`, `online`,
 //    `nr_vcpus`, `kick_signal` and sets `dirty`, then rings the bell;
-//  - the host side (SchedHost) writes `grant`, `claimed` and the bell's
-//    `heartbeat_ns`. hvd reads the vCPU side's words as untrusted input:
+//  - the host side (SchedHost) writes `grant`, `pinned`, `claimed`,
+//    `managed` and `heartbeat_ns` of each page it schedules. The bell only
+//    carries rings: nothing a domain writes there can make the host look
+//    absent to another domain. hvd reads the vCPU side's words as untrusted input:
 //    indexes are bounded, the tid is only used with the process's own pid
 //    (tgkill, /proc/PID/task/TID), the signal must be a real-time one.
 // The words are lock-free 32/64-bit atomics: futex words, and safe
@@ -25,7 +27,7 @@ namespace hv::sched {
 
 inline constexpr uint32_t kPageMagic = 0x50534856;  // "VHSP"
 inline constexpr uint32_t kBellMagic = 0x42534856;  // "VHSB"
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 inline constexpr uint32_t kPageVcpus = core::sched::kMaxVcpusPerDomain;
 
 // A vCPU is gated only while a host claims its page and beats: a domain
@@ -41,6 +43,7 @@ struct alignas(64) SchedVcpuSlot {
     std::atomic<uint32_t> online{0};  // vCPU: 1 while its thread exists
     std::atomic<uint32_t> yields{0};  // vCPU: count of sched_op yields
     std::atomic<int32_t> tid{0};      // vCPU: its thread's id (gettid)
+    std::atomic<uint32_t> pinned{0};  // host: 1 = it bound the thread to a CPU (the vCPU side undoes it when let go)
 };
 
 struct SchedPage {
@@ -50,6 +53,8 @@ struct SchedPage {
     std::atomic<uint32_t> dirty{0};        // vCPU side: 1 = something changed since the host last looked
     std::atomic<int32_t> kick_signal{0};   // vCPU side: the signal that makes a vCPU thread leave the guest
     std::atomic<uint32_t> claimed{0};      // host: 1 while a host schedules this page's vCPUs
+    std::atomic<uint32_t> managed{0};      // host: vCPU slots it schedules (0..managed-1); others enter freely
+    std::atomic<uint64_t> heartbeat_ns{0}; // host: CLOCK_MONOTONIC of its last pass; 0 = no host
     SchedVcpuSlot vcpu[kPageVcpus];
 };
 
@@ -57,7 +62,6 @@ struct SchedBell {
     uint32_t magic = kBellMagic;
     uint32_t version = kLayoutVersion;
     std::atomic<uint32_t> ring{0};          // vCPU side: bumped on every change (futex word the host waits on)
-    std::atomic<uint64_t> heartbeat_ns{0};  // host: CLOCK_MONOTONIC of its last pass; 0 = no host
 };
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free,

@@ -49,11 +49,13 @@ Result<SharedMapping> SharedMapping::open(const std::string& path, size_t size) 
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return sys_error(path, "open");
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+    // One link only: a hard link to another domain's page would have it
+    // scheduled under the wrong process.
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || st.st_nlink != 1 ||
         static_cast<size_t>(st.st_size) != size) {
         ::close(fd);
         return make_error(Errc::invalid_argument,
-                          fmt::format("{}: not a {}-byte regular file of this user", path, size));
+                          fmt::format("{}: not a {}-byte regular file of this user with one link", path, size));
     }
     return map(fd, path, size);
 }

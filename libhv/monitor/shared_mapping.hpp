@@ -15,8 +15,8 @@ public:
     SharedMapping() = default;
     // A new file of `size` zero bytes (mode 0600; refused if it exists).
     static Result<SharedMapping> create(const std::string& path, size_t size);
-    // An existing file: a regular file (no symlink followed) of exactly
-    // `size` bytes, owned by this user.
+    // An existing file: a regular file (no symlink followed, one link) of
+    // exactly `size` bytes, owned by this user.
     static Result<SharedMapping> open(const std::string& path, size_t size);
     // open() when the file is there, else create(); `created` says which.
     static Result<SharedMapping> open_or_create(const std::string& path, size_t size, bool& created);

@@ -65,6 +65,13 @@ int main(int argc, char** argv) {
     // (hvd's). Without the bell (hvd runs with --sched none) Linux does.
     const std::string page_path = hv::sched::page_path_of(socket);
     hv::sched::SharedMapping bell_map, page_map;
+    // The page goes with the process, on every way out.
+    struct Unlink {
+        std::string path;
+        ~Unlink() {
+            if (!path.empty()) ::unlink(path.c_str());
+        }
+    } page_file;
     if (auto b = hv::sched::SharedMapping::open(hv::sched::bell_path_of(state_dir), sizeof(hv::sched::SchedBell))) {
         ::unlink(page_path.c_str()); // a stale one of a process that had this socket
         auto pg = hv::sched::SharedMapping::create(page_path, sizeof(hv::sched::SchedPage));
@@ -72,6 +79,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "hv-domain: %s\n", pg.error().message.c_str());
             return 1;
         }
+        page_file.path = page_path;
         bell_map = std::move(*b);
         page_map = std::move(*pg);
         mo.sched.mode = hv::Monitor::Options::Sched::Mode::external;
@@ -158,6 +166,5 @@ int main(int argc, char** argv) {
     server.stop();
     sub->reset();
     service.join();
-    if (page_map.mapped()) ::unlink(page_path.c_str());
     return 0;
 }

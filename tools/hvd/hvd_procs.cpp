@@ -46,12 +46,21 @@ hv::Result<void> HvdService::start() {
         bool created = false;
         auto bell = hv::sched::SharedMapping::open_or_create(hv::sched::bell_path_of(options_.state_dir),
                                                              sizeof(hv::sched::SchedBell), created);
+        const std::string bell_path = hv::sched::bell_path_of(options_.state_dir);
+        auto* b = bell ? static_cast<hv::sched::SchedBell*>(bell->data()) : nullptr;
+        if (b != nullptr && !created && (b->magic != hv::sched::kBellMagic || b->version != hv::sched::kLayoutVersion)) {
+            // Another layout, or scribbled on (domains can write it): a new
+            // one. Domains mapping the old one still run; their rings reach
+            // nobody, so hvd sees their changes at its next beat (50 ms).
+            log_->warn("{}: not a scheduler bell of this hv version; making a new one", bell_path);
+            std::error_code rm;
+            fs::remove(bell_path, rm);
+            bell = hv::sched::SharedMapping::create(bell_path, sizeof(hv::sched::SchedBell));
+            created = true;
+        }
         if (!bell) return bell.error();
         bell_map_ = std::move(*bell);
-        auto* b = created ? new (bell_map_.data()) hv::sched::SchedBell() : static_cast<hv::sched::SchedBell*>(bell_map_.data());
-        if (b->magic != hv::sched::kBellMagic || b->version != hv::sched::kLayoutVersion)
-            return make_error(Errc::invalid_argument, fmt::format("{}: not a scheduler bell of this hv version",
-                                                                  hv::sched::bell_path_of(options_.state_dir)));
+        b = created ? new (bell_map_.data()) hv::sched::SchedBell() : static_cast<hv::sched::SchedBell*>(bell_map_.data());
         auto host = hv::sched::SchedHost::start({*options_.sched, options_.pcpus}, *b, log_);
         if (!host) return host.error();
         sched_ = std::move(*host);
@@ -275,6 +284,7 @@ void HvdService::attach(const std::string& socket, std::function<void()> finishe
             std::error_code ec;
             fs::remove(p->socket, ec);
             fs::remove(p->socket + ".req", ec);
+            fs::remove(hv::sched::page_path_of(p->socket), ec);
             return finished();
         }
         if (r.status != HV_OK) {
@@ -546,8 +556,8 @@ void HvdService::proc_died(const ProcPtr& p) {
     if (p->gone) return;
     p->gone = true;
     if (spare_ == p) spare_.reset();
+    sched_detach(p); // before the reap: no signal or binding may reach a reused pid
     const std::string status = reap_pidfd(p->pidfd);
-    sched_detach(p);
     if (p->link) p->link->detach();
     p->watch.reset(); // closes the pidfd
     p->pidfd = -1;

@@ -362,6 +362,7 @@ void HvdService::do_create(const Peer& peer, hv::sdk::CreateRequest req, std::fu
     // credentials) off the loop; names are checked and reserved on it.
     struct Parsed {
         hv::Result<Checked> checked = make_error(Errc::invalid_argument, "");
+        hv::sched::DomainSched sched;
     };
     offload<Parsed>(
         [peer, req = std::move(req)]() mutable {
@@ -384,10 +385,15 @@ void HvdService::do_create(const Peer& peer, hv::sdk::CreateRequest req, std::fu
                 return out;
             }
             out.checked = Checked{std::move(req), peer, cfg->name, cfg->actions.on_crash};
+            out.sched = hv::sched::domain_sched(*cfg);
             return out;
         },
         [this, done = std::move(done)](Parsed p) mutable {
             if (!p.checked) return done(error_reply(p.checked.error()));
+            // The host's word on cpus (its CPUs), the ranges and room: a
+            // domain never runs unscheduled because its attach would fail.
+            if (sched_)
+                if (auto ok = sched_->check(p.sched); !ok) return done(error_reply(ok.error()));
             Checked c = std::move(*p.checked);
             if (by_name_.count(c.name) != 0 || reserved_.count(c.name) != 0)
                 return done(err(Errc::exists, fmt::format("domain '{}': a domain with that name exists", c.name)));

@@ -224,6 +224,8 @@ public:
     // pCPUs that must call pick_next now (preemption, wake-ups, work to
     // steal, a vCPU removed or moved away); clears the set.
     CpuMask take_resched();
+    // Whether take_resched() would name a pCPU now.
+    bool has_resched() const { return !resched_.empty(); }
     // Marks every pCPU for rescheduling (after a policy switch).
     void resched_all() { resched_ = pcpus_; }
 

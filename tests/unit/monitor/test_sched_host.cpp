@@ -6,11 +6,9 @@
 // loss, interruption, vcpu-list rows, pinning, refusals), never timings:
 // every wait is a bounded poll with a generous limit.
 //
-// Two hidden cases ([.sched_host_bug]) show known defects; see each one.
 #include <catch2/catch.hpp>
 
 #include <sched.h>
-#include <sys/resource.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -117,6 +116,7 @@ struct FakeVcpu {
     std::atomic<uint64_t> freed{0};       // acquire() said Entry::free
     std::atomic<uint64_t> interrupted{0}; // acquire() said Entry::interrupted
     std::atomic<uint64_t> misplaced{0};   // granted entries not on the granted CPU
+    std::atomic<uint64_t> stray{0};       // iterations of a granted entry run after the grant was taken back
     std::atomic<int> cpu{-1};             // sched_getcpu() in the guest, last seen
     std::atomic<bool> in_guest{false};
     std::atomic<bool> waiting{false};     // inside acquire()
@@ -132,7 +132,8 @@ struct FakeVcpu {
 class FakeDomain {
 public:
     FakeDomain(SchedBell& bell, uint32_t nr_vcpus)
-        : client_(std::make_shared<SchedClient>(std::make_unique<SchedPage>(), bell, kick_signal())), vcpus_(nr_vcpus) {}
+        : client_(std::make_shared<SchedClient>(std::make_unique<SchedPage>(), bell, kick_signal())),
+          vcpus_(nr_vcpus) {}
     ~FakeDomain() { stop(); }
     FakeDomain(const FakeDomain&) = delete;
     FakeDomain& operator=(const FakeDomain&) = delete;
@@ -180,7 +181,8 @@ private:
             t_kicked = 0;
             v.waiting_since.store(now_ns());
             v.waiting.store(true);
-            const Entry e = client_->acquire(i, [&] { return quit_.load() || v.block.load() || v.stop_waiting.load(); });
+            const Entry e =
+                client_->acquire(i, [&] { return quit_.load() || v.block.load() || v.stop_waiting.load(); });
             v.waiting.store(false);
             if (e == Entry::interrupted) {
                 v.interrupted.fetch_add(1);
@@ -207,9 +209,11 @@ private:
         v.cpu.store(::sched_getcpu());
         v.in_guest.store(true);
         volatile uint64_t sink = 0;
+        const bool gated = e == Entry::granted;
         while (t_kicked == 0 && !quit_.load(std::memory_order_relaxed) && !v.block.load(std::memory_order_relaxed)) {
             for (uint64_t k = 0; k < 200; ++k) sink = sink * 31 + k;
             v.iterations.fetch_add(1, std::memory_order_relaxed);
+            if (gated && grant(i) == 0) v.stray.fetch_add(1, std::memory_order_relaxed);
             v.cpu.store(::sched_getcpu(), std::memory_order_relaxed);
         }
         v.in_guest.store(false);
@@ -221,14 +225,10 @@ private:
     std::vector<std::thread> threads_;
 };
 
-// Starts a host and waits for its first heartbeat: a vCPU that calls
-// acquire() before it is told "free" and runs unscheduled for good (see
-// the [.sched_host_bug] case "first beat").
 std::unique_ptr<SchedHost> start_host(SchedBell& bell, Policy policy = Policy::credit, CpuMask pcpus = {}) {
     auto h = SchedHost::start({policy, pcpus}, bell, quiet_log());
     INFO((h ? std::string() : hv::describe(h.error())));
     REQUIRE(h);
-    REQUIRE(eventually([&] { return bell.heartbeat_ns.load() != 0; }));
     return std::move(*h);
 }
 
@@ -285,6 +285,18 @@ std::optional<VcpuRow> row_of(const SchedHost& host, uint32_t domid, uint32_t vc
 }
 
 std::string message_of(const hv::Result<void>& r) { return r ? std::string("(ok)") : r.error().message; }
+
+// A thread's schedstat: time on a CPU, time waiting on a run queue (ns).
+std::pair<uint64_t, uint64_t> schedstat_of(pid_t tid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", static_cast<int>(tid));
+    unsigned long long on_cpu = 0, waited = 0;
+    if (FILE* f = std::fopen(path, "re")) {
+        if (std::fscanf(f, "%llu %llu", &on_cpu, &waited) != 2) on_cpu = waited = 0;
+        std::fclose(f);
+    }
+    return {on_cpu, waited};
+}
 
 // What a test prints when a wait fails: the fake vCPUs, their page words and the host's rows.
 std::string dump(FakeDomain& d, uint32_t nr) {
@@ -382,15 +394,24 @@ TEST_CASE("sched host: two domains pinned to one host CPU take turns in the gues
 
     const uint64_t entries_a = a.v(0).entries.load(), entries_b = b.v(0).entries.load();
     const uint64_t iter_a = a.v(0).iterations.load(), iter_b = b.v(0).iterations.load();
+    const uint64_t stray_a = a.v(0).stray.load(), stray_b = b.v(0).stray.load();
     const Occupancy o = watch({{&a, 0}, {&b, 0}}, cpu, 1500ms);
+    const uint64_t work = a.v(0).iterations.load() - iter_a + b.v(0).iterations.load() - iter_b;
+    const double stray = static_cast<double>(a.v(0).stray.load() - stray_a + b.v(0).stray.load() - stray_b) /
+                         static_cast<double>(std::max<uint64_t>(1, work));
+    INFO("guest work done after the grant was taken back: " << stray * 100 << "%");
     INFO("samples " << o.samples << ", in the guest at once (grant or not): " << o.max_in_guest << " in "
                     << o.overlaps << " samples; longest in the guest after revocation " << o.longest_revoked_ms
                     << " ms; entries " << a.v(0).entries.load() << "/" << b.v(0).entries.load());
-    // Never two grant holders in the guest on the CPU...
+    // Never two grant holders in the guest on the CPU.
     CHECK(o.max_holding == 1);
-    // ...and a vCPU whose grant was taken back leaves (the kick): it does
-    // not stay in the guest beside the next holder. Generous: the kicked
-    // thread only has to be scheduled by Linux once more.
+    // A vCPU whose grant was taken back does no more guest work: the kick
+    // makes it leave as soon as Linux runs it. (It can still look "in the
+    // guest" beside the next holder for a while: both threads are bound to
+    // the one CPU, the new holder may run first, and the kicked one only
+    // takes its signal when it runs again. Hence the work measure, and a
+    // generous bound on how long that lasts.)
+    CHECK(stray < 0.05);
     CHECK(o.longest_revoked_ms < 1000);
     // Both made progress, each entering again and again: only possible if
     // each was kicked out for the other (neither blocks on its own).
@@ -417,9 +438,19 @@ TEST_CASE("sched host: on one host CPU the heavier domain (weight 512) runs more
     light.start_all();
     REQUIRE(eventually([&] { return heavy.v(0).granted.load() >= 2 && light.v(0).granted.load() >= 2; }));
     std::this_thread::sleep_for(200ms); // past the first accounting periods
+    const auto charged = [&](uint32_t domid) {
+        const auto r = row_of(*host, domid, 0);
+        return r ? r->runtime_ns : 0;
+    };
+    const uint64_t charged_h = charged(1), charged_l = charged(2);
+    const uint64_t cpu_h = schedstat_of(heavy.tid(0)).first, cpu_l = schedstat_of(light.tid(0)).first;
     const auto p = progress({&heavy.v(0), &light.v(0)}, 2000ms);
     INFO("iterations: heavy " << p[0] << ", light " << p[1] << " (ratio "
-                              << (p[1] != 0 ? static_cast<double>(p[0]) / static_cast<double>(p[1]) : 0.0) << ")");
+                              << (p[1] != 0 ? static_cast<double>(p[0]) / static_cast<double>(p[1]) : 0.0)
+                              << "); charged ms: heavy " << (charged(1) - charged_h) / 1'000'000 << ", light "
+                              << (charged(2) - charged_l) / 1'000'000 << "; on a CPU ms: heavy "
+                              << (schedstat_of(heavy.tid(0)).first - cpu_h) / 1'000'000 << ", light "
+                              << (schedstat_of(light.tid(0)).first - cpu_l) / 1'000'000);
     CHECK(p[1] > 0);
     CHECK(p[0] > p[1]);
 }
@@ -538,7 +569,8 @@ TEST_CASE("sched host: when the host goes, every page is released and waiting vC
         REQUIRE(r.page().claimed.load() == 1);
     } // ~SchedHost
     const auto t0 = Clock::now();
-    CHECK(bell.heartbeat_ns.load() == 0);
+    CHECK(s.page().heartbeat_ns.load() == 0);
+    CHECK(r.page().heartbeat_ns.load() == 0);
     CHECK(s.page().claimed.load() == 0);
     CHECK(r.page().claimed.load() == 0);
     CHECK(s.grant(0) == 0);
@@ -567,6 +599,58 @@ TEST_CASE("sched host: a vCPU running unscheduled is kicked at attach and comes 
     CHECK(d.v(0).freed.load() == 1);
     REQUIRE(eventually([&] { return d.v(0).in_guest.load() && d.v(0).cpu.load() == static_cast<int>(cpu); }));
     CHECK(d.v(0).misplaced.load() == 0);
+}
+
+TEST_CASE("sched host: a vCPU that wants a pCPU right after attach() is scheduled, not let in unscheduled",
+          "[sched_host]") {
+    // No wait for the host thread's first pass: attach() itself must make
+    // the host present to the page.
+    const uint32_t cpu = first_cpu();
+    for (int k = 0; k < 20; ++k) {
+        SchedBell bell;
+        FakeDomain d(bell, 1);
+        auto host = start_host(bell);
+        attach(*host, 1, d, pinned(cpu));
+        d.start_all();
+        INFO("try " << k << "\n" << dump(d, 1));
+        REQUIRE(eventually([&] { return d.v(0).granted.load() >= 1; }, 5000ms));
+        CHECK(d.v(0).freed.load() == 0);
+    }
+}
+
+TEST_CASE("sched host: vCPU slots past the domain's maxvcpus are not scheduled: they enter freely", "[sched_host]") {
+    const uint32_t cpu = first_cpu();
+    SchedBell bell;
+    FakeDomain d(bell, 2);
+    auto host = start_host(bell);
+    attach(*host, 1, d, pinned(cpu, 1)); // the host manages vCPU 0 only
+    d.start_all();
+    REQUIRE(eventually([&] { return d.v(0).granted.load() >= 1 && d.v(1).freed.load() >= 1; }));
+    CHECK(d.v(1).granted.load() == 0);
+    CHECK(host->vcpus(1).size() == 1);
+}
+
+TEST_CASE("sched host: a vCPU the host lets go gets back the CPUs the host had bound it away from", "[sched_host]") {
+    if (!second_cpu()) {
+        WARN("only one CPU: nothing to unbind");
+        return;
+    }
+    const uint32_t cpu = first_cpu();
+    const CpuMask all = SchedHost::process_cpus();
+    SchedBell bell;
+    FakeDomain s(bell, 1);
+    auto host = start_host(bell, Policy::rtds);
+    attach(*host, 1, s, pinned(cpu));
+    starve(*host, 1);
+    s.start_all();
+    // Granted once (bound to the CPU), then waiting.
+    REQUIRE(eventually([&] { return thread_affinity(s.tid(0)) == CpuMask::of(cpu); }));
+    REQUIRE(eventually([&] { return s.starved_for(0, 300ms); }));
+    SECTION("detached") { host->detach(1); }
+    SECTION("host gone") { host.reset(); }
+    REQUIRE(eventually([&] { return s.v(0).freed.load() >= 1; }));
+    CHECK(eventually([&] { return thread_affinity(s.tid(0)) == all; }));
+    CHECK(s.page().vcpu[0].pinned.load() == 0);
 }
 
 // ---- acquire()'s predicate ----
@@ -936,64 +1020,20 @@ TEST_CASE("sched host: switching the policy live keeps every vCPU running", "[sc
     REQUIRE(host->switch_policy(Policy::credit));
     CHECK(host->policy() == Policy::credit);
     CHECK(both_progress());
+    // Back on credit, the configured weight holds again.
+    p = host->domain_params(1);
+    REQUIRE(p);
+    CHECK(p->policy == Policy::credit);
+    CHECK(p->credit.weight == 512);
     CHECK(a.v(0).freed.load() == 0);
     CHECK(b.v(0).freed.load() == 0);
     CHECK(a.v(0).misplaced.load() == 0);
     CHECK(b.v(0).misplaced.load() == 0);
 }
 
-// ---- known defects (hidden: run with '[.sched_host_bug]') ----
-
-// A vCPU that reaches acquire() after attach() but before the host
-// thread's first pass sees claimed == 1 and heartbeat_ns == 0, takes
-// Entry::free without ever saying want(true), and so runs unscheduled for
-// good: the host holds it blocked, never grants, so never revokes, so
-// never kicks it (sched_client.hpp acquire(): host_present() before
-// want(); sched_host.cpp: the heartbeat is only written by main()).
-TEST_CASE("sched host bug: a vCPU that arrives before the host's first beat is never scheduled",
-          "[.sched_host_bug]") {
-    const uint32_t cpu = first_cpu();
-    int escaped = 0, tries = 0;
-    for (; tries < 100; ++tries) {
-        SchedBell bell;
-        FakeDomain d(bell, 1);
-        auto h = SchedHost::start({Policy::credit, {}}, bell, quiet_log());
-        REQUIRE(h);
-        attach(**h, 1, d, pinned(cpu));
-        d.start_all(); // no wait for the first beat
-        if (!eventually([&] { return d.v(0).granted.load() >= 1; }, 1000ms)) ++escaped;
-    }
-    INFO(escaped << " of " << tries << " vCPUs ran unscheduled while their host lived");
-    CHECK(escaped == 0);
-}
-
-// Host gone or domain detached: its vCPU threads are to run "under
-// Linux's scheduler alone", but each stays bound to the one CPU it was
-// last granted (grant() set that affinity; nothing restores it).
-TEST_CASE("sched host bug: a detached vCPU thread stays bound to its last granted CPU", "[.sched_host_bug]") {
-    if (!second_cpu()) {
-        WARN("only one CPU: nothing to show");
-        return;
-    }
-    const uint32_t cpu = first_cpu();
-    SchedBell bell;
-    FakeDomain d(bell, 1);
-    auto host = start_host(bell);
-    attach(*host, 1, d, pinned(cpu));
-    d.start_all();
-    REQUIRE(eventually([&] { return d.v(0).granted.load() >= 1; }));
-    host->detach(1);
-    const CpuMask after = thread_affinity(d.tid(0));
-    INFO("affinity after detach: " << hv::sched::cpu_bits(after) << ", the process's: "
-                                   << hv::sched::cpu_bits(SchedHost::process_cpus()));
-    CHECK(after == SchedHost::process_cpus());
-}
-
-// slot_owner_ says 0 for a free slot, so a domain attached as domid 0 leaves
-// its slot looking free: the next attach takes the same slot and fails
-// (and decide() never revokes a domid-0 vCPU: `was` is null for it).
-// hv gives guests domids from 1, but attach() does not refuse 0.
-TEST_CASE("sched host bug: a domain attached as domid 0 leaves its slot looking free", "[.sched_host_bug]") {
+// slot_owner_ says 0 for a free slot, so domid 0 must be refused (hv gives
+// guests domids from 1); else its slot would look free to the next attach.
+TEST_CASE("sched host: domid 0 is refused, and the next domain still gets a slot of its own", "[sched_host]") {
     SchedBell bell;
     FakeDomain a(bell, 1), b(bell, 1);
     auto host = start_host(bell);
@@ -1002,36 +1042,4 @@ TEST_CASE("sched host bug: a domain attached as domid 0 leaves its slot looking 
     INFO("attach(0): " << message_of(r0) << "; attach(1): " << message_of(r1));
     // Either 0 is refused, or both are scheduled.
     CHECK((!r0 || (r1 && host->attached(0) && host->attached(1))));
-}
-
-TEST_CASE("TMP rq", "[.tmprq]") {
-    const uint32_t cpu = first_cpu();
-    // A plain thread (no vCPU) hogging the CPU.
-    std::atomic<bool> quit{false};
-    std::thread hog([&] {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        ::sched_setaffinity(0, sizeof set, &set);
-        volatile uint64_t x = 0;
-        while (!quit.load(std::memory_order_relaxed)) x = x + 1;
-    });
-    struct Join { std::atomic<bool>& q; std::thread& t; ~Join() { q = true; t.join(); } } join{quit, hog};
-    SchedBell bell;
-    FakeDomain d(bell, 1);
-    auto host = start_host(bell, Policy::rtds);
-    attach(*host, 1, d, pinned(cpu));
-    REQUIRE(host->set_domain_params(1, rtds(20'000, 2'000)));
-    d.start_all();
-    REQUIRE(::setpriority(PRIO_PROCESS, static_cast<id_t>(d.tid(0)), 19) == 0);
-    std::this_thread::sleep_for(1000ms);
-    auto r = row_of(*host, 1, 0);
-    REQUIRE(r);
-    char path[128];
-    std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", d.tid(0));
-    FILE* f = std::fopen(path, "r");
-    unsigned long long on_cpu = 0, waited = 0;
-    if (f) { if (std::fscanf(f, "%llu %llu", &on_cpu, &waited) != 2) on_cpu = 0; std::fclose(f); }
-    WARN("charged " << r->runtime_ns / 1000 << " us; thread on CPU " << on_cpu / 1000 << " us, waited " << waited / 1000 << " us; granted " << d.v(0).granted.load() << " iterations " << d.v(0).iterations.load());
-    CHECK(r->runtime_ns < 2 * on_cpu + 1'000'000);
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <hv/abi/control.h>
 #include <hv/result.hpp>
@@ -244,8 +245,8 @@ inline hv_ctl_sched_domain_t to_wire(const SchedParams& p) {
     return w;
 }
 
-// Fields flagged in `set` (every field of the policy in a reply, where
-// set is 0: `reply`).
+// Fields flagged in `set`; in a reply (`reply`), every field of the
+// policy, whatever `set` says.
 inline Result<SchedParams> from_wire(const hv_ctl_sched_domain_t& w, bool reply) {
     auto policy = policy_of(w.policy);
     if (!policy) return policy.error();
@@ -253,6 +254,14 @@ inline Result<SchedParams> from_wire(const hv_ctl_sched_domain_t& w, bool reply)
                                HV_CTL_SCHED_SET_BUDGET | HV_CTL_SCHED_SET_EXTRATIME;
     if ((w.set & ~known) != 0) return make_error(Errc::invalid_argument, "scheduler parameters: unknown bits in set");
     if (w.extratime > 1) return make_error(Errc::invalid_argument, "scheduler parameters: extratime is 0 or 1");
+    // A request carries only what it sets: a value in a field it does not
+    // flag is a mistake to report, not to ignore.
+    const std::pair<uint32_t, uint32_t> fields[] = {{HV_CTL_SCHED_SET_WEIGHT, w.weight}, {HV_CTL_SCHED_SET_CAP, w.cap},
+                                                    {HV_CTL_SCHED_SET_PERIOD, w.period_us}, {HV_CTL_SCHED_SET_BUDGET, w.budget_us},
+                                                    {HV_CTL_SCHED_SET_EXTRATIME, w.extratime}};
+    for (const auto& [bit, value] : fields)
+        if (!reply && (w.set & bit) == 0 && value != 0)
+            return make_error(Errc::invalid_argument, "scheduler parameters: a value in a field `set` does not flag");
     SchedParams p;
     p.domid = w.domid;
     p.policy = *policy;
