@@ -114,11 +114,9 @@ Result<void> SchedControl::set_sched_params(const sdk::SchedParams& in) {
     if ((in.weight || in.cap) && !credit) return make_error(Errc::invalid_argument, "weight and cap are the credit scheduler's");
     if ((in.period_us || in.budget_us || in.extratime) && credit)
         return make_error(Errc::invalid_argument, "period, budget and extratime are the rtds scheduler's");
-    if (in.weight) {
-        if (auto r = in_range("weight", *in.weight, cs::kCreditWeightMin, cs::kCreditWeightMax); !r) return r;
-        p.credit.weight = *in.weight;
-    }
-    if (in.cap) p.credit.cap = *in.cap; // its range depends on the domain: SchedHost names it
+    // Weight and cap ranges are SchedHost's to check (cap's depends on the domain).
+    if (in.weight) p.credit.weight = *in.weight;
+    if (in.cap) p.credit.cap = *in.cap;
     if (in.period_us) {
         if (auto r = in_range("period", *in.period_us, cs::kRtdsPeriodUsMin, cs::kRtdsPeriodUsMax, " us"); !r) return r;
         p.rtds.period_us = *in.period_us;
