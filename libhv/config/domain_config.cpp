@@ -20,6 +20,8 @@
 
 namespace hv::config {
 
+uint32_t max_vcpus_of(const DomainConfig& dc) { return dc.maxvcpus != 0 ? dc.maxvcpus : dc.vcpus; }
+
 std::string uuid_to_string(const Uuid& u) {
     static constexpr char hex[] = "0123456789abcdef";
     std::string s;
@@ -207,9 +209,6 @@ std::string check_name(std::string_view name) {
     if (name.empty() || name.size() > HV_DOMAIN_NAME_MAX) return why;
     return "'" + show_name(name) + "' " + why;
 }
-
-// The vCPUs a domain may have: maxvcpus, or vcpus when unset.
-uint32_t max_vcpus_of(const DomainConfig& dc) { return dc.maxvcpus != 0 ? dc.maxvcpus : dc.vcpus; }
 
 // "maxvcpus (4)", or "vcpus (4)" when maxvcpus is unset: the key the limit
 // came from, as messages name it.

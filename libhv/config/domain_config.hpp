@@ -100,6 +100,10 @@ struct DomainConfig {
 
 std::string uuid_to_string(const Uuid& u);
 
+// The vCPUs a domain may have: maxvcpus, or vcpus when unset. vcpus of
+// them are online at start (the guest is asked to bring up that many).
+uint32_t max_vcpus_of(const DomainConfig& dc);
+
 // Whether hv can create this domain, checked before anything is created:
 // the name (hv/abi/domain_name.h), a kernel, memory within
 // kMinMemoryMib..kMaxMemoryMib, vcpus within 1..kMaxVcpus, maxvcpus (when

@@ -23,6 +23,7 @@ public:
     Result<void> unpause(uint32_t domid) override { return m_->unpause(domid); }
     Result<void> shutdown(uint32_t domid, const sdk::ShutdownRequest& req) override;
     Result<void> rename(uint32_t domid, std::string_view name) override { return m_->rename(domid, name); }
+    Result<void> set_vcpus(uint32_t domid, uint32_t online) override { return m_->set_vcpus(domid, online); }
     Result<sdk::DomainInfo> info(uint32_t domid) override;
     Result<std::vector<sdk::DomainInfo>> list() override;
     Result<uint32_t> lookup(std::string_view name_or_id) override { return m_->lookup(name_or_id); }

@@ -51,6 +51,7 @@ const char* op_name(uint32_t op) {
     case HV_DOMCTL_UNDEFINE: return "undefine";
     case HV_DOMCTL_SHUTDOWN: return "shutdown";
     case HV_DOMCTL_RENAME: return "rename";
+    case HV_DOMCTL_VCPU_SET: return "vcpu set";
     case HV_DOMCTL_LIST: return "list";
     case HV_DOMCTL_LOOKUP: return "lookup";
     case HV_DOMCTL_WAIT: return "wait";
@@ -183,6 +184,11 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
         auto name = wire::get_name(req->name);
         if (!name || req->_pad0 != 0) return bad("rename: name not NUL-terminated or nonzero padding");
         return from(b.rename(req->domid, *name));
+    }
+    case HV_DOMCTL_VCPU_SET: {
+        auto req = exactly<hv_ctl_vcpu_set_t>(payload);
+        if (!req) return size_error("vcpu set", payload.size(), sizeof(hv_ctl_vcpu_set_t));
+        return from(b.set_vcpus(req->domid, req->online));
     }
     case HV_DOMCTL_LIST: {
         if (!payload.empty()) return size_error("list", payload.size(), 0);

@@ -6,8 +6,8 @@
 namespace hv::core {
 
 namespace {
-// Xen binds an event channel to vCPU 0 unless told otherwise; hv's two
-// events have no binding op yet, so they all notify vCPU 0.
+// Xen binds an event channel to vCPU 0 unless told otherwise; the
+// domain's events have no binding op yet, so they notify vCPU 0.
 constexpr uint32_t kNotifyVcpu = 0;
 
 uint64_t deadline_after(uint64_t now_ns, uint64_t timeout_ns) {
@@ -21,8 +21,10 @@ bool is_hypercall_exit(uint16_t port, uint8_t size, bool write, uint32_t count) 
     return port == HV_HYPERCALL_PORT && write && size == 4 && count == 1;
 }
 
-bool DomainPolicy::init(uint32_t nr_vcpus) {
-    if (nr_vcpus == 0 || nr_vcpus > kMaxDomainVcpus) return false;
+bool DomainPolicy::init(Platform& platform, uint32_t nr_vcpus, uint32_t online_target) {
+    if (nr_vcpus == 0 || nr_vcpus > kMaxDomainVcpus || online_target > nr_vcpus) return false;
+    platform_ = &platform;
+    target_ = online_target != 0 ? online_target : nr_vcpus;
     for (Vcpu& v : vcpus_) v = Vcpu{};
     flags_ = DomainFlags{};
     stopping_ = guest_stop_ = false;
@@ -40,6 +42,18 @@ void DomainPolicy::move(uint32_t vcpu, VcpuEvent e) {
 bool DomainPolicy::start(uint32_t vcpu) {
     if (vcpu >= nr_ || stopping_ || vcpus_[vcpu].state != VcpuState::offline) return false;
     move(vcpu, VcpuEvent::start);
+    platform_->wake(vcpu);
+    return true;
+}
+
+bool DomainPolicy::set_target(uint32_t n) {
+    if (n == 0 || n > nr_) return false;
+    if (n == target_) return true;
+    target_ = n;
+    ++raises_;
+    for (uint32_t i = 0; i < nr_; ++i)
+        if (is_up(i)) raise_on(i, HV_EVENT_VCPU_TARGET);
+    wake_halted();
     return true;
 }
 
@@ -70,19 +84,34 @@ Step DomainPolicy::park(uint32_t vcpu, Wait wait, uint64_t deadline_ns) {
     v.wait = wait;
     v.deadline_ns = deadline_ns;
     v.halt_seen = raises_;
+    if (deadline_ns != kNoDeadline) platform_->set_timer(vcpu, deadline_ns);
     Step s;
     s.kind = Step::Kind::park;
-    s.deadline_ns = deadline_ns;
     return s;
 }
 
-Step DomainPolicy::on_call(uint32_t vcpu, const CallOutcome& out, uint64_t now_ns) {
+// Like Xen's VCPUOP_down: the vCPU forgets its events and waits (out of
+// the run loop) for a later vcpu_op up to start it afresh.
+Step DomainPolicy::take_down(uint32_t vcpu) {
+    Vcpu& v = vcpus_[vcpu];
+    move(vcpu, VcpuEvent::down);
+    v.wait = Wait::none;
+    v.deadline_ns = kNoDeadline;
+    v.pending = v.mask = 0;
+    Step s;
+    s.kind = Step::Kind::offline;
+    return s;
+}
+
+Step DomainPolicy::on_call(uint32_t vcpu, const CallOutcome& out) {
     Step s;
     s.result = out.result;
     switch (out.action) {
     case CallOutcome::Action::none: s.kind = Step::Kind::resume; return s;
     case CallOutcome::Action::yield: s.kind = Step::Kind::yield; return s;
-    case CallOutcome::Action::block: return park(vcpu, Wait::block, deadline_after(now_ns, out.block_timeout_ns));
+    case CallOutcome::Action::block:
+        return park(vcpu, Wait::block, deadline_after(platform_->now_ns(), out.block_timeout_ns));
+    case CallOutcome::Action::down: return take_down(vcpu);
     case CallOutcome::Action::shutdown:
         s.first_stop = stop(out.reason, true);
         s.kind = Step::Kind::stop;
@@ -100,10 +129,9 @@ Step DomainPolicy::on_fault(uint32_t) {
     return s;
 }
 
-Wake DomainPolicy::check(uint32_t vcpu, uint64_t now_ns) {
+Wake DomainPolicy::check(uint32_t vcpu) {
     Vcpu& v = vcpus_[vcpu];
     Wake w;
-    w.deadline_ns = v.deadline_ns;
     if (stopping_) {
         if (v.state == VcpuState::blocked) move(vcpu, VcpuEvent::wake);
         v.wait = Wait::none;
@@ -115,7 +143,7 @@ Wake DomainPolicy::check(uint32_t vcpu, uint64_t now_ns) {
     if (flags_.paused) return w;
     const uint64_t ready = v.pending & ~v.mask;
     bool go = false;
-    if (v.wait == Wait::block) go = ready != 0 || now_ns >= v.deadline_ns;
+    if (v.wait == Wait::block) go = ready != 0 || platform_->now_ns() >= v.deadline_ns;
     else if (v.wait == Wait::halt) go = raises_ != v.halt_seen;
     else go = true; // not parked: nothing to wait for
     if (!go) return w;
@@ -126,19 +154,45 @@ Wake DomainPolicy::check(uint32_t vcpu, uint64_t now_ns) {
         v.pending &= ~ready;
     }
     if (v.state == VcpuState::blocked) move(vcpu, VcpuEvent::wake);
+    if (v.deadline_ns != kNoDeadline) platform_->set_timer(vcpu, kNoDeadline);
     v.wait = Wait::none;
     v.deadline_ns = kNoDeadline;
     w.kind = Wake::Kind::resume;
     return w;
 }
 
-uint32_t DomainPolicy::raise(uint64_t events, uint32_t shutdown_request) {
+void DomainPolicy::raise_on(uint32_t vcpu, uint64_t events) {
+    Vcpu& v = vcpus_[vcpu];
+    v.pending |= events;
+    if (v.wait == Wait::block && (v.pending & ~v.mask) != 0) platform_->wake(vcpu);
+}
+
+void DomainPolicy::wake_halted() {
+    for (uint32_t i = 0; i < nr_; ++i)
+        if (vcpus_[i].wait == Wait::halt) platform_->wake(i);
+}
+
+void DomainPolicy::raise(uint64_t events, uint32_t shutdown_request) {
     ++raises_;
     if ((events & HV_EVENT_SHUTDOWN_REQUEST) != 0) request_ = shutdown_request;
-    Vcpu& v = vcpus_[kNotifyVcpu];
-    v.pending |= events;
-    if (v.wait == Wait::block && (v.pending & ~v.mask) != 0) return kNotifyVcpu;
-    return kNoVcpu;
+    raise_on(kNotifyVcpu, events);
+    wake_halted();
+}
+
+// A running vCPU is kicked out of the guest; a runnable one may be waiting
+// for a host CPU, and is woken to see the pause.
+void DomainPolicy::pause() {
+    flags_.paused = true;
+    for (uint32_t i = 0; i < nr_; ++i) {
+        if (vcpus_[i].state == VcpuState::running) platform_->kick(i);
+        else if (vcpus_[i].state == VcpuState::runnable) platform_->wake(i);
+    }
+}
+
+void DomainPolicy::unpause() {
+    flags_.paused = false;
+    for (uint32_t i = 0; i < nr_; ++i)
+        if (is_up(i)) platform_->wake(i);
 }
 
 bool DomainPolicy::any_halted() const {
@@ -167,6 +221,10 @@ bool DomainPolicy::stop(ShutdownReason reason, bool by_guest) {
         else flags_.shut_down = true;
     } else {
         flags_.dying = true;
+    }
+    for (uint32_t i = 0; i < nr_; ++i) {
+        if (vcpus_[i].state == VcpuState::running) platform_->kick(i);
+        platform_->wake(i);
     }
     return true;
 }

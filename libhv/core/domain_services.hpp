@@ -26,6 +26,8 @@ public:
     // Fields are validated; returns HV_OK, HV_EBUSY (already up) or another
     // HV_E* the platform finds.
     virtual int64_t vcpu_up(uint32_t caller, const hv_vcpu_up_t& req) = 0;
+    // How many vCPUs the control plane wants online (vcpu_op TARGET).
+    virtual uint32_t vcpu_target() const = 0;
 
     // A call the dispatcher refused: logged by the platform (rate-limited
     // there if it likes); `why` is a static string.

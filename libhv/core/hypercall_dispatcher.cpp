@@ -80,7 +80,7 @@ CallOutcome HypercallDispatcher::run_slot(uint32_t vcpu, hv_call_t& call, bool i
     case HV_GROUP_VERSION: return version_op(vcpu, call);
     case HV_GROUP_CONSOLE_IO: return console_op(vcpu, call);
     case HV_GROUP_SCHED_OP: return sched_op(vcpu, call, in_multicall);
-    case HV_GROUP_VCPU_OP: return vcpu_op(vcpu, call);
+    case HV_GROUP_VCPU_OP: return vcpu_op(vcpu, call, in_multicall);
     case HV_GROUP_MULTICALL: return multicall(vcpu, call, in_multicall);
     default: return refuse(vcpu, call, HV_ENOSYS, "unknown op group");
     }
@@ -108,7 +108,7 @@ CallOutcome HypercallDispatcher::version_op(uint32_t vcpu, hv_call_t& call) {
     case HV_VERSION_OP_FEATURES: {
         if (!args_zero(call)) return refuse(vcpu, call, HV_EINVAL, "nonzero output fields on input");
         store(call, hv_version_features_t{HV_FEATURE_CONSOLE_IO | HV_FEATURE_MULTICALL | HV_FEATURE_VCPU_UP |
-                                          HV_FEATURE_BLOCK_TIMEOUT});
+                                          HV_FEATURE_BLOCK_TIMEOUT | HV_FEATURE_VCPU_HOTPLUG});
         return done(HV_OK);
     }
     case HV_VERSION_OP_SELF: {
@@ -169,7 +169,7 @@ CallOutcome HypercallDispatcher::sched_op(uint32_t vcpu, hv_call_t& call, bool i
     }
 }
 
-CallOutcome HypercallDispatcher::vcpu_op(uint32_t vcpu, hv_call_t& call) {
+CallOutcome HypercallDispatcher::vcpu_op(uint32_t vcpu, hv_call_t& call, bool in_multicall) {
     switch (call.op) {
     case HV_VCPU_OP_IS_UP: {
         hv_vcpu_is_up_t req;
@@ -196,6 +196,19 @@ CallOutcome HypercallDispatcher::vcpu_op(uint32_t vcpu, hv_call_t& call) {
         const int64_t r = svc_.vcpu_up(vcpu, req);
         if (r < 0) return refuse(vcpu, call, r, r == HV_EBUSY ? "vCPU already up" : "vCPU could not start");
         return done(r);
+    }
+    case HV_VCPU_OP_DOWN: {
+        hv_vcpu_down_t req;
+        if (!load(call, req) || req._pad0 != 0) return refuse(vcpu, call, HV_EINVAL, "nonzero padding in vcpu down");
+        if (req.vcpu != vcpu) return refuse(vcpu, call, HV_EINVAL, "vcpu down of another vCPU (only the caller goes down)");
+        if (in_multicall) return refuse(vcpu, call, HV_EINVAL, "vcpu down inside a multicall");
+        if (vcpu == 0) return refuse(vcpu, call, HV_EBUSY, "vCPU 0 takes the domain's events and stays up");
+        return CallOutcome{HV_OK, Action::down, 0, ShutdownReason::poweroff};
+    }
+    case HV_VCPU_OP_TARGET: {
+        if (!args_zero(call)) return refuse(vcpu, call, HV_EINVAL, "nonzero output fields on input");
+        store(call, hv_vcpu_target_t{svc_.vcpu_target(), svc_.max_vcpus()});
+        return done(HV_OK);
     }
     default: return refuse(vcpu, call, HV_ENOSYS, "unknown vcpu_op");
     }

@@ -17,7 +17,7 @@ namespace hv::core {
 // What the vCPU does after a call. `result` goes to rax (and to the slot,
 // when the slot was readable).
 struct CallOutcome {
-    enum class Action : uint8_t { none, yield, block, shutdown };
+    enum class Action : uint8_t { none, yield, block, shutdown, down };
     int64_t result = HV_OK;
     Action action = Action::none;
     uint64_t block_timeout_ns = 0;                   // for block; 0 = no timeout
@@ -39,7 +39,7 @@ private:
     CallOutcome version_op(uint32_t vcpu, hv_call_t& call);
     CallOutcome console_op(uint32_t vcpu, hv_call_t& call);
     CallOutcome sched_op(uint32_t vcpu, hv_call_t& call, bool in_multicall);
-    CallOutcome vcpu_op(uint32_t vcpu, hv_call_t& call);
+    CallOutcome vcpu_op(uint32_t vcpu, hv_call_t& call, bool in_multicall);
     CallOutcome multicall(uint32_t vcpu, hv_call_t& call, bool in_multicall);
 
     CallOutcome refuse(uint32_t vcpu, const hv_call_t& call, int64_t code, const char* why);

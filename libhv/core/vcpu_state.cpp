@@ -36,6 +36,10 @@ bool vcpu_apply(VcpuState& s, VcpuEvent e) {
         if (s != VcpuState::blocked) return false;
         next = VcpuState::runnable;
         break;
+    case VcpuEvent::down:
+        if (s != VcpuState::running) return false;
+        next = VcpuState::offline;
+        break;
     case VcpuEvent::stop:
         next = VcpuState::stopped;
         break;

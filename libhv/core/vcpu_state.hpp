@@ -10,7 +10,7 @@
 namespace hv::core {
 
 enum class VcpuState : uint8_t {
-    offline,  // not started (APs before vcpu_op up)
+    offline,  // not started (APs before vcpu_op up), or taken down (vcpu_op down)
     runnable, // wants the CPU; gated by pause
     running,  // executing guest code
     blocked,  // in sched_op block, waiting for an event
@@ -23,6 +23,7 @@ enum class VcpuEvent : uint8_t {
     exit,    // running -> runnable (an exit handled, yield, pause)
     block,   // running -> blocked
     wake,    // blocked -> runnable
+    down,    // running -> offline (vcpu_op down)
     stop,    // any -> stopped
 };
 

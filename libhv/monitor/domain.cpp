@@ -32,6 +32,7 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     if (spec.vcpus == 0) return make_error(Errc::invalid_argument, "a domain needs at least one vCPU");
     if (!spec.kernel) return make_error(Errc::invalid_argument, "no kernel image");
     std::unique_ptr<Domain> d(new Domain(std::move(spec), std::move(on_stop), std::move(log)));
+    d->clock_ = hypervisor.clock();
     auto vm = hypervisor.create_vm(d->spec_.memory_mib << 20);
     if (!vm) return vm.error();
     d->vm_ = std::move(*vm);
@@ -39,8 +40,9 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     auto boot = boot::load_pvh(*d->spec_.kernel, d->spec_.cmdline, d->vm_->ram());
     if (!boot) return make_error(boot.error().code, fmt::format("domain {}: {}", d->name(), boot.error().message));
 
-    if (!d->policy_.init(d->spec_.vcpus))
-        return make_error(Errc::invalid_argument, fmt::format("{} vCPUs: at most {}", d->spec_.vcpus, core::kMaxDomainVcpus));
+    if (!d->policy_.init(*d, d->spec_.vcpus, d->spec_.online))
+        return make_error(Errc::invalid_argument, fmt::format("{} vCPUs ({} online): at most {}, and online within 1..vCPUs",
+                                                              d->spec_.vcpus, d->spec_.online, core::kMaxDomainVcpus));
     d->vcpus_.resize(d->spec_.vcpus);
     for (uint32_t i = 0; i < d->spec_.vcpus; ++i) {
         auto v = d->vm_->create_vcpu(i);
@@ -53,17 +55,12 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     Domain* self = d.get();
     d->console_.set_input_notify([self] {
         std::lock_guard lock(self->mu_);
-        self->raise_locked(HV_EVENT_CONSOLE_INPUT);
+        self->policy_.raise(HV_EVENT_CONSOLE_INPUT);
     });
     return d;
 }
 
 Domain::~Domain() { halt(); }
-
-uint64_t Domain::now_ns() {
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
 
 void Domain::start(bool paused) {
     std::lock_guard lock(mu_);
@@ -72,23 +69,27 @@ void Domain::start(bool paused) {
     start_vcpu_locked(0);
 }
 
+// A vCPU's thread starts with its first start and stays (waiting while the
+// vCPU is offline) until the domain stops, so vcpu_op down and up only
+// move it in and out of the run loop.
 void Domain::start_vcpu_locked(uint32_t id) {
     if (!policy_.start(id)) return;
-    vcpus_[id].thread = std::thread([this, id] { vcpu_main(id); });
+    if (!vcpus_[id].thread.joinable()) vcpus_[id].thread = std::thread([this, id] { vcpu_main(id); });
 }
 
-void Domain::kick_all_locked() {
-    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
-        if (policy_.vcpu_state(i) == core::VcpuState::running) vcpus_[i].cpu->kick();
-        if (spec_.sched != nullptr) spec_.sched->interrupt(i); // one waiting for the host's grant re-checks
-    }
+void Domain::kick(uint32_t vcpu) { vcpus_[vcpu].cpu->kick(); }
+
+// One condition variable serves every vCPU's waits (they re-check with the
+// policy); one waiting for the host scheduler's grant is interrupted too.
+void Domain::wake(uint32_t vcpu) {
+    if (spec_.sched != nullptr) spec_.sched->interrupt(vcpu);
+    cv_.notify_all();
 }
 
 void Domain::pause() {
     std::unique_lock lock(mu_);
     if (policy_.stopping()) return;
     policy_.pause();
-    kick_all_locked();
     // A kicked vCPU leaves the guest within one exit; wait so that "paused"
     // means no guest code runs (xl pause semantics).
     cv_.wait(lock, [this] { return policy_.quiescent() || policy_.stopping(); });
@@ -97,27 +98,33 @@ void Domain::pause() {
 void Domain::unpause() {
     std::lock_guard lock(mu_);
     policy_.unpause();
-    cv_.notify_all();
 }
 
 void Domain::request_shutdown(core::ShutdownReason reason) {
     std::lock_guard lock(mu_);
-    raise_locked(HV_EVENT_SHUTDOWN_REQUEST, static_cast<uint32_t>(reason));
+    policy_.raise(HV_EVENT_SHUTDOWN_REQUEST, static_cast<uint32_t>(reason));
 }
 
-void Domain::raise_locked(uint64_t events, uint32_t request) {
-    policy_.raise(events, request);
-    // Parked vCPUs re-check with the policy; the one it woke, and any HLT
-    // sleeper, goes on, the others park again.
-    cv_.notify_all();
+Result<void> Domain::set_vcpu_target(uint32_t n) {
+    std::lock_guard lock(mu_);
+    if (n == 0 || n > spec_.vcpus)
+        return make_error(Errc::invalid_argument, fmt::format("domain {} ({}): {} vCPUs online: the range is 1..{} (its maxvcpus)",
+                                                              spec_.domid, spec_.name, n, spec_.vcpus));
+    if (policy_.stopping())
+        return make_error(Errc::invalid_argument, fmt::format("domain {} ({}) is stopping", spec_.domid, spec_.name));
+    policy_.set_target(n);
+    return {};
+}
+
+uint32_t Domain::vcpu_target() const {
+    std::lock_guard lock(mu_);
+    return policy_.target();
 }
 
 void Domain::halt() {
     {
         std::lock_guard lock(mu_);
         policy_.stop(core::ShutdownReason::poweroff, false); // dying, unless the guest stopped it first
-        kick_all_locked();
-        cv_.notify_all();
     }
     for (Vcpu& v : vcpus_)
         if (v.thread.joinable()) v.thread.join();
@@ -127,8 +134,6 @@ void Domain::announce_stop(StopInfo info) {
     {
         std::lock_guard lock(mu_);
         stop_info_ = info;
-        kick_all_locked();
-        cv_.notify_all();
     }
     log_->info("domain {} ({}): {}{}{}", spec_.domid, name(), core::reason_name(info.reason),
                info.detail.empty() ? "" : ": ", info.detail);
@@ -180,6 +185,10 @@ void Domain::vcpu_main(uint32_t id) {
             policy_.leave(id);
             cv_.notify_all(); // pause() waits for vCPUs to leave the guest
         }
+        if (step.kind == core::Step::Kind::offline) {
+            if (!wait_offline(id)) break;
+            continue;
+        }
         if (step.kind == core::Step::Kind::yield) {
             if (gate != nullptr && gate->host_present()) gate->yield(id);
             else ::sched_yield();
@@ -202,7 +211,7 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
             const core::CallOutcome out = dispatcher_->dispatch(id, vcpu.rax());
             {
                 std::lock_guard lock(mu_);
-                step = policy_.on_call(id, out, now_ns());
+                step = policy_.on_call(id, out);
             }
             if (step.kind == core::Step::Kind::resume || step.kind == core::Step::Kind::yield)
                 vcpu.set_rax(static_cast<uint64_t>(step.result));
@@ -234,14 +243,15 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
     return step;
 }
 
-// The policy re-checks on every wake-up (a raise, unpause, stop, or the
-// deadline): a wake-up meant for another vCPU, or a spurious one, parks
-// it again. A block it lets go is completed in the guest's slot.
+// The policy re-checks on every wake-up (a raise, unpause, stop, or its
+// timer): a wake-up meant for another vCPU, or a spurious one, parks it
+// again. A block it lets go is completed in the guest's slot.
 bool Domain::park(uint32_t id, uint64_t slot) {
     std::unique_lock lock(mu_);
     cv_.notify_all(); // pause() waits for vCPUs to leave the running state
+    uint64_t& timer = vcpus_[id].timer_ns;
     for (;;) {
-        const core::Wake w = policy_.check(id, now_ns());
+        const core::Wake w = policy_.check(id);
         if (w.kind == core::Wake::Kind::stop) return false;
         if (w.kind == core::Wake::Kind::resume) {
             lock.unlock();
@@ -249,13 +259,27 @@ bool Domain::park(uint32_t id, uint64_t slot) {
                 vcpus_[id].cpu->set_rax(static_cast<uint64_t>(dispatcher_->finish_block(slot, w.events, w.request)));
             return true;
         }
-        if (w.deadline_ns == core::kNoDeadline) {
-            cv_.wait(lock);
-        } else {
-            const uint64_t now = now_ns();
-            if (w.deadline_ns > now) cv_.wait_for(lock, std::chrono::nanoseconds(w.deadline_ns - now));
+        clock_->wait_until(cv_, lock, timer);
+        // One-shot: once it has fired (the policy was told, above or on the
+        // next round), it is spent, so a paused domain does not spin on it.
+        if (timer != core::kNoDeadline && clock_->now_ns() >= timer) {
+            timer = core::kNoDeadline;
+            continue; // check() sees the deadline passed
         }
     }
+}
+
+bool Domain::wait_offline(uint32_t id) {
+    sched::SchedClient* const gate = spec_.sched.get();
+    if (gate != nullptr) gate->online(id, false); // the host scheduler no longer counts it
+    bool started = false;
+    {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return policy_.stopping() || policy_.vcpu_state(id) != core::VcpuState::offline; });
+        started = !policy_.stopping();
+    }
+    if (started && gate != nullptr) gate->online(id, true);
+    return started;
 }
 
 uint32_t Domain::vcpus_online() const {

@@ -1,9 +1,10 @@
 // Domain: one running guest on a hosted platform (KVM, or a fake in unit
 // tests): its platform::Vm, vCPU threads, devices and console. The core's
 // DomainPolicy decides when a vCPU may enter the guest, what an exit
-// means (resume, yield, park, stop) and which events wake whom; this class
-// carries it out with threads, a lock and a condition variable, so the
-// policy holds here as it will in the ring-0 image.
+// means (resume, yield, park, go offline, stop) and whom to kick, wake or
+// time; this class is its core::Platform: it carries that out with one
+// thread per vCPU, a lock, a condition variable and the platform's clock,
+// so the policy holds here as it will in the ring-0 image.
 #pragma once
 
 #include <atomic>
@@ -23,6 +24,7 @@
 #include "config/domain_config.hpp"
 #include "core/domain_services.hpp"
 #include "core/domain_policy.hpp"
+#include "core/platform.hpp"
 #include "core/hypercall_dispatcher.hpp"
 #include "core/vcpu_state.hpp"
 #include "devices/console.hpp"
@@ -40,7 +42,8 @@ struct DomainSpec {
     std::string name;
     config::Uuid uuid{};
     uint64_t memory_mib = 0;
-    uint32_t vcpus = 1;
+    uint32_t vcpus = 1;  // the most it may have (maxvcpus); one thread each once up
+    uint32_t online = 0; // how many the guest is asked to bring up (vcpus); 0: all
     std::string cmdline;
     std::shared_ptr<const std::vector<uint8_t>> kernel; // the image, read once
     // The host scheduler's gate for this domain's vCPUs (sched_client.hpp);
@@ -55,7 +58,7 @@ struct StopInfo {
     std::string detail;
 };
 
-class Domain final : private core::DomainServices {
+class Domain final : private core::DomainServices, private core::Platform {
 public:
     // Called once, on a vCPU thread, when the guest stops the domain
     // (shutdown hypercall, triple fault, platform failure). It must not
@@ -76,6 +79,9 @@ public:
     void unpause();
     // Raises HV_EVENT_SHUTDOWN_REQUEST; the guest decides what to do.
     void request_shutdown(core::ShutdownReason reason);
+    // xl vcpu-set: asks the guest to have `n` vCPUs online (1..max_vcpus).
+    Result<void> set_vcpu_target(uint32_t n);
+    uint32_t vcpu_target() const override;
     // Hard stop: no vCPU runs again; joins every vCPU thread. Not from a
     // vCPU thread. Idempotent.
     void halt();
@@ -101,7 +107,8 @@ public:
 private:
     struct Vcpu {
         std::unique_ptr<platform::Vcpu> cpu; // what runs it
-        std::thread thread;
+        std::thread thread;                 // from its first start; waits while it is offline
+        uint64_t timer_ns = core::kNoDeadline; // the policy's one-shot timer (under mu_)
     };
 
     Domain(DomainSpec spec, StopHandler on_stop, std::shared_ptr<spdlog::logger> log);
@@ -113,12 +120,18 @@ private:
     // Sleeps until the policy lets a parked vCPU go on; false when the
     // domain stops. `slot`: the call slot of a block to complete.
     bool park(uint32_t id, uint64_t slot);
-    void raise_locked(uint64_t events, uint32_t request = 0);
-    // After the policy's first stop: kick everyone out, log, tell the owner.
+    // After Step::offline: waits until the vCPU is started again (true) or
+    // the domain stops (false).
+    bool wait_offline(uint32_t id);
+    // After the policy's first stop: log, tell the owner.
     void announce_stop(StopInfo info);
-    void kick_all_locked();
     void start_vcpu_locked(uint32_t id);
-    static uint64_t now_ns();
+
+    // core::Platform (called by policy_ under mu_)
+    uint64_t now_ns() const override { return clock_->now_ns(); }
+    void kick(uint32_t vcpu) override;
+    void wake(uint32_t vcpu) override;
+    void set_timer(uint32_t vcpu, uint64_t deadline_ns) override { vcpus_[vcpu].timer_ns = deadline_ns; }
 
     // core::DomainServices
     void uuid(uint8_t out[16]) const override;
@@ -131,6 +144,7 @@ private:
     DomainSpec spec_;
     StopHandler on_stop_;
     std::shared_ptr<spdlog::logger> log_;
+    std::shared_ptr<const platform::Clock> clock_;
     std::unique_ptr<platform::Vm> vm_; // before vcpus_, so they are destroyed first
     std::unique_ptr<core::HypercallDispatcher> dispatcher_;
     dev::Console console_;

@@ -152,7 +152,8 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     spec.name = cfg.name;
     spec.uuid = uuid;
     spec.memory_mib = cfg.memory_mib;
-    spec.vcpus = cfg.vcpus;
+    spec.vcpus = config::max_vcpus_of(cfg);
+    spec.online = cfg.vcpus;
     spec.cmdline = cfg.cmdline;
     spec.kernel = std::make_shared<const std::vector<uint8_t>>(std::move(*image));
     auto on_stop = [this](uint32_t id, const StopInfo& info) {
@@ -198,6 +199,14 @@ Result<std::shared_ptr<Domain>> Monitor::domain_of(uint32_t domid) const {
 
 Result<void> Monitor::pause(uint32_t domid) { return set_paused(domid, true); }
 Result<void> Monitor::unpause(uint32_t domid) { return set_paused(domid, false); }
+
+Result<void> Monitor::set_vcpus(uint32_t domid, uint32_t online) {
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    if (auto r = (*d)->set_vcpu_target(online); !r) return r;
+    log_->info("domain {} ({}): {} vCPU(s) asked to be online", domid, (*d)->name(), online);
+    return {};
+}
 
 Result<void> Monitor::set_paused(uint32_t domid, bool paused) {
     auto d = domain_of(domid);
@@ -428,8 +437,7 @@ void Monitor::apply_action(uint32_t domid, const StopInfo& info) {
     // The core decides: the config's on_* action, or preserve for a domain
     // that keeps restarting (its history is kept by config name).
     bool throttled = false;
-    const uint64_t now = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+    const uint64_t now = platform_->clock()->now_ns();
     const core::ShutdownAction action =
         core::choose_action(entry.config.actions, info.reason, restarts_[entry.config.name], now, throttled);
     if (throttled)

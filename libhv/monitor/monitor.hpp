@@ -100,6 +100,9 @@ public:
     Result<uint32_t> create(const config::DomainConfig& cfg, bool paused = false);
     Result<void> pause(uint32_t domid);
     Result<void> unpause(uint32_t domid);
+    // xl vcpu-set: asks the guest to have `online` vCPUs up (1..maxvcpus);
+    // it raises HV_EVENT_VCPU_TARGET and returns at once, as xl does.
+    Result<void> set_vcpus(uint32_t domid, uint32_t online);
     // Asks the guest (HV_EVENT_SHUTDOWN_REQUEST) to power off or reboot.
     Result<void> shutdown(uint32_t domid, core::ShutdownReason reason);
     // Waits until the domain has stopped (state s or c, or destroyed).

@@ -75,7 +75,7 @@ uint64_t run_delay_ns(pid_t pid, int32_t tid) {
 
 DomainSched domain_sched(const config::DomainConfig& cfg) {
     DomainSched d;
-    d.max_vcpus = std::max(cfg.vcpus, cfg.maxvcpus);
+    d.max_vcpus = config::max_vcpus_of(cfg);
     d.weight = cfg.sched.weight;
     d.cap = cfg.sched.cap;
     // "all" (every CPU a mask can name) means every host CPU: no affinity.

@@ -12,6 +12,7 @@
 
 #include "core/guest_ram.hpp"
 #include "hv/result.hpp"
+#include "platform/clock.hpp"
 #include "platform/vcpu.hpp"
 
 namespace hv::platform {
@@ -52,6 +53,9 @@ public:
     // now or at its next entry. 0: none; such vCPUs cannot be preempted
     // from outside and are left unscheduled.
     virtual int kick_signal() const { return 0; }
+    // The clock its domains' policy runs on: the host's, unless a test
+    // platform brings a virtual one.
+    virtual std::shared_ptr<const Clock> clock() const { return Clock::host(); }
 
 protected:
     Hypervisor() = default;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/domain_policy.hpp"
 #include "core/domain_table.hpp"
 #include "core/hypercall_dispatcher.hpp"
 #include "core/vcpu_state.hpp"
@@ -56,12 +57,27 @@ public:
     uint32_t console_read(uint8_t*, uint32_t) override { return 0; }
     bool vcpu_is_up(uint32_t v) const override { return v == 0; }
     int64_t vcpu_up(uint32_t, const hv_vcpu_up_t&) override { return HV_OK; }
+    uint32_t vcpu_target() const override { return 1; }
     void bad_call(uint32_t, uint32_t, uint32_t, int64_t, const char*) override { ++bad; }
     uint32_t written = 0;
     uint32_t bad = 0;
 };
 
+// The policy's side of the platform port, as a ring-0 image would give it.
+class Platform final : public hv::core::Platform {
+public:
+    uint64_t now_ns() const override { return now; }
+    void kick(uint32_t) override { ++kicks; }
+    void wake(uint32_t) override { ++wakes; }
+    void set_timer(uint32_t, uint64_t deadline_ns) override { timer = deadline_ns; }
+    uint64_t now = 100;
+    uint64_t timer = 0;
+    uint32_t kicks = 0;
+    uint32_t wakes = 0;
+};
+
 alignas(4096) uint8_t ram_bytes[64 * 1024];
+hv::core::DomainPolicy policy; // large (per-vCPU records): not on the stack
 
 long run_checks() {
     hv::core::DomainTable table;
@@ -88,6 +104,20 @@ long run_checks() {
     call->group = 99;
     if (d.dispatch(0, 0x100).result != HV_ENOSYS || svc.bad != 1) return 31;
     if (d.dispatch(0, sizeof ram_bytes).result != HV_EFAULT) return 32;
+
+    // The policy drives the platform: a block arms the vCPU's timer, a
+    // raise wakes it, a stop kicks and wakes.
+    Platform plat;
+    if (!policy.init(plat, 2, 1) || !policy.start(0) || !policy.may_enter(0)) return 40;
+    policy.enter(0);
+    hv::core::CallOutcome block;
+    block.action = hv::core::CallOutcome::Action::block;
+    block.block_timeout_ns = 50;
+    if (policy.on_call(0, block).kind != hv::core::Step::Kind::park || plat.timer != 150) return 41;
+    policy.raise(HV_EVENT_CONSOLE_INPUT);
+    if (plat.wakes < 2 || policy.check(0).kind != hv::core::Wake::Kind::resume) return 42;
+    if (!policy.set_target(2) || policy.target() != 2) return 43;
+    if (!policy.stop(hv::core::ShutdownReason::poweroff, false) || policy.bad_moves() != 0) return 44;
     return 0;
 }
 

@@ -71,6 +71,7 @@ public:
         name_.assign(name);
         return note_void();
     }
+    Result<void> set_vcpus(uint32_t domid, uint32_t) override { return note_void(domid); }
     Result<DomainInfo> info(uint32_t domid) override {
         note();
         if (missing(domid)) return not_found();
@@ -275,6 +276,7 @@ std::string check_ok_reply(uint32_t op, const std::string& p, ControlFuzzStats& 
     case HV_DOMCTL_RENAME:
     case HV_DOMCTL_DEFINE:
     case HV_DOMCTL_UNDEFINE:
+    case HV_DOMCTL_VCPU_SET:
     case HV_DOMCTL_CONSOLE_WRITE: HV_FUZZ_CHECK(p.empty(), "empty reply expected"); break;
     case HV_SYSCTL_DMESG:
     case HV_DOMCTL_LIST_DEFINED: HV_FUZZ_CHECK(p.empty() || p.back() == '\n', "text reply not newline-terminated"); break;
@@ -394,13 +396,7 @@ std::string control_fuzz_check(const uint8_t* data, size_t size, ControlFuzzStat
     // magic, a kind and a known op number, so without this the fuzzer
     // would seldom get past the decoder into the payload checks.
     if (size > 0) {
-        static constexpr uint32_t ops[] = {
-            HV_SYSCTL_PHYSINFO,  HV_SYSCTL_DMESG,       HV_DOMCTL_CREATE,         HV_DOMCTL_DESTROY,
-            HV_DOMCTL_PAUSE,     HV_DOMCTL_UNPAUSE,     HV_DOMCTL_SHUTDOWN,       HV_DOMCTL_RENAME,
-            HV_DOMCTL_INFO,      HV_DOMCTL_LIST,        HV_DOMCTL_LOOKUP,         HV_DOMCTL_CONSOLE_WRITE,
-            HV_DOMCTL_CONSOLE_HISTORY, HV_DOMCTL_WAIT,  HV_DOMCTL_DEFINE,         HV_DOMCTL_START,
-            HV_DOMCTL_UNDEFINE,  HV_DOMCTL_LIST_DEFINED, HV_SYSCTL_HELLO,         HV_SYSCTL_SUBSCRIBE,
-            HV_DOMCTL_CREATE_SPEC};
+        const auto& ops = kFuzzOps;
         const size_t pick = data[0] % (std::size(ops) + 2);
         uint16_t kind = HV_CTL_REQUEST;
         uint32_t op = HV_CTL_EVENT_DOMAIN;

@@ -6,7 +6,20 @@
 #include <cstdint>
 #include <string>
 
+#include "hv/abi/control.h"
+
 namespace hv::fuzz {
+
+// The request ops the target knows, in the order its direct pass picks
+// them (first byte % (count + 2); count is a domain event, count + 1 a list
+// reply). The smoke test generates requests for the same ops.
+inline constexpr uint32_t kFuzzOps[] = {
+    HV_SYSCTL_PHYSINFO,        HV_SYSCTL_DMESG,        HV_DOMCTL_CREATE,       HV_DOMCTL_DESTROY,
+    HV_DOMCTL_PAUSE,           HV_DOMCTL_UNPAUSE,      HV_DOMCTL_SHUTDOWN,     HV_DOMCTL_RENAME,
+    HV_DOMCTL_INFO,            HV_DOMCTL_LIST,         HV_DOMCTL_LOOKUP,       HV_DOMCTL_CONSOLE_WRITE,
+    HV_DOMCTL_CONSOLE_HISTORY, HV_DOMCTL_WAIT,         HV_DOMCTL_DEFINE,       HV_DOMCTL_START,
+    HV_DOMCTL_UNDEFINE,        HV_DOMCTL_LIST_DEFINED, HV_SYSCTL_HELLO,        HV_SYSCTL_SUBSCRIBE,
+    HV_DOMCTL_CREATE_SPEC,     HV_DOMCTL_VCPU_SET};
 
 // What one input exercised; the smoke test sums these to show coverage.
 struct ControlFuzzStats {

@@ -111,9 +111,9 @@ TEST_CASE("hvctl reports config and kernel errors with exit status 1", "[hvctl][
     CHECK(r.err.find("no-hvd.sock") != std::string::npos);
     CHECK(r.err.find("is hvd running?") != std::string::npos);
 
-    r = hvctl(dir, "vcpu-set hello 1");
+    r = hvctl(dir, "mem-set hello 64");
     CHECK(r.status == 1);
-    CHECK(r.err.find("'vcpu-set' is not supported yet") != std::string::npos);
+    CHECK(r.err.find("'mem-set' is not supported yet") != std::string::npos);
 }
 
 TEST_CASE("the hello image boots under QEMU microvm too (cross-check)", "[kvm][qemu]") {

@@ -397,3 +397,96 @@ TEST_CASE("hvctl's scheduler commands in embedded mode see this process's own, e
     CHECK(has(r.err, "'x'"));
     CHECK(has(hvctl(dir, "help").out, "vcpu-pin DOMAIN"));
 }
+
+namespace {
+
+size_t count_of(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+// Polls the domain's console history until `what` appears `times` times.
+bool history_has(const hv::sdk::Domain& d, const std::string& what, size_t times = 1) {
+    for (int i = 0; i < 2000; ++i) {
+        if (auto h = d.console_history(); h && count_of(*h, what) >= times) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+bool online_becomes(const hv::sdk::Domain& d, uint32_t n) {
+    for (int i = 0; i < 2000; ++i) {
+        if (auto info = d.info(); info && info->vcpus_online == n) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("hvctl vcpu-set: the hello guest takes vCPUs down and brings them back within maxvcpus",
+          "[kvm][hvctl][hvd][sched][hotplug]") {
+    SchedHvd s;
+    const std::string id = s.create("hot", "stay", "maxvcpus = 3\nvcpus = 2\non_crash = 'preserve'\n");
+    auto conn = hv::sdk::Connection::open(s.hvd.uri());
+    REQUIRE(conn);
+    auto found = conn->domain(id);
+    REQUIRE(found);
+    const hv::sdk::Domain d = *found;
+    // vcpus=2 of maxvcpus=3: the guest brings up two; the third waits.
+    REQUIRE(history_has(d, "hello: 2 vcpus up"));
+    CHECK(d.info()->vcpus == 3);
+    CHECK(d.info()->vcpus_online == 2);
+    Run r = s.hvctl("vcpu-list hot");
+    REQUIRE(r.status == 0);
+    auto third = line_starting(r.out, vcpu_prefix("hot", id, 2));
+    REQUIRE(third);
+    CHECK(has(*third, "--p")); // offline, as xl shows it
+
+    // Up to maxvcpus: vCPU 2 starts (its banner) and counts.
+    r = s.hvctl("vcpu-set hot 3");
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.empty());
+    REQUIRE(history_has(d, "vcpu 2 of 3"));
+    REQUIRE(online_becomes(d, 3));
+    REQUIRE(history_has(d, "hello: vcpu target 3"));
+
+    // Down to one: vCPUs 1 and 2 take themselves down.
+    REQUIRE(s.hvctl("vcpu-set " + id + " 1").status == 0);
+    REQUIRE(history_has(d, "hello: vcpu 1 going offline (target 1)"));
+    REQUIRE(history_has(d, "hello: vcpu 2 going offline (target 1)"));
+    REQUIRE(online_becomes(d, 1));
+    r = s.hvctl("list hot");
+    REQUIRE(r.status == 0);
+    CHECK(has(r.out, fmt::format("{:<40} {:>5} {:>5} {:>5} ", "hot", id, 16, 1))); // VCPUs: 1
+
+    // Back to two: vCPU 1 is started afresh (a second banner).
+    REQUIRE(s.hvctl("vcpu-set hot 2").status == 0);
+    const bool back = history_has(d, "vcpu 1 of 3", 2);
+    const auto seen = d.console_history();
+    INFO((seen ? *seen : seen.error().message));
+    REQUIRE(back);
+    REQUIRE(online_becomes(d, 2));
+
+    // Out of range, and not a number: refused, nothing changes.
+    r = s.hvctl("vcpu-set hot 4");
+    CHECK(r.status == 1);
+    CHECK(has(r.err, "4 vCPUs online: the range is 1..3"));
+    r = s.hvctl("vcpu-set hot 0");
+    CHECK(r.status == 1);
+    CHECK(has(r.err, "the range is 1..3"));
+    r = s.hvctl("vcpu-set hot two");
+    CHECK(r.status == 1);
+    CHECK(has(r.err, "'two' is not a number of vCPUs"));
+    r = s.hvctl("vcpu-set nosuch 2");
+    CHECK(r.status == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(d.info()->vcpus_online == 2);
+
+    // The domain's events still reach vCPU 0: a clean shutdown.
+    r = s.hvctl("shutdown -w hot");
+    INFO(r.err);
+    CHECK(r.status == 0);
+}

@@ -49,6 +49,7 @@ int create_embedded(const std::string& file, const std::vector<std::string>& ove
 int list_command(const Globals& g, const Args& args);
 int pause_command(const Globals& g, const Args& args);
 int unpause_command(const Globals& g, const Args& args);
+int vcpu_set_command(const Globals& g, const Args& args);
 int destroy_command(const Globals& g, const Args& args);
 int rename_command(const Globals& g, const Args& args);
 int domid_command(const Globals& g, const Args& args);

@@ -1,5 +1,5 @@
-// hvctl's one-domain commands: pause, unpause, destroy, rename, domid,
-// domname. Each prints nothing on success unless it is asked a question.
+// hvctl's one-domain commands: pause, unpause, vcpu-set, destroy, rename,
+// domid, domname. Each prints nothing on success unless it is asked a question.
 #include <charconv>
 #include <cstdio>
 #include <string>
@@ -39,6 +39,25 @@ int pause_command(const Globals& g, const Args& args) {
 
 int unpause_command(const Globals& g, const Args& args) {
     return one_domain(g, args, "unpause", [](const hv::sdk::Domain& d) { return d.unpause(); });
+}
+
+// xl vcpu-set: the guest is told the new count and follows in its own time
+// (`hvctl list` shows the vCPUs online); the monitor checks 1..maxvcpus.
+int vcpu_set_command(const Globals& g, const Args& args) {
+    constexpr const char* kUsage = "vcpu-set DOMAIN VCPUS";
+    const ParsedArgs p = parse_args("vcpu-set", args, "", kUsage);
+    if (p.done) return *p.done;
+    if (!positional_count(p, "vcpu-set", kUsage, 2, 2)) return kExitError;
+    const std::string& v = p.positional[1];
+    uint32_t n = 0;
+    const char* end = v.data() + v.size();
+    const auto [ptr, ec] = std::from_chars(v.data(), end, n);
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || ec != std::errc() || ptr != end)
+        return usage_error("vcpu-set", kUsage, "'" + v + "' is not a number of vCPUs");
+    auto dom = find(g, p.positional[0]);
+    if (!dom) return fail(dom.error());
+    if (auto r = dom->set_vcpus(n); !r) return fail(r.error());
+    return kExitOk;
 }
 
 int destroy_command(const Globals& g, const Args& args) {

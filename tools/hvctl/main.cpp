@@ -61,6 +61,7 @@ scheduler (hvd's host scheduler; embedded: this process's own):
   vcpu-list [DOMAIN...] vCPUs: host CPU, state, time, affinity
   vcpu-pin DOMAIN VCPU|all HARD|-|all [SOFT|-|all]
                         set hard (and soft) affinity to CPU lists
+  vcpu-set DOMAIN VCPUS ask the guest to have VCPUS vCPUs online
 host:
   info [-n]             host and monitor figures (-n: CPU and NUMA topology)
   dmesg                 the monitor's log
@@ -87,12 +88,12 @@ constexpr Entry kCommands[] = {
     {"info", info_command},       {"dmesg", dmesg_command},     {"new", new_command},
     {"start", start_command},     {"delete", delete_command},   {"sched-credit", sched_credit_command},
     {"sched-rtds", sched_rtds_command}, {"sched-policy", sched_policy_command},
-    {"vcpu-list", vcpu_list_command}, {"vcpu-pin", vcpu_pin_command},
+    {"vcpu-list", vcpu_list_command}, {"vcpu-pin", vcpu_pin_command}, {"vcpu-set", vcpu_set_command},
 };
 
 // xl commands hv does not carry out yet.
 constexpr const char* kNotYet[] = {
-    "sched-credit2", "vcpu-set", "mem-set", "mem-max",
+    "sched-credit2", "mem-set", "mem-max",
     "block-attach", "block-detach", "block-list", "network-attach", "network-detach", "network-list",
     "save", "restore", "migrate", "suspend", "resume",
 };

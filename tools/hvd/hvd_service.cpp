@@ -120,6 +120,7 @@ void HvdService::dispatch(const Peer& peer, uint32_t op, std::string payload, Re
     case HV_DOMCTL_PAUSE:
     case HV_DOMCTL_UNPAUSE:
     case HV_DOMCTL_INFO:
+    case HV_DOMCTL_VCPU_SET:
     case HV_DOMCTL_CONSOLE_HISTORY:
     case HV_DOMCTL_CONSOLE_WRITE: {
         // Routed by the domid at the payload's head; the process that

@@ -140,6 +140,10 @@ Result<void> KvmVcpu::set_ap_entry(const platform::Vcpu& like_vcpu, const hv_vcp
     r.rdi = req.arg;
     r.rflags = 2;
     if (::ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) return sys_error(id_, "KVM_SET_REGS");
+    // A vCPU started again after vcpu_op down may hold a register write
+    // from its last run; the new entry state replaces it.
+    regs_dirty_ = false;
+    if (sync_regs_) run_->kvm_dirty_regs = 0;
     return {};
 }
 

@@ -126,6 +126,7 @@ pd:
     .globl pml4
 
     .balign 16
+    .globl gdt
 gdt:
     .quad 0
     .quad 0x00af9a000000ffff    /* 0x08 ring-0 code, 64-bit */

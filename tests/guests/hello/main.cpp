@@ -12,7 +12,7 @@ using namespace hello;
 namespace g = hv::guest;
 
 // Symbols from boot.S.
-extern "C" char kstacks[], ustacks[], pml4[], ap_entry[];
+extern "C" char kstacks[], ustacks[], pml4[], ap_entry[], gdt[];
 extern "C" [[noreturn]] void ap_main(uint64_t id);
 
 // struct hvm_start_info (Xen's arch-x86/hvm/start_info.h), the fields used.
@@ -105,9 +105,14 @@ void parse_cmdline(const char* p, Line& unknown) {
     }
 }
 
+int64_t start_ap(uint32_t id);
+void follow_target(uint32_t vcpu);
+
 // Shutdown requests reach whichever vCPU's block takes the domain's events;
-// that vCPU answers it, on behalf of the domain.
-void handle_events(const hv_sched_block_t& b) {
+// that vCPU answers it, on behalf of the domain. A new vCPU target reaches
+// every up vCPU, and each follows it (follow_target).
+void handle_events(uint32_t vcpu, const hv_sched_block_t& b) {
+    if ((b.events & HV_EVENT_VCPU_TARGET) != 0) follow_target(vcpu);
     if ((b.events & HV_EVENT_SHUTDOWN_REQUEST) == 0) return;
     if (g_opts.ignore_shutdown) {
         say("hello: ignoring shutdown request");
@@ -127,7 +132,7 @@ void handle_events(const hv_sched_block_t& b) {
     for (;;) {
         hv_sched_block_t b;
         const int64_t r = g::block(0, b);
-        if (r == HV_OK) handle_events(b);
+        if (r == HV_OK) handle_events(vcpu, b);
         else if (r != HV_ETIMEDOUT) {
             Line l;
             l.str("hello: vcpu ").udec(vcpu).str(" block failed: ").dec(r);
@@ -136,7 +141,9 @@ void handle_events(const hv_sched_block_t& b) {
     }
 }
 
-// What every vCPU does: banner, yield, a 1 ms block, then check in.
+// What every vCPU does: banner, yield, a 1 ms block, then check in (and
+// only then act on events the block took, so a vCPU that goes down at
+// once still counts as having come up).
 void vcpu_common(uint32_t vcpu) {
     Line l;
     l.str("hello from domain ").udec(g_domid).str(" vcpu ").udec(vcpu).str(" of ").udec(g_max_vcpus);
@@ -149,18 +156,61 @@ void vcpu_common(uint32_t vcpu) {
     }
     hv_sched_block_t b;
     r = g::block(1000000, b);
-    if (r == HV_OK && b.events != 0) handle_events(b);
-    else if (r != HV_ETIMEDOUT) {
+    if (r != HV_OK && r != HV_ETIMEDOUT) {
         Line e;
         e.str("hello: vcpu ").udec(vcpu).str(" block(1 ms) failed: ").dec(r);
         fail(e);
     }
     __atomic_fetch_add(&g_vcpus_done, 1u, __ATOMIC_SEQ_CST);
+    if (r == HV_OK) handle_events(vcpu, b);
+}
+
+// xl vcpu-set, as a Linux guest follows cpu/N/availability: vCPU 0 starts
+// the vCPUs below the target that are down; a vCPU at or past it takes
+// itself down (and is started afresh, at ap_main, if the target rises).
+void follow_target(uint32_t vcpu) {
+    hv_vcpu_target_t t;
+    int64_t r = g::vcpu_target(t);
+    if (r != HV_OK) {
+        Line e;
+        e.str("hello: vcpu target failed: ").dec(r);
+        fail(e);
+    }
+    if (vcpu != 0) {
+        if (vcpu < t.online) return;
+        Line l;
+        l.str("hello: vcpu ").udec(vcpu).str(" going offline (target ").udec(t.online).str(")");
+        say(l);
+        r = g::vcpu_down(vcpu);
+        Line e;
+        e.str("hello: vcpu_down ").udec(vcpu).str(" failed: ").dec(r);
+        fail(e);
+    }
+    Line l;
+    l.str("hello: vcpu target ").udec(t.online);
+    say(l);
+    const uint32_t n = t.online < MAX_VCPUS ? t.online : MAX_VCPUS;
+    for (uint32_t id = 1; id < n; ++id) {
+        bool up = true;
+        r = g::vcpu_is_up(id, up);
+        if (r == HV_OK && !up) r = start_ap(id);
+        // HV_EBUSY: it was still on its way down; the next target event
+        // (or none, if the guest no longer wants it) settles it.
+        if (r < 0 && r != HV_EBUSY) {
+            Line e;
+            e.str("hello: vcpu_up ").udec(id).str(" failed: ").dec(r);
+            fail(e);
+        }
+    }
 }
 
 // Starts vCPU `id` at ap_entry with its ring-0 stack holding [its TSS
-// selector][an iretq frame to ap_main(id) on its ring-3 stack].
+// selector][an iretq frame to ap_main(id) on its ring-3 stack]. A vCPU
+// started again after vcpu_down left its TSS descriptor busy (ltr marks
+// it), and ltr of a busy TSS faults: its type goes back to available first.
 int64_t start_ap(uint32_t id) {
+    volatile uint8_t* tss_type = reinterpret_cast<uint8_t*>(gdt) + TSS_SEL0 + 16 * id + 5;
+    *tss_type = static_cast<uint8_t>(*tss_type & ~0x02u);
     auto* top = reinterpret_cast<uint64_t*>(kstacks + KSTACK_SIZE * (id + 1));
     uint64_t* frame = top - 6;
     frame[0] = TSS_SEL0 + 16 * id;
@@ -196,7 +246,7 @@ void wait_for_vcpus(uint32_t n) {
             fail(l);
         }
         hv_sched_block_t b;
-        if (g::block(1000000, b) == HV_OK) handle_events(b);
+        if (g::block(1000000, b) == HV_OK) handle_events(0, b);
     }
 }
 
@@ -291,10 +341,19 @@ extern "C" [[noreturn]] void bsp_main(const HvmStartInfo* si) {
     }
     g_domid = self.domid;
     g_max_vcpus = self.max_vcpus;
-    const uint32_t n = g_max_vcpus < MAX_VCPUS ? g_max_vcpus : MAX_VCPUS;
-    if (n < g_max_vcpus) {
+    // The vCPUs to bring up: the control plane's target (vcpus=, of
+    // maxvcpus=); the rest stay down until a vcpu-set asks for them.
+    hv_vcpu_target_t target;
+    r = g::vcpu_target(target);
+    if (r != HV_OK) {
+        Line e;
+        e.str("hello: vcpu target failed: ").dec(r);
+        fail(e);
+    }
+    const uint32_t n = target.online < MAX_VCPUS ? target.online : MAX_VCPUS;
+    if (n < target.online) {
         Line l;
-        l.str("hello: starting only ").udec(n).str(" of ").udec(g_max_vcpus).str(" vcpus");
+        l.str("hello: starting only ").udec(n).str(" of ").udec(target.online).str(" vcpus");
         say(l);
     }
 

@@ -21,15 +21,10 @@ using hv::fuzz::ControlFuzzStats;
 
 namespace {
 
-// The order control_fuzz.cpp's direct pass picks ops in (first byte % 23;
-// 21 is a domain event, 22 a list reply).
-constexpr uint32_t ops[] = {
-    HV_SYSCTL_PHYSINFO,        HV_SYSCTL_DMESG,        HV_DOMCTL_CREATE,       HV_DOMCTL_DESTROY,
-    HV_DOMCTL_PAUSE,           HV_DOMCTL_UNPAUSE,      HV_DOMCTL_SHUTDOWN,     HV_DOMCTL_RENAME,
-    HV_DOMCTL_INFO,            HV_DOMCTL_LIST,         HV_DOMCTL_LOOKUP,       HV_DOMCTL_CONSOLE_WRITE,
-    HV_DOMCTL_CONSOLE_HISTORY, HV_DOMCTL_WAIT,         HV_DOMCTL_DEFINE,       HV_DOMCTL_START,
-    HV_DOMCTL_UNDEFINE,        HV_DOMCTL_LIST_DEFINED, HV_SYSCTL_HELLO,        HV_SYSCTL_SUBSCRIBE,
-    HV_DOMCTL_CREATE_SPEC};
+// The ops control_fuzz.cpp's direct pass picks from (first byte).
+constexpr const auto& ops = hv::fuzz::kFuzzOps;
+constexpr size_t kEventPick = std::size(ops);    // a domain event for the client
+constexpr size_t kListPick = std::size(ops) + 1; // a list reply
 
 class Gen : public hv::fuzz::SmokeGen {
 public:
@@ -88,6 +83,7 @@ public:
         case HV_DOMCTL_INFO:
         case HV_DOMCTL_CONSOLE_HISTORY: return wire::pack(hv_ctl_domid_t{domid(), 0});
         case HV_DOMCTL_CONSOLE_WRITE: return wire::pack(hv_ctl_domid_t{domid(), 0}, bytes(below(40)));
+        case HV_DOMCTL_VCPU_SET: return wire::pack(hv_ctl_vcpu_set_t{domid(), u32() % 8});
         case HV_DOMCTL_SHUTDOWN:
             return wire::pack(hv_ctl_shutdown_t{domid(), u32() % 2, u32() % 4, u32() % 10000});
         case HV_DOMCTL_RENAME: {
@@ -204,18 +200,18 @@ TEST_CASE("control fuzz: the harness sees what a valid stream does", "[control][
     CHECK(s.frames == 0);
     CHECK(s.direct_ok == 1);
     CHECK(s.direct_refused == 0);
-    s = check(std::string(1, '\x06' + 23) + wire::pack(hv_ctl_shutdown_t{1, 99, 0, 0}));
+    s = check(std::string(1, static_cast<char>(6 + kListPick + 1)) + wire::pack(hv_ctl_shutdown_t{1, 99, 0, 0}));
     CHECK(s.direct_ok == 0);
     CHECK(s.direct_refused == 1);
-    // 21: a domain event for the client; 22: a list reply.
+    // After the ops: a domain event for the client, then a list reply.
     hv::sdk::Event e;
     e.kind = hv::sdk::Event::Kind::renamed;
     e.name = "x";
-    s = check(std::string(1, '\x15') + wire::pack(wire::to_wire(e)));
+    s = check(std::string(1, static_cast<char>(kEventPick)) + wire::pack(wire::to_wire(e)));
     CHECK(s.client_decoded == 1);
     hv::sdk::DomainInfo d;
     d.name = "y";
-    s = check(std::string(1, '\x16') + wire::pack(wire::to_wire(d)) + wire::pack(wire::to_wire(d)));
+    s = check(std::string(1, static_cast<char>(kListPick)) + wire::pack(wire::to_wire(d)) + wire::pack(wire::to_wire(d)));
     CHECK(s.client_decoded == 2);
     CHECK(s.direct_ok + s.direct_refused == 0);
     CHECK(hv_control_fuzz_one(nullptr, 0) == 0);
@@ -238,7 +234,7 @@ TEST_CASE("control fuzz: 50,000 seeded random and mutated inputs keep every inva
         } else if (i % 10 == 2) { // a direct event or reply: the frame's payload after its header
             do input = g.frame();
             while (input[6] == HV_CTL_REQUEST); // the header's kind
-            input = std::string(1, input[6] == HV_CTL_EVENT ? '\x15' : '\x16') + input.substr(sizeof(hv_ctl_header_t));
+            input = std::string(1, static_cast<char>(input[6] == HV_CTL_EVENT ? kEventPick : kListPick)) + input.substr(sizeof(hv_ctl_header_t));
             for (size_t m = g.below(3); m > 0; --m) g.mutate(input);
         } else {
             for (size_t n = 1 + g.below(4); n > 0; --n) input += g.frame();

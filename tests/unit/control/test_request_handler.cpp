@@ -94,6 +94,9 @@ public:
     Result<void> rename(uint32_t domid, std::string_view name) override {
         return record_void({"rename", domid, std::string(name)});
     }
+    Result<void> set_vcpus(uint32_t domid, uint32_t online) override {
+        return record_void({"set_vcpus", domid, std::to_string(online)});
+    }
     Result<DomainInfo> info(uint32_t domid) override { return record({"info", domid}, info_value); }
     Result<std::vector<DomainInfo>> list() override { return record({"list"}, list_value); }
     Result<uint32_t> lookup(std::string_view name) override { return record({"lookup", 0, std::string(name)}, lookup_id); }
@@ -214,6 +217,7 @@ std::vector<GoodCase> good_cases() {
         {"shutdown", HV_DOMCTL_SHUTDOWN, shutdown_payload(7, HV_SHUTDOWN_POWEROFF, 0, 0), "shutdown"},
         {"rename", HV_DOMCTL_RENAME, rename_payload(7, "new"), "rename"},
         {"info", HV_DOMCTL_INFO, domid_payload(7), "info"},
+        {"vcpu set", HV_DOMCTL_VCPU_SET, wire::pack(hv_ctl_vcpu_set_t{7, 3}), "set_vcpus"},
         {"list", HV_DOMCTL_LIST, "", "list"},
         {"lookup", HV_DOMCTL_LOOKUP, lookup_payload("web"), "lookup"},
         {"console write", HV_DOMCTL_CONSOLE_WRITE, domid_payload(7) + "ls\n", "console_write"},
@@ -282,6 +286,9 @@ std::vector<BadCase> bad_cases() {
     v.push_back({"rename padding", HV_DOMCTL_RENAME, rename_payload(7, "x", 1), "rename"});
     v.push_back({"rename unterminated", HV_DOMCTL_RENAME,
                  with_name_unterminated(rename_payload(7, "x"), offsetof(hv_ctl_rename_t, name)), "rename"});
+    // vcpu set
+    v.push_back({"vcpu set 7 bytes", HV_DOMCTL_VCPU_SET, wire::pack(hv_ctl_vcpu_set_t{7, 3}).substr(0, 7), "vcpu set"});
+    v.push_back({"vcpu set 9 bytes", HV_DOMCTL_VCPU_SET, wire::pack(hv_ctl_vcpu_set_t{7, 3}) + "x", "vcpu set"});
     // lookup / start / undefine
     const std::pair<uint32_t, const char*> name_ops[] = {
         {HV_DOMCTL_LOOKUP, "lookup"}, {HV_DOMCTL_START, "start"}, {HV_DOMCTL_UNDEFINE, "undefine"}};
@@ -664,7 +671,7 @@ TEST_CASE("request: unknown ops get HV_ENOSYS and never reach the backend", "[co
     const uint32_t ops[] = {0u,
                             0xdeadbeefu,
                             HV_CTL_OP(HV_CTL_GROUP_SYSCTL, 99),
-                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 18),
+                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 19),
                             HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 0),
                             HV_CTL_EVENT_DOMAIN,
                             HV_CTL_EVENT_CONSOLE,

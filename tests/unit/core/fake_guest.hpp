@@ -31,6 +31,7 @@ public:
         ++up_calls;
         return HV_OK;
     }
+    uint32_t vcpu_target() const override { return target; }
     void bad_call(uint32_t, uint32_t group, uint32_t op, int64_t result, const char* why) override {
         bad.push_back({group, op, result, why});
     }
@@ -43,6 +44,7 @@ public:
     std::string console;
     std::string input;
     uint32_t up_count = 1;
+    uint32_t target = 3;
     uint32_t up_calls = 0;
     hv_vcpu_up_t last_up{};
     std::vector<Bad> bad;

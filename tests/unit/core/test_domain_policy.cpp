@@ -2,7 +2,10 @@
 // virtual clock: no KVM, no threads.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <map>
 #include <memory>
+#include <vector>
 
 #include "core/domain_policy.hpp"
 #include "hv/abi/common.h"
@@ -12,6 +15,24 @@ using namespace hv::core;
 
 namespace {
 
+// The platform the policy drives, on a virtual clock: it records whom the
+// policy kicks and wakes and which timers it arms.
+struct RecordingPlatform final : Platform {
+    uint64_t now_ns() const override { return now; }
+    void kick(uint32_t vcpu) override { kicks.push_back(vcpu); }
+    void wake(uint32_t vcpu) override { wakes.push_back(vcpu); }
+    void set_timer(uint32_t vcpu, uint64_t deadline_ns) override { timers[vcpu] = deadline_ns; }
+    bool woke(uint32_t vcpu) const { return std::find(wakes.begin(), wakes.end(), vcpu) != wakes.end(); }
+    bool kicked(uint32_t vcpu) const { return std::find(kicks.begin(), kicks.end(), vcpu) != kicks.end(); }
+    void clear() {
+        kicks.clear();
+        wakes.clear();
+    }
+    uint64_t now = 0;
+    std::vector<uint32_t> kicks, wakes;
+    std::map<uint32_t, uint64_t> timers;
+};
+
 CallOutcome block_for(uint64_t timeout_ns) {
     CallOutcome o;
     o.action = CallOutcome::Action::block;
@@ -19,25 +40,41 @@ CallOutcome block_for(uint64_t timeout_ns) {
     return o;
 }
 
+CallOutcome action(CallOutcome::Action a) {
+    CallOutcome o;
+    o.action = a;
+    return o;
+}
+
+// A policy with its platform.
+struct Dom : DomainPolicy {
+    RecordingPlatform plat;
+};
+
 // A domain with `n` vCPUs, all started, vCPU `run` inside the guest.
-std::unique_ptr<DomainPolicy> running(uint32_t n, uint32_t run = 0) {
-    auto p = std::make_unique<DomainPolicy>();
-    REQUIRE(p->init(n));
-    for (uint32_t i = 0; i < n; ++i) REQUIRE(p->start(i));
-    REQUIRE(p->may_enter(run));
-    p->enter(run);
-    return p;
+std::unique_ptr<Dom> running(uint32_t n, uint32_t run = 0) {
+    auto d = std::make_unique<Dom>();
+    REQUIRE(d->init(d->plat, n));
+    for (uint32_t i = 0; i < n; ++i) REQUIRE(d->start(i));
+    REQUIRE(d->may_enter(run));
+    d->enter(run);
+    d->plat.clear();
+    return d;
 }
 
 } // namespace
 
 TEST_CASE("policy: the gate lets a runnable vCPU in unless paused or stopping", "[core][policy]") {
+    RecordingPlatform plat;
     DomainPolicy p;
-    CHECK_FALSE(p.init(0));
-    CHECK_FALSE(p.init(kMaxDomainVcpus + 1));
-    REQUIRE(p.init(2));
+    CHECK_FALSE(p.init(plat, 0));
+    CHECK_FALSE(p.init(plat, kMaxDomainVcpus + 1));
+    CHECK_FALSE(p.init(plat, 2, 3)); // a target above the vCPUs
+    REQUIRE(p.init(plat, 2));
+    CHECK(p.target() == 2);
     CHECK_FALSE(p.may_enter(0)); // offline
     REQUIRE(p.start(0));
+    CHECK(plat.woke(0)); // a started vCPU's context is woken
     CHECK_FALSE(p.start(0));
     CHECK(p.may_enter(0));
     CHECK(p.vcpus_online() == 1);
@@ -48,12 +85,15 @@ TEST_CASE("policy: the gate lets a runnable vCPU in unless paused or stopping", 
     p.enter(0);
     CHECK(p.state() == DomainState::running);
     CHECK_FALSE(p.quiescent());
-    p.pause(); // the platform kicks it; it leaves after its exit
+    plat.clear();
+    p.pause(); // the policy kicks it; it leaves after its exit
+    CHECK(plat.kicks == std::vector<uint32_t>{0});
     p.leave(0);
     CHECK(p.quiescent());
     CHECK_FALSE(p.may_enter(0));
     p.unpause();
     CHECK(p.may_enter(0));
+    CHECK(plat.woke(0)); // unpause wakes it
     CHECK(p.bad_moves() == 0);
 }
 
@@ -61,33 +101,39 @@ TEST_CASE("policy: a hypercall's outcome becomes resume, yield, park or stop", "
     auto p = running(1);
     CallOutcome done;
     done.result = 42;
-    Step s = p->on_call(0, done, 0);
+    Step s = p->on_call(0, done);
     CHECK(s.kind == Step::Kind::resume);
     CHECK(s.result == 42);
     CallOutcome y;
     y.action = CallOutcome::Action::yield;
-    CHECK(p->on_call(0, y, 0).kind == Step::Kind::yield);
-    s = p->on_call(0, block_for(1000), 5000);
+    CHECK(p->on_call(0, y).kind == Step::Kind::yield);
+    p->plat.now = 5000;
+    s = p->on_call(0, block_for(1000));
     CHECK(s.kind == Step::Kind::park);
-    CHECK(s.deadline_ns == 6000);
+    CHECK(p->plat.timers.at(0) == 6000); // the vCPU's one-shot timer
     CHECK(p->vcpu_state(0) == VcpuState::blocked);
     CHECK(p->state() == DomainState::blocked);
     // No timeout, and one past the clock's range: no deadline.
     auto q = running(1);
-    CHECK(q->on_call(0, block_for(0), 5).deadline_ns == kNoDeadline);
+    q->plat.now = 5;
+    CHECK(q->on_call(0, block_for(0)).kind == Step::Kind::park);
+    CHECK(q->plat.timers.count(0) == 0);
     auto r = running(1);
-    CHECK(r->on_call(0, block_for(UINT64_MAX - 2), 5).deadline_ns == kNoDeadline);
+    r->plat.now = 5;
+    CHECK(r->on_call(0, block_for(UINT64_MAX - 2)).kind == Step::Kind::park);
+    CHECK(r->plat.timers.count(0) == 0);
 }
 
 TEST_CASE("policy: an event raised before the block is not lost", "[core][policy][events]") {
     auto p = running(1);
     // The control plane asks for a poweroff while the guest is still
     // deciding to block: nobody is parked, nobody to wake.
-    CHECK(p->raise(HV_EVENT_SHUTDOWN_REQUEST, HV_SHUTDOWN_POWEROFF) == kNoVcpu);
+    p->raise(HV_EVENT_SHUTDOWN_REQUEST, HV_SHUTDOWN_POWEROFF);
+    CHECK(p->plat.wakes.empty());
     CHECK(p->pending(0) == HV_EVENT_SHUTDOWN_REQUEST);
-    REQUIRE(p->on_call(0, block_for(0), 0).kind == Step::Kind::park);
+    REQUIRE(p->on_call(0, block_for(0)).kind == Step::Kind::park);
     // The block re-checks at once.
-    Wake w = p->check(0, 0);
+    Wake w = p->check(0);
     CHECK(w.kind == Wake::Kind::resume);
     CHECK(w.finish_block);
     CHECK(w.events == HV_EVENT_SHUTDOWN_REQUEST);
@@ -99,18 +145,25 @@ TEST_CASE("policy: an event raised before the block is not lost", "[core][policy
 TEST_CASE("policy: a raise wakes the parked notify vCPU; a timeout ends a block with no events", "[core][policy][events]") {
     auto p = running(2, 1);
     p->enter(0);
-    REQUIRE(p->on_call(0, block_for(1000), 100).kind == Step::Kind::park);
-    REQUIRE(p->on_call(1, block_for(1000), 100).kind == Step::Kind::park);
-    CHECK(p->check(0, 500).kind == Wake::Kind::parked); // spurious wake-up: park again
-    // Events go to vCPU 0 (the notify vCPU), and only it is to be woken.
-    CHECK(p->raise(HV_EVENT_CONSOLE_INPUT) == 0);
-    Wake w0 = p->check(0, 600);
+    p->plat.now = 100;
+    REQUIRE(p->on_call(0, block_for(1000)).kind == Step::Kind::park);
+    REQUIRE(p->on_call(1, block_for(1000)).kind == Step::Kind::park);
+    p->plat.now = 500;
+    CHECK(p->check(0).kind == Wake::Kind::parked); // spurious wake-up: park again
+    // Events go to vCPU 0 (the notify vCPU), and only it is woken.
+    p->raise(HV_EVENT_CONSOLE_INPUT);
+    CHECK(p->plat.wakes == std::vector<uint32_t>{0});
+    p->plat.now = 600;
+    Wake w0 = p->check(0);
     CHECK(w0.kind == Wake::Kind::resume);
     CHECK(w0.events == HV_EVENT_CONSOLE_INPUT);
     CHECK(w0.request == 0);
-    CHECK(p->check(1, 600).kind == Wake::Kind::parked);
-    // vCPU 1's deadline passes: it goes on with nothing taken (HV_ETIMEDOUT).
-    Wake w1 = p->check(1, 1100);
+    CHECK(p->plat.timers.at(0) == kNoDeadline); // its timer is cancelled
+    CHECK(p->check(1).kind == Wake::Kind::parked);
+    // vCPU 1's timer fires: it goes on with nothing taken (HV_ETIMEDOUT).
+    CHECK(p->plat.timers.at(1) == 1100);
+    p->plat.now = 1100;
+    Wake w1 = p->check(1);
     CHECK(w1.kind == Wake::Kind::resume);
     CHECK(w1.finish_block);
     CHECK(w1.events == 0);
@@ -120,13 +173,15 @@ TEST_CASE("policy: a raise wakes the parked notify vCPU; a timeout ends a block 
 TEST_CASE("policy: masked events stay pending and do not wake", "[core][policy][events]") {
     auto p = running(1);
     p->set_mask(0, HV_EVENT_CONSOLE_INPUT);
-    REQUIRE(p->on_call(0, block_for(0), 0).kind == Step::Kind::park);
-    CHECK(p->raise(HV_EVENT_CONSOLE_INPUT) == kNoVcpu);
-    CHECK(p->check(0, 10).kind == Wake::Kind::parked);
+    REQUIRE(p->on_call(0, block_for(0)).kind == Step::Kind::park);
+    p->raise(HV_EVENT_CONSOLE_INPUT);
+    CHECK(p->plat.wakes.empty());
+    CHECK(p->check(0).kind == Wake::Kind::parked);
     CHECK(p->pending(0) == HV_EVENT_CONSOLE_INPUT);
     // An unmasked one wakes it and only that is taken.
-    CHECK(p->raise(HV_EVENT_SHUTDOWN_REQUEST, HV_SHUTDOWN_REBOOT) == 0);
-    Wake w = p->check(0, 20);
+    p->raise(HV_EVENT_SHUTDOWN_REQUEST, HV_SHUTDOWN_REBOOT);
+    CHECK(p->plat.wakes == std::vector<uint32_t>{0});
+    Wake w = p->check(0);
     CHECK(w.kind == Wake::Kind::resume);
     CHECK(w.events == HV_EVENT_SHUTDOWN_REQUEST);
     CHECK(w.request == HV_SHUTDOWN_REBOOT);
@@ -135,14 +190,18 @@ TEST_CASE("policy: masked events stay pending and do not wake", "[core][policy][
 
 TEST_CASE("policy: a paused domain's parked vCPUs neither take events nor time out", "[core][policy]") {
     auto p = running(1);
-    REQUIRE(p->on_call(0, block_for(100), 0).kind == Step::Kind::park);
+    REQUIRE(p->on_call(0, block_for(100)).kind == Step::Kind::park);
     p->pause();
+    CHECK(p->plat.kicks.empty()); // nobody is in the guest
     CHECK(p->state() == DomainState::paused);
     p->raise(HV_EVENT_CONSOLE_INPUT);
-    CHECK(p->check(0, 1000).kind == Wake::Kind::parked);
+    p->plat.now = 1000; // its timer fired while paused
+    CHECK(p->check(0).kind == Wake::Kind::parked);
     CHECK(p->pending(0) == HV_EVENT_CONSOLE_INPUT);
+    p->plat.clear();
     p->unpause();
-    Wake w = p->check(0, 1000);
+    CHECK(p->plat.woke(0)); // it re-checks now that it may go on
+    Wake w = p->check(0);
     CHECK(w.kind == Wake::Kind::resume);
     CHECK(w.events == HV_EVENT_CONSOLE_INPUT);
 }
@@ -151,9 +210,10 @@ TEST_CASE("policy: HLT sleeps until a new event and takes none", "[core][policy]
     auto p = running(2, 1);
     REQUIRE(p->on_halt(1).kind == Step::Kind::park);
     CHECK(p->any_halted());
-    CHECK(p->check(1, 50).kind == Wake::Kind::parked);
+    CHECK(p->check(1).kind == Wake::Kind::parked);
     p->raise(HV_EVENT_CONSOLE_INPUT); // bound to vCPU 0, but HLT wakes on any
-    Wake w = p->check(1, 60);
+    CHECK(p->plat.woke(1));
+    Wake w = p->check(1);
     CHECK(w.kind == Wake::Kind::resume);
     CHECK_FALSE(w.finish_block);
     CHECK(p->pending(0) == HV_EVENT_CONSOLE_INPUT); // still vCPU 0's
@@ -162,14 +222,17 @@ TEST_CASE("policy: HLT sleeps until a new event and takes none", "[core][policy]
 
 TEST_CASE("policy: the first stop wins and decides the state", "[core][policy][lifecycle]") {
     auto p = running(2);
-    REQUIRE(p->on_call(0, block_for(0), 0).kind == Step::Kind::park);
+    REQUIRE(p->on_call(0, block_for(0)).kind == Step::Kind::park);
     CallOutcome sd;
     sd.action = CallOutcome::Action::shutdown;
     sd.reason = ShutdownReason::reboot;
     p->enter(1);
-    const Step first = p->on_call(1, sd, 0);
+    const Step first = p->on_call(1, sd);
     CHECK(first.kind == Step::Kind::stop);
     CHECK(first.first_stop);
+    // The stop kicks the running vCPU and wakes the parked one.
+    CHECK(p->plat.kicked(1));
+    CHECK(p->plat.woke(0));
     CHECK(p->stopping());
     CHECK_FALSE(p->may_enter(1));
     ShutdownReason why{};
@@ -184,7 +247,7 @@ TEST_CASE("policy: the first stop wins and decides the state", "[core][policy][l
     CHECK(why == ShutdownReason::reboot);
     CHECK(p->state() == DomainState::shutdown);
     // The parked vCPU is told to stop.
-    CHECK(p->check(0, 0).kind == Wake::Kind::stop);
+    CHECK(p->check(0).kind == Wake::Kind::stop);
     p->retire(0);
     p->retire(1);
     CHECK(p->vcpus_online() == 0);
@@ -197,6 +260,55 @@ TEST_CASE("policy: the first stop wins and decides the state", "[core][policy][l
     CHECK(d->state() == DomainState::dying);
     CHECK_FALSE(d->stopped_by_guest(why));
     CHECK_FALSE(d->start(0));
+}
+
+TEST_CASE("policy: a vCPU goes down and comes back up; the target is raised on every up vCPU", "[core][policy][hotplug]") {
+    auto p = running(3, 1);
+    p->enter(0);
+    p->enter(2);
+    REQUIRE(p->on_call(0, block_for(0)).kind == Step::Kind::park);
+    CHECK_FALSE(p->set_target(0));
+    CHECK_FALSE(p->set_target(4));
+    CHECK(p->target() == 3);
+    // The target drops to 1: vCPUs 0..2 are up, so each learns of it; the
+    // blocked one is woken, the running ones see it at their next block.
+    REQUIRE(p->set_target(1));
+    CHECK(p->target() == 1);
+    CHECK(p->plat.wakes == std::vector<uint32_t>{0});
+    for (uint32_t i = 0; i < 3; ++i) CHECK(p->pending(i) == HV_EVENT_VCPU_TARGET);
+    Wake w = p->check(0);
+    CHECK(w.kind == Wake::Kind::resume);
+    CHECK(w.events == HV_EVENT_VCPU_TARGET);
+    // vCPU 2 takes itself down: out of the run loop, its events forgotten.
+    const Step down = p->on_call(2, action(CallOutcome::Action::down));
+    CHECK(down.kind == Step::Kind::offline);
+    CHECK(p->vcpu_state(2) == VcpuState::offline);
+    CHECK(p->pending(2) == 0);
+    CHECK_FALSE(p->is_up(2));
+    CHECK_FALSE(p->may_enter(2));
+    CHECK(p->vcpus_online() == 2);
+    // A new target reaches only the vCPUs that are up.
+    REQUIRE(p->set_target(3));
+    CHECK(p->pending(2) == 0);
+    CHECK(p->pending(1) == HV_EVENT_VCPU_TARGET);
+    // vcpu_op up starts it again and wakes its waiting context.
+    p->plat.clear();
+    REQUIRE(p->start(2));
+    CHECK(p->plat.wakes == std::vector<uint32_t>{2});
+    CHECK(p->may_enter(2));
+    CHECK(p->vcpus_online() == 3);
+    // Setting the same target again raises nothing.
+    p->plat.clear();
+    REQUIRE(p->set_target(3));
+    CHECK(p->plat.wakes.empty());
+    // A stop wakes an offline vCPU too, so its context can leave.
+    p->enter(2);
+    REQUIRE(p->on_call(2, action(CallOutcome::Action::down)).kind == Step::Kind::offline);
+    p->plat.clear();
+    REQUIRE(p->stop(ShutdownReason::poweroff, false));
+    CHECK(p->plat.woke(2));
+    CHECK_FALSE(p->start(2)); // no start while stopping
+    CHECK(p->bad_moves() == 0);
 }
 
 TEST_CASE("policy: restarts are throttled to a burst per window", "[core][policy][lifecycle]") {

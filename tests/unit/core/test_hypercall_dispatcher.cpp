@@ -95,6 +95,16 @@ TEST_CASE_METHOD(Fixture, "vcpu ops", "[abi][dispatch]") {
     CHECK(svc.up_calls == 1);
     CHECK(svc.last_up.rip == 0x100000);
     CHECK(svc.last_up.arg == 77);
+
+    // TARGET: the control plane's online count; DOWN: only the caller, never
+    // vCPU 0, and the platform takes it offline.
+    call(make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_TARGET));
+    CHECK(args_of<hv_vcpu_target_t>(slot()).online == 3);
+    CHECK(args_of<hv_vcpu_target_t>(slot()).max_vcpus == 4);
+    auto out = call(make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_DOWN, hv_vcpu_down_t{2, 0}), 2);
+    CHECK(out.action == CallOutcome::Action::down);
+    CHECK(out.result == HV_OK);
+    CHECK(svc.bad.empty());
 }
 
 TEST_CASE_METHOD(Fixture, "multicall runs every slot in one exit", "[abi][dispatch][multicall]") {
@@ -191,6 +201,10 @@ TEST_CASE_METHOD(Fixture, "malformed calls get an error code and a report, never
         {"up with a null selector", make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_UP, hv_vcpu_up_t{1, 0, 16, 0x1000, 0x1000, 0, 0}), HV_EINVAL},
         {"up with a non-canonical rip", make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_UP, hv_vcpu_up_t{1, 8, 16, 0x0000900000000000ull, 0x1000, 0, 0}), HV_EINVAL},
         {"up with cr3 outside RAM", make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_UP, hv_vcpu_up_t{1, 8, 16, 0x1000, 0x1000, 1ull << 32, 0}), HV_EFAULT},
+        {"down of another vcpu", make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_DOWN, hv_vcpu_down_t{2, 0}), HV_EINVAL},
+        {"down of vcpu 0", make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_DOWN, hv_vcpu_down_t{0, 0}), HV_EBUSY},
+        {"down padding", make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_DOWN, hv_vcpu_down_t{0, 1}), HV_EINVAL},
+        {"target with input", make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_TARGET, hv_vcpu_target_t{1, 0}), HV_EINVAL},
         {"multicall too many", make_call(HV_GROUP_MULTICALL, HV_MULTICALL_OP_CALL, hv_multicall_t{{0x3000}, HV_MULTICALL_MAX + 1, 0}), HV_E2BIG},
         {"multicall misaligned", make_call(HV_GROUP_MULTICALL, HV_MULTICALL_OP_CALL, hv_multicall_t{{0x3004}, 1, 0}), HV_EFAULT},
         {"multicall outside RAM", make_call(HV_GROUP_MULTICALL, HV_MULTICALL_OP_CALL, hv_multicall_t{{(1 << 20) - 64}, 2, 0}), HV_EFAULT},
@@ -218,19 +232,21 @@ TEST_CASE_METHOD(Fixture, "a slot the monitor cannot read gets HV_EFAULT in rax 
     CHECK(svc.bad.size() == 3);
 }
 
-TEST_CASE_METHOD(Fixture, "nested multicall and block inside a multicall are refused per slot", "[abi][dispatch][multicall][bad-input]") {
+TEST_CASE_METHOD(Fixture, "nested multicall, block and vcpu down inside a multicall are refused per slot", "[abi][dispatch][multicall][bad-input]") {
     constexpr uint64_t kArray = 0x3000;
     mem.slot(kArray) = make_call(HV_GROUP_MULTICALL, HV_MULTICALL_OP_CALL, hv_multicall_t{{kArray}, 1, 0});
     mem.slot(kArray + 64) = make_call(HV_GROUP_SCHED_OP, HV_SCHED_OP_BLOCK, hv_sched_block_t{});
     mem.slot(kArray + 128) = make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_CURRENT);
-    auto out = call(make_call(HV_GROUP_MULTICALL, HV_MULTICALL_OP_CALL, hv_multicall_t{{kArray}, 3, 0}), 1);
-    CHECK(out.result == 3);
+    mem.slot(kArray + 192) = make_call(HV_GROUP_VCPU_OP, HV_VCPU_OP_DOWN, hv_vcpu_down_t{1, 0});
+    auto out = call(make_call(HV_GROUP_MULTICALL, HV_MULTICALL_OP_CALL, hv_multicall_t{{kArray}, 4, 0}), 1);
+    CHECK(out.result == 4);
     CHECK(out.action == CallOutcome::Action::none);
     CHECK(mem.slot(kArray).result == HV_EINVAL);
     CHECK(mem.slot(kArray + 64).result == HV_EINVAL);
     CHECK(mem.slot(kArray + 128).result == HV_OK);
     CHECK(args_of<hv_vcpu_current_t>(mem.slot(kArray + 128)).vcpu == 1);
-    CHECK(svc.bad.size() == 2);
+    CHECK(mem.slot(kArray + 192).result == HV_EINVAL);
+    CHECK(svc.bad.size() == 3);
 }
 
 TEST_CASE_METHOD(Fixture, "random slots never crash the dispatcher", "[abi][dispatch][bad-input]") {

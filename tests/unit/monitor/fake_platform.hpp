@@ -2,7 +2,8 @@
 // vector; each vCPU runs a scripted guest program, one step per run(),
 // that returns the next exit (a hypercall, HLT, a triple fault) or nothing:
 // then the vCPU "spins" in the guest until it is kicked (InterruptedExit),
-// as a real vCPU running guest code would.
+// as a real vCPU running guest code would. Time is a virtual clock the
+// test advances by hand.
 #pragma once
 
 #include <atomic>
@@ -108,9 +109,30 @@ private:
     GuestProgram program_;
 };
 
+// Virtual time: it moves only when the test calls advance(). A wait with a
+// deadline polls it every real millisecond (advance() does not know the
+// waiters), which the waiters' re-checks make harmless.
+class VirtualClock final : public hv::platform::Clock {
+public:
+    uint64_t now_ns() const override { return now_.load(); }
+    void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, uint64_t deadline_ns) const override {
+        if (deadline_ns == kNever) {
+            cv.wait(lock);
+            return;
+        }
+        if (now_.load() < deadline_ns) cv.wait_for(lock, std::chrono::milliseconds(1));
+    }
+    void advance(uint64_t ns) { now_ += ns; }
+
+private:
+    std::atomic<uint64_t> now_{1'000'000'000};
+};
+
 class FakeHypervisor final : public hv::platform::Hypervisor {
 public:
     explicit FakeHypervisor(GuestProgram program) : program_(std::move(program)) {}
+    std::shared_ptr<const hv::platform::Clock> clock() const override { return vclock; }
+    const std::shared_ptr<VirtualClock> vclock = std::make_shared<VirtualClock>();
     std::string_view name() const override { return "fake"; }
     uint64_t max_ram_bytes() const override { return 64ull << 20; }
     hv::Result<std::unique_ptr<hv::platform::Vm>> create_vm(uint64_t bytes) override {

@@ -133,18 +133,30 @@ TEST_CASE("monitor on a fake platform: a blocked vCPU wakes for a shutdown reque
     CHECK(woke.shutdown_request == HV_SHUTDOWN_POWEROFF);
 }
 
-TEST_CASE("monitor on a fake platform: a block times out with HV_ETIMEDOUT, and paused time does not count",
+TEST_CASE("monitor on a fake platform: a block times out on the platform's clock, and not while paused",
           "[monitor][fake]") {
     std::atomic<int64_t> result{1};
     Fixture f([&](FakeVcpu& v) -> std::optional<hv::platform::VcpuExit> {
         switch (v.step++) {
-        case 0: return v.hypercall(block_call(2'000'000)); // 2 ms
+        case 0: return v.hypercall(block_call(1'000'000'000)); // 1 s of virtual time
         case 1: result = v.slot().result; return std::nullopt;
         default: return std::nullopt;
         }
     });
-    auto id = f.monitor->create(f.config("timer"), true); // created paused
+    auto id = f.monitor->create(f.config("timer"));
     REQUIRE(id);
+    REQUIRE(eventually([&] { return f.state(*id) == DomainState::blocked; }));
+    // Real time passes, virtual time does not: it stays blocked.
+    f.platform->vclock->advance(999'000'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    CHECK(result.load() == 1);
+    CHECK(f.state(*id) == DomainState::blocked);
+    // Its deadline passes while the domain is paused: no timeout yet.
+    REQUIRE(f.monitor->pause(*id));
+    f.platform->vclock->advance(2'000'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    CHECK(result.load() == 1);
+    // Unpaused, it times out at once.
     REQUIRE(f.monitor->unpause(*id));
     REQUIRE(eventually([&] { return result.load() != 1; }));
     CHECK(result.load() == HV_ETIMEDOUT);
@@ -226,5 +238,87 @@ TEST_CASE("monitor on a fake platform: a vCPU is brought up by vcpu_op and both 
     REQUIRE(eventually([&] { return f.monitor->info(*id)->vcpus_online == 2; }));
     REQUIRE(f.monitor->pause(*id));
     CHECK(f.state(*id) == DomainState::paused);
+    REQUIRE(f.monitor->destroy(*id));
+}
+
+namespace {
+
+hv_call_t vcpu_call(uint16_t op, const void* req, size_t len) {
+    hv_call_t c{};
+    c.group = HV_GROUP_VCPU_OP;
+    c.op = op;
+    if (len != 0) std::memcpy(c.args, req, len);
+    return c;
+}
+
+hv_call_t up_call(uint32_t vcpu) {
+    hv_vcpu_up_t up{};
+    up.vcpu = vcpu;
+    up.rip = 0x101000;
+    up.rsp = 0x200000;
+    up.cr3 = 0x300000;
+    up.code_sel = 0x10;
+    up.data_sel = 0x18;
+    return vcpu_call(HV_VCPU_OP_UP, &up, sizeof up);
+}
+
+} // namespace
+
+TEST_CASE("monitor on a fake platform: vcpu-set takes a vCPU down and brings it back up", "[monitor][fake][hotplug]") {
+    // vCPU 0 starts vCPU 1, then follows the target: it reads it after each
+    // HV_EVENT_VCPU_TARGET and starts vCPU 1 again when it rises. vCPU 1
+    // blocks, and goes down when the target event comes.
+    std::atomic<uint32_t> target_seen{0};
+    std::atomic<int64_t> second_up{1};
+    std::atomic<int> v1_entries{0};
+    Fixture f([&](FakeVcpu& v) -> std::optional<hv::platform::VcpuExit> {
+        if (v.id() == 1) {
+            ++v1_entries;
+            if (v.step == 2) v.step = 0; // started again: from the top
+            switch (v.step++) {
+            case 0: return v.hypercall(block_call(0));
+            case 1: {
+                const hv_vcpu_down_t down{1, 0};
+                return v.hypercall(vcpu_call(HV_VCPU_OP_DOWN, &down, sizeof down));
+            }
+            default: return std::nullopt;
+            }
+        }
+        switch (v.step++) {
+        case 0: return v.hypercall(up_call(1));
+        case 1: return v.hypercall(block_call(0));
+        case 2: return v.hypercall(vcpu_call(HV_VCPU_OP_TARGET, nullptr, 0));
+        case 3: {
+            hv_vcpu_target_t t;
+            std::memcpy(&t, v.slot().args, sizeof t);
+            target_seen = t.online;
+            return v.hypercall(block_call(0));
+        }
+        case 4: return v.hypercall(up_call(1));
+        case 5: second_up = v.slot().result; return std::nullopt;
+        default: return std::nullopt;
+        }
+    });
+    auto cfg = f.config("hotplug", 2);
+    auto id = f.monitor->create(cfg);
+    REQUIRE(id);
+    REQUIRE(eventually([&] { return f.monitor->info(*id)->vcpus_online == 2 && f.state(*id) == DomainState::blocked; }));
+
+    // Out of range: named, nothing changes.
+    auto bad = f.monitor->set_vcpus(*id, 3);
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(bad.error().message, Catch::Contains("1..2"));
+    CHECK_FALSE(f.monitor->set_vcpus(*id, 0));
+
+    REQUIRE(f.monitor->set_vcpus(*id, 1));
+    REQUIRE(eventually([&] { return f.monitor->info(*id)->vcpus_online == 1; }));
+    CHECK(target_seen.load() == 1);
+    const int entries_down = v1_entries.load();
+
+    REQUIRE(f.monitor->set_vcpus(*id, 2));
+    REQUIRE(eventually([&] { return f.monitor->info(*id)->vcpus_online == 2 && second_up.load() != 1; }));
+    CHECK(second_up.load() == HV_OK);
+    // The same thread ran it again from its new entry point.
+    REQUIRE(eventually([&] { return v1_entries.load() > entries_down; }));
     REQUIRE(f.monitor->destroy(*id));
 }

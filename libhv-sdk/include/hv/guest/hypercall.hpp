@@ -203,6 +203,21 @@ inline int64_t vcpu_up(const hv_vcpu_up_t& req) noexcept {
     return call(slot);
 }
 
+// How many vCPUs the control plane wants online (xl vcpu-set), and the
+// most there may be.
+inline int64_t vcpu_target(hv_vcpu_target_t& out) noexcept {
+    out = hv_vcpu_target_t{};
+    return call_op(HV_GROUP_VCPU_OP, HV_VCPU_OP_TARGET, out);
+}
+
+// Takes the calling vCPU (`self`) offline; returns only on failure. A
+// later vcpu_up starts it afresh.
+inline int64_t vcpu_down(uint32_t self) noexcept {
+    hv_call_t slot;
+    prepare(slot, HV_GROUP_VCPU_OP, HV_VCPU_OP_DOWN, hv_vcpu_down_t{self, 0});
+    return call(slot);
+}
+
 // --- multicall -------------------------------------------------------------
 
 // Runs `count` prepared slots in one exit; each slot's result lands in its

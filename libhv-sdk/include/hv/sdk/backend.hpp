@@ -35,6 +35,8 @@ public:
     virtual Result<void> unpause(uint32_t domid) = 0;
     virtual Result<void> shutdown(uint32_t domid, const ShutdownRequest& req) = 0;
     virtual Result<void> rename(uint32_t domid, std::string_view name) = 0;
+    // xl vcpu-set: asks the guest to have `online` vCPUs up (1..maxvcpus).
+    virtual Result<void> set_vcpus(uint32_t domid, uint32_t online) = 0;
     virtual Result<DomainInfo> info(uint32_t domid) = 0;
     virtual Result<std::vector<DomainInfo>> list() = 0;
     virtual Result<uint32_t> lookup(std::string_view name_or_id) = 0;

@@ -144,6 +144,9 @@ public:
     Result<void> unpause() const { return b_->unpause(id_); }
     Result<void> destroy() const { return b_->destroy(id_); }
     Result<void> rename(std::string_view name) const { return b_->rename(id_, name); }
+    // xl vcpu-set: the guest is asked to have `online` vCPUs up; it follows
+    // in its own time (watch info().vcpus_online).
+    Result<void> set_vcpus(uint32_t online) const { return b_->set_vcpus(id_, online); }
     Result<void> shutdown(const ShutdownRequest& req = {}) const { return b_->shutdown(id_, req); }
     Result<void> reboot(bool wait = false, uint32_t timeout_ms = 0) const {
         return b_->shutdown(id_, ShutdownRequest{ShutdownReason::reboot, wait, timeout_ms, false});

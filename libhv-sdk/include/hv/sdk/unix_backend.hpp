@@ -102,6 +102,9 @@ public:
         if (!wire::put_name(r.name, name)) return make_error(Errc::invalid_argument, "name '" + std::string(name) + "' is too long");
         return none(ch_->call(HV_DOMCTL_RENAME, wire::pack(r)));
     }
+    Result<void> set_vcpus(uint32_t domid, uint32_t online) override {
+        return none(ch_->call(HV_DOMCTL_VCPU_SET, wire::pack(hv_ctl_vcpu_set_t{domid, online})));
+    }
     Result<DomainInfo> info(uint32_t domid) override {
         return info_reply(ch_->call(HV_DOMCTL_INFO, wire::pack(hv_ctl_domid_t{domid, 0})));
     }

@@ -87,6 +87,7 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, length) == 20, "hv_ctl_header_t.lengt
 #define HV_DOMCTL_UNDEFINE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 15)     /* hv_ctl_lookup_t (name) -> none */
 #define HV_DOMCTL_LIST_DEFINED HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 16) /* none -> names, one per line */
 #define HV_DOMCTL_CREATE_SPEC HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 17)  /* hv_ctl_domain_spec_t + paths -> as CREATE */
+#define HV_DOMCTL_VCPU_SET HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 18)     /* hv_ctl_vcpu_set_t -> none */
 
 /* HELLO: the first request on a connection. The client offers a range;
  * the server answers with the version both speak (in `max_version`, and in
@@ -249,6 +250,16 @@ typedef struct hv_ctl_rename {
     char name[HV_CTL_NAME_MAX];
 } hv_ctl_rename_t;
 HV_STATIC_ASSERT(sizeof(hv_ctl_rename_t) == 72, "hv_ctl_rename_t size");
+
+/* VCPU_SET (xl vcpu-set): ask the guest to have vCPUs 0..online-1 up,
+ * 1 <= online <= the domain's maxvcpus. Replies once the guest has been
+ * told (HV_EVENT_VCPU_TARGET), not when it has followed. */
+typedef struct hv_ctl_vcpu_set {
+    uint32_t domid;
+    uint32_t online;
+} hv_ctl_vcpu_set_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_vcpu_set_t) == 8, "hv_ctl_vcpu_set_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vcpu_set_t, online) == 4, "hv_ctl_vcpu_set_t.online");
 
 typedef struct hv_ctl_lookup {
     char name[HV_CTL_NAME_MAX]; /* a name, or a domid in decimal */

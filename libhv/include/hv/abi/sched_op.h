@@ -13,7 +13,8 @@
 /* Event bits, delivered by HV_SCHED_OP_BLOCK. */
 #define HV_EVENT_SHUTDOWN_REQUEST (1ull << 0) /* the control plane asks for a shutdown */
 #define HV_EVENT_CONSOLE_INPUT (1ull << 1)    /* console input is pending */
-#define HV_EVENT_ALL (HV_EVENT_SHUTDOWN_REQUEST | HV_EVENT_CONSOLE_INPUT)
+#define HV_EVENT_VCPU_TARGET (1ull << 2)      /* the online-vCPU target changed (vcpu_op.h) */
+#define HV_EVENT_ALL (HV_EVENT_SHUTDOWN_REQUEST | HV_EVENT_CONSOLE_INPUT | HV_EVENT_VCPU_TARGET)
 
 /* Shutdown reasons; the same numbers as Xen's SHUTDOWN_*. */
 #define HV_SHUTDOWN_POWEROFF 0u

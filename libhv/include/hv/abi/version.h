@@ -32,6 +32,7 @@ HV_STATIC_ASSERT(offsetof(hv_version_group_t, version) == 4, "hv_version_group_t
 #define HV_FEATURE_MULTICALL (1ull << 1)
 #define HV_FEATURE_VCPU_UP (1ull << 2)
 #define HV_FEATURE_BLOCK_TIMEOUT (1ull << 3)
+#define HV_FEATURE_VCPU_HOTPLUG (1ull << 4) /* vcpu_op DOWN and TARGET, HV_EVENT_VCPU_TARGET */
 
 /* HV_VERSION_OP_FEATURES: the features this monitor offers. Result HV_OK. */
 typedef struct hv_version_features {
