@@ -48,7 +48,8 @@ bool DomainPolicy::start(uint32_t vcpu) {
 
 bool DomainPolicy::set_target(uint32_t n) {
     if (n == 0 || n > nr_) return false;
-    if (n == target_) return true;
+    // Raised even when the count is the same, as xl rewrites every vCPU's
+    // availability: a guest that lost a race settles on the second ask.
     target_ = n;
     ++raises_;
     for (uint32_t i = 0; i < nr_; ++i)

@@ -60,7 +60,7 @@ struct Step {
 // check()'s answer for a parked vCPU.
 struct Wake {
     enum class Kind : uint8_t {
-        parked, // not yet: park again (until `deadline_ns`)
+        parked, // not yet: park again (until a wake-up or its timer)
         resume, // go on; after a block, finish it with `events`/`request`
         stop,   // the domain is stopping
     };
@@ -96,8 +96,8 @@ public:
     // ---- vCPU hotplug ----
     // How many vCPUs the control plane wants online (vCPUs 0..n-1).
     uint32_t target() const { return target_; }
-    // false (and nothing changes) unless 1 <= n <= nr_vcpus(). A new
-    // target raises HV_EVENT_VCPU_TARGET on every up vCPU.
+    // false (and nothing changes) unless 1 <= n <= nr_vcpus(). Raises
+    // HV_EVENT_VCPU_TARGET on every up vCPU, also when n is unchanged.
     bool set_target(uint32_t n);
 
     // ---- exits ----

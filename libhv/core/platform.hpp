@@ -18,11 +18,12 @@ class Platform {
 public:
     // Monotonic nanoseconds; the policy's deadlines are on this clock.
     virtual uint64_t now_ns() const = 0;
-    // Get `vcpu` out of the guest within one exit (and out of any wait for
-    // a host CPU), so it asks the policy again. Harmless when it is not in
-    // the guest: its next entry returns at once.
+    // Get a running `vcpu` out of the guest within one exit, so it asks the
+    // policy again. Harmless when it has already left: its next entry
+    // returns at once.
     virtual void kick(uint32_t vcpu) = 0;
-    // A parked or offline `vcpu` asks the policy again (check() or
+    // A `vcpu` that is not in the guest (parked, offline, or waiting to
+    // enter, e.g. for a host CPU) asks the policy again (check() or
     // may_enter()); a wake-up that finds nothing to do parks it again.
     virtual void wake(uint32_t vcpu) = 0;
     // One-shot: wake(vcpu) once now_ns() >= deadline_ns. A later call

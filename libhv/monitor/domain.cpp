@@ -79,11 +79,11 @@ void Domain::start_vcpu_locked(uint32_t id) {
 
 void Domain::kick(uint32_t vcpu) { vcpus_[vcpu].cpu->kick(); }
 
-// One condition variable serves every vCPU's waits (they re-check with the
-// policy); one waiting for the host scheduler's grant is interrupted too.
+// The vCPU's own condition variable (it re-checks with the policy); one
+// waiting for the host scheduler's grant is interrupted too.
 void Domain::wake(uint32_t vcpu) {
     if (spec_.sched != nullptr) spec_.sched->interrupt(vcpu);
-    cv_.notify_all();
+    vcpus_[vcpu].cv->notify_all();
 }
 
 void Domain::pause() {
@@ -92,7 +92,7 @@ void Domain::pause() {
     policy_.pause();
     // A kicked vCPU leaves the guest within one exit; wait so that "paused"
     // means no guest code runs (xl pause semantics).
-    cv_.wait(lock, [this] { return policy_.quiescent() || policy_.stopping(); });
+    left_cv_.wait(lock, [this] { return policy_.quiescent() || policy_.stopping(); });
 }
 
 void Domain::unpause() {
@@ -160,7 +160,7 @@ void Domain::vcpu_main(uint32_t id) {
                 gate->want(id, false); // paused: it wants no pCPU
                 lock.lock();
             }
-            cv_.wait(lock, [&] { return policy_.stopping() || policy_.may_enter(id); });
+            vcpus_[id].cv->wait(lock, [&] { return policy_.stopping() || policy_.may_enter(id); });
             if (policy_.stopping()) break;
         }
         // The host scheduler decides whether it enters now and where.
@@ -183,7 +183,7 @@ void Domain::vcpu_main(uint32_t id) {
         {
             std::lock_guard lock(mu_);
             policy_.leave(id);
-            cv_.notify_all(); // pause() waits for vCPUs to leave the guest
+            left_cv_.notify_all(); // pause() waits for vCPUs to leave the guest
         }
         if (step.kind == core::Step::Kind::offline) {
             if (!wait_offline(id)) break;
@@ -200,7 +200,7 @@ void Domain::vcpu_main(uint32_t id) {
     vcpu.unbind_thread();
     exited_cpu_seconds_ += thread_cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     policy_.retire(id);
-    cv_.notify_all();
+    left_cv_.notify_all();
 }
 
 core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
@@ -248,7 +248,7 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
 // again. A block it lets go is completed in the guest's slot.
 bool Domain::park(uint32_t id, uint64_t slot) {
     std::unique_lock lock(mu_);
-    cv_.notify_all(); // pause() waits for vCPUs to leave the running state
+    left_cv_.notify_all(); // pause() waits for vCPUs to leave the running state
     uint64_t& timer = vcpus_[id].timer_ns;
     for (;;) {
         const core::Wake w = policy_.check(id);
@@ -259,7 +259,7 @@ bool Domain::park(uint32_t id, uint64_t slot) {
                 vcpus_[id].cpu->set_rax(static_cast<uint64_t>(dispatcher_->finish_block(slot, w.events, w.request)));
             return true;
         }
-        clock_->wait_until(cv_, lock, timer);
+        clock_->wait_until(*vcpus_[id].cv, lock, timer);
         // One-shot: once it has fired (the policy was told, above or on the
         // next round), it is spent, so a paused domain does not spin on it.
         if (timer != core::kNoDeadline && clock_->now_ns() >= timer) {
@@ -275,7 +275,7 @@ bool Domain::wait_offline(uint32_t id) {
     bool started = false;
     {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return policy_.stopping() || policy_.vcpu_state(id) != core::VcpuState::offline; });
+        vcpus_[id].cv->wait(lock, [&] { return policy_.stopping() || policy_.vcpu_state(id) != core::VcpuState::offline; });
         started = !policy_.stopping();
     }
     if (started && gate != nullptr) gate->online(id, true);

@@ -109,6 +109,9 @@ private:
         std::unique_ptr<platform::Vcpu> cpu; // what runs it
         std::thread thread;                 // from its first start; waits while it is offline
         uint64_t timer_ns = core::kNoDeadline; // the policy's one-shot timer (under mu_)
+        // Where its thread waits (gate, park, offline): a wake-up is for
+        // this vCPU alone, however many others a domain has.
+        std::unique_ptr<std::condition_variable> cv = std::make_unique<std::condition_variable>();
     };
 
     Domain(DomainSpec spec, StopHandler on_stop, std::shared_ptr<spdlog::logger> log);
@@ -152,7 +155,7 @@ private:
     dev::IoBus io_bus_; // written at create, read-only after: no lock needed
 
     mutable std::mutex mu_;
-    std::condition_variable cv_;
+    std::condition_variable left_cv_; // a vCPU left the guest (pause() waits for quiescence)
     std::vector<Vcpu> vcpus_;
     // Who may run, who is parked, which events are pending, what a stop
     // means: the core's decisions, carried out here under mu_.

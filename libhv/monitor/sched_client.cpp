@@ -48,7 +48,10 @@ void SchedClient::online(uint32_t vcpu, bool yes) {
         while (n < vcpu + 1 && !page_.nr_vcpus.compare_exchange_weak(n, vcpu + 1)) {
         }
     } else {
+        // Offline: it wants no pCPU, and a grant left from before is not
+        // one it may enter on when it comes back (it asks again).
         s.want.store(0);
+        s.grant.store(0);
     }
     s.online.store(yes ? 1 : 0);
     changed();

@@ -34,7 +34,9 @@ public:
 
     SchedPage& page() { return page_; }
 
-    // On the vCPU's own thread when it starts / just before it exits.
+    // On the vCPU's own thread: true when it starts (and when vcpu_op up
+    // starts it again), false when it goes down or its thread exits. The
+    // host keeps an offline vCPU asleep with its scheduling state.
     void online(uint32_t vcpu, bool yes);
     // Runnable (true) or blocked, paused (false).
     void want(uint32_t vcpu, bool yes);

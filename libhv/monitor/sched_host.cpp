@@ -332,11 +332,18 @@ void SchedHost::sync(Channel& c, Nanos now) {
         Vcpu& v = c.v[i];
         const bool online = i < n && s.online.load() != 0;
         const bool want = online && s.want.load() != 0;
+        const VcpuRef ref{c.slot, static_cast<uint16_t>(i)};
+        // A vCPU that went down stays in the scheduler, asleep, so going
+        // down and up again neither forgets its debt (credit, RTDS budget,
+        // run time) nor costs a remove and an insert.
+        v.offline = !online;
         if (!online) {
-            drop_vcpu(c, i);
+            if (v.inserted && v.want) {
+                v.want = false;
+                active_->sleep(ref, now);
+            }
             continue;
         }
-        const VcpuRef ref{c.slot, static_cast<uint16_t>(i)};
         v.tid = s.tid.load();
         if (!v.inserted) {
             core::sched::VcpuSetup setup;
@@ -570,7 +577,7 @@ std::vector<VcpuRow> SchedHost::vcpus(std::optional<uint32_t> domid) const {
             r.vcpu = i;
             core::sched::VcpuInfo info;
             if (c.v[i].inserted && active_->vcpu_info(VcpuRef{c.slot, static_cast<uint16_t>(i)}, info)) {
-                r.online = true;
+                r.online = !c.v[i].offline;
                 r.state = info.state;
                 r.pcpu = info.pcpu;
                 r.runtime_ns = info.runtime;

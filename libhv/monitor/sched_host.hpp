@@ -129,7 +129,8 @@ public:
 
 private:
     struct Vcpu {
-        bool inserted = false;
+        bool inserted = false; // from its first start until the domain leaves
+        bool offline = false;  // taken down (vcpu_op down): asleep, its credit and budget kept
         bool want = false;
         uint32_t yields = 0;
         int32_t tid = 0;

@@ -55,6 +55,7 @@
 #include "hv/abi/domain_name.h"
 
 #include "config_fuzz.hpp"
+#include "fuzz_check.hpp"
 
 namespace hv::fuzz {
 namespace {
@@ -62,11 +63,6 @@ namespace {
 using config::CfgValue;
 
 constexpr std::string_view kSource = "fuzz.cfg";
-
-#define HV_FUZZ_CHECK(cond, why)                                                                                      \
-    do {                                                                                                              \
-        if (!(cond)) return std::string(why);                                                                         \
-    } while (0)
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
@@ -286,13 +282,7 @@ std::string config_fuzz_check(const uint8_t* data, size_t size, ConfigFuzzStats&
 } // namespace hv::fuzz
 
 int hv_config_fuzz_one(const uint8_t* data, size_t size) {
-    hv::fuzz::ConfigFuzzStats stats;
-    const std::string why = hv::fuzz::config_fuzz_check(data, size, stats);
-    if (!why.empty()) {
-        std::fprintf(stderr, "config_fuzz: invariant broken: %s\n", why.c_str());
-        std::abort();
-    }
-    return 0;
+    return hv::fuzz::run_or_abort("config_fuzz", hv::fuzz::config_fuzz_check, data, size);
 }
 
 #ifdef HV_LIBFUZZER

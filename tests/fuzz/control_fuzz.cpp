@@ -34,6 +34,7 @@
 #include "hv/sdk/wire_types.hpp"
 
 #include "control_fuzz.hpp"
+#include "fuzz_check.hpp"
 
 namespace hv::fuzz {
 namespace {
@@ -186,11 +187,6 @@ struct Decoded {
     std::string error;
     size_t buffered = 0;
 };
-
-#define HV_FUZZ_CHECK(cond, why)                                                                                      \
-    do {                                                                                                              \
-        if (!(cond)) return std::string(why);                                                                         \
-    } while (0)
 
 // Drains every frame now decodable, checking each one.
 std::string drain(wire::Decoder& d, Decoded& out) {
@@ -424,13 +420,7 @@ std::string control_fuzz_check(const uint8_t* data, size_t size, ControlFuzzStat
 } // namespace hv::fuzz
 
 int hv_control_fuzz_one(const uint8_t* data, size_t size) {
-    hv::fuzz::ControlFuzzStats stats;
-    const std::string why = hv::fuzz::control_fuzz_check(data, size, stats);
-    if (!why.empty()) {
-        std::fprintf(stderr, "control_fuzz: invariant broken: %s\n", why.c_str());
-        std::abort();
-    }
-    return 0;
+    return hv::fuzz::run_or_abort("control_fuzz", hv::fuzz::control_fuzz_check, data, size);
 }
 
 #ifdef HV_LIBFUZZER

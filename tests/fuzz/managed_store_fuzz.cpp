@@ -29,6 +29,7 @@
 #include "managed_store.hpp"
 
 #include "managed_store_fuzz.hpp"
+#include "fuzz_check.hpp"
 
 namespace hv::fuzz {
 namespace {
@@ -37,11 +38,6 @@ using hv::sdk::CreateRequest;
 using hvd::ManagedStore;
 
 const std::string kWhere = "/fuzz/state/managed/fuzz.hvdom";
-
-#define HV_FUZZ_CHECK(cond, why)                                                                                      \
-    do {                                                                                                              \
-        if (!(cond)) return std::string(why);                                                                         \
-    } while (0)
 
 bool same_spec(const hv::sdk::DomainSpec& a, const hv::sdk::DomainSpec& b) {
     return a.name == b.name && a.kernel == b.kernel && a.ramdisk == b.ramdisk && a.cmdline == b.cmdline &&
@@ -105,13 +101,7 @@ std::string managed_store_fuzz_check(const uint8_t* data, size_t size, ManagedSt
 } // namespace hv::fuzz
 
 int hv_managed_store_fuzz_one(const uint8_t* data, size_t size) {
-    hv::fuzz::ManagedStoreFuzzStats stats;
-    const std::string why = hv::fuzz::managed_store_fuzz_check(data, size, stats);
-    if (!why.empty()) {
-        std::fprintf(stderr, "managed_store_fuzz: invariant broken: %s\n", why.c_str());
-        std::abort();
-    }
-    return 0;
+    return hv::fuzz::run_or_abort("managed_store_fuzz", hv::fuzz::managed_store_fuzz_check, data, size);
 }
 
 #ifdef HV_LIBFUZZER

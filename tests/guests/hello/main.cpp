@@ -49,6 +49,7 @@ Options g_opts;
 uint32_t g_domid;
 uint32_t g_max_vcpus;
 uint32_t g_vcpus_done; // bumped atomically by each vCPU after its checks
+uint32_t g_leaving[MAX_VCPUS]; // 1 while a vCPU decides whether to go down, and after
 
 bool word_is(const char* w, uint32_t n, const char* lit) {
     uint32_t i = 0;
@@ -168,38 +169,66 @@ void vcpu_common(uint32_t vcpu) {
 // xl vcpu-set, as a Linux guest follows cpu/N/availability: vCPU 0 starts
 // the vCPUs below the target that are down; a vCPU at or past it takes
 // itself down (and is started afresh, at ap_main, if the target rises).
-void follow_target(uint32_t vcpu) {
+hv_vcpu_target_t read_target() {
     hv_vcpu_target_t t;
-    int64_t r = g::vcpu_target(t);
+    const int64_t r = g::vcpu_target(t);
     if (r != HV_OK) {
         Line e;
         e.str("hello: vcpu target failed: ").dec(r);
         fail(e);
     }
+    return t;
+}
+
+void follow_target(uint32_t vcpu) {
     if (vcpu != 0) {
-        if (vcpu < t.online) return;
+        // Says it may be leaving before it reads the target: vCPU 0, which
+        // may have read a newer target, then waits for it to go down
+        // instead of taking it for up and skipping it.
+        __atomic_store_n(&g_leaving[vcpu], 1u, __ATOMIC_SEQ_CST);
+        const hv_vcpu_target_t t = read_target();
+        if (vcpu < t.online) {
+            __atomic_store_n(&g_leaving[vcpu], 0u, __ATOMIC_SEQ_CST);
+            return;
+        }
         Line l;
         l.str("hello: vcpu ").udec(vcpu).str(" going offline (target ").udec(t.online).str(")");
         say(l);
-        r = g::vcpu_down(vcpu);
+        const int64_t r = g::vcpu_down(vcpu);
         Line e;
         e.str("hello: vcpu_down ").udec(vcpu).str(" failed: ").dec(r);
         fail(e);
     }
-    Line l;
-    l.str("hello: vcpu target ").udec(t.online);
-    say(l);
-    const uint32_t n = t.online < MAX_VCPUS ? t.online : MAX_VCPUS;
-    for (uint32_t id = 1; id < n; ++id) {
-        bool up = true;
-        r = g::vcpu_is_up(id, up);
-        if (r == HV_OK && !up) r = start_ap(id);
-        // HV_EBUSY: it was still on its way down; the next target event
-        // (or none, if the guest no longer wants it) settles it.
-        if (r < 0 && r != HV_EBUSY) {
-            Line e;
-            e.str("hello: vcpu_up ").udec(id).str(" failed: ").dec(r);
-            fail(e);
+    for (bool again = true; again;) {
+        again = false;
+        const hv_vcpu_target_t t = read_target();
+        Line l;
+        l.str("hello: vcpu target ").udec(t.online);
+        say(l);
+        const uint32_t n = t.online < MAX_VCPUS ? t.online : MAX_VCPUS;
+        for (uint32_t id = 1; id < n; ++id) {
+            bool up = true;
+            int64_t r = g::vcpu_is_up(id, up);
+            // One on its way down (it read an older target): wait until it
+            // is down (at most ~1 s), then start it again. Events the waits
+            // take are answered: a shutdown at once, a newer target by
+            // going round again.
+            for (uint32_t tries = 0;
+                 r == HV_OK && up && __atomic_load_n(&g_leaving[id], __ATOMIC_SEQ_CST) != 0 && tries < 1000; ++tries) {
+                hv_sched_block_t b;
+                if (g::block(1000000, b) == HV_OK) {
+                    again = again || (b.events & HV_EVENT_VCPU_TARGET) != 0;
+                    b.events &= ~HV_EVENT_VCPU_TARGET;
+                    handle_events(0, b);
+                }
+                r = g::vcpu_is_up(id, up);
+            }
+            if (r == HV_OK && !up) r = start_ap(id);
+            if (r < 0) {
+                Line e;
+                e.str("hello: vcpu_up ").udec(id).str(" failed: ").dec(r);
+                fail(e);
+            }
         }
     }
 }
@@ -209,6 +238,7 @@ void follow_target(uint32_t vcpu) {
 // started again after vcpu_down left its TSS descriptor busy (ltr marks
 // it), and ltr of a busy TSS faults: its type goes back to available first.
 int64_t start_ap(uint32_t id) {
+    __atomic_store_n(&g_leaving[id], 0u, __ATOMIC_SEQ_CST);
     volatile uint8_t* tss_type = reinterpret_cast<uint8_t*>(gdt) + TSS_SEL0 + 16 * id + 5;
     *tss_type = static_cast<uint8_t>(*tss_type & ~0x02u);
     auto* top = reinterpret_cast<uint64_t*>(kstacks + KSTACK_SIZE * (id + 1));

@@ -162,6 +162,25 @@ TEST_CASE("monitor on a fake platform: a block times out on the platform's clock
     CHECK(result.load() == HV_ETIMEDOUT);
 }
 
+TEST_CASE("monitor on a fake platform: a running domain's block times out when its timer fires", "[monitor][fake]") {
+    std::atomic<int64_t> result{1};
+    Fixture f([&](FakeVcpu& v) -> std::optional<hv::platform::VcpuExit> {
+        switch (v.step++) {
+        case 0: return v.hypercall(block_call(5'000'000)); // 5 ms of virtual time
+        case 1: result = v.slot().result; return std::nullopt;
+        default: return std::nullopt;
+        }
+    });
+    auto id = f.monitor->create(f.config("timer2"));
+    REQUIRE(id);
+    REQUIRE(eventually([&] { return f.state(*id) == DomainState::blocked; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20)); // real time: nothing
+    CHECK(result.load() == 1);
+    f.platform->vclock->advance(5'000'000); // nobody wakes it but its timer
+    REQUIRE(eventually([&] { return result.load() != 1; }));
+    CHECK(result.load() == HV_ETIMEDOUT);
+}
+
 TEST_CASE("monitor on a fake platform: a triple fault is a crash and on_crash preserve keeps it", "[monitor][fake]") {
     Fixture f([&](FakeVcpu& v) -> std::optional<hv::platform::VcpuExit> {
         if (v.step++ == 0) return hv::platform::ShutdownExit{};
@@ -312,13 +331,36 @@ TEST_CASE("monitor on a fake platform: vcpu-set takes a vCPU down and brings it 
 
     REQUIRE(f.monitor->set_vcpus(*id, 1));
     REQUIRE(eventually([&] { return f.monitor->info(*id)->vcpus_online == 1; }));
-    CHECK(target_seen.load() == 1);
+    REQUIRE(eventually([&] { return target_seen.load() == 1; }));
     const int entries_down = v1_entries.load();
 
     REQUIRE(f.monitor->set_vcpus(*id, 2));
     REQUIRE(eventually([&] { return f.monitor->info(*id)->vcpus_online == 2 && second_up.load() != 1; }));
     CHECK(second_up.load() == HV_OK);
-    // The same thread ran it again from its new entry point.
+    // Its thread ran it again, from the top of its program.
     REQUIRE(eventually([&] { return v1_entries.load() > entries_down; }));
     REQUIRE(f.monitor->destroy(*id));
+}
+
+TEST_CASE("monitor on a fake platform: destroy ends a domain whose vCPU is offline", "[monitor][fake][hotplug]") {
+    std::atomic<bool> down_sent{false};
+    Fixture f([&](FakeVcpu& v) -> std::optional<hv::platform::VcpuExit> {
+        if (v.id() == 0) {
+            if (v.step++ == 0) return v.hypercall(up_call(1));
+            return std::nullopt;
+        }
+        if (v.step++ == 0) {
+            down_sent = true;
+            const hv_vcpu_down_t down{1, 0};
+            return v.hypercall(vcpu_call(HV_VCPU_OP_DOWN, &down, sizeof down));
+        }
+        return std::nullopt;
+    });
+    auto id = f.monitor->create(f.config("gone", 2));
+    REQUIRE(id);
+    // vCPU 1 came up and went straight down; its thread waits offline.
+    REQUIRE(eventually([&] { return down_sent.load() && f.monitor->info(*id)->vcpus_online == 1; }));
+    REQUIRE(f.monitor->pause(*id)); // quiescence does not wait for it
+    REQUIRE(f.monitor->destroy(*id)); // joins it: a lost stop wake-up would hang here
+    CHECK_FALSE(f.monitor->info(*id));
 }

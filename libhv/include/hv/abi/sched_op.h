@@ -4,7 +4,8 @@
 
 #include "common.h"
 
-#define HV_SCHED_OP_GROUP_VERSION 1u
+/* 2: block may deliver HV_EVENT_VCPU_TARGET (vCPU hotplug). */
+#define HV_SCHED_OP_GROUP_VERSION 2u
 
 #define HV_SCHED_OP_YIELD 0u    /* no arguments */
 #define HV_SCHED_OP_BLOCK 1u    /* hv_sched_block_t */
