@@ -199,7 +199,7 @@ Result<void> SchedHost::apply_params_locked(uint16_t slot, const DomainSched& d)
 }
 
 Result<void> SchedHost::attach(uint32_t domid, std::shared_ptr<void> keep, SchedPage& page, pid_t pid,
-                               const DomainSched& d) {
+                               const DomainSched& d, const SharedMapping* mapping) {
     if (page.magic != kPageMagic || page.version != kLayoutVersion)
         return make_error(Errc::protocol_error, fmt::format("domain {}: scheduling page of another layout", domid));
     // 0 marks a free slot in slot_owner_ (hv hands out domids from 1).
@@ -223,6 +223,7 @@ Result<void> SchedHost::attach(uint32_t domid, std::shared_ptr<void> keep, Sched
     c.page = &page;
     c.keep = std::move(keep);
     c.pid = pid;
+    c.mapping = mapping;
     c.setup = d;
     c.v.assign(d.max_vcpus, Vcpu{});
     reserved_vcpus_ += d.max_vcpus;
@@ -301,6 +302,21 @@ void SchedHost::main() {
 }
 
 Nanos SchedHost::pass(Nanos now) {
+    // A domain process that shrank its page file: the page now reads zeros
+    // here (SharedMapping's SIGBUS guard) and reaches nobody; its vCPUs run
+    // unscheduled from now on.
+    if (const uint64_t n = SharedMapping::poison_count(); n != poisonings_seen_) {
+        poisonings_seen_ = n;
+        for (auto it = channels_.begin(); it != channels_.end();) {
+            if (it->second.mapping != nullptr && it->second.mapping->poisoned()) {
+                log_->warn("domain {}: its scheduling page file was truncated; no longer scheduled", it->first);
+                release(it->second);
+                it = channels_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
     for (auto& [domid, c] : channels_) {
         c.page->heartbeat_ns.store(now); // per page: no domain can make the host look gone to another
         if (c.page->dirty.exchange(0) != 0) sync(c, now);

@@ -39,6 +39,7 @@
 #include "core/sched/rtds_scheduler.hpp"
 #include "hv/result.hpp"
 #include "monitor/sched_page.hpp"
+#include "monitor/shared_mapping.hpp"
 
 namespace hv::sched {
 
@@ -104,7 +105,11 @@ public:
     // Schedules the vCPUs of `page` as domain `domid` (process `pid` holds
     // their threads). `keep` owns the page's memory (a mapping, a client):
     // held until detach(), so the page cannot vanish under the scheduler.
-    Result<void> attach(uint32_t domid, std::shared_ptr<void> keep, SchedPage& page, pid_t pid, const DomainSched& d);
+    // `mapping`, when the page is a file shared with another process, is
+    // watched: a page whose file that process shrinks (SharedMapping's
+    // poisoned()) is detached at the next pass, with a warning.
+    Result<void> attach(uint32_t domid, std::shared_ptr<void> keep, SchedPage& page, pid_t pid, const DomainSched& d,
+                        const SharedMapping* mapping = nullptr);
     // Stops scheduling it: grants cleared, its vCPUs run unscheduled.
     void detach(uint32_t domid);
     bool attached(uint32_t domid) const;
@@ -143,6 +148,7 @@ private:
         uint16_t slot = 0;
         SchedPage* page = nullptr;
         std::shared_ptr<void> keep; // owns *page
+        const SharedMapping* mapping = nullptr; // *page's file, when shared (kept alive by keep)
         pid_t pid = 0;
         DomainSched setup;
         std::vector<Vcpu> v;
@@ -185,6 +191,7 @@ private:
     std::vector<Pcpu> pcpu_;                 // by Linux CPU number
     uint32_t reserved_vcpus_ = 0;            // sum of attached domains' max_vcpus
     bool stop_ = false;
+    uint64_t poisonings_seen_ = 0; // SharedMapping::poison_count() at the last look
     std::thread thread_;
 };
 

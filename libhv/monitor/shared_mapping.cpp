@@ -1,12 +1,15 @@
 #include "monitor/shared_mapping.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include <fmt/format.h>
@@ -16,6 +19,77 @@ namespace hv::sched {
 namespace {
 Error sys_error(const std::string& path, const char* what) {
     return make_error(Errc::io_error, fmt::format("{}: {}: {}", path, what, std::strerror(errno)));
+}
+
+// The SIGBUS handler's table: lock-free, so the handler (async-signal
+// context) reads it safely. hvd maps one page per domain plus the bell.
+constexpr int kGuardSlots = 4096;
+struct Guarded {
+    std::atomic<uintptr_t> base{0}; // 0: free
+    std::atomic<size_t> size{0};
+    std::atomic<bool> poisoned{false};
+};
+Guarded g_guarded[kGuardSlots];
+constexpr uintptr_t kReserved = 1; // a slot being filled; no mapping starts at address 1
+std::atomic<uint64_t> g_poisonings{0};
+struct sigaction g_previous {};
+
+void on_sigbus(int sig, siginfo_t* info, void* ctx) {
+    const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+    for (Guarded& g : g_guarded) {
+        const uintptr_t base = g.base.load(std::memory_order_acquire);
+        const size_t size = g.size.load(std::memory_order_acquire);
+        if (base <= kReserved || addr < base || addr - base >= size) continue;
+        // Private zero pages in its place: the access completes, the
+        // mapping is no longer shared with the process that shrank it.
+        const int saved = errno;
+        ::mmap(reinterpret_cast<void*>(base), size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        errno = saved;
+        g.poisoned.store(true, std::memory_order_release);
+        g_poisonings.fetch_add(1, std::memory_order_acq_rel);
+        return;
+    }
+    // Not ours: whoever handled SIGBUS before us, or the default action
+    // (the access faults again and the process dies as it would have).
+    if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr) {
+        g_previous.sa_sigaction(sig, info, ctx);
+        return;
+    }
+    if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN && g_previous.sa_handler != nullptr) {
+        g_previous.sa_handler(sig);
+        return;
+    }
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGBUS, &dfl, nullptr);
+}
+
+void install_guard() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction sa {};
+        sa.sa_sigaction = on_sigbus;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGBUS, &sa, &g_previous);
+    });
+}
+
+// A free slot for [base, base + size), or -1 when the table is full (the
+// mapping then has no guard: map() refuses it).
+int guard(void* base, size_t size) {
+    install_guard();
+    for (int i = 0; i < kGuardSlots; ++i) {
+        Guarded& g = g_guarded[i];
+        uintptr_t expected = 0;
+        if (!g.base.compare_exchange_strong(expected, kReserved, std::memory_order_acq_rel)) continue;
+        // Size and flag before the base that makes the slot live.
+        g.size.store(size, std::memory_order_release);
+        g.poisoned.store(false, std::memory_order_release);
+        g.base.store(reinterpret_cast<uintptr_t>(base), std::memory_order_release);
+        return i;
+    }
+    return -1;
 }
 } // namespace
 
@@ -27,10 +101,33 @@ Result<SharedMapping> SharedMapping::map(int fd, const std::string& path, size_t
         errno = err;
         return sys_error(path, "mmap");
     }
+    const int slot = guard(p, size);
+    if (slot < 0) {
+        ::munmap(p, size);
+        return make_error(Errc::busy, fmt::format("{}: more than {} shared mappings in this process", path, kGuardSlots));
+    }
     SharedMapping m;
     m.data_ = p;
     m.size_ = size;
+    m.slot_ = slot;
     return m;
+}
+
+bool SharedMapping::poisoned() const {
+    return slot_ >= 0 && g_guarded[slot_].poisoned.load(std::memory_order_acquire);
+}
+
+uint64_t SharedMapping::poison_count() { return g_poisonings.load(std::memory_order_acquire); }
+
+// Unguarded before unmapped: a fault in the gap is not ours any more, and
+// no other mapping can take the address range while the slot still names it.
+void SharedMapping::release() {
+    if (data_ == nullptr) return;
+    if (slot_ >= 0) g_guarded[slot_].base.store(0, std::memory_order_release);
+    ::munmap(data_, size_);
+    data_ = nullptr;
+    size_ = 0;
+    slot_ = -1;
 }
 
 Result<SharedMapping> SharedMapping::create(const std::string& path, size_t size) {
@@ -66,18 +163,17 @@ Result<SharedMapping> SharedMapping::open_or_create(const std::string& path, siz
     return created ? create(path, size) : open(path, size);
 }
 
-SharedMapping::~SharedMapping() {
-    if (data_ != nullptr) ::munmap(data_, size_);
-}
+SharedMapping::~SharedMapping() { release(); }
 
 SharedMapping::SharedMapping(SharedMapping&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), slot_(std::exchange(o.slot_, -1)) {}
 
 SharedMapping& SharedMapping::operator=(SharedMapping&& o) noexcept {
     if (this != &o) {
-        if (data_ != nullptr) ::munmap(data_, size_);
+        release();
         data_ = std::exchange(o.data_, nullptr);
         size_ = std::exchange(o.size_, 0);
+        slot_ = std::exchange(o.slot_, -1);
     }
     return *this;
 }

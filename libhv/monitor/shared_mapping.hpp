@@ -1,9 +1,18 @@
 // SharedMapping: a small file mapped MAP_SHARED, so two processes see the
 // same memory (hvd's scheduler and a domain process: sched_page.hpp). The
 // file is the rendezvous; it lives under hvd's private state folder.
+//
+// The other process may be hostile: if it truncates the file, touching the
+// mapping raises SIGBUS here. A process-wide SIGBUS handler (installed with
+// the first mapping, chaining to whatever handler was there) finds the
+// fault inside a SharedMapping, puts private zero pages over that mapping
+// so the faulting access completes, and marks it poisoned; its owner (the
+// host scheduler) then drops it. A fault anywhere else goes on to the
+// previous handler or the default action, as before.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "hv/result.hpp"
@@ -28,11 +37,19 @@ public:
 
     void* data() const { return data_; }
     bool mapped() const { return data_ != nullptr; }
+    // The file under it shrank (SIGBUS): it now reads zeros and shares
+    // nothing. Stays true.
+    bool poisoned() const;
+    // Counts poisonings in this process: a cheap "did anything change" for
+    // owners that poll many mappings.
+    static uint64_t poison_count();
 
 private:
     static Result<SharedMapping> map(int fd, const std::string& path, size_t size);
+    void release();
     void* data_ = nullptr;
     size_t size_ = 0;
+    int slot_ = -1; // in the SIGBUS handler's table
 };
 
 } // namespace hv::sched

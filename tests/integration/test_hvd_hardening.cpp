@@ -499,8 +499,9 @@ TEST_CASE("a domain process that dies is a crash, with events and its on_crash a
     conn = Connection::open(hvd.uri());
     REQUIRE(conn);
     // hvd serves after 3 s of re-attaching even if a process has not
-    // answered yet (docs/security.md); on a loaded machine one may join later.
-    REQUIRE(eventually([&] { return conn->list()->size() == 2; }));
+    // answered yet (docs/security.md); on a loaded machine one may join
+    // later: hvd asks it again every 5 s, so allow a few rounds.
+    REQUIRE(eventually([&] { return conn->list()->size() == 2; }, 3000));
     kept = conn->domain("kept");
     REQUIRE(kept);
     EventLog events(*conn);

@@ -381,7 +381,7 @@ void HvdService::sched_attach(const ProcPtr& p, uint32_t domid) {
     if (p->request)
         if (auto cfg = hv::control::config_of(*p->request)) ds = hv::sched::domain_sched(*cfg);
     auto* page = static_cast<hv::sched::SchedPage*>(p->sched_page->data());
-    if (auto r = sched_->attach(domid, p->sched_page, *page, p->pid, ds); !r) {
+    if (auto r = sched_->attach(domid, p->sched_page, *page, p->pid, ds, p->sched_page.get()); !r) {
         log_->warn("domain {}: runs unscheduled: {}", domid, r.error().message);
         return;
     }
