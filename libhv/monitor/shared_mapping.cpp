@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <utility>
 
 #include <fmt/format.h>
@@ -34,23 +33,38 @@ constexpr uintptr_t kReserved = 1; // a slot being filled; no mapping starts at 
 std::atomic<uint64_t> g_poisonings{0};
 struct sigaction g_previous {};
 
+// The default action for this SIGBUS: for a fault, returning re-runs the
+// access and it faults again; a sent signal is raised again (it is blocked
+// in here, so it lands once the handler returns).
+void die_of(int sig, const siginfo_t* info) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, nullptr);
+    if (info->si_code <= 0) ::raise(sig);
+}
+
 void on_sigbus(int sig, siginfo_t* info, void* ctx) {
-    const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
-    for (Guarded& g : g_guarded) {
-        const uintptr_t base = g.base.load(std::memory_order_acquire);
-        const size_t size = g.size.load(std::memory_order_acquire);
-        if (base <= kReserved || addr < base || addr - base >= size) continue;
-        // Private zero pages in its place: the access completes, the
-        // mapping is no longer shared with the process that shrank it.
-        const int saved = errno;
-        ::mmap(reinterpret_cast<void*>(base), size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-        errno = saved;
-        g.poisoned.store(true, std::memory_order_release);
-        g_poisonings.fetch_add(1, std::memory_order_acq_rel);
-        return;
+    // Only a fault the kernel reports (si_code > 0: BUS_ADRERR, ...) names
+    // a real address; a SIGBUS some process sent carries what it likes.
+    if (info->si_code > 0) {
+        const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+        for (Guarded& g : g_guarded) {
+            const uintptr_t base = g.base.load(std::memory_order_acquire);
+            const size_t size = g.size.load(std::memory_order_acquire);
+            if (base <= kReserved || addr < base || addr - base >= size) continue;
+            // Private zero pages in its place: the access completes, the
+            // mapping is no longer shared with the process that shrank it.
+            const int saved = errno;
+            void* p = ::mmap(reinterpret_cast<void*>(base), size, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+            errno = saved;
+            if (p == MAP_FAILED) return die_of(sig, info); // or it would fault for ever
+            g.poisoned.store(true, std::memory_order_release);
+            g_poisonings.fetch_add(1, std::memory_order_acq_rel);
+            return;
+        }
     }
-    // Not ours: whoever handled SIGBUS before us, or the default action
-    // (the access faults again and the process dies as it would have).
+    // Not ours: whoever handled SIGBUS before us, or the default action.
     if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr) {
         g_previous.sa_sigaction(sig, info, ctx);
         return;
@@ -59,26 +73,25 @@ void on_sigbus(int sig, siginfo_t* info, void* ctx) {
         g_previous.sa_handler(sig);
         return;
     }
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    ::sigaction(SIGBUS, &dfl, nullptr);
+    die_of(sig, info);
 }
 
-void install_guard() {
-    static std::once_flag once;
-    std::call_once(once, [] {
+// Whether the guard is in place (installed once; false if sigaction failed).
+bool install_guard() {
+    static const bool installed = [] {
         struct sigaction sa {};
         sa.sa_sigaction = on_sigbus;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigemptyset(&sa.sa_mask);
-        ::sigaction(SIGBUS, &sa, &g_previous);
-    });
+        return ::sigaction(SIGBUS, &sa, &g_previous) == 0;
+    }();
+    return installed;
 }
 
 // A free slot for [base, base + size), or -1 when the table is full (the
 // mapping then has no guard: map() refuses it).
 int guard(void* base, size_t size) {
-    install_guard();
+    if (!install_guard()) return -1;
     for (int i = 0; i < kGuardSlots; ++i) {
         Guarded& g = g_guarded[i];
         uintptr_t expected = 0;
@@ -104,7 +117,8 @@ Result<SharedMapping> SharedMapping::map(int fd, const std::string& path, size_t
     const int slot = guard(p, size);
     if (slot < 0) {
         ::munmap(p, size);
-        return make_error(Errc::busy, fmt::format("{}: more than {} shared mappings in this process", path, kGuardSlots));
+        return make_error(Errc::busy, fmt::format("{}: no SIGBUS guard for it (more than {} shared mappings in this "
+                                                  "process, or the handler could not be installed)", path, kGuardSlots));
     }
     SharedMapping m;
     m.data_ = p;
@@ -119,8 +133,9 @@ bool SharedMapping::poisoned() const {
 
 uint64_t SharedMapping::poison_count() { return g_poisonings.load(std::memory_order_acquire); }
 
-// Unguarded before unmapped: a fault in the gap is not ours any more, and
-// no other mapping can take the address range while the slot still names it.
+// Unguarded before unmapped. A mapping is released only once nothing in
+// this process touches it any more (hvd's scheduler holds its owner while
+// attached), so no fault on it can race this.
 void SharedMapping::release() {
     if (data_ == nullptr) return;
     if (slot_ >= 0) g_guarded[slot_].base.store(0, std::memory_order_release);
@@ -133,8 +148,11 @@ void SharedMapping::release() {
 Result<SharedMapping> SharedMapping::create(const std::string& path, size_t size) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return sys_error(path, "create");
-    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-        const auto e = sys_error(path, "ftruncate");
+    // Allocated, not sparse: a full file system cannot fault the first
+    // write to a page (SIGBUS that would look like a hostile truncation).
+    if (const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); err != 0) {
+        errno = err;
+        const auto e = sys_error(path, "posix_fallocate");
         ::close(fd);
         ::unlink(path.c_str());
         return e;

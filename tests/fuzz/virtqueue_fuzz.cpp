@@ -4,15 +4,20 @@
 // byte for byte. The input becomes, in order: the queue size (byte 0: 1 <<
 // (b % 9)), options (byte 1: event_idx, the device's segment capacity),
 // then the descriptor table, the available ring and an indirect-table area
-// in a 64 KiB guest RAM. Besides "no crash" (and no sanitizer report), it
-// checks, aborting on the first broken:
-//   - every chain pop() returns has a head inside the table, at most the
-//     capacity's segments, each wholly inside guest RAM, readable ones
-//     before writable ones, and totals that add up (at most 4 GiB);
-//   - pop() returns at most what available() counted, and a queue it
-//     breaks stays broken (no pop, no push) with an error text;
+// in a 64 KiB guest RAM (byte 1 also says whether event_idx and indirect
+// descriptors were negotiated). Besides "no crash" (and no sanitizer
+// report), it checks, aborting on the first broken:
+//   - each chain pop() returns, or refuses, is what a plain reference
+//     reading of the spec's rules (reference_chain below) returns or
+//     refuses, segment for segment; every segment lies in guest RAM and
+//     the totals add up;
+//   - pop() returns at most what available() counted, an avail index more
+//     than a queue ahead breaks the queue, and a broken queue stays broken
+//     (no pop, no push) with an error text;
 //   - push() writes its used entry and index, and nothing anywhere in
 //     guest RAM changes but the used ring (entries, index, avail_event).
+// The 2^32-byte chain limit needs more RAM than the target has; the unit
+// test covers it.
 //
 // Built two ways: as a libFuzzer binary (tests/fuzz/meson.build, with
 // HV_LIBFUZZER defined) and into the unit tests, whose smoke test calls
@@ -21,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,13 +49,57 @@ uint16_t get16(const std::vector<uint8_t>& m, uint64_t at) {
     return v;
 }
 
+// The spec's rules for one chain, written out plainly and apart from the
+// walker (virtio 1.2, 2.7.5): the chain it must return, or nothing when it
+// must refuse it.
+std::optional<std::vector<Segment>> reference_chain(const std::vector<uint8_t>& m, uint32_t qsize, uint16_t head,
+                                                    bool indirect_ok, uint32_t cap) {
+    if (head >= qsize) return std::nullopt;
+    const auto in_ram = [](uint64_t addr, uint64_t len) { return addr <= kRam && len <= kRam - addr; };
+    std::vector<Segment> out;
+    uint64_t table = kDesc, entries = qsize, index = head, seen = 0, total = 0;
+    bool in_indirect = false, writable_seen = false;
+    for (;;) {
+        if (++seen > entries || !in_ram(table + index * 16, 16)) return std::nullopt;
+        uint64_t addr;
+        uint32_t len;
+        uint16_t flags, next;
+        std::memcpy(&addr, &m[table + index * 16], 8);
+        std::memcpy(&len, &m[table + index * 16 + 8], 4);
+        std::memcpy(&flags, &m[table + index * 16 + 12], 2);
+        std::memcpy(&next, &m[table + index * 16 + 14], 2);
+        if ((flags & kDescIndirect) != 0) {
+            if (!indirect_ok || in_indirect || (flags & kDescNext) != 0 || len == 0 || len % 16 != 0 ||
+                len / 16 > kMaxQueueSize || !in_ram(addr, len))
+                return std::nullopt;
+            table = addr;
+            entries = len / 16;
+            index = 0;
+            seen = 0;
+            in_indirect = true;
+            continue;
+        }
+        const bool writable = (flags & kDescWrite) != 0;
+        if (!in_ram(addr, len) || (writable_seen && !writable) || out.size() == cap) return std::nullopt;
+        writable_seen = writable_seen || writable;
+        out.push_back(Segment{addr, len, writable});
+        total += len;
+        if (total > (1ull << 32)) return std::nullopt;
+        if ((flags & kDescNext) == 0) return out;
+        if (next >= entries) return std::nullopt;
+        index = next;
+    }
+}
+
 } // namespace
 
 std::string virtqueue_fuzz_check(const uint8_t* data, size_t size, VirtqueueFuzzStats& stats) {
     if (size < 2) return {};
     const uint32_t qsize = 1u << (data[0] % 9);
-    const bool event_idx = (data[1] & 1) != 0;
-    const uint32_t cap = 1 + (data[1] >> 1) % 32;
+    SplitQueue::Features features;
+    features.event_idx = (data[1] & 1) != 0;
+    features.indirect_desc = (data[1] & 2) != 0;
+    const uint32_t cap = 1 + (data[1] >> 2) % 32;
     std::vector<uint8_t> mem(kRam);
     size_t at = 2;
     const auto fill = [&](uint64_t where, size_t want) {
@@ -60,40 +110,52 @@ std::string virtqueue_fuzz_check(const uint8_t* data, size_t size, VirtqueueFuzz
     fill(kDesc, 16ull * qsize);
     fill(kAvail, 6 + 2ull * qsize);
     fill(kIndirect, kRam - kIndirect);
-    for (uint32_t i = 0; i < qsize; ++i)
-        if ((get16(mem, kDesc + 16ull * i + 12) & kDescIndirect) != 0) {
-            ++stats.indirect;
-            break;
-        }
     const std::vector<uint8_t> before = mem;
     const uint64_t used_end = kUsed + 4 + 8ull * qsize + 2;
 
     const core::GuestRam ram{mem.data(), mem.size()};
     SplitQueue q;
-    HV_FUZZ_CHECK(q.configure(ram, {qsize, kDesc, kAvail, kUsed}, event_idx) == QueueError::none,
+    HV_FUZZ_CHECK(q.configure(ram, {qsize, kDesc, kAvail, kUsed}, features) == QueueError::none,
                   "a valid layout refused");
     std::vector<Segment> segs(cap);
+    const uint16_t avail_idx = get16(before, kAvail + 2);
     const uint32_t offered = q.available();
+    HV_FUZZ_CHECK((avail_idx > qsize) == (q.error() == QueueError::avail_overrun), "overrun judged wrongly");
     uint32_t popped = 0;
     Chain chain;
-    while (q.pop(segs.data(), cap, chain)) {
-        ++popped;
-        HV_FUZZ_CHECK(popped <= offered, "more chains popped than were available");
-        HV_FUZZ_CHECK(chain.head < qsize, "a head past the table");
-        HV_FUZZ_CHECK(chain.segments >= 1 && chain.segments <= cap, "segment count out of 1..capacity");
+    for (;; ++popped) {
+        // What the spec says the next chain is, from the input's own bytes.
+        std::optional<std::vector<Segment>> want;
+        if (popped < offered)
+            want = reference_chain(before, qsize, get16(before, kAvail + 4 + 2ull * (popped % qsize)),
+                                   features.indirect_desc, cap);
+        const bool got = q.pop(segs.data(), cap, chain);
+        if (popped >= offered) {
+            HV_FUZZ_CHECK(!got, "more chains popped than were available");
+            break;
+        }
+        if (!want) {
+            HV_FUZZ_CHECK(!got && q.error() != QueueError::none, "a chain the spec forbids was accepted");
+            break;
+        }
+        HV_FUZZ_CHECK(got, std::string("a valid chain was refused: ") + queue_error_text(q.error()));
+        HV_FUZZ_CHECK(chain.segments == want->size(), "segment count differs from the spec's");
         uint64_t r = 0, w = 0;
-        bool wrote = false;
         for (uint32_t i = 0; i < chain.segments; ++i) {
             const Segment& s = segs[i];
+            const Segment& e = (*want)[i];
+            HV_FUZZ_CHECK(s.gpa == e.gpa && s.len == e.len && s.writable == e.writable, "a segment differs from the spec's");
             HV_FUZZ_CHECK(ram.contains(s.gpa, s.len), "a segment outside guest RAM");
-            HV_FUZZ_CHECK(s.writable || !wrote, "a readable segment after a writable one");
-            wrote = wrote || s.writable;
             (s.writable ? w : r) += s.len;
         }
         HV_FUZZ_CHECK(r == chain.readable && w == chain.writable, "chain totals do not add up");
-        HV_FUZZ_CHECK(r + w <= UINT32_MAX, "a chain over 4 GiB");
         stats.segments += chain.segments;
         ++stats.chains;
+        for (uint32_t i = 0; i < qsize; ++i)
+            if ((get16(before, kDesc + 16ull * i + 12) & kDescIndirect) != 0 && features.indirect_desc) {
+                ++stats.indirect;
+                break;
+            }
         const uint16_t used_before = get16(mem, kUsed + 2);
         const uint32_t written = static_cast<uint32_t>(std::min<uint64_t>(w, 4096));
         HV_FUZZ_CHECK(q.push(chain.head, written), "push of a popped head refused");
@@ -102,7 +164,6 @@ std::string virtqueue_fuzz_check(const uint8_t* data, size_t size, VirtqueueFuzz
         std::memcpy(elem, &mem[kUsed + 4 + 8ull * (used_before % qsize)], 8);
         HV_FUZZ_CHECK(elem[0] == chain.head && elem[1] == written, "used entry is not what was pushed");
         (void)q.needs_interrupt();
-        if (popped > 2 * qsize + 1) return "pop did not stop";
     }
     if (q.error() != QueueError::none) {
         ++stats.broken;
@@ -110,6 +171,10 @@ std::string virtqueue_fuzz_check(const uint8_t* data, size_t size, VirtqueueFuzz
         HV_FUZZ_CHECK(!q.pop(segs.data(), cap, chain), "a broken queue popped");
         HV_FUZZ_CHECK(!q.push(0, 0), "a broken queue pushed");
         HV_FUZZ_CHECK(std::strlen(queue_error_text(q.error())) > 5, "an error without a text");
+    } else {
+        // Kicks on and off leave only the used ring's fields changed.
+        q.want_notify(false);
+        q.want_notify(true);
     }
     HV_FUZZ_CHECK(std::memcmp(mem.data(), before.data(), kUsed) == 0 &&
                       std::memcmp(mem.data() + used_end, before.data() + used_end, kRam - used_end) == 0,

@@ -12,7 +12,7 @@ namespace hv::fuzz {
 struct VirtqueueFuzzStats {
     uint64_t chains = 0;   // chains popped and pushed back
     uint64_t segments = 0; // buffers in them
-    uint64_t indirect = 0; // inputs whose descriptors named an indirect table
+    uint64_t indirect = 0; // chains of inputs whose table holds an INDIRECT descriptor (and negotiated it)
     uint64_t broken = 0;   // inputs that broke the queue (a malformed chain)
 };
 

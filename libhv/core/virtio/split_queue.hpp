@@ -6,9 +6,12 @@
 //
 // Trust: the rings and descriptors are guest memory, written by a driver
 // that may be hostile and may change them while we read. Each descriptor is
-// copied out once; every buffer is bounds-checked against guest RAM; a
-// chain is cut off at the queue size (loops), at one indirect table, and at
-// the caller's segment capacity. A malformed chain marks the queue broken
+// copied out once (and the compiler may not read it again); every buffer is
+// bounds-checked against guest RAM; a chain is cut off at the queue size
+// (loops), at one indirect table, and at the caller's segment capacity; no
+// more chains are taken than the queue holds in flight. A driver that
+// offers one head twice gets its buffers twice: device models must not key
+// state they free by head alone. A malformed chain marks the queue broken
 // (error() says why): the device model then sets DEVICE_NEEDS_RESET, as the
 // spec asks, and the queue does nothing until it is configured again.
 //
@@ -51,17 +54,18 @@ enum class QueueError : uint8_t {
     none,
     not_ready,          // used before a valid configure()
     bad_layout,         // size not a power of two in 1..32768, misaligned or outside RAM
-    avail_overrun,      // the driver's avail idx ran more than a queue ahead
+    avail_overrun,      // avail idx more than a queue ahead, or more chains in flight than the queue holds
     bad_head,           // a ring entry past the descriptor table
     desc_out_of_range,  // a `next` past the table it indexes
     loop,               // a chain longer than its table (a loop)
     nested_indirect,    // an indirect table inside an indirect table
     indirect_with_next, // INDIRECT together with NEXT (forbidden)
+    indirect_refused,   // INDIRECT without VIRTIO_F_INDIRECT_DESC negotiated
     bad_indirect_table, // length 0, not a multiple of 16, or outside RAM
     buffer_out_of_ram,  // a buffer not wholly inside guest RAM
     read_after_write,   // a readable buffer after a writable one
     too_many_segments,  // more buffers than the device takes (its seg_max)
-    too_large,          // a chain over 4 GiB in total (the spec forbids it)
+    too_large,          // a chain over 2^32 bytes in total (the spec forbids it)
 };
 
 const char* queue_error_text(QueueError e);
@@ -75,9 +79,15 @@ public:
         uint64_t used = 0;  // used ring, 4-byte aligned
     };
 
-    // Takes the driver's layout (when it sets queue_enable); event_idx is
-    // VIRTIO_F_EVENT_IDX as negotiated. Checks it and starts from index 0.
-    QueueError configure(const GuestRam& ram, const Layout& layout, bool event_idx);
+    // What the device and driver negotiated.
+    struct Features {
+        bool event_idx = false;     // VIRTIO_F_EVENT_IDX
+        bool indirect_desc = false; // VIRTIO_F_INDIRECT_DESC
+    };
+
+    // Takes the driver's layout (when it sets queue_enable). Checks it (and
+    // that guest RAM is mapped 16-byte aligned here) and starts from index 0.
+    QueueError configure(const GuestRam& ram, const Layout& layout, Features features);
     // Device reset: not ready, nothing broken.
     void reset();
 
@@ -102,8 +112,10 @@ public:
     // Answers each pushed entry once.
     bool needs_interrupt();
     // Whether the device wants the driver's kicks (used flags, or
-    // avail_event = the next index it will read, with event_idx). A device
-    // that turns them off polls available() before it sleeps again.
+    // avail_event = the next index it will read, with event_idx). Before
+    // it sleeps a device calls want_notify(true) and then available() once
+    // more (both fence), so a kick the driver skipped in between is not
+    // lost.
     void want_notify(bool want);
 
 private:
@@ -116,13 +128,12 @@ private:
     static_assert(sizeof(Desc) == kDescSize, "struct virtq_desc");
 
     bool fail(QueueError e);
-    uint16_t* ring16(uint64_t gpa) const; // aligned, inside RAM (checked at configure)
     bool walk(uint16_t head, Segment* segs, uint32_t cap, Chain& chain);
 
     GuestRam ram_{};
     uint32_t size_ = 0;
     uint64_t desc_ = 0, avail_ = 0, used_ = 0;
-    bool event_idx_ = false;
+    Features features_{};
     bool ready_ = false;
     bool notify_ = true; // the device wants the driver's kicks
     QueueError error_ = QueueError::none;

@@ -18,9 +18,16 @@ namespace {
 
 constexpr uint64_t kBuf = VirtqDriver::kBuf;
 
+SplitQueue::Features features(bool event_idx, bool indirect = true) {
+    SplitQueue::Features f;
+    f.event_idx = event_idx;
+    f.indirect_desc = indirect;
+    return f;
+}
+
 struct Fixture {
     explicit Fixture(uint32_t size = 8, bool event_idx = false) : drv(size) {
-        REQUIRE(q.configure(drv.ram(), drv.layout(), event_idx) == QueueError::none);
+        REQUIRE(q.configure(drv.ram(), drv.layout(), features(event_idx)) == QueueError::none);
     }
     bool pop() { return q.pop(segs.data(), static_cast<uint32_t>(segs.size()), chain); }
     VirtqDriver drv;
@@ -34,7 +41,7 @@ struct Fixture {
 TEST_CASE("virtqueue: the layout is checked at configure", "[core][virtio]") {
     VirtqDriver d(8);
     SplitQueue q;
-    auto bad = [&](SplitQueue::Layout l) { return q.configure(d.ram(), l, true) == QueueError::bad_layout && !q.ready(); };
+    auto bad = [&](SplitQueue::Layout l) { return q.configure(d.ram(), l, features(true)) == QueueError::bad_layout && !q.ready(); };
     auto l = d.layout();
     CHECK(bad({0, l.desc, l.avail, l.used}));
     CHECK(bad({6, l.desc, l.avail, l.used}));     // not a power of two
@@ -45,11 +52,14 @@ TEST_CASE("virtqueue: the layout is checked at configure", "[core][virtio]") {
     CHECK(bad({8, (1 << 20) - 64, l.avail, l.used})); // table runs past RAM
     CHECK(bad({8, l.desc, ~0ull - 1, l.used}));       // wraps
     CHECK(bad({8, l.desc, l.avail, (1 << 20) - 68})); // used ring's avail_event past RAM
-    CHECK(q.configure(d.ram(), l, true) == QueueError::none);
+    CHECK(q.configure(d.ram(), l, features(true)) == QueueError::none);
     CHECK(q.ready());
     CHECK(q.size() == 8);
     // Without event_idx the used ring is 2 bytes shorter.
-    CHECK(q.configure(d.ram(), {8, l.desc, l.avail, (1 << 20) - 68}, false) == QueueError::none);
+    CHECK(q.configure(d.ram(), {8, l.desc, l.avail, (1 << 20) - 68}, features(false)) == QueueError::none);
+    // Guest RAM mapped off a 16-byte boundary here: the ring atomics would be misaligned.
+    hv::core::GuestRam skewed{d.mem.data() + 2, d.mem.size() - 2};
+    CHECK(q.configure(skewed, l, features(true)) == QueueError::bad_layout);
 }
 
 TEST_CASE("virtqueue: a request and its answer go round", "[core][virtio]") {
@@ -198,10 +208,11 @@ TEST_CASE("virtqueue: malformed chains break the queue and are never returned", 
              d.desc(7, kBuf, 4, 0);
              d.offer(0); // 8 segments; the device takes 4
          }},
-        {"a chain over 4 GiB", QueueError::too_large, [](VirtqDriver& d) {
+        {"a chain over 2^32 bytes", QueueError::too_large, [](VirtqDriver& d) {
              // The same RAM named many times: each buffer is in range.
-             for (uint16_t i = 0; i < 3; ++i) d.desc(i, 0, 0x80000000u, kDescNext, static_cast<uint16_t>(i + 1));
-             d.desc(3, 0, 0x80000000u, 0);
+             d.desc(0, 0, 0x80000000u, kDescNext, 1);
+             d.desc(1, 0, 0x80000000u, kDescNext, 2);
+             d.desc(2, 0, 1, 0);
              d.offer(0);
          }},
         {"the avail index a queue and more ahead", QueueError::avail_overrun, [](VirtqDriver& d) { d.set_avail_idx(9); }},
@@ -216,7 +227,7 @@ TEST_CASE("virtqueue: malformed chains break the queue and are never returned", 
         SplitQueue q;
         hv::core::GuestRam ram = d.ram();
         if (c.want == QueueError::too_large) ram.size = 1ull << 32;
-        REQUIRE(q.configure(ram, d.layout(), false) == QueueError::none);
+        REQUIRE(q.configure(ram, d.layout(), features(false)) == QueueError::none);
         // Room for more than a table's worth, but for the capacity case.
         const uint32_t cap = c.want == QueueError::too_many_segments ? 4 : 16;
         std::vector<Segment> segs(cap);
@@ -229,7 +240,68 @@ TEST_CASE("virtqueue: malformed chains break the queue and are never returned", 
         CHECK_FALSE(q.pop(segs.data(), cap, chain));
         CHECK_FALSE(q.push(0, 0));
         CHECK(d.used_idx() == 0);
-        REQUIRE(q.configure(d.ram(), d.layout(), false) == QueueError::none);
+        REQUIRE(q.configure(d.ram(), d.layout(), features(false)) == QueueError::none);
         CHECK(q.error() == QueueError::none);
     }
+}
+
+TEST_CASE("virtqueue: a driver that offers heads twice cannot have more in flight than the queue holds",
+          "[core][virtio][bad-input]") {
+    Fixture f;
+    f.drv.desc(0, kBuf, 4, 0);
+    for (int i = 0; i < 8; ++i) {
+        f.drv.offer(0); // the same head, never returned
+        REQUIRE(f.pop());
+    }
+    f.drv.offer(0); // a ninth chain in flight: there are only 8 descriptors
+    CHECK_FALSE(f.pop());
+    CHECK(f.q.error() == QueueError::avail_overrun);
+}
+
+TEST_CASE("virtqueue: indirect tables only when negotiated; 2^32 bytes in all is the most", "[core][virtio][bad-input]") {
+    VirtqDriver d(8);
+    d.put_desc(0x8000, 0, kBuf, 4, 0);
+    d.desc(0, 0x8000, 16, kDescIndirect);
+    d.offer(0);
+    SplitQueue q;
+    REQUIRE(q.configure(d.ram(), d.layout(), features(false, false)) == QueueError::none);
+    std::vector<Segment> segs(4);
+    Chain chain;
+    CHECK_FALSE(q.pop(segs.data(), 4, chain));
+    CHECK(q.error() == QueueError::indirect_refused);
+
+    // Exactly 2^32 bytes is allowed (the spec forbids longer chains).
+    VirtqDriver e(8);
+    e.desc(0, 0, 0x80000000u, kDescNext, 1);
+    e.desc(1, 0, 0x80000000u, kDescWrite);
+    e.offer(0);
+    hv::core::GuestRam big = e.ram();
+    big.size = 1ull << 32; // buffers are named, never touched
+    REQUIRE(q.configure(big, e.layout(), features(false)) == QueueError::none);
+    REQUIRE(q.pop(segs.data(), 4, chain));
+    CHECK(chain.readable + chain.writable == (1ull << 32));
+}
+
+TEST_CASE("virtqueue: event_idx interrupts across the 65535 -> 0 wrap", "[core][virtio]") {
+    Fixture f(4, true);
+    f.drv.desc(1, kBuf, 4, kDescWrite);
+    // Run the indices up to 65534 with the driver asking for no interrupts
+    // it could match (used_event far behind).
+    for (uint32_t i = 0; i < 65534; ++i) {
+        f.drv.offer(1);
+        REQUIRE(f.pop());
+        REQUIRE(f.q.push(1, 0));
+    }
+    (void)f.q.needs_interrupt();
+    // The driver wants one when the used index passes 65535.
+    f.drv.set_used_event(65535);
+    f.drv.offer(1);
+    REQUIRE(f.pop());
+    REQUIRE(f.q.push(1, 0)); // used idx 65535: not past it
+    CHECK_FALSE(f.q.needs_interrupt());
+    f.drv.offer(1);
+    REQUIRE(f.pop());
+    REQUIRE(f.q.push(1, 0)); // used idx 0 (wrapped): past 65535
+    CHECK(f.q.needs_interrupt());
+    CHECK(f.drv.used_idx() == 0);
 }

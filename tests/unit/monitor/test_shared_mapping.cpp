@@ -3,7 +3,11 @@
 // a domain whose page file was shrunk.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -71,6 +75,42 @@ TEST_CASE("shared mapping: a file truncated under the mapping poisons it instead
     // Moved, the guard follows; released, the slot is free again.
     SharedMapping moved = std::move(*a);
     CHECK(moved.poisoned());
+}
+
+TEST_CASE("shared mapping: SIGBUS that is not a fault on a guarded mapping still kills the process",
+          "[monitor][sched][bad-input]") {
+    TempDir dir;
+    auto guarded = SharedMapping::create(dir.path + "/g", 4096); // the guard is installed
+    REQUIRE(guarded);
+    const std::string raw_path = dir.path + "/raw";
+    // It did not get past the signal: killed by it, or (under ASan, whose
+    // handler ours chains to) reported and ended with status 1.
+    const auto died_of_sigbus = [](pid_t child) {
+        int status = 0;
+        if (::waitpid(child, &status, 0) != child) return false;
+        return (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) || (WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    };
+    // A SIGBUS sent, not faulted (it names no real address).
+    const pid_t sent = ::fork();
+    REQUIRE(sent >= 0);
+    if (sent == 0) {
+        ::raise(SIGBUS);
+        ::_exit(0);
+    }
+    CHECK(died_of_sigbus(sent));
+    // A real fault on a file mapping that is not a SharedMapping.
+    const pid_t faulted = ::fork();
+    REQUIRE(faulted >= 0);
+    if (faulted == 0) {
+        const int fd = ::open(raw_path.c_str(), O_RDWR | O_CREAT, 0600);
+        if (fd < 0 || ::ftruncate(fd, 4096) != 0) ::_exit(2);
+        auto* p = static_cast<volatile char*>(::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+        if (p == MAP_FAILED || ::ftruncate(fd, 0) != 0) ::_exit(3);
+        p[0] = 1;
+        ::_exit(0);
+    }
+    CHECK(died_of_sigbus(faulted));
+    CHECK_FALSE(guarded->poisoned());
 }
 
 TEST_CASE("host scheduler: a domain whose page file is truncated is dropped, not a crash", "[monitor][sched][bad-input]") {
