@@ -30,6 +30,14 @@ struct Fixture {
         REQUIRE(q.configure(drv.ram(), drv.layout(), features(event_idx)) == QueueError::none);
     }
     bool pop() { return q.pop(segs.data(), static_cast<uint32_t>(segs.size()), chain); }
+    // `n` chains of `head`, each offered, taken and returned with `written`.
+    void cycle(uint16_t head, uint32_t n, uint32_t written) {
+        for (uint32_t i = 0; i < n; ++i) {
+            drv.offer(head);
+            REQUIRE(pop());
+            REQUIRE(q.push(head, written));
+        }
+    }
     VirtqDriver drv;
     SplitQueue q;
     std::vector<Segment> segs = std::vector<Segment>(16);
@@ -160,11 +168,7 @@ TEST_CASE("virtqueue: without event_idx the used flag asks for kicks", "[core][v
 TEST_CASE("virtqueue: indices wrap at 65536", "[core][virtio]") {
     Fixture f(4, true);
     f.drv.desc(2, kBuf, 4, kDescWrite);
-    for (uint32_t i = 0; i < 70000; ++i) {
-        f.drv.offer(2);
-        REQUIRE(f.pop());
-        REQUIRE(f.q.push(2, 4));
-    }
+    f.cycle(2, 70000, 4);
     CHECK(f.drv.used_idx() == static_cast<uint16_t>(70000));
     CHECK(f.q.error() == QueueError::none);
 }
@@ -285,23 +289,13 @@ TEST_CASE("virtqueue: indirect tables only when negotiated; 2^32 bytes in all is
 TEST_CASE("virtqueue: event_idx interrupts across the 65535 -> 0 wrap", "[core][virtio]") {
     Fixture f(4, true);
     f.drv.desc(1, kBuf, 4, kDescWrite);
-    // Run the indices up to 65534 with the driver asking for no interrupts
-    // it could match (used_event far behind).
-    for (uint32_t i = 0; i < 65534; ++i) {
-        f.drv.offer(1);
-        REQUIRE(f.pop());
-        REQUIRE(f.q.push(1, 0));
-    }
+    f.cycle(1, 65534, 0); // the indices up to 65534
     (void)f.q.needs_interrupt();
     // The driver wants one when the used index passes 65535.
     f.drv.set_used_event(65535);
-    f.drv.offer(1);
-    REQUIRE(f.pop());
-    REQUIRE(f.q.push(1, 0)); // used idx 65535: not past it
+    f.cycle(1, 1, 0); // used idx 65535: not past it
     CHECK_FALSE(f.q.needs_interrupt());
-    f.drv.offer(1);
-    REQUIRE(f.pop());
-    REQUIRE(f.q.push(1, 0)); // used idx 0 (wrapped): past 65535
+    f.cycle(1, 1, 0); // used idx 0 (wrapped): past 65535
     CHECK(f.q.needs_interrupt());
     CHECK(f.drv.used_idx() == 0);
 }
