@@ -107,12 +107,12 @@ void Domain::request_shutdown(core::ShutdownReason reason) {
 
 Result<void> Domain::set_vcpu_target(uint32_t n) {
     std::lock_guard lock(mu_);
-    if (n == 0 || n > spec_.vcpus)
-        return make_error(Errc::invalid_argument, fmt::format("domain {} ({}): {} vCPUs online: the range is 1..{} (its maxvcpus)",
-                                                              spec_.domid, spec_.name, n, spec_.vcpus));
     if (policy_.stopping())
         return make_error(Errc::invalid_argument, fmt::format("domain {} ({}) is stopping", spec_.domid, spec_.name));
-    policy_.set_target(n);
+    // The policy holds the rule (1..its vCPUs); this only words the refusal.
+    if (!policy_.set_target(n))
+        return make_error(Errc::invalid_argument, fmt::format("domain {} ({}): {} vCPUs online: the range is 1..{} (its maxvcpus)",
+                                                              spec_.domid, spec_.name, n, policy_.nr_vcpus()));
     return {};
 }
 
