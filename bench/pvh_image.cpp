@@ -1,5 +1,7 @@
 #include "pvh_image.hpp"
 
+#include "hv/abi/pvh.h"
+
 #include <elf.h>
 #include <unistd.h>
 
@@ -24,7 +26,8 @@ std::vector<uint8_t> first_byte_code() {
 std::vector<uint8_t> pvh_elf(const std::vector<uint8_t>& code) {
     constexpr uint64_t kPhOff = sizeof(Elf64_Ehdr);
     constexpr uint64_t kNoteOff = kPhOff + 2 * sizeof(Elf64_Phdr);
-    constexpr uint64_t kNoteSize = sizeof(Elf64_Nhdr) + 4 + 4; // header, "Xen\0", 4-byte entry
+    constexpr uint64_t kXenNote = sizeof(Elf64_Nhdr) + 4 + 4;  // header, "Xen\0", 4-byte entry
+    constexpr uint64_t kNoteSize = kXenNote + sizeof(Elf64_Nhdr) + 4 + 4; // then hv's: "hv\0" padded, ABI version
     constexpr uint64_t kCodeOff = 0x1000;                      // p_offset == p_vaddr modulo p_align
 
     std::vector<uint8_t> out(kCodeOff + code.size(), 0);
@@ -62,6 +65,12 @@ std::vector<uint8_t> pvh_elf(const std::vector<uint8_t>& code) {
     std::memcpy(out.data() + kNoteOff, &nh, sizeof nh);
     std::memcpy(out.data() + kNoteOff + sizeof nh, "Xen", 4);
     std::memcpy(out.data() + kNoteOff + sizeof nh + 4, &entry, 4);
+    // hv's ABI note: these images run on hv's PV machine.
+    const Elf64_Nhdr hv{sizeof HV_ELFNOTE_OWNER, 4, HV_ELFNOTE_ABI};
+    const uint32_t version = HV_ABI_VERSION;
+    std::memcpy(out.data() + kNoteOff + kXenNote, &hv, sizeof hv);
+    std::memcpy(out.data() + kNoteOff + kXenNote + sizeof hv, HV_ELFNOTE_OWNER, sizeof HV_ELFNOTE_OWNER);
+    std::memcpy(out.data() + kNoteOff + kXenNote + sizeof hv + 4, &version, 4);
 
     std::memcpy(out.data() + kCodeOff, code.data(), code.size());
     return out;

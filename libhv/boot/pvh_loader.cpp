@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/memory_map.hpp"
 #include "hv/abi/pvh.h"
 
 namespace hv::boot {
@@ -29,8 +30,15 @@ T read_at(std::span<const uint8_t> image, uint64_t off) {
     return v;
 }
 
-// Walks one PT_NOTE segment; sets entry when the PVH note is there.
-Result<bool> find_pvh_note(std::span<const uint8_t> image, const Elf64_Phdr& ph, uint32_t& entry) {
+// What the notes of an ELF kernel say.
+struct Notes {
+    bool have_entry = false;
+    uint32_t entry = 0;
+    bool hv_abi = false;
+};
+
+// Walks one PT_NOTE segment for the PVH entry note and hv's ABI note.
+Result<void> scan_notes(std::span<const uint8_t> image, const Elf64_Phdr& ph, Notes& notes) {
     uint64_t off = ph.p_offset;
     const uint64_t end = ph.p_offset + ph.p_filesz;
     while (off < end) {
@@ -41,71 +49,58 @@ Result<bool> find_pvh_note(std::span<const uint8_t> image, const Elf64_Phdr& ph,
         const uint64_t next = desc_off + ((uint64_t{nh.n_descsz} + 3) & ~3ull);
         if (!within(name_off, nh.n_namesz, end) || !within(desc_off, nh.n_descsz, end))
             return bad(fmt::format("ELF note at offset {:#x} runs past its segment", off));
-        const bool xen = nh.n_namesz == 4 && std::memcmp(image.data() + name_off, "Xen", 4) == 0;
-        if (xen && nh.n_type == HV_PVH_ELFNOTE_PHYS32_ENTRY) {
+        const auto named = [&](const char* owner, uint32_t len) {
+            return nh.n_namesz == len && std::memcmp(image.data() + name_off, owner, len) == 0;
+        };
+        if (named("Xen", 4) && nh.n_type == HV_PVH_ELFNOTE_PHYS32_ENTRY && !notes.have_entry) {
             if (nh.n_descsz != 4 && nh.n_descsz != 8)
                 return bad(fmt::format("PVH entry note at offset {:#x} has a {}-byte value (want 4 or 8)", off, nh.n_descsz));
             const uint64_t v = nh.n_descsz == 4 ? read_at<uint32_t>(image, desc_off) : read_at<uint64_t>(image, desc_off);
             if (v > 0xffffffffull) return bad(fmt::format("PVH entry {:#x} is above 4 GiB", v));
-            entry = static_cast<uint32_t>(v);
-            return true;
+            notes.entry = static_cast<uint32_t>(v);
+            notes.have_entry = true;
+        } else if (named(HV_ELFNOTE_OWNER, sizeof HV_ELFNOTE_OWNER) && nh.n_type == HV_ELFNOTE_ABI) {
+            notes.hv_abi = true;
         }
         off = next;
     }
-    return false;
+    return {};
 }
 
-Result<void> write_start_info(std::string_view cmdline, const core::GuestRam& ram) {
-    if (cmdline.size() + 1 > kCmdlineMax)
-        return make_error(Errc::invalid_argument,
-                          fmt::format("kernel command line is {} bytes; at most {} fit", cmdline.size(), kCmdlineMax - 1));
-    if (cmdline.find('\0') != std::string_view::npos)
-        return make_error(Errc::invalid_argument, "kernel command line contains a NUL byte");
+Result<void> write_start_info(const BootRequest& req, uint64_t image_end, const core::GuestRam& ram) {
     std::memset(ram.at(kStartInfoGpa, kLowReservedEnd - kStartInfoGpa), 0, kLowReservedEnd - kStartInfoGpa);
-    ram.write(kCmdlineGpa, cmdline.data(), cmdline.size());
+    if (auto r = write_cmdline(req.cmdline, ram); !r) return r.error();
 
-    const hv_pvh_memmap_entry_t map[2] = {
-        {0, 0xa0000, HV_PVH_MEMMAP_RAM, 0},                    // conventional memory
-        {0x100000, ram.size - 0x100000, HV_PVH_MEMMAP_RAM, 0}, // everything above 1 MiB
-    };
-    ram.write(kMemmapGpa, map, sizeof map);
+    core::MemoryRegion regions[core::kMaxMemoryRegions];
+    const uint32_t n = core::memory_map(ram.size, regions);
+    if (n == 0) return make_error(Errc::invalid_argument, fmt::format("{} bytes of RAM cannot be described", ram.size));
+    hv_pvh_memmap_entry_t map[core::kMaxMemoryRegions]{};
+    for (uint32_t i = 0; i < n; ++i) map[i] = {regions[i].base, regions[i].size, static_cast<uint32_t>(regions[i].type), 0};
+    ram.write(kMemmapGpa, map, sizeof(map[0]) * n);
     hv_pvh_start_info_t si{};
     si.magic = HV_PVH_START_MAGIC;
     si.version = 1;
     si.cmdline_paddr = kCmdlineGpa;
     si.memmap_paddr = kMemmapGpa;
-    si.memmap_entries = 2;
+    si.memmap_entries = n;
+    si.rsdp_paddr = req.rsdp_gpa;
+    if (!req.initrd.empty()) {
+        const uint64_t at = place_initrd(req.initrd.size(), image_end, UINT64_MAX, ram);
+        if (at == 0)
+            return make_error(Errc::invalid_argument, fmt::format("the initrd ({} KiB) does not fit above the kernel in {} MiB of RAM",
+                                                                  req.initrd.size() >> 10, ram.size >> 20));
+        ram.write(at, req.initrd.data(), req.initrd.size());
+        const hv_pvh_modlist_entry_t mod{at, req.initrd.size(), 0, 0};
+        ram.write(kModlistGpa, &mod, sizeof mod);
+        si.nr_modules = 1;
+        si.modlist_paddr = kModlistGpa;
+    }
     ram.write(kStartInfoGpa, &si, sizeof si);
     return {};
 }
 
-} // namespace
-
-Result<std::vector<uint8_t>> read_kernel_file(const std::string& path) {
-    std::error_code ec;
-    const auto type = std::filesystem::status(path, ec).type();
-    if (type == std::filesystem::file_type::not_found)
-        return make_error(Errc::not_found, fmt::format("kernel {}: {}", path, std::strerror(ENOENT)));
-    if (type == std::filesystem::file_type::directory)
-        return make_error(Errc::invalid_argument, fmt::format("kernel {}: is a directory", path));
-    if (!ec && type != std::filesystem::file_type::regular)
-        return make_error(Errc::invalid_argument, fmt::format("kernel {}: not a regular file", path));
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) return make_error(Errc::io_error, fmt::format("kernel {}: cannot open: {}", path, std::strerror(errno)));
-    const auto size = static_cast<uint64_t>(in.tellg());
-    if (size == 0) return bad(fmt::format("kernel {}: file is empty", path));
-    if (size > kMaxImage) return bad(fmt::format("kernel {}: {} bytes is over the {} MiB limit", path, size, kMaxImage >> 20));
-    std::vector<uint8_t> data(size);
-    in.seekg(0);
-    if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size)))
-        return make_error(Errc::io_error, fmt::format("kernel {}: read failed", path));
-    return data;
-}
-
-Result<BootInfo> load_pvh(std::span<const uint8_t> image, std::string_view cmdline, const core::GuestRam& ram) {
-    if (ram.size < kMinRam) return make_error(Errc::invalid_argument, "guest RAM under 2 MiB cannot hold a PVH kernel");
-    if (image.size() >= 0x206 && std::memcmp(image.data() + 0x202, "HdrS", 4) == 0)
-        return make_error(Errc::not_supported, "this is a Linux bzImage; hv boots PVH ELF kernels only so far (use the vmlinux ELF)");
+// The notes of an ELF64 x86-64 image, or an error for a malformed one.
+Result<Notes> read_notes(std::span<const uint8_t> image) {
     if (image.size() < sizeof(Elf64_Ehdr) || std::memcmp(image.data(), ELFMAG, SELFMAG) != 0)
         return bad("not an ELF file (bad magic)");
     const auto eh = read_at<Elf64_Ehdr>(image, 0);
@@ -115,9 +110,80 @@ Result<BootInfo> load_pvh(std::span<const uint8_t> image, std::string_view cmdli
     if (eh.e_phentsize != sizeof(Elf64_Phdr)) return bad(fmt::format("ELF program header size {} (want {})", eh.e_phentsize, sizeof(Elf64_Phdr)));
     if (eh.e_phnum == 0 || !within(eh.e_phoff, uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr), image.size()))
         return bad("ELF program headers missing or past the end of the file");
+    Notes notes;
+    for (uint16_t i = 0; i < eh.e_phnum; ++i) {
+        const auto ph = read_at<Elf64_Phdr>(image, eh.e_phoff + uint64_t{i} * sizeof(Elf64_Phdr));
+        if (ph.p_type != PT_NOTE) continue;
+        if (!within(ph.p_offset, ph.p_filesz, image.size()))
+            return bad(fmt::format("ELF segment {} (offset {:#x}, {} bytes) runs past the end of the file", i, ph.p_offset, ph.p_filesz));
+        if (auto r = scan_notes(image, ph, notes); !r) return r.error();
+    }
+    return notes;
+}
 
+} // namespace
+
+bool has_pvh_note(std::span<const uint8_t> image) {
+    auto n = read_notes(image);
+    return n && n->have_entry;
+}
+
+bool speaks_hv_abi(std::span<const uint8_t> image) {
+    auto n = read_notes(image);
+    return n && n->hv_abi;
+}
+
+Result<void> write_cmdline(std::string_view cmdline, const core::GuestRam& ram) {
+    if (cmdline.size() + 1 > kCmdlineMax)
+        return make_error(Errc::invalid_argument,
+                          fmt::format("kernel command line is {} bytes; at most {} fit", cmdline.size(), kCmdlineMax - 1));
+    if (cmdline.find('\0') != std::string_view::npos)
+        return make_error(Errc::invalid_argument, "kernel command line contains a NUL byte");
+    std::memset(ram.at(kCmdlineGpa, kCmdlineMax), 0, kCmdlineMax);
+    ram.write(kCmdlineGpa, cmdline.data(), cmdline.size());
+    return {};
+}
+
+uint64_t place_initrd(uint64_t size, uint64_t floor, uint64_t ceiling, const core::GuestRam& ram) {
+    if (size == 0) return 0;
+    // RAM the guest may use: below the device window on a PC machine.
+    uint64_t top = std::min(ram.size, core::kMaxPcRam); // one past the last usable byte
+    if (ceiling != UINT64_MAX) top = std::min(top, ceiling + 1);
+    if (size > top) return 0;
+    const uint64_t at = (top - size) & ~0xfffull;
+    const uint64_t low = std::max<uint64_t>(floor, core::kHighRamBase);
+    return at >= low ? at : 0;
+}
+
+Result<std::vector<uint8_t>> read_kernel_file(const std::string& path, std::string_view what) {
+    std::error_code ec;
+    const auto type = std::filesystem::status(path, ec).type();
+    if (type == std::filesystem::file_type::not_found)
+        return make_error(Errc::not_found, fmt::format("{} {}: {}", what, path, std::strerror(ENOENT)));
+    if (type == std::filesystem::file_type::directory)
+        return make_error(Errc::invalid_argument, fmt::format("{} {}: is a directory", what, path));
+    if (!ec && type != std::filesystem::file_type::regular)
+        return make_error(Errc::invalid_argument, fmt::format("{} {}: not a regular file", what, path));
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) return make_error(Errc::io_error, fmt::format("{} {}: cannot open: {}", what, path, std::strerror(errno)));
+    const auto size = static_cast<uint64_t>(in.tellg());
+    if (size == 0) return bad(fmt::format("{} {}: file is empty", what, path));
+    if (size > kMaxImage) return bad(fmt::format("{} {}: {} bytes is over the {} MiB limit", what, path, size, kMaxImage >> 20));
+    std::vector<uint8_t> data(size);
+    in.seekg(0);
+    if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size)))
+        return make_error(Errc::io_error, fmt::format("{} {}: read failed", what, path));
+    return data;
+}
+
+Result<BootInfo> load_pvh(std::span<const uint8_t> image, const BootRequest& req, const core::GuestRam& ram) {
+    if (ram.size < kMinRam) return make_error(Errc::invalid_argument, "guest RAM under 2 MiB cannot hold a PVH kernel");
+    if (image.size() >= 0x206 && std::memcmp(image.data() + 0x202, "HdrS", 4) == 0)
+        return make_error(Errc::not_supported, "this is a Linux bzImage; hv boots PVH ELF kernels only so far (use the vmlinux ELF)");
+    auto notes = read_notes(image);
+    if (!notes) return notes.error();
+    const auto eh = read_at<Elf64_Ehdr>(image, 0);
     BootInfo info;
-    bool have_entry = false;
     bool loaded = false;
     bool entry_loaded = false;
     std::vector<std::pair<uint64_t, uint64_t>> segments; // [start, end) loaded
@@ -126,12 +192,7 @@ Result<BootInfo> load_pvh(std::span<const uint8_t> image, std::string_view cmdli
         if (ph.p_type != PT_LOAD && ph.p_type != PT_NOTE) continue;
         if (!within(ph.p_offset, ph.p_filesz, image.size()))
             return bad(fmt::format("ELF segment {} (offset {:#x}, {} bytes) runs past the end of the file", i, ph.p_offset, ph.p_filesz));
-        if (ph.p_type == PT_NOTE) {
-            auto found = find_pvh_note(image, ph, info.entry);
-            if (!found) return found.error();
-            have_entry = have_entry || *found;
-            continue;
-        }
+        if (ph.p_type == PT_NOTE) continue; // read above
         if (ph.p_filesz > ph.p_memsz) return bad(fmt::format("ELF segment {} has file size above memory size", i));
         if (!ram.contains(ph.p_paddr, ph.p_memsz))
             return make_error(Errc::invalid_argument,
@@ -140,6 +201,9 @@ Result<BootInfo> load_pvh(std::span<const uint8_t> image, std::string_view cmdli
         if (ph.p_paddr < kLowReservedEnd && kStartInfoGpa < ph.p_paddr + ph.p_memsz)
             return bad(fmt::format("ELF segment {} at {:#x} overlaps the boot area {:#x}-{:#x}", i, ph.p_paddr,
                                    kStartInfoGpa, kLowReservedEnd));
+        if (ph.p_paddr < core::kFirmwareEnd && core::kFirmwareBase < ph.p_paddr + ph.p_memsz)
+            return bad(fmt::format("ELF segment {} at {:#x} overlaps the firmware area {:#x}-{:#x}", i, ph.p_paddr,
+                                   core::kFirmwareBase, core::kFirmwareEnd));
         ram.write(ph.p_paddr, image.data() + ph.p_offset, ph.p_filesz);
         std::memset(ram.at(ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz), 0, ph.p_memsz - ph.p_filesz);
         info.image_end = std::max(info.image_end, ph.p_paddr + ph.p_memsz);
@@ -147,11 +211,13 @@ Result<BootInfo> load_pvh(std::span<const uint8_t> image, std::string_view cmdli
         loaded = true;
     }
     if (!loaded) return bad("ELF has no loadable segment");
-    if (!have_entry) return bad("ELF has no PVH entry note (Xen ELF note 18, XEN_ELFNOTE_PHYS32_ENTRY)");
+    info.entry = notes->entry;
+    info.hv_abi = notes->hv_abi;
+    if (!notes->have_entry) return bad("ELF has no PVH entry note (Xen ELF note 18, XEN_ELFNOTE_PHYS32_ENTRY)");
     if (!ram.contains(info.entry, 1)) return bad(fmt::format("PVH entry {:#x} is outside guest RAM", info.entry));
     for (const auto& [start, end] : segments) entry_loaded = entry_loaded || (info.entry >= start && info.entry < end);
     if (!entry_loaded) return bad(fmt::format("PVH entry {:#x} is not inside a loaded segment", info.entry));
-    if (auto r = write_start_info(cmdline, ram); !r) return r.error();
+    if (auto r = write_start_info(req, info.image_end, ram); !r) return r.error();
     info.start_info = static_cast<uint32_t>(kStartInfoGpa);
     return info;
 }

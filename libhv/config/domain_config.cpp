@@ -267,10 +267,7 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
                 kernel = &s;
             } else if (key == "ramdisk") {
                 dc.ramdisk = *text;
-                if (!text->empty()) {
-                    ramdisk = &s;
-                    note(s, "ramdisk not loaded yet");
-                }
+                if (!text->empty()) ramdisk = &s;
             } else {
                 (key == "root" ? root : key == "extra" ? extra : cmdline) = *text;
                 // xl: cmdline= wins over root= and extra=, with a warning.

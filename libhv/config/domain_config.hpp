@@ -74,7 +74,7 @@ struct DomainConfig {
     std::optional<Uuid> uuid;   // generated at create when absent
     std::string kernel;         // path, resolved against the config's folder
     std::string cmdline;        // extra= (or cmdline=); root= is prepended as "root=..."
-    std::string ramdisk;        // parsed, not loaded yet (reported unsupported)
+    std::string ramdisk;        // the initrd; empty: none
     uint64_t memory_mib = 128;  // xl's default
     uint64_t maxmem_mib = 0;    // 0: same as memory
     uint32_t vcpus = 1;

@@ -261,7 +261,6 @@ Result<config::DomainConfig> config_of_spec(const sdk::DomainSpec& s) {
     }
     if (s.name.empty()) return refuse("name", Errc::invalid_argument, "required, not set");
     if (s.kernel.empty()) return refuse("kernel", Errc::invalid_argument, "required, not set");
-    if (!s.ramdisk.empty()) return refuse("ramdisk", Errc::not_supported, "ramdisk not loaded yet");
     const std::pair<const char*, sdk::Action> actions[] = {
         {"on_poweroff", s.on_poweroff}, {"on_reboot", s.on_reboot}, {"on_crash", s.on_crash}};
     for (const auto& [field, action] : actions)
@@ -273,13 +272,14 @@ Result<config::DomainConfig> config_of_spec(const sdk::DomainSpec& s) {
     c.name = s.name;
     c.uuid = s.uuid;
     c.kernel = s.kernel;
+    c.ramdisk = s.ramdisk;
     c.cmdline = s.cmdline;
     c.memory_mib = s.memory_mib;
     c.vcpus = s.vcpus;
     c.actions = {static_cast<core::ShutdownAction>(s.on_poweroff), static_cast<core::ShutdownAction>(s.on_reboot),
                  static_cast<core::ShutdownAction>(s.on_crash)};
     c.fields = {{"name", "DomainSpec.name"},           {"kernel", "DomainSpec.kernel"},
-                {"memory", "DomainSpec.memory_mib"},   {"vcpus", "DomainSpec.vcpus"},
+                {"ramdisk", "DomainSpec.ramdisk"},     {"memory", "DomainSpec.memory_mib"},   {"vcpus", "DomainSpec.vcpus"},
                 {"cmdline", "DomainSpec.cmdline"},     {"on_poweroff", "DomainSpec.on_poweroff"},
                 {"on_reboot", "DomainSpec.on_reboot"}, {"on_crash", "DomainSpec.on_crash"}};
     return c;

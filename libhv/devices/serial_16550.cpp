@@ -17,7 +17,31 @@ constexpr uint8_t kLsrDataReady = 0x01;
 constexpr uint8_t kLsrThrEmpty = 0x20;
 constexpr uint8_t kLsrIdle = 0x40;
 constexpr uint8_t kMcrLoop = 0x10;
+
+constexpr uint8_t kIerRx = 0x01;
+constexpr uint8_t kIerThre = 0x02;
+constexpr uint8_t kIirNone = 0x01;
+constexpr uint8_t kIirThre = 0x02;
+constexpr uint8_t kIirRx = 0x04;
 } // namespace
+
+uint8_t Serial16550::pending_locked() const {
+    if ((ier_ & kIerRx) != 0 && console_.has_input()) return kIirRx;
+    if ((ier_ & kIerThre) != 0 && thre_pending_) return kIirThre;
+    return kIirNone;
+}
+
+void Serial16550::update_irq_locked() {
+    const bool level = pending_locked() != kIirNone;
+    if (level == line_) return;
+    line_ = level;
+    if (irq_) irq_(level);
+}
+
+void Serial16550::input_arrived() {
+    std::lock_guard lock(mu_);
+    update_irq_locked();
+}
 
 uint8_t Serial16550::read(uint16_t offset) {
     std::lock_guard lock(mu_);
@@ -26,10 +50,18 @@ uint8_t Serial16550::read(uint16_t offset) {
         if (dlab()) return dll_;
         uint8_t b = 0;
         console_.read_input(&b, 1);
+        update_irq_locked();
         return b;
     }
     case kIer: return dlab() ? dlm_ : ier_;
-    case kIirFcr: return (fcr_ & 1) != 0 ? 0xc1 : 0x01; // no interrupt pending; FIFOs on if enabled
+    case kIirFcr: {
+        const uint8_t iir = pending_locked();
+        if (iir == kIirThre) { // reading the IIR that reports it acknowledges it
+            thre_pending_ = false;
+            update_irq_locked();
+        }
+        return static_cast<uint8_t>(iir | ((fcr_ & 1) != 0 ? 0xc0 : 0)); // FIFOs on if enabled
+    }
     case kLcr: return lcr_;
     case kMcr: return mcr_;
     case kLsr: return static_cast<uint8_t>(kLsrThrEmpty | kLsrIdle | (console_.has_input() ? kLsrDataReady : 0));
@@ -49,12 +81,25 @@ void Serial16550::write(uint16_t offset, uint8_t value) {
     std::lock_guard lock(mu_);
     switch (offset) {
     case kData:
-        if (dlab()) dll_ = value;
-        else if ((mcr_ & kMcrLoop) == 0) console_.write(&value, 1);
+        if (dlab()) {
+            dll_ = value;
+            break;
+        }
+        if ((mcr_ & kMcrLoop) == 0) console_.write(&value, 1);
+        // Sent at once: the holding register is empty again, which is a
+        // new transmitter-empty interrupt (an edge on the line).
+        thre_pending_ = false;
+        update_irq_locked();
+        thre_pending_ = true;
         break;
     case kIer:
-        if (dlab()) dlm_ = value;
-        else ier_ = value & 0x0f;
+        if (dlab()) {
+            dlm_ = value;
+            break;
+        }
+        // Enabling THRE while the register is empty interrupts at once.
+        if ((value & kIerThre) != 0 && (ier_ & kIerThre) == 0) thre_pending_ = true;
+        ier_ = value & 0x0f;
         break;
     case kIirFcr: fcr_ = value; break;
     case kLcr: lcr_ = value; break;
@@ -62,6 +107,7 @@ void Serial16550::write(uint16_t offset, uint8_t value) {
     case kScr: scr_ = value; break;
     default: break; // LSR and MSR are read-only
     }
+    update_irq_locked();
 }
 
 } // namespace hv::dev

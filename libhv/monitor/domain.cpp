@@ -6,7 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "boot/pvh_loader.hpp"
+#include "core/acpi/acpi_tables.hpp"
+#include "core/memory_map.hpp"
 
 namespace hv {
 
@@ -33,11 +34,27 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     if (!spec.kernel) return make_error(Errc::invalid_argument, "no kernel image");
     std::unique_ptr<Domain> d(new Domain(std::move(spec), std::move(on_stop), std::move(log)));
     d->clock_ = hypervisor.clock();
+    // The kernel chooses the machine: hv's PV one for kernels that say
+    // they speak hv's ABI, a PC for every other (stock Linux).
+    d->pc_ = !boot::speaks_hv_abi(*d->spec_.kernel);
+    const uint32_t online = d->spec_.online == 0 ? d->spec_.vcpus : d->spec_.online;
+    if (d->pc_ && (d->spec_.memory_mib << 20) > core::kMaxPcRam)
+        return make_error(Errc::invalid_argument, fmt::format("domain {}: {} MiB of RAM: a PC guest has at most {} MiB so far",
+                                                              d->name(), d->spec_.memory_mib, core::kMaxPcRam >> 20));
+    if (d->pc_ && online != d->spec_.vcpus)
+        return make_error(Errc::not_supported, fmt::format("domain {}: {} of {} vCPUs online: a PC guest's vCPUs are all online "
+                                                           "(maxvcpus above vcpus needs ACPI CPU hotplug, not done yet)",
+                                                           d->name(), online, d->spec_.vcpus));
     auto vm = hypervisor.create_vm(d->spec_.memory_mib << 20);
     if (!vm) return vm.error();
     d->vm_ = std::move(*vm);
+    if (d->pc_) {
+        if (auto r = d->build_pc_machine(); !r) return make_error(r.error().code, fmt::format("domain {}: {}", d->name(), r.error().message));
+    }
 
-    auto boot = boot::load_pvh(*d->spec_.kernel, d->spec_.cmdline, d->vm_->ram());
+    boot::BootRequest req{d->spec_.cmdline, {}, d->pc_ ? core::kFirmwareBase : 0};
+    if (d->spec_.initrd) req.initrd = *d->spec_.initrd;
+    auto boot = boot::load_kernel(*d->spec_.kernel, req, d->spec_.kernel_entry, d->vm_->ram());
     if (!boot) return make_error(boot.error().code, fmt::format("domain {}: {}", d->name(), boot.error().message));
 
     if (!d->policy_.init(*d, d->spec_.vcpus, d->spec_.online))
@@ -54,10 +71,45 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     d->dispatcher_ = std::make_unique<core::HypercallDispatcher>(d->vm_->ram(), static_cast<core::DomainServices&>(*d));
     Domain* self = d.get();
     d->console_.set_input_notify([self] {
+        if (self->pc_) {
+            self->serial_.input_arrived();
+            return;
+        }
         std::lock_guard lock(self->mu_);
         self->policy_.raise(HV_EVENT_CONSOLE_INPUT);
     });
     return d;
+}
+
+Result<void> Domain::build_pc_machine() {
+    if (auto r = vm_->add_pc_interrupts(); !r) return r.error();
+    core::acpi::MachineDescription m;
+    m.nr_cpus = spec_.vcpus;
+    const core::GuestRam& ram = vm_->ram();
+    const uint64_t room = core::kFirmwareEnd - core::kFirmwareBase;
+    const core::acpi::Built built = core::acpi::build_tables(m, ram.at(core::kFirmwareBase, room), static_cast<uint32_t>(room),
+                                                             core::kFirmwareBase);
+    if (built.rsdp_gpa != core::kFirmwareBase) return make_error(Errc::invalid_argument, "the ACPI tables do not fit");
+
+    platform::Vm* vm = vm_.get();
+    const auto line = [vm, this](uint32_t gsi) {
+        return [vm, gsi, this](bool level) {
+            if (auto r = vm->set_irq_line(gsi, level); !r) log_->warn("domain {}: IRQ {}: {}", spec_.domid, gsi, r.error().message);
+        };
+    };
+    serial_.connect_irq(line(dev::Serial16550::kCom1Irq));
+    acpi_pm_ = std::make_unique<dev::AcpiPm>([this](dev::AcpiPm::Request r) { device_request(r); }, line(core::acpi::kSciIrq));
+    reset_reg_ = std::make_unique<dev::AcpiPm::ResetRegister>(*acpi_pm_);
+    if (auto r = io_bus_.attach(dev::CmosRtc::kBase, dev::CmosRtc::kPorts, &rtc_); !r) return r.error();
+    if (auto r = io_bus_.attach(core::acpi::kPm1EvtPort, core::acpi::kPmPorts, acpi_pm_.get()); !r) return r.error();
+    if (auto r = io_bus_.attach(core::acpi::kResetPort, 1, reset_reg_.get()); !r) return r.error();
+    return {};
+}
+
+void Domain::device_request(dev::AcpiPm::Request r) {
+    std::lock_guard lock(mu_);
+    if (r == dev::AcpiPm::Request::reset) device_stop_ = core::ShutdownReason::reboot;
+    else device_stop_ = reboot_requested_ ? core::ShutdownReason::reboot : core::ShutdownReason::poweroff;
 }
 
 Domain::~Domain() { halt(); }
@@ -66,7 +118,10 @@ void Domain::start(bool paused) {
     std::lock_guard lock(mu_);
     if (paused) policy_.pause();
     started_at_ = std::chrono::steady_clock::now();
-    start_vcpu_locked(0);
+    // On a PC every vCPU's thread starts now: the others wait inside the
+    // platform for the guest's INIT/SIPI, as on hardware.
+    const uint32_t n = pc_ ? spec_.vcpus : 1;
+    for (uint32_t i = 0; i < n; ++i) start_vcpu_locked(i);
 }
 
 // A vCPU's thread starts with its first start and stays (waiting while the
@@ -101,6 +156,14 @@ void Domain::unpause() {
 }
 
 void Domain::request_shutdown(core::ShutdownReason reason) {
+    if (pc_) {
+        {
+            std::lock_guard lock(mu_);
+            reboot_requested_ = reason == core::ShutdownReason::reboot;
+        }
+        acpi_pm_->press_power_button();
+        return;
+    }
     std::lock_guard lock(mu_);
     policy_.raise(HV_EVENT_SHUTDOWN_REQUEST, static_cast<uint32_t>(reason));
 }
@@ -109,6 +172,9 @@ Result<void> Domain::set_vcpu_target(uint32_t n) {
     std::lock_guard lock(mu_);
     if (policy_.stopping())
         return make_error(Errc::invalid_argument, fmt::format("domain {} ({}) is stopping", spec_.domid, spec_.name));
+    if (pc_)
+        return make_error(Errc::not_supported, fmt::format("domain {} ({}): vcpu-set on a PC guest needs ACPI CPU hotplug, "
+                                                           "which hv does not offer yet", spec_.domid, spec_.name));
     // The policy holds the rule (1..its vCPUs); this only words the refusal.
     if (!policy_.set_target(n))
         return make_error(Errc::invalid_argument, fmt::format("domain {} ({}): {} vCPUs online: the range is 1..{} (its maxvcpus)",
@@ -222,6 +288,18 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
             uint8_t* data = io->data + size_t{k} * io->size;
             const bool claimed = io->write ? io_bus_.write(io->port, data, io->size) : io_bus_.read(io->port, data, io->size);
             if (!claimed) log_->debug("domain {} vcpu {}: unclaimed port {:#x}", spec_.domid, id, io->port);
+        }
+        std::optional<core::ShutdownReason> asked;
+        bool first = false;
+        {
+            std::lock_guard lock(mu_);
+            asked.swap(device_stop_);
+            if (asked) first = policy_.stop(*asked, true);
+        }
+        if (asked) {
+            step.kind = core::Step::Kind::stop;
+            step.first_stop = first;
+            if (first) announce_stop(StopInfo{*asked, {}});
         }
     } else if (const auto* mmio = std::get_if<platform::MmioExit>(&exit)) {
         if (!mmio->write) std::fill(mmio->data, mmio->data + mmio->size, uint8_t{0xff});

@@ -21,12 +21,15 @@
 
 #include <spdlog/logger.h>
 
+#include "boot/kernel_loader.hpp"
 #include "config/domain_config.hpp"
 #include "core/domain_services.hpp"
 #include "core/domain_policy.hpp"
 #include "core/platform.hpp"
 #include "core/hypercall_dispatcher.hpp"
 #include "core/vcpu_state.hpp"
+#include "devices/acpi_pm.hpp"
+#include "devices/cmos_rtc.hpp"
 #include "devices/console.hpp"
 #include "devices/io_bus.hpp"
 #include "devices/serial_16550.hpp"
@@ -46,6 +49,8 @@ struct DomainSpec {
     uint32_t online = 0; // how many the guest is asked to bring up (vcpus); 0: all
     std::string cmdline;
     std::shared_ptr<const std::vector<uint8_t>> kernel; // the image, read once
+    std::shared_ptr<const std::vector<uint8_t>> initrd; // null: none
+    boot::KernelEntry kernel_entry = boot::KernelEntry::automatic;
     // The host scheduler's gate for this domain's vCPUs (sched_client.hpp);
     // null: the vCPU threads are left to Linux's scheduler. Outlives the
     // Domain's vCPU threads (shared: the Domain may outlive its table entry).
@@ -77,8 +82,12 @@ public:
     // Returns once no vCPU is inside the guest.
     void pause();
     void unpause();
-    // Raises HV_EVENT_SHUTDOWN_REQUEST; the guest decides what to do.
+    // Asks the guest to stop: HV_EVENT_SHUTDOWN_REQUEST on hv's PV machine,
+    // the ACPI power button on a PC (see pc_machine()). The guest decides.
     void request_shutdown(core::ShutdownReason reason);
+    // The kernel runs on hv's PC machine (interrupt controllers, ACPI,
+    // every vCPU started by the guest's INIT/SIPI) rather than hv's PV one.
+    bool pc_machine() const { return pc_; }
     // xl vcpu-set: asks the guest to have `n` vCPUs online (1..max_vcpus).
     Result<void> set_vcpu_target(uint32_t n);
     uint32_t vcpu_target() const override;
@@ -128,6 +137,10 @@ private:
     bool wait_offline(uint32_t id);
     // After the policy's first stop: log, tell the owner.
     void announce_stop(StopInfo info);
+    // The PC machine's devices, firmware tables and boot vCPUs.
+    Result<void> build_pc_machine();
+    // A device asked for a stop (ACPI poweroff, reset) during this exit.
+    void device_request(dev::AcpiPm::Request r);
     void start_vcpu_locked(uint32_t id);
 
     // core::Platform (called by policy_ under mu_)
@@ -153,6 +166,10 @@ private:
     dev::Console console_;
     dev::Serial16550 serial_{console_};
     dev::IoBus io_bus_; // written at create, read-only after: no lock needed
+    bool pc_ = false;
+    dev::CmosRtc rtc_;
+    std::unique_ptr<dev::AcpiPm> acpi_pm_;
+    std::unique_ptr<dev::AcpiPm::ResetRegister> reset_reg_;
 
     mutable std::mutex mu_;
     std::condition_variable left_cv_; // a vCPU left the guest (pause() waits for quiescence)
@@ -161,6 +178,12 @@ private:
     // means: the core's decisions, carried out here under mu_.
     core::DomainPolicy policy_;
     std::optional<StopInfo> stop_info_;
+    // PC machine: a stop a device asked for, taken by the exit that caused
+    // it; and whether the control plane's last request was a reboot (a
+    // guest powering off after it is reported as a reboot: ACPI has no
+    // reboot button).
+    std::optional<core::ShutdownReason> device_stop_;
+    bool reboot_requested_ = false;
     double exited_cpu_seconds_ = 0;
     std::atomic<uint32_t> bad_calls_{0};
     std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();

@@ -126,6 +126,12 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     if (closing_) return make_error(Errc::busy, "monitor is shutting down");
     auto image = boot::read_kernel_file(cfg.kernel);
     if (!image) return image.error();
+    std::shared_ptr<const std::vector<uint8_t>> initrd;
+    if (!cfg.ramdisk.empty()) {
+        auto rd = boot::read_kernel_file(cfg.ramdisk, "ramdisk");
+        if (!rd) return rd.error();
+        initrd = std::make_shared<const std::vector<uint8_t>>(std::move(*rd));
+    }
 
     uint32_t domid = 0;
     core::TableError te;
@@ -156,6 +162,7 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     spec.online = cfg.vcpus;
     spec.cmdline = cfg.cmdline;
     spec.kernel = std::make_shared<const std::vector<uint8_t>>(std::move(*image));
+    spec.initrd = std::move(initrd);
     auto on_stop = [this](uint32_t id, const StopInfo& info) {
         std::lock_guard lock(work_mu_);
         stops_.push_back(Stopped{id, info});

@@ -31,6 +31,17 @@ public:
     // The vCPU must be destroyed before its Vm.
     virtual Result<std::unique_ptr<Vcpu>> create_vcpu(uint32_t id) = 0;
 
+    // The PC's interrupt controllers and timer, in the platform (KVM: the
+    // in-kernel LAPICs, IOAPIC and PICs, and a PIT): what a stock kernel
+    // needs. Before the first create_vcpu(). On such a Vm, HLT waits for
+    // an interrupt inside the platform (no HltExit), and vCPUs other than
+    // 0 wait there for the guest's INIT/SIPI. Not called for hv's PV
+    // machine, whose guests use hv's event ABI instead.
+    virtual Result<void> add_pc_interrupts() = 0;
+    // Drives interrupt line `gsi` (an ISA IRQ is its GSI) to `level`; an
+    // edge-triggered line interrupts on 0 -> 1. Any thread.
+    virtual Result<void> set_irq_line(uint32_t gsi, bool level) = 0;
+
 protected:
     Vm() = default;
 };

@@ -293,8 +293,8 @@ void check_typed_spec(const Connection& conn) {
     bad.kernel = std::string("/tmp/k\0x", 8);
     CHECK(refusal(bad) == "DomainSpec.kernel: the path contains a NUL byte");
     bad = spec;
-    bad.ramdisk = "/boot/initrd";
-    CHECK(refusal(bad) == "DomainSpec.ramdisk: ramdisk not loaded yet");
+    bad.ramdisk = "boot/initrd";
+    CHECK(refusal(bad) == "DomainSpec.ramdisk: 'boot/initrd' is not an absolute path");
     bad = spec;
     bad.name = "../x";
     CHECK(refusal(bad).rfind("DomainSpec.name: '../x' ", 0) == 0);

@@ -47,8 +47,9 @@ kvm_segment boot_tr() {
 
 } // namespace
 
-Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(std::shared_ptr<KvmSystem> sys, UniqueFd fd, uint32_t id) {
+Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(std::shared_ptr<KvmSystem> sys, UniqueFd fd, uint32_t id, bool pc_interrupts) {
     std::unique_ptr<KvmVcpu> v(new KvmVcpu());
+    v->pc_interrupts_ = pc_interrupts;
     v->sys_ = std::move(sys);
     v->fd_ = std::move(fd);
     v->id_ = id;
@@ -66,15 +67,26 @@ KvmVcpu::~KvmVcpu() {
 
 // The host's supported CPUID, with this vCPU's APIC ids and hv's own
 // hypervisor leaves: how this platform presents hv to the guest, which
-// finds the ABI version and the hypercall port there.
+// finds the ABI version and the hypercall port there. KVM's paravirt
+// leaves (kvmclock, PV EOI, steal time) move up to kKvmLeavesBase, where
+// Linux's scan for the "KVMKVMKVM" signature (every 0x100 leaves from
+// 0x40000000) still finds them, as Xen places its leaves after Viridian's.
 Result<void> KvmVcpu::set_cpuid() {
     std::vector<kvm_cpuid_entry2> entries;
     for (const kvm_cpuid_entry2& e : sys_->supported_cpuid()) {
-        // Drop KVM's own paravirt leaves: the guest sees hv's instead.
-        if (e.function >= HV_CPUID_BASE && e.function < HV_CPUID_BASE + 0x100) continue;
         kvm_cpuid_entry2 c = e;
-        if (c.function == 1) c.ebx = (c.ebx & 0x00ffffffu) | (id_ << 24); // initial APIC id
-        if (c.function == 0xb || c.function == 0x1f) c.edx = id_;          // x2APIC id
+        if (c.function >= HV_CPUID_BASE && c.function < HV_CPUID_BASE + 0x100) {
+            if (c.function == HV_CPUID_BASE) c.eax += kKvmLeavesBase - HV_CPUID_BASE; // its highest leaf
+            c.function += kKvmLeavesBase - HV_CPUID_BASE;
+        }
+        if (c.function == 1) {
+            c.ebx = (c.ebx & 0x00ffffffu) | (id_ << 24); // initial APIC id
+            // The in-kernel LAPIC has the TSC-deadline timer (Linux needs it
+            // or a PIT for its first sleep); KVM emulates it but does not
+            // list it as supported.
+            if (pc_interrupts_) c.ecx |= 1u << 24;
+        }
+        if (c.function == 0xb || c.function == 0x1f) c.edx = id_; // x2APIC id
         entries.push_back(c);
     }
     kvm_cpuid_entry2 base{};

@@ -20,9 +20,14 @@
 
 namespace hv::kvm {
 
+// Where KVM's own paravirt CPUID leaves go (hv's own are at HV_CPUID_BASE).
+constexpr uint32_t kKvmLeavesBase = 0x40000100;
+
 class KvmVcpu final : public platform::Vcpu {
 public:
-    static Result<std::unique_ptr<KvmVcpu>> create(std::shared_ptr<KvmSystem> sys, UniqueFd fd, uint32_t id);
+    // `pc_interrupts`: the VM has KVM's in-kernel LAPIC (KvmVm::add_pc_interrupts).
+    static Result<std::unique_ptr<KvmVcpu>> create(std::shared_ptr<KvmSystem> sys, UniqueFd fd, uint32_t id,
+                                                   bool pc_interrupts);
     ~KvmVcpu() override;
 
     // platform::Vcpu (contracts there)
@@ -51,6 +56,7 @@ private:
     uint32_t id_ = 0;
     kvm_run* run_ = nullptr;
     bool sync_regs_ = false;
+    bool pc_interrupts_ = false;
     kvm_regs regs_{};  // used when the kernel has no sync regs
     bool regs_dirty_ = false;
     pthread_t thread_{};

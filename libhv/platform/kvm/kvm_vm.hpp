@@ -27,12 +27,16 @@ public:
     // platform::Vm
     const core::GuestRam& ram() const override { return ram_; }
     Result<std::unique_ptr<platform::Vcpu>> create_vcpu(uint32_t id) override;
+    Result<void> add_pc_interrupts() override;
+    Result<void> set_irq_line(uint32_t gsi, bool level) override;
 
 private:
     KvmVm() = default;
     std::shared_ptr<KvmSystem> sys_;
     UniqueFd fd_;
     core::GuestRam ram_;
+    bool pc_interrupts_ = false; // vCPUs then get the TSC-deadline timer bit
+    bool made_vcpus_ = false;
 };
 
 } // namespace hv::kvm

@@ -198,4 +198,13 @@ ustacks:
     .long pvh_start32
     .long 0, 0, 0
 
+/* hv's ABI note (owner "hv", type HV_ELFNOTE_ABI = 1, the ABI version):
+ * this kernel speaks hv's PV ABI and runs on hv's PV machine. */
+    .section .note.hv, "a", @note
+    .balign 4
+    .long 3, 4, 1
+    .asciz "hv"
+    .balign 4
+    .long 1
+
     .section .note.GNU-stack, "", @progbits

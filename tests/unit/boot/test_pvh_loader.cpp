@@ -148,7 +148,7 @@ struct Ram {
 
 hv::Result<hv::boot::BootInfo> load(const TestImage& t, Ram& r, std::string_view cmdline = "console=ttyS0") {
     const auto img = t.bytes();
-    return load_pvh(img, cmdline, r.ram);
+    return load_pvh(img, {cmdline, {}, 0}, r.ram);
 }
 
 // The call fails with `code` and a message containing every fragment.
@@ -188,23 +188,32 @@ TEST_CASE("pvh: a good image loads segments, bss, entry and start info", "[boot]
     CHECK(si.reserved == 0u);
     CHECK(si.cmdline_paddr == hv::boot::kCmdlineGpa);
     CHECK(si.memmap_paddr == hv::boot::kMemmapGpa);
-    CHECK(si.memmap_entries == 2u);
+    CHECK(si.memmap_entries == 4u);
 
     const std::string want = "console=ttyS0 quiet";
     std::string got(want.size() + 1, 'x');
     REQUIRE(r.ram.read(si.cmdline_paddr, got.data(), got.size()));
     CHECK(got == want + std::string(1, '\0'));
 
-    HvmMemmapEntry map[2]{};
+    // core::memory_map(): RAM, the legacy hole, the firmware area, RAM.
+    HvmMemmapEntry map[4]{};
     REQUIRE(r.ram.read(si.memmap_paddr, map, sizeof map));
     CHECK(map[0].addr == 0u);
     CHECK(map[0].size == 0xa0000u);
     CHECK(map[0].type == 1u);
     CHECK(map[0].reserved == 0u);
-    CHECK(map[1].addr == 0x100000u);
-    CHECK(map[1].size == kRamSize - 0x100000u);
-    CHECK(map[1].type == 1u);
-    CHECK(map[1].reserved == 0u);
+    CHECK(map[1].addr == 0xa0000u);
+    CHECK(map[1].size == 0x40000u);
+    CHECK(map[1].type == 2u);
+    CHECK(map[2].addr == 0xe0000u);
+    CHECK(map[2].size == 0x20000u);
+    CHECK(map[2].type == 2u);
+    CHECK(map[3].addr == 0x100000u);
+    CHECK(map[3].size == kRamSize - 0x100000u);
+    CHECK(map[3].type == 1u);
+    CHECK(map[3].reserved == 0u);
+    CHECK(si.nr_modules == 0u);
+    CHECK(si.rsdp_paddr == 0u);
 }
 
 TEST_CASE("pvh: several segments, an 8-byte entry note and an empty command line", "[boot][pvh]") {
@@ -291,12 +300,12 @@ TEST_CASE("pvh: a segment ending exactly at the end of RAM loads", "[boot][pvh]"
 
 TEST_CASE("pvh: empty and short files are not ELF", "[boot][pvh][errors]") {
     Ram r;
-    check_error(load_pvh({}, "", r.ram), Errc::bad_image, {"not an ELF"});
+    check_error(load_pvh({}, {}, r.ram), Errc::bad_image, {"not an ELF"});
     const auto full = good_image().bytes();
     const std::vector<uint8_t> short_file(full.begin(), full.begin() + sizeof(Elf64_Ehdr) - 1);
-    check_error(load_pvh(short_file, "", r.ram), Errc::bad_image, {"not an ELF"});
+    check_error(load_pvh(short_file, {}, r.ram), Errc::bad_image, {"not an ELF"});
     const std::vector<uint8_t> magic_only(full.begin(), full.begin() + 4);
-    check_error(load_pvh(magic_only, "", r.ram), Errc::bad_image, {"not an ELF"});
+    check_error(load_pvh(magic_only, {}, r.ram), Errc::bad_image, {"not an ELF"});
 }
 
 TEST_CASE("pvh: ELF header checks", "[boot][pvh][errors]") {
@@ -521,13 +530,13 @@ TEST_CASE("pvh: a bzImage is recognised and not supported", "[boot][pvh][errors]
     bz[0] = 'M';
     bz[1] = 'Z';
     std::memcpy(bz.data() + 0x202, "HdrS", 4);
-    check_error(load_pvh(bz, "", r.ram), Errc::not_supported, {"bzImage", "vmlinux"});
+    check_error(load_pvh(bz, {}, r.ram), Errc::not_supported, {"bzImage", "vmlinux"});
     // Exactly long enough for the signature.
     bz.resize(0x206);
-    check_error(load_pvh(bz, "", r.ram), Errc::not_supported, {"bzImage"});
+    check_error(load_pvh(bz, {}, r.ram), Errc::not_supported, {"bzImage"});
     // One byte short of it: just not an ELF.
     bz.resize(0x205);
-    check_error(load_pvh(bz, "", r.ram), Errc::bad_image, {"not an ELF"});
+    check_error(load_pvh(bz, {}, r.ram), Errc::bad_image, {"not an ELF"});
 }
 
 TEST_CASE("pvh: command line limits", "[boot][pvh][errors]") {
@@ -561,9 +570,9 @@ TEST_CASE("pvh: guest RAM under 2 MiB is refused", "[boot][pvh][errors]") {
     Ram exact(2ull << 20);
     auto res = load(good_image(), exact);
     REQUIRE(res.ok());
-    HvmMemmapEntry map[2]{};
+    HvmMemmapEntry map[4]{};
     REQUIRE(exact.ram.read(hv::boot::kMemmapGpa, map, sizeof map));
-    CHECK(map[1].size == 0x100000u);
+    CHECK(map[3].size == 0x100000u);
 }
 
 namespace {
@@ -620,7 +629,7 @@ TEST_CASE("read_kernel_file: missing, empty and good files", "[boot][pvh][file]"
         REQUIRE(res.ok());
         CHECK(*res == img);
         Ram r;
-        auto boot = load_pvh(*res, "", r.ram);
+        auto boot = load_pvh(*res, {}, r.ram);
         REQUIRE(boot.ok());
         CHECK(boot->entry == kEntry);
     }

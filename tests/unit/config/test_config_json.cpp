@@ -84,11 +84,6 @@ TEST_CASE("config_json: a parsed config as the exact document", "[config][json]"
   "source": "dir/prueba.cfg",
   "unsupported": [
     {
-      "key": "ramdisk",
-      "where": "dir/prueba.cfg:4:1",
-      "why": "ramdisk not loaded yet"
-    },
-    {
       "key": "on_crash",
       "where": "dir/prueba.cfg:10:1",
       "why": "action 'coredump-restart' not supported yet"

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -102,6 +103,18 @@ public:
     hv::Result<std::unique_ptr<hv::platform::Vcpu>> create_vcpu(uint32_t id) override {
         return std::unique_ptr<hv::platform::Vcpu>(new FakeVcpu(ram_, id, program_));
     }
+    hv::Result<void> add_pc_interrupts() override {
+        pc_interrupts = true;
+        return {};
+    }
+    hv::Result<void> set_irq_line(uint32_t gsi, bool level) override {
+        std::lock_guard lock(irq_mu);
+        irq_levels[gsi] = level;
+        return {};
+    }
+    bool pc_interrupts = false;
+    std::mutex irq_mu;
+    std::map<uint32_t, bool> irq_levels;
 
 private:
     std::vector<uint8_t> mem_;

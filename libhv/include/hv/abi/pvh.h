@@ -8,6 +8,12 @@
 
 /* ELF note (owner "Xen") giving the 32-bit physical entry point. */
 #define HV_PVH_ELFNOTE_PHYS32_ENTRY 18u
+/* ELF note (owner "hv", type 1, 4-byte desc = the HV_ABI_VERSION it was
+ * built for): the kernel speaks hv's PV ABI. It then runs on hv's PV
+ * machine (no interrupt controllers or firmware tables; vCPUs other than 0
+ * come up through vcpu_op up). A kernel without it is booted as on a PC. */
+#define HV_ELFNOTE_OWNER "hv"
+#define HV_ELFNOTE_ABI 1u
 #define HV_PVH_START_MAGIC 0x336ec578u
 #define HV_PVH_MEMMAP_RAM 1u /* E820 type: RAM */
 
@@ -28,6 +34,14 @@ HV_STATIC_ASSERT(offsetof(hv_pvh_start_info_t, modlist_paddr) == 16, "hv_pvh_sta
 HV_STATIC_ASSERT(offsetof(hv_pvh_start_info_t, cmdline_paddr) == 24, "hv_pvh_start_info_t.cmdline_paddr");
 HV_STATIC_ASSERT(offsetof(hv_pvh_start_info_t, memmap_paddr) == 40, "hv_pvh_start_info_t.memmap_paddr");
 HV_STATIC_ASSERT(offsetof(hv_pvh_start_info_t, memmap_entries) == 48, "hv_pvh_start_info_t.memmap_entries");
+
+typedef struct hv_pvh_modlist_entry {
+    uint64_t paddr;
+    uint64_t size;
+    uint64_t cmdline_paddr; /* 0: none */
+    uint64_t reserved;
+} hv_pvh_modlist_entry_t;
+HV_STATIC_ASSERT(sizeof(hv_pvh_modlist_entry_t) == 32, "hv_pvh_modlist_entry_t size");
 
 typedef struct hv_pvh_memmap_entry {
     uint64_t addr;

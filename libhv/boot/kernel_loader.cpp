@@ -1,0 +1,30 @@
+#include "boot/kernel_loader.hpp"
+
+#include <fmt/format.h>
+
+#include "boot/bzimage.hpp"
+#include "boot/payload.hpp"
+
+namespace hv::boot {
+
+Result<BootInfo> load_kernel(std::span<const uint8_t> image, const BootRequest& req, KernelEntry entry,
+                             const core::GuestRam& ram) {
+    if (!looks_like_bzimage(image)) {
+        if (entry == KernelEntry::bzimage) return make_error(Errc::bad_image, "the kernel is not a bzImage (the setup header is missing)");
+        return load_pvh(image, req, ram);
+    }
+    auto bz = read_bzimage(image);
+    if (!bz) return bz.error();
+    if (entry != KernelEntry::bzimage && can_decompress(bz->payload_format)) {
+        auto elf = decompress_payload(image.subspan(bz->payload_offset, bz->payload_length), bz->payload_format);
+        if (!elf) return elf.error();
+        if (has_pvh_note(*elf)) return load_pvh(*elf, req, ram);
+        if (entry == KernelEntry::pvh) return make_error(Errc::bad_image, "the bzImage's payload has no PVH entry note");
+    } else if (entry == KernelEntry::pvh) {
+        return make_error(Errc::not_supported, fmt::format("a bzImage with a {} payload cannot boot through PVH here",
+                                                           payload_format_name(bz->payload_format)));
+    }
+    return make_error(Errc::not_supported, "the 64-bit bzImage boot entry is not implemented yet: use a kernel with the PVH note");
+}
+
+} // namespace hv::boot

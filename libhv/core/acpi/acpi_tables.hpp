@@ -1,0 +1,46 @@
+// AcpiTables: the firmware tables of hv's PC machine (ACPI 6.x), written
+// into guest RAM by the monitor before the first vCPU runs, as Cloud
+// Hypervisor's and Firecracker's VMMs do instead of running a BIOS:
+//
+//   RSDP -> XSDT -> FADT -> DSDT (AML: \_S5 for poweroff)
+//                -> MADT (one local APIC per vCPU, the IOAPIC, ISA overrides)
+//
+// The FADT describes the fixed-hardware power button and sleep control in
+// hv's ACPI PM block (ports kPm1EvtPort.., devices/acpi_pm.hpp), the reset
+// register (port 0xcf9) and the CMOS century byte. No SMI port: the
+// machine is always in ACPI mode. Freestanding: the ring-0 image builds the
+// same tables.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace hv::core::acpi {
+
+// hv's fixed ACPI hardware (I/O ports), described by the FADT.
+constexpr uint16_t kPm1EvtPort = 0x600; // PM1a status (2 bytes) + enable (2 bytes)
+constexpr uint16_t kPm1CntPort = 0x604; // PM1a control (2 bytes)
+constexpr uint16_t kPmPorts = 6;
+constexpr uint16_t kResetPort = 0xcf9;
+constexpr uint8_t kResetValue = 0x06;
+constexpr uint8_t kSciIrq = 9;
+// SLP_TYP values the DSDT's \_S5 gives for soft-off.
+constexpr uint8_t kSlpTypS5 = 5;
+
+struct MachineDescription {
+    uint32_t nr_cpus = 1; // local APICs 0..nr_cpus-1, all enabled
+};
+
+struct Built {
+    uint64_t rsdp_gpa = 0; // 0: the tables did not fit
+    uint32_t bytes = 0;    // used from the start of the buffer
+};
+
+// Writes the tables into `buf` (`cap` bytes) that the guest sees at
+// `base_gpa` (16-byte aligned, below 4 GiB), RSDP first.
+Built build_tables(const MachineDescription& m, uint8_t* buf, uint32_t cap, uint64_t base_gpa);
+
+// Sum of `len` bytes mod 256 (a valid table sums to 0).
+uint8_t checksum(const uint8_t* p, uint32_t len);
+
+} // namespace hv::core::acpi
