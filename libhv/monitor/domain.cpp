@@ -100,16 +100,29 @@ Result<void> Domain::build_pc_machine() {
     serial_.connect_irq(line(dev::Serial16550::kCom1Irq));
     acpi_pm_ = std::make_unique<dev::AcpiPm>([this](dev::AcpiPm::Request r) { device_request(r); }, line(core::acpi::kSciIrq));
     reset_reg_ = std::make_unique<dev::AcpiPm::ResetRegister>(*acpi_pm_);
+    pvpanic_ = std::make_unique<dev::PvPanic>([this] { device_stop(core::ShutdownReason::crash); });
     if (auto r = io_bus_.attach(dev::CmosRtc::kBase, dev::CmosRtc::kPorts, &rtc_); !r) return r.error();
     if (auto r = io_bus_.attach(core::acpi::kPm1EvtPort, core::acpi::kPmPorts, acpi_pm_.get()); !r) return r.error();
     if (auto r = io_bus_.attach(core::acpi::kResetPort, 1, reset_reg_.get()); !r) return r.error();
+    static_assert(dev::PvPanic::kPort == core::acpi::kPvPanicPort);
+    if (auto r = io_bus_.attach(dev::PvPanic::kPort, 1, pvpanic_.get()); !r) return r.error();
     return {};
 }
 
 void Domain::device_request(dev::AcpiPm::Request r) {
+    bool reboot = r == dev::AcpiPm::Request::reset;
+    {
+        std::lock_guard lock(mu_);
+        reboot = reboot || reboot_requested_;
+    }
+    device_stop(reboot ? core::ShutdownReason::reboot : core::ShutdownReason::poweroff);
+}
+
+// The first request of an exit wins (a panic report is not overwritten by
+// the reset that a panicking kernel may try next, nor the other way).
+void Domain::device_stop(core::ShutdownReason reason) {
     std::lock_guard lock(mu_);
-    if (r == dev::AcpiPm::Request::reset) device_stop_ = core::ShutdownReason::reboot;
-    else device_stop_ = reboot_requested_ ? core::ShutdownReason::reboot : core::ShutdownReason::poweroff;
+    if (!device_stop_) device_stop_ = reason;
 }
 
 Domain::~Domain() { halt(); }
@@ -299,7 +312,8 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
         if (asked) {
             step.kind = core::Step::Kind::stop;
             step.first_stop = first;
-            if (first) announce_stop(StopInfo{*asked, {}});
+            if (first)
+                announce_stop(StopInfo{*asked, *asked == core::ShutdownReason::crash ? "the guest kernel panicked (pvpanic)" : ""});
         }
     } else if (const auto* mmio = std::get_if<platform::MmioExit>(&exit)) {
         if (!mmio->write) std::fill(mmio->data, mmio->data + mmio->size, uint8_t{0xff});
@@ -313,10 +327,15 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
             step = policy_.on_fault(id);
         }
         const auto* failed = std::get_if<platform::FailedExit>(&exit);
-        if (step.first_stop)
+        if (step.first_stop) {
+            // What the vCPU was doing when it died: for the log only (the
+            // stop's detail stays short for hvctl and the SDK).
+            const std::string where = vcpu.state_summary();
+            if (!where.empty()) log_->warn("domain {} vcpu {} died at {}", spec_.domid, id, where);
             announce_stop(StopInfo{core::ShutdownReason::crash,
                                    failed != nullptr ? fmt::format("vcpu {}: {}", id, failed->what)
                                                      : fmt::format("vcpu {} triple fault", id)});
+        }
     }
     return step;
 }

@@ -32,6 +32,7 @@
 #include "devices/cmos_rtc.hpp"
 #include "devices/console.hpp"
 #include "devices/io_bus.hpp"
+#include "devices/pvpanic.hpp"
 #include "devices/serial_16550.hpp"
 #include "hv/result.hpp"
 #include "monitor/sched_client.hpp"
@@ -139,8 +140,10 @@ private:
     void announce_stop(StopInfo info);
     // The PC machine's devices, firmware tables and boot vCPUs.
     Result<void> build_pc_machine();
-    // A device asked for a stop (ACPI poweroff, reset) during this exit.
+    // A device asked for a stop during this exit (ACPI poweroff or reset,
+    // a pvpanic report); the exit's handler carries it out.
     void device_request(dev::AcpiPm::Request r);
+    void device_stop(core::ShutdownReason reason);
     void start_vcpu_locked(uint32_t id);
 
     // core::Platform (called by policy_ under mu_)
@@ -170,6 +173,7 @@ private:
     dev::CmosRtc rtc_;
     std::unique_ptr<dev::AcpiPm> acpi_pm_;
     std::unique_ptr<dev::AcpiPm::ResetRegister> reset_reg_;
+    std::unique_ptr<dev::PvPanic> pvpanic_;
 
     mutable std::mutex mu_;
     std::condition_variable left_cv_; // a vCPU left the guest (pause() waits for quiescence)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "hv/abi/vcpu_op.h"
 #include "hv/result.hpp"
@@ -28,6 +29,11 @@ public:
     // selectors, and the GDT/IDT/CR0/CR4/EFER of `like`, a running vCPU of
     // the same Vm (an implementation may rely on that and downcast it).
     virtual Result<void> set_ap_entry(const Vcpu& like, const hv_vcpu_up_t& req) = 0;
+
+    // A one-line summary of the vCPU's state (instruction pointer, control
+    // registers), for the log when a guest dies; empty when unknown. On
+    // the vCPU's own thread, after run() returned.
+    virtual std::string state_summary() { return {}; }
 
     // Enters the guest on the bound thread and returns why it came back.
     // Pointers inside the exit stay valid until the next run().

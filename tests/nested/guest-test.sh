@@ -2,6 +2,10 @@
 # kernel command line (hvtest=...), so one initramfs serves every case.
 case " $(cat /proc/cmdline) " in
 *" hvtest=button "*)
+  # A line typed at the host's console reaches init's stdin (ttyS0, read
+  # through the 16550's receive interrupt).
+  echo "WAIT-INPUT"
+  read -r line && echo "GOT-INPUT $line"
   # The ACPI power button reaches the guest as a key on the button
   # driver's input device; a stock system's logind or acpid would power
   # off, this one does it by hand once the key arrives.
@@ -9,4 +13,10 @@ case " $(cat /proc/cmdline) " in
   head -c 1 /dev/input/event0 > /dev/null && echo "BUTTON-PRESSED"
   ;;
 *" hvtest=reboot "*) echo "WILL-REBOOT" ;;
+*" hvtest=panic "*)
+  # pvpanic-mmio found hv's pvpanic device in the DSDT (QEMU0001): a panic
+  # is reported to the host as a crash.
+  ls /sys/bus/platform/drivers/pvpanic-mmio | grep -q QEMU0001 && echo "PVPANIC-BOUND"
+  echo c > /proc/sysrq-trigger
+  ;;
 esac

@@ -63,18 +63,40 @@ struct Writer {
 
 constexpr uint32_t align16(uint32_t v) { return (v + 15u) & ~15u; }
 
-// DSDT body: Name (\_S5, Package () { 5, 5, 0, 0 }) - the SLP_TYP values
-// Linux writes to PM1a_CNT to power off.
-constexpr uint8_t kDsdtAml[] = {
-    0x08, '\\', '_', 'S', '5', '_',                   // NameOp, \_S5_
-    0x12, 0x08, 0x04,                                 // PackageOp, PkgLength 8, 4 elements
-    0x0a, kSlpTypS5, 0x0a, kSlpTypS5, 0x00, 0x00,     // BytePrefix 5, BytePrefix 5, Zero, Zero
+// DSDT body, hand-assembled AML (ACPI 6.x section 20):
+//   Name (\_S5, Package () { 5, 5, 0, 0 })  the SLP_TYP Linux writes to
+//                                            PM1a_CNT to power off
+//   Scope (\_SB) { Device (PEVT) {          QEMU's pvpanic at port 0x505,
+//     Name (_HID, "QEMU0001")                where Linux's pvpanic driver
+//     Name (_STA, 0x0F)                      looks for it
+//     Name (_CRS, ResourceTemplate () { IO (Decode16, 0x505, 0x505, 1, 1) })
+//   } }
+// Every package here is under 63 bytes, so each PkgLength is one byte
+// (its own byte included), as the static_asserts check.
+constexpr uint8_t kPvPanicDevice[] = {
+    0x5b, 0x82, 46, 'P', 'E', 'V', 'T',                                      // DeviceOp, PkgLength, PEVT
+    0x08, '_', 'H', 'I', 'D', 0x0d, 'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0x00, // Name (_HID, "QEMU0001")
+    0x08, '_', 'S', 'T', 'A', 0x0a, 0x0f,                                    // Name (_STA, 0x0F)
+    0x08, '_', 'C', 'R', 'S', 0x11, 13, 0x0a, 10,                            // Name (_CRS, Buffer (10) {
+    0x47, 0x01, kPvPanicPort & 0xff, kPvPanicPort >> 8,                      //   IO, 16-bit decode, min
+    kPvPanicPort & 0xff, kPvPanicPort >> 8, 0x01, 0x01,                      //   max, alignment, length
+    0x79, 0x00,                                                              //   end tag })
 };
+static_assert(sizeof kPvPanicDevice == 2 + 46, "Device (PEVT) PkgLength");
+constexpr uint8_t kDsdtAml[] = {
+    0x08, '\\', '_', 'S', '5', '_',               // NameOp, \_S5_
+    0x12, 0x08, 0x04,                             // PackageOp, PkgLength 8, 4 elements
+    0x0a, kSlpTypS5, 0x0a, kSlpTypS5, 0x00, 0x00, // BytePrefix 5, BytePrefix 5, Zero, Zero
+    0x10, 1 + 5 + sizeof kPvPanicDevice, '\\', '_', 'S', 'B', '_', // ScopeOp, PkgLength, \_SB_
+};
+static_assert(1 + 5 + sizeof kPvPanicDevice < 64, "Scope (\\_SB) PkgLength fits one byte");
 
 uint32_t write_dsdt(Writer& w, uint32_t off) {
-    const uint32_t len = kHeaderLen + sizeof kDsdtAml;
+    const uint32_t len = kHeaderLen + sizeof kDsdtAml + sizeof kPvPanicDevice;
     w.header(off, "DSDT", len, 2);
-    for (uint32_t i = 0; i < sizeof kDsdtAml; ++i) w.u8(off + kHeaderLen + i, kDsdtAml[i]);
+    uint32_t p = off + kHeaderLen;
+    for (uint8_t b : kDsdtAml) w.u8(p++, b);
+    for (uint8_t b : kPvPanicDevice) w.u8(p++, b);
     w.seal(off, len, off + 9);
     return len;
 }

@@ -2,7 +2,7 @@
 // into guest RAM by the monitor before the first vCPU runs, as Cloud
 // Hypervisor's and Firecracker's VMMs do instead of running a BIOS:
 //
-//   RSDP -> XSDT -> FADT -> DSDT (AML: \_S5 for poweroff)
+//   RSDP -> XSDT -> FADT -> DSDT (AML: \_S5 for poweroff, the pvpanic device)
 //                -> MADT (one local APIC per vCPU, the IOAPIC, ISA overrides)
 //
 // The FADT describes the fixed-hardware power button and sleep control in
@@ -24,6 +24,8 @@ constexpr uint16_t kPmPorts = 6;
 constexpr uint16_t kResetPort = 0xcf9;
 constexpr uint8_t kResetValue = 0x06;
 constexpr uint8_t kSciIrq = 9;
+// QEMU's pvpanic device, described in the DSDT (devices/pvpanic.hpp).
+constexpr uint16_t kPvPanicPort = 0x505;
 // SLP_TYP values the DSDT's \_S5 gives for soft-off.
 constexpr uint8_t kSlpTypS5 = 5;
 

@@ -196,6 +196,14 @@ platform::VcpuExit KvmVcpu::run() {
     }
 }
 
+std::string KvmVcpu::state_summary() {
+    kvm_regs r{};
+    kvm_sregs sr{};
+    if (::ioctl(fd_.get(), KVM_GET_REGS, &r) < 0 || ::ioctl(fd_.get(), KVM_GET_SREGS, &sr) < 0) return {};
+    return fmt::format("rip={:#x} rsp={:#x} rflags={:#x} cr0={:#x} cr2={:#x} cr3={:#x} cr4={:#x} efer={:#x} cs={:#x}",
+                       r.rip, r.rsp, r.rflags, sr.cr0, sr.cr2, sr.cr3, sr.cr4, sr.efer, sr.cs.selector);
+}
+
 uint64_t KvmVcpu::rax() { return sync_regs_ ? run_->s.regs.regs.rax : regs_.rax; }
 
 void KvmVcpu::set_rax(uint64_t v) {

@@ -36,6 +36,7 @@ public:
     // `like` must be a KvmVcpu of the same VM: its sregs are read here.
     Result<void> set_ap_entry(const platform::Vcpu& like, const hv_vcpu_up_t& req) override;
     platform::VcpuExit run() override;
+    std::string state_summary() override;
     uint64_t rax() override;
     void set_rax(uint64_t v) override;
     // kick() sets immediate_exit and, when a thread is bound, signals it
