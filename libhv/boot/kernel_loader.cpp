@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "boot/bzimage.hpp"
+#include "boot/linux64_loader.hpp"
 #include "boot/payload.hpp"
 
 namespace hv::boot {
@@ -24,7 +25,8 @@ Result<BootInfo> load_kernel(std::span<const uint8_t> image, const BootRequest& 
         return make_error(Errc::not_supported, fmt::format("a bzImage with a {} payload cannot boot through PVH here",
                                                            payload_format_name(bz->payload_format)));
     }
-    return make_error(Errc::not_supported, "the 64-bit bzImage boot entry is not implemented yet: use a kernel with the PVH note");
+    // The fallback (or the choice): the kernel decompresses itself.
+    return load_linux64(image, *bz, req, ram);
 }
 
 } // namespace hv::boot

@@ -162,6 +162,9 @@ std::string domain_config_to_json(const DomainConfig& c) {
     field("kernel", json_quote(c.kernel));
     field("cmdline", json_quote(c.cmdline));
     field("ramdisk", json_quote(c.ramdisk));
+    field("kernel_entry", json_quote(c.kernel_entry == boot::KernelEntry::pvh       ? "pvh"
+                                     : c.kernel_entry == boot::KernelEntry::bzimage ? "bzimage"
+                                                                                    : "auto"));
     field("memory", std::to_string(c.memory_mib));
     field("maxmem", std::to_string(c.maxmem_mib ? c.maxmem_mib : c.memory_mib));
     field("vcpus", std::to_string(c.vcpus));

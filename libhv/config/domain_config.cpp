@@ -248,7 +248,7 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
     for (const CfgSetting& s : cfg.settings) {
         const std::string& key = s.key;
         if (key == "name" || key == "uuid" || key == "kernel" || key == "ramdisk" || key == "root" ||
-            key == "extra" || key == "cmdline") {
+            key == "extra" || key == "cmdline" || key == "kernel_entry") {
             auto text = get_string(s);
             if (!text) return text.error();
             locate(s);
@@ -268,6 +268,11 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
             } else if (key == "ramdisk") {
                 dc.ramdisk = *text;
                 if (!text->empty()) ramdisk = &s;
+            } else if (key == "kernel_entry") {
+                if (*text == "auto") dc.kernel_entry = boot::KernelEntry::automatic;
+                else if (*text == "pvh") dc.kernel_entry = boot::KernelEntry::pvh;
+                else if (*text == "bzimage") dc.kernel_entry = boot::KernelEntry::bzimage;
+                else return invalid(s.value.where, key, "'" + *text + "' is not one of auto, pvh, bzimage");
             } else {
                 (key == "root" ? root : key == "extra" ? extra : cmdline) = *text;
                 // xl: cmdline= wins over root= and extra=, with a warning.

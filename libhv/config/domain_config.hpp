@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "boot/kernel_loader.hpp"
 #include "config/disk_spec.hpp"
 #include "config/vif_spec.hpp"
 #include "config/xl_cfg_parser.hpp"
@@ -75,6 +76,9 @@ struct DomainConfig {
     std::string kernel;         // path, resolved against the config's folder
     std::string cmdline;        // extra= (or cmdline=); root= is prepended as "root=..."
     std::string ramdisk;        // the initrd; empty: none
+    // hv's own key kernel_entry = "auto" | "pvh" | "bzimage": how a Linux
+    // bzImage is entered (boot/kernel_loader.hpp).
+    boot::KernelEntry kernel_entry = boot::KernelEntry::automatic;
     uint64_t memory_mib = 128;  // xl's default
     uint64_t maxmem_mib = 0;    // 0: same as memory
     uint32_t vcpus = 1;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "boot/linux64_loader.hpp"
 #include "core/acpi/acpi_tables.hpp"
 #include "core/memory_map.hpp"
 
@@ -66,7 +67,13 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
         if (!v) return v.error();
         d->vcpus_[i].cpu = std::move(*v);
     }
-    if (auto r = d->vcpus_[0].cpu->set_pvh_entry(boot->entry, boot->start_info); !r) return r.error();
+    if (boot->mode == boot::BootInfo::Mode::linux64) {
+        const platform::LongModeEntry e{boot->entry, boot->start_info, boot::kBootPml4Gpa, boot::kBootGdtGpa, 4 * 8 - 1,
+                                        boot::kBootCodeSelector, boot::kBootDataSelector};
+        if (auto r = d->vcpus_[0].cpu->set_long_mode_entry(e); !r) return r.error();
+    } else if (auto r = d->vcpus_[0].cpu->set_pvh_entry(boot->entry, boot->start_info); !r) {
+        return r.error();
+    }
     if (auto r = d->io_bus_.attach(dev::Serial16550::kCom1Base, dev::Serial16550::kPorts, &d->serial_); !r) return r.error();
     d->dispatcher_ = std::make_unique<core::HypercallDispatcher>(d->vm_->ram(), static_cast<core::DomainServices&>(*d));
     Domain* self = d.get();

@@ -163,6 +163,7 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     spec.cmdline = cfg.cmdline;
     spec.kernel = std::make_shared<const std::vector<uint8_t>>(std::move(*image));
     spec.initrd = std::move(initrd);
+    spec.kernel_entry = cfg.kernel_entry;
     auto on_stop = [this](uint32_t id, const StopInfo& info) {
         std::lock_guard lock(work_mu_);
         stops_.push_back(Stopped{id, info});

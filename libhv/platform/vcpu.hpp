@@ -14,6 +14,18 @@
 
 namespace hv::platform {
 
+// The Linux 64-bit boot protocol's entry state: long mode with the given
+// page tables and GDT, interrupts off, rsi = the zero page.
+struct LongModeEntry {
+    uint64_t rip = 0;
+    uint64_t rsi = 0;
+    uint64_t cr3 = 0;
+    uint64_t gdt_base = 0;
+    uint16_t gdt_limit = 0;
+    uint16_t code_selector = 0;
+    uint16_t data_selector = 0;
+};
+
 class Vcpu {
 public:
     virtual ~Vcpu() = default;
@@ -25,6 +37,8 @@ public:
     // PVH entry state: 32-bit flat protected mode, paging off, ebx = the
     // start_info address (the Xen PVH boot ABI). For the boot vCPU.
     virtual Result<void> set_pvh_entry(uint32_t entry, uint32_t start_info) = 0;
+    // Linux's 64-bit entry (boot/linux64_loader.hpp). For the boot vCPU.
+    virtual Result<void> set_long_mode_entry(const LongModeEntry& e) = 0;
     // vcpu_op up: 64-bit ring 0 at req.rip with req's stack, CR3 and
     // selectors, and the GDT/IDT/CR0/CR4/EFER of `like`, a running vCPU of
     // the same Vm (an implementation may rely on that and downcast it).

@@ -129,6 +129,27 @@ Result<void> KvmVcpu::set_pvh_entry(uint32_t entry, uint32_t start_info) {
     return {};
 }
 
+Result<void> KvmVcpu::set_long_mode_entry(const platform::LongModeEntry& e) {
+    kvm_sregs s{};
+    if (::ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) return sys_error(id_, "KVM_GET_SREGS");
+    s.cs = flat_segment(e.code_selector, 0xb, true);
+    s.ds = s.es = s.fs = s.gs = s.ss = flat_segment(e.data_selector, 0x3, true);
+    s.tr = boot_tr();
+    s.gdt.base = e.gdt_base;
+    s.gdt.limit = e.gdt_limit;
+    s.cr3 = e.cr3;
+    s.cr4 = 0x20;        // PAE
+    s.cr0 = 0x80050033;  // PG, AM, WP, NE, ET, MP, PE
+    s.efer = 0x500;      // LME, LMA
+    if (::ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) return sys_error(id_, "KVM_SET_SREGS");
+    kvm_regs r{};
+    r.rip = e.rip;
+    r.rsi = e.rsi;
+    r.rflags = 2;
+    if (::ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) return sys_error(id_, "KVM_SET_REGS");
+    return {};
+}
+
 Result<void> KvmVcpu::set_ap_entry(const platform::Vcpu& like_vcpu, const hv_vcpu_up_t& req) {
     // Vcpus of one Vm come from one platform: this VM's are all KvmVcpus.
     const auto& like = static_cast<const KvmVcpu&>(like_vcpu);

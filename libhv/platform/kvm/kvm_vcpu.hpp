@@ -33,6 +33,7 @@ public:
     // platform::Vcpu (contracts there)
     uint32_t id() const override { return id_; }
     Result<void> set_pvh_entry(uint32_t entry, uint32_t start_info) override;
+    Result<void> set_long_mode_entry(const platform::LongModeEntry& e) override;
     // `like` must be a KvmVcpu of the same VM: its sregs are read here.
     Result<void> set_ap_entry(const platform::Vcpu& like, const hv_vcpu_up_t& req) override;
     platform::VcpuExit run() override;

@@ -39,6 +39,7 @@ public:
         return {};
     }
     hv::Result<void> set_ap_entry(const hv::platform::Vcpu&, const hv_vcpu_up_t&) override { return {}; }
+    hv::Result<void> set_long_mode_entry(const hv::platform::LongModeEntry&) override { return {}; }
 
     hv::platform::VcpuExit run() override {
         ++runs;
