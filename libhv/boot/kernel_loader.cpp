@@ -1,5 +1,7 @@
 #include "boot/kernel_loader.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "boot/bzimage.hpp"
@@ -17,9 +19,17 @@ Result<BootInfo> load_kernel(std::span<const uint8_t> image, const BootRequest& 
     auto bz = read_bzimage(image);
     if (!bz) return bz.error();
     if (entry != KernelEntry::bzimage && can_decompress(bz->payload_format)) {
-        auto elf = decompress_payload(image.subspan(bz->payload_offset, bz->payload_length), bz->payload_format);
+        // A kernel bigger than the guest's RAM could not be loaded anyway:
+        // that bounds what a hostile payload may make hv allocate.
+        auto elf = decompress_payload(image.subspan(bz->payload_offset, bz->payload_length), bz->payload_format,
+                                      std::min<uint64_t>(kMaxDecompressed, ram.size));
         if (!elf) return elf.error();
-        if (has_pvh_note(*elf)) return load_pvh(*elf, req, ram);
+        if (has_pvh_note(*elf)) {
+            if (req.cmdline.size() > bz->cmdline_size)
+                return make_error(Errc::invalid_argument, fmt::format("kernel command line is {} bytes; this kernel takes at most {}",
+                                                                      req.cmdline.size(), bz->cmdline_size));
+            return load_pvh(*elf, req, ram);
+        }
         if (entry == KernelEntry::pvh) return make_error(Errc::bad_image, "the bzImage's payload has no PVH entry note");
     } else if (entry == KernelEntry::pvh) {
         return make_error(Errc::not_supported, fmt::format("a bzImage with a {} payload cannot boot through PVH here",

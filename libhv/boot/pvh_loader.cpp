@@ -1,6 +1,9 @@
 #include "boot/pvh_loader.hpp"
 
 #include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,6 +20,8 @@ namespace hv::boot {
 namespace {
 
 constexpr uint64_t kMaxImage = 512ull << 20;
+constexpr uint32_t kMaxNoteSegments = 16;
+constexpr uint64_t kMaxNoteBytes = 64u << 10;
 
 Error bad(std::string what) { return make_error(Errc::bad_image, std::move(what)); }
 
@@ -60,6 +65,8 @@ Result<void> scan_notes(std::span<const uint8_t> image, const Elf64_Phdr& ph, No
             notes.entry = static_cast<uint32_t>(v);
             notes.have_entry = true;
         } else if (named(HV_ELFNOTE_OWNER, sizeof HV_ELFNOTE_OWNER) && nh.n_type == HV_ELFNOTE_ABI) {
+            if (nh.n_descsz != 4)
+                return bad(fmt::format("hv ABI note at offset {:#x} has a {}-byte value (want 4)", off, nh.n_descsz));
             notes.hv_abi = true;
         }
         off = next;
@@ -111,11 +118,19 @@ Result<Notes> read_notes(std::span<const uint8_t> image) {
     if (eh.e_phnum == 0 || !within(eh.e_phoff, uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr), image.size()))
         return bad("ELF program headers missing or past the end of the file");
     Notes notes;
+    // Real kernels have one or two note segments of well under 1 KiB; a
+    // hostile image must not make the scan cost minutes.
+    uint32_t note_segments = 0;
+    uint64_t note_bytes = 0;
     for (uint16_t i = 0; i < eh.e_phnum; ++i) {
         const auto ph = read_at<Elf64_Phdr>(image, eh.e_phoff + uint64_t{i} * sizeof(Elf64_Phdr));
         if (ph.p_type != PT_NOTE) continue;
         if (!within(ph.p_offset, ph.p_filesz, image.size()))
             return bad(fmt::format("ELF segment {} (offset {:#x}, {} bytes) runs past the end of the file", i, ph.p_offset, ph.p_filesz));
+        note_bytes += ph.p_filesz;
+        if (++note_segments > kMaxNoteSegments || note_bytes > kMaxNoteBytes)
+            return bad(fmt::format("ELF has more notes than a kernel carries (at most {} note segments, {} KiB)",
+                                   kMaxNoteSegments, kMaxNoteBytes >> 10));
         if (auto r = scan_notes(image, ph, notes); !r) return r.error();
     }
     return notes;
@@ -156,23 +171,33 @@ uint64_t place_initrd(uint64_t size, uint64_t floor, uint64_t ceiling, const cor
 }
 
 Result<std::vector<uint8_t>> read_kernel_file(const std::string& path, std::string_view what) {
-    std::error_code ec;
-    const auto type = std::filesystem::status(path, ec).type();
-    if (type == std::filesystem::file_type::not_found)
-        return make_error(Errc::not_found, fmt::format("{} {}: {}", what, path, std::strerror(ENOENT)));
-    if (type == std::filesystem::file_type::directory)
-        return make_error(Errc::invalid_argument, fmt::format("{} {}: is a directory", what, path));
-    if (!ec && type != std::filesystem::file_type::regular)
-        return make_error(Errc::invalid_argument, fmt::format("{} {}: not a regular file", what, path));
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) return make_error(Errc::io_error, fmt::format("{} {}: cannot open: {}", what, path, std::strerror(errno)));
-    const auto size = static_cast<uint64_t>(in.tellg());
+    // One open, then every check on that fd: O_NONBLOCK so a FIFO swapped
+    // in does not hang the open, fstat so what is checked is what is read.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        const int err = errno;
+        return make_error(err == ENOENT ? Errc::not_found : Errc::io_error,
+                          fmt::format("{} {}: {}", what, path, std::strerror(err)));
+    }
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return make_error(Errc::io_error, fmt::format("{} {}: {}", what, path, std::strerror(errno)));
+    if (S_ISDIR(st.st_mode)) return make_error(Errc::invalid_argument, fmt::format("{} {}: is a directory", what, path));
+    if (!S_ISREG(st.st_mode)) return make_error(Errc::invalid_argument, fmt::format("{} {}: not a regular file", what, path));
+    const auto size = static_cast<uint64_t>(st.st_size);
     if (size == 0) return bad(fmt::format("{} {}: file is empty", what, path));
     if (size > kMaxImage) return bad(fmt::format("{} {}: {} bytes is over the {} MiB limit", what, path, size, kMaxImage >> 20));
     std::vector<uint8_t> data(size);
-    in.seekg(0);
-    if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size)))
-        return make_error(Errc::io_error, fmt::format("{} {}: read failed", what, path));
+    uint64_t got = 0;
+    while (got < size) {
+        const ssize_t n = ::read(fd, data.data() + got, size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return make_error(Errc::io_error, fmt::format("{} {}: read failed after {} of {} bytes", what, path, got, size));
+        got += static_cast<uint64_t>(n);
+    }
     return data;
 }
 

@@ -6,7 +6,7 @@ namespace hv::dev {
 
 namespace {
 constexpr uint16_t kPwrBtn = 1u << 8;          // PM1 status/enable: power button
-constexpr uint16_t kStatusWritable = kPwrBtn;  // the status bits this machine sets
+constexpr uint16_t kStatusWritable = kPwrBtn;  // the status (and enable) bits this machine has
 constexpr uint16_t kSciEn = 1u << 0;
 constexpr uint16_t kSlpEn = 1u << 13;
 constexpr uint16_t kSlpTypShift = 10;
@@ -42,7 +42,7 @@ void AcpiPm::write(uint16_t offset, uint8_t value) {
         };
         switch (offset / 2) {
         case 0: status_ = static_cast<uint16_t>(status_ & ~((uint16_t{value} << shift) & kStatusWritable)); break; // write 1 to clear
-        case 1: enable_ = merge(enable_); break;
+        case 1: enable_ = static_cast<uint16_t>(merge(enable_) & kStatusWritable); break; // only what exists sticks
         default: {
             const uint16_t v = merge(control_);
             // SLP_EN is write-only: it acts on this write and reads as 0.

@@ -17,6 +17,7 @@ constexpr uint8_t kLsrDataReady = 0x01;
 constexpr uint8_t kLsrThrEmpty = 0x20;
 constexpr uint8_t kLsrIdle = 0x40;
 constexpr uint8_t kMcrLoop = 0x10;
+constexpr uint8_t kMcrOut2 = 0x08;
 
 constexpr uint8_t kIerRx = 0x01;
 constexpr uint8_t kIerThre = 0x02;
@@ -32,7 +33,8 @@ uint8_t Serial16550::pending_locked() const {
 }
 
 void Serial16550::update_irq_locked() {
-    const bool level = pending_locked() != kIirNone;
+    // On a PC, OUT2 gates the UART's interrupt onto the ISA line.
+    const bool level = pending_locked() != kIirNone && (mcr_ & kMcrOut2) != 0;
     if (level == line_) return;
     line_ = level;
     if (irq_) irq_(level);

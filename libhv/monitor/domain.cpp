@@ -57,6 +57,12 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     if (d->spec_.initrd) req.initrd = *d->spec_.initrd;
     auto boot = boot::load_kernel(*d->spec_.kernel, req, d->spec_.kernel_entry, d->vm_->ram());
     if (!boot) return make_error(boot.error().code, fmt::format("domain {}: {}", d->name(), boot.error().message));
+    // The machine was chosen from the file; what was loaded must agree (a
+    // bzImage whose payload claims hv's ABI, or an ELF that also looks
+    // like a bzImage, is refused rather than run on the wrong machine).
+    if (boot->hv_abi == d->pc_)
+        return make_error(Errc::bad_image, fmt::format("domain {}: the kernel loaded {} hv's ABI note but the file {}", d->name(),
+                                                       boot->hv_abi ? "carries" : "lacks", boot->hv_abi ? "does not" : "does"));
 
     if (!d->policy_.init(*d, d->spec_.vcpus, d->spec_.online))
         return make_error(Errc::invalid_argument, fmt::format("{} vCPUs ({} online): at most {}, and online within 1..vCPUs",
@@ -232,7 +238,7 @@ void Domain::vcpu_main(uint32_t id) {
         std::lock_guard lock(mu_);
         vcpu.bind_thread();
     }
-    sched::SchedClient* const gate = spec_.sched.get();
+    sched::SchedClient* const gate = sched_gate();
     if (gate != nullptr) gate->online(id, true);
     const auto held = [&] {
         std::lock_guard lock(mu_);
@@ -293,7 +299,7 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
     platform::Vcpu& vcpu = *vcpus_[id].cpu;
     core::Step step;
     if (const auto* io = std::get_if<platform::IoExit>(&exit)) {
-        if (core::is_hypercall_exit(io->port, io->size, io->write, io->count)) {
+        if (!pc_ && core::is_hypercall_exit(io->port, io->size, io->write, io->count)) {
             const core::CallOutcome out = dispatcher_->dispatch(id, vcpu.rax());
             {
                 std::lock_guard lock(mu_);
@@ -374,7 +380,7 @@ bool Domain::park(uint32_t id, uint64_t slot) {
 }
 
 bool Domain::wait_offline(uint32_t id) {
-    sched::SchedClient* const gate = spec_.sched.get();
+    sched::SchedClient* const gate = sched_gate();
     if (gate != nullptr) gate->online(id, false); // the host scheduler no longer counts it
     bool started = false;
     {

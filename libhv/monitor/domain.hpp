@@ -145,6 +145,12 @@ private:
     void device_request(dev::AcpiPm::Request r);
     void device_stop(core::ShutdownReason reason);
     void start_vcpu_locked(uint32_t id);
+    // The host scheduler's gate for this domain's vCPU threads, or null.
+    // A PC guest's vCPUs idle inside KVM (HLT with the in-kernel LAPIC, an
+    // AP waiting for SIPI) where the gate cannot see it, so they would hold
+    // their grant while idle: they are left to Linux's scheduler until
+    // that idleness can be observed.
+    sched::SchedClient* sched_gate() const { return pc_ ? nullptr : spec_.sched.get(); }
 
     // core::Platform (called by policy_ under mu_)
     uint64_t now_ns() const override { return clock_->now_ns(); }
@@ -182,8 +188,9 @@ private:
     // means: the core's decisions, carried out here under mu_.
     core::DomainPolicy policy_;
     std::optional<StopInfo> stop_info_;
-    // PC machine: a stop a device asked for, taken by the exit that caused
-    // it; and whether the control plane's last request was a reboot (a
+    // PC machine: a stop a device asked for, taken by the next I/O exit
+    // handled (the one that caused it, or another vCPU's: the stop is the
+    // domain's either way); and whether the control plane's last request was a reboot (a
     // guest powering off after it is reported as a reboot: ACPI has no
     // reboot button).
     std::optional<core::ShutdownReason> device_stop_;

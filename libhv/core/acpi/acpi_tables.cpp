@@ -101,8 +101,20 @@ uint32_t write_dsdt(Writer& w, uint32_t off) {
     return len;
 }
 
-uint32_t write_fadt(Writer& w, uint32_t off, uint64_t dsdt_gpa) {
+// FACS (no checksum): required with a FADT that is not hardware-reduced;
+// ACPICA would otherwise see a global lock with no FACS to hold it.
+constexpr uint32_t kFacsLen = 64;
+
+void write_facs(Writer& w, uint32_t off) {
+    w.zero(off, kFacsLen);
+    w.bytes(off, "FACS", 4);
+    w.u32(off + 4, kFacsLen);
+    w.u8(off + 32, 2); // version
+}
+
+uint32_t write_fadt(Writer& w, uint32_t off, uint64_t dsdt_gpa, uint64_t facs_gpa) {
     w.header(off, "FACP", kFadtLen, 6);
+    w.u32(off + 36, static_cast<uint32_t>(facs_gpa)); // FIRMWARE_CTRL
     w.u32(off + 40, static_cast<uint32_t>(dsdt_gpa));
     w.u16(off + 46, kSciIrq);
     // SMI_CMD (48) stays 0: no SMM, always in ACPI mode.
@@ -116,9 +128,10 @@ uint32_t write_fadt(Writer& w, uint32_t off, uint64_t dsdt_gpa) {
     // IAPC_BOOT_ARCH: legacy ISA devices (the 16550, the RTC), no 8042
     // (Linux then skips the PS/2 probe), no VGA.
     w.u16(off + 109, 0x0001 | 0x0004);
-    // Flags: WBINVD, PROC_C1, SLP_BUTTON (none), RESET_REG_SUP. PWR_BUTTON
-    // clear: the power button is fixed hardware (PM1 PWRBTN_STS).
-    w.u32(off + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 10));
+    // Flags: WBINVD, PROC_C1, SLP_BUTTON (none), FIX_RTC (no RTC wake
+    // status in PM1), RESET_REG_SUP. PWR_BUTTON clear: the power button is
+    // fixed hardware (PM1 PWRBTN_STS).
+    w.u32(off + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 6) | (1u << 10));
     w.gas_io(off + 116, kResetPort, 8, 1);
     w.u8(off + 128, kResetValue);
     w.u64(off + 140, dsdt_gpa); // X_DSDT
@@ -179,17 +192,19 @@ uint8_t checksum(const uint8_t* p, uint32_t len) {
 }
 
 Built build_tables(const MachineDescription& m, uint8_t* buf, uint32_t cap, uint64_t base_gpa) {
-    if (buf == nullptr || m.nr_cpus == 0 || m.nr_cpus > 255 || (base_gpa & 15) != 0 || base_gpa >= (1ull << 32) - cap)
+    if (buf == nullptr || m.nr_cpus == 0 || m.nr_cpus > 255 || (base_gpa & 63) != 0 || base_gpa >= (1ull << 32) - cap)
         return {};
     Writer w{buf, cap};
     const uint32_t rsdp = 0;
     const uint32_t xsdt = 48;
     const uint32_t xsdt_len = kHeaderLen + 8 * 2;
-    const uint32_t fadt = align16(xsdt + xsdt_len);
+    const uint32_t facs = 128; // 64-byte aligned (base_gpa is checked to be too)
+    const uint32_t fadt = align16(facs + kFacsLen);
     const uint32_t dsdt = align16(fadt + kFadtLen);
     const uint32_t madt = align16(dsdt + write_dsdt(w, dsdt));
     const uint32_t end = madt + write_madt(w, madt, m.nr_cpus);
-    write_fadt(w, fadt, base_gpa + dsdt);
+    write_facs(w, facs);
+    write_fadt(w, fadt, base_gpa + dsdt, base_gpa + facs);
 
     w.header(xsdt, "XSDT", xsdt_len, 1);
     w.u64(xsdt + kHeaderLen, base_gpa + fadt);

@@ -2,7 +2,7 @@
 // into guest RAM by the monitor before the first vCPU runs, as Cloud
 // Hypervisor's and Firecracker's VMMs do instead of running a BIOS:
 //
-//   RSDP -> XSDT -> FADT -> DSDT (AML: \_S5 for poweroff, the pvpanic device)
+//   RSDP -> XSDT -> FADT -> FACS, DSDT (AML: \_S5 for poweroff, the pvpanic device)
 //                -> MADT (one local APIC per vCPU, the IOAPIC, ISA overrides)
 //
 // The FADT describes the fixed-hardware power button and sleep control in
@@ -39,7 +39,7 @@ struct Built {
 };
 
 // Writes the tables into `buf` (`cap` bytes) that the guest sees at
-// `base_gpa` (16-byte aligned, below 4 GiB), RSDP first.
+// `base_gpa` (64-byte aligned, below 4 GiB), RSDP first.
 Built build_tables(const MachineDescription& m, uint8_t* buf, uint32_t cap, uint64_t base_gpa);
 
 // Sum of `len` bytes mod 256 (a valid table sums to 0).

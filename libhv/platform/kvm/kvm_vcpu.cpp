@@ -68,14 +68,19 @@ KvmVcpu::~KvmVcpu() {
 // The host's supported CPUID, with this vCPU's APIC ids and hv's own
 // hypervisor leaves: how this platform presents hv to the guest, which
 // finds the ABI version and the hypercall port there. KVM's paravirt
-// leaves (kvmclock, PV EOI, steal time) move up to kKvmLeavesBase, where
-// Linux's scan for the "KVMKVMKVM" signature (every 0x100 leaves from
-// 0x40000000) still finds them, as Xen places its leaves after Viridian's.
+// leaves (kvmclock, PV EOI, steal time) move up to kKvmLeavesBase on a PC
+// machine, where Linux's scan for the "KVMKVMKVM" signature (every 0x100
+// leaves from 0x40000000) still finds them, as Xen places its leaves after
+// Viridian's; hv's PV machine does not offer them.
 Result<void> KvmVcpu::set_cpuid() {
+    const bool tsc_deadline = ::ioctl(sys_->fd(), KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
     std::vector<kvm_cpuid_entry2> entries;
     for (const kvm_cpuid_entry2& e : sys_->supported_cpuid()) {
         kvm_cpuid_entry2 c = e;
         if (c.function >= HV_CPUID_BASE && c.function < HV_CPUID_BASE + 0x100) {
+            // Only a PC guest gets them: several (PV EOI, PV IPIs, async
+            // page faults) need the in-kernel LAPIC hv's PV machine lacks.
+            if (!pc_interrupts_) continue;
             if (c.function == HV_CPUID_BASE) c.eax += kKvmLeavesBase - HV_CPUID_BASE; // its highest leaf
             c.function += kKvmLeavesBase - HV_CPUID_BASE;
         }
@@ -84,7 +89,7 @@ Result<void> KvmVcpu::set_cpuid() {
             // The in-kernel LAPIC has the TSC-deadline timer (Linux needs it
             // or a PIT for its first sleep); KVM emulates it but does not
             // list it as supported.
-            if (pc_interrupts_) c.ecx |= 1u << 24;
+            if (pc_interrupts_ && tsc_deadline) c.ecx |= 1u << 24;
         }
         if (c.function == 0xb || c.function == 0x1f) c.edx = id_; // x2APIC id
         entries.push_back(c);
