@@ -14,6 +14,7 @@ struct KernelLoadFuzzStats {
     uint64_t bzimages = 0;      // inputs with a bzImage setup header read_bzimage accepted
     uint64_t decompressed = 0;  // ... whose payload decompressed (within the cap)
     uint64_t loaded = 0;        // inputs load_kernel loaded (automatic entry)
+    uint64_t linux64 = 0;       // ... through the 64-bit boot protocol
     uint64_t refused = 0;       // ... it refused
 };
 

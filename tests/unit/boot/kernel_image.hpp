@@ -102,11 +102,12 @@ inline std::vector<uint8_t> moved_to(std::vector<uint8_t> elf, uint64_t paddr, u
     return elf;
 }
 
-// A bzImage (bzimage_builder.hpp's setup header) whose payload is exactly
-// `payload` (payload_length covers all of it, the size suffix included).
-inline std::vector<uint8_t> bzimage_around(const std::vector<uint8_t>& payload) {
-    BzImageBuilder b;
+// A bzImage (bzimage_builder.hpp's setup header, `b`'s fields) whose
+// payload is exactly `payload` (payload_length covers all of it, the size
+// suffix included).
+inline std::vector<uint8_t> bzimage_around(const std::vector<uint8_t>& payload, BzImageBuilder b = {}) {
     b.payload = std::string(payload.begin(), payload.end());
+    b.payload_length = 0;
     return b.build();
 }
 

@@ -1,8 +1,10 @@
 // The kernel-load fuzz target (tests/fuzz/kernel_load_fuzz.cpp) run as a
 // unit test: hand-picked kernels (PVH ELFs, bzImages with xz, lzma, gzip
-// and zstd payloads, a decompression bomb) and 10,000 seeded inputs, ELFs
-// and bzImages built and then edited, compressed payloads corrupted or cut,
-// and random bytes, through the same checks libFuzzer runs. Reproducible:
+// and zstd payloads, a decompression bomb, headers that fit the 64-bit
+// entry in the target's RAM) and 10,000 seeded inputs, ELFs and bzImages
+// built and then edited (load address, init_size and the loader limits
+// varied), compressed payloads corrupted or cut, and random bytes, through
+// the same checks libFuzzer runs. Reproducible:
 // the seed is fixed and a failure prints its input in hex.
 #include <catch2/catch.hpp>
 
@@ -29,12 +31,23 @@ std::string run(const std::vector<uint8_t>& input, KernelLoadFuzzStats& total) {
     total.decompressed += s.decompressed;
     total.loaded += s.loaded;
     total.refused += s.refused;
+    total.linux64 += s.linux64;
     return why;
 }
 
 std::string hex(const std::vector<uint8_t>& v) { return hv::fuzz::hex(std::string(v.begin(), v.end())); }
 
-std::vector<uint8_t> bz_of(const std::vector<uint8_t>& payload) { return hvtest::bzimage_around(payload); }
+std::vector<uint8_t> bz_of(const std::vector<uint8_t>& payload, hvtest::BzImageBuilder b = {}) {
+    return hvtest::bzimage_around(payload, b);
+}
+
+// A header whose kernel fits the target's 16 MiB through the 64-bit entry.
+hvtest::BzImageBuilder small_kernel() {
+    hvtest::BzImageBuilder b;
+    b.pref_address = 0x200000;
+    b.init_size = 0x400000;
+    return b;
+}
 
 class Gen : public hv::fuzz::SmokeGen {
 public:
@@ -93,6 +106,18 @@ public:
         if (packed.empty()) packed.push_back(0);
         hvtest::BzImageBuilder b;
         b.payload = std::string(packed.begin(), packed.end());
+        // Where the 64-bit entry would put the kernel, and the loader's limits.
+        static const uint64_t prefs[] = {0, 0x100000, 0x123456, 0x200000, 0x1000000, 0xfff000};
+        static const uint32_t inits[] = {0, 0x100000, 0x400000, 0x2000000, 0xffffffff};
+        static const uint32_t aligns[] = {0, 0x1000, 0x200000, 0x1000000};
+        static const uint32_t cmdlines[] = {0, 8, 27, 28, 2047};
+        static const uint32_t initrd_maxes[] = {0, 0x600000, 0x7fffff, 0x7fffffff, 0xffffffff};
+        b.pref_address = prefs[below(std::size(prefs))];
+        b.init_size = inits[below(std::size(inits))];
+        if (one_in(4)) b.kernel_alignment = aligns[below(std::size(aligns))];
+        if (one_in(4)) b.cmdline_size = cmdlines[below(std::size(cmdlines))];
+        if (one_in(4)) b.initrd_addr_max = initrd_maxes[below(std::size(initrd_maxes))];
+        if (one_in(8)) b.xloadflags = 0;
         if (one_in(16)) b.setup_sects = static_cast<uint8_t>(below(8));
         if (one_in(16)) b.payload_offset = static_cast<uint32_t>(below(0x400));
         if (one_in(16)) b.payload_length = static_cast<uint32_t>(below(packed.size() + 64) + 1);
@@ -125,6 +150,9 @@ TEST_CASE("kernel load fuzz: hand-picked kernels keep every invariant", "[boot][
         bz_of(hvtest::xz_compress(hvtest::without_pvh_note(elf))),
         bz_of({0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3}),
         bz_of({0xfd, '7', 'z', 'X', 'Z', 0}), // xz magic alone: truncated
+        // Through the 64-bit entry: no PVH note, and a payload hv cannot decompress.
+        bz_of(hvtest::xz_compress(hvtest::without_pvh_note(elf)), small_kernel()),
+        bz_of({0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3}, small_kernel()),
     };
     // A decompression bomb: 20 MiB of zeros, refused at the target's 8 MiB.
     inputs.push_back(bz_of(hvtest::xz_compress(std::vector<uint8_t>(20u << 20, 0))));
@@ -132,8 +160,9 @@ TEST_CASE("kernel load fuzz: hand-picked kernels keep every invariant", "[boot][
         INFO("input " << hex(input).substr(0, 4096));
         REQUIRE(run(input, total) == "");
     }
-    CHECK(total.loaded == 5u);      // the ELFs with the note, and their three bzImages
-    CHECK(total.decompressed == 4u); // xz, lzma, gzip, and the payload without the note
+    CHECK(total.loaded == 7u);       // the ELFs with the note, their three bzImages, the two 64-bit ones
+    CHECK(total.linux64 == 2u);
+    CHECK(total.decompressed == 5u); // xz, lzma, gzip, and the two payloads without the note
     CHECK(hv_kernel_load_fuzz_one(nullptr, 0) == 0);
 }
 
@@ -151,5 +180,6 @@ TEST_CASE("kernel load fuzz: 10,000 seeded inputs keep every invariant", "[boot]
     CHECK(total.bzimages > 4000);
     CHECK(total.decompressed > 2500);
     CHECK(total.loaded > 3000);
+    CHECK(total.linux64 > 300);
     CHECK(total.refused > 3000);
 }

@@ -1,11 +1,14 @@
 // load_kernel: a bzImage whose xz (or lzma, gzip) payload is a PVH ELF
-// boots through PVH, automatically or with KernelEntry::pvh; the 64-bit
-// bzImage entry is not there yet; payloads that are not PVH ELFs, formats
-// hv cannot decompress and plain ELFs asked to boot as bzImages are
-// refused with a clear error. The notes (has_pvh_note, speaks_hv_abi),
-// the BootRequest (initrd at the top of RAM, its module entry, the RSDP
-// pointer), place_initrd's limits and the firmware area the loader keeps
-// free.
+// boots through PVH, automatically or with KernelEntry::pvh; one whose
+// payload is no PVH ELF (or is in a format hv cannot decompress) falls back
+// to the Linux 64-bit boot protocol (load_linux64: kernel at its preferred
+// address, the zero page, GDT and page tables), which KernelEntry::bzimage
+// also chooses; KernelEntry::pvh refuses what has no PVH entry, a plain ELF
+// asked to boot as a bzImage is refused, payloads are capped at guest RAM
+// and the header's cmdline_size holds on every path. The notes
+// (has_pvh_note, speaks_hv_abi), the BootRequest (initrd at the top of RAM,
+// its module entry, the RSDP pointer), place_initrd's limits and the
+// firmware area the loader keeps free.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -15,6 +18,7 @@
 
 #include "boot/bzimage.hpp"
 #include "boot/kernel_loader.hpp"
+#include "boot/linux64_loader.hpp"
 #include "boot/pvh_loader.hpp"
 #include "compress.hpp"
 #include "core/guest_ram.hpp"
@@ -47,7 +51,8 @@ std::vector<uint8_t> pvh_kernel() { return hvbench::pvh_elf(hvbench::first_byte_
 
 // A bzImage whose payload is `elf` compressed as the kernel's build does
 // (with the 4-byte size suffix).
-std::vector<uint8_t> bzimage_of(const std::vector<uint8_t>& elf, hv::boot::PayloadFormat f = hv::boot::PayloadFormat::xz) {
+std::vector<uint8_t> bzimage_of(const std::vector<uint8_t>& elf, hv::boot::PayloadFormat f = hv::boot::PayloadFormat::xz,
+                                hvtest::BzImageBuilder b = {}) {
     std::vector<uint8_t> packed;
     switch (f) {
     case hv::boot::PayloadFormat::xz: packed = hvtest::xz_compress(elf); break;
@@ -55,7 +60,68 @@ std::vector<uint8_t> bzimage_of(const std::vector<uint8_t>& elf, hv::boot::Paylo
     case hv::boot::PayloadFormat::gzip: packed = hvtest::gzip_compress(elf); break;
     default: FAIL("no compressor"); break;
     }
-    return hvtest::bzimage_around(hvtest::with_size_suffix(packed, static_cast<uint32_t>(elf.size())));
+    return hvtest::bzimage_around(hvtest::with_size_suffix(packed, static_cast<uint32_t>(elf.size())), b);
+}
+
+// A setup header whose kernel fits the tests' 16 MiB: loaded at 2 MiB,
+// 4 MiB to decompress itself in, an initrd anywhere below 8 MiB.
+constexpr uint64_t kLoad64 = 0x200000;
+constexpr uint64_t kInitSize = 0x400000;
+constexpr uint32_t kInitrdMax = 0x7fffff;
+hvtest::BzImageBuilder small_kernel() {
+    hvtest::BzImageBuilder b;
+    b.pref_address = kLoad64;
+    b.kernel_alignment = 0x200000;
+    b.init_size = static_cast<uint32_t>(kInitSize);
+    b.initrd_addr_max = kInitrdMax;
+    return b;
+}
+constexpr uint64_t kKernelOffset = 3 * 512; // small_kernel()'s setup_sects 2, plus the boot sector
+
+template <class T>
+T at(const std::vector<uint8_t>& mem, uint64_t gpa) {
+    T v;
+    std::memcpy(&v, mem.data() + gpa, sizeof v);
+    return v;
+}
+
+// What load_linux64 leaves in RAM for `image` (built from small_kernel()).
+void check_linux64(const hv::Result<BootInfo>& res, const Ram& r, const std::vector<uint8_t>& image,
+                   std::string_view cmdline, uint64_t rsdp) {
+    INFO((res ? std::string() : res.error().message));
+    REQUIRE(res.ok());
+    CHECK(res->mode == BootInfo::Mode::linux64);
+    CHECK(res->entry == kLoad64 + 0x200); // startup_64
+    CHECK(res->start_info == hv::boot::kBootParamsGpa);
+    CHECK(res->image_end == kLoad64 + kInitSize);
+    CHECK_FALSE(res->hv_abi);
+    // The protected-mode kernel, as is, at its preferred address.
+    CHECK(std::equal(image.begin() + kKernelOffset, image.end(), r.mem.begin() + kLoad64));
+    // The zero page: the setup header, then what the loader fills in.
+    const uint64_t zp = hv::boot::kBootParamsGpa;
+    CHECK(at<uint32_t>(r.mem, zp + 0x202) == 0x53726448u); // "HdrS"
+    CHECK(at<uint16_t>(r.mem, zp + 0x206) == 0x020fu);
+    CHECK(int{r.mem[zp + 0x210]} == 0xff); // type_of_loader: undefined
+    CHECK((r.mem[zp + 0x211] & 0x01) != 0); // LOADED_HIGH
+    CHECK(at<uint32_t>(r.mem, zp + 0x228) == hv::boot::kCmdlineGpa);
+    CHECK(std::string(reinterpret_cast<const char*>(r.mem.data() + hv::boot::kCmdlineGpa)) == cmdline);
+    CHECK(at<uint64_t>(r.mem, zp + 0x070) == rsdp);
+    // The e820 map is core::memory_map's.
+    REQUIRE(int{r.mem[zp + 0x1e8]} == 4);
+    hv::core::MemoryRegion want[hv::core::kMaxMemoryRegions];
+    REQUIRE(hv::core::memory_map(r.ram.size, want) == 4u);
+    for (uint64_t i = 0; i < 4; ++i) {
+        const uint64_t e = zp + 0x2d0 + 20 * i;
+        CHECK(at<uint64_t>(r.mem, e) == want[i].base);
+        CHECK(at<uint64_t>(r.mem, e + 8) == want[i].size);
+        CHECK(at<uint32_t>(r.mem, e + 16) == static_cast<uint32_t>(want[i].type));
+    }
+    // The boot GDT's __BOOT_CS is a 64-bit code segment; the identity map
+    // starts at PML4[0].
+    CHECK(at<uint64_t>(r.mem, hv::boot::kBootGdtGpa + 8 * (hv::boot::kBootCodeSelector / 8)) == 0x00af9b000000ffffull);
+    CHECK((at<uint64_t>(r.mem, hv::boot::kBootPml4Gpa) & 1u) == 1u);
+    // No PVH start_info: its area stays as it was.
+    CHECK(int{r.mem[hv::boot::kStartInfoGpa]} == kPoison);
 }
 
 template <class T>
@@ -135,13 +201,67 @@ TEST_CASE("kernel: a bzImage whose payload lacks hv's note loads with hv_abi fal
                  false);
 }
 
-TEST_CASE("kernel: the 64-bit bzImage entry is not implemented yet", "[boot][kernel_loader][errors]") {
+TEST_CASE("kernel: KernelEntry::bzimage boots the 64-bit entry, even with a PVH payload", "[boot][kernel_loader][linux64]") {
+    const auto bz = bzimage_of(pvh_kernel(), hv::boot::PayloadFormat::xz, small_kernel());
     Ram r;
-    check_error(load_kernel(bzimage_of(pvh_kernel()), {}, KernelEntry::bzimage, r.ram), Errc::not_supported,
-                {"64-bit", "not implemented"});
-    // Nothing was loaded.
-    CHECK(int{r.mem[kEntry]} == kPoison);
-    CHECK(int{r.mem[hv::boot::kStartInfoGpa]} == kPoison);
+    check_linux64(load_kernel(bz, {"console=ttyS0", {}, 0xe0000}, KernelEntry::bzimage, r.ram), r, bz, "console=ttyS0", 0xe0000);
+    // No initrd: no ramdisk in the zero page.
+    CHECK(at<uint32_t>(r.mem, hv::boot::kBootParamsGpa + 0x218) == 0u);
+    CHECK(at<uint32_t>(r.mem, hv::boot::kBootParamsGpa + 0x21c) == 0u);
+    // The PVH ELF inside was not loaded at its address.
+    CHECK(int{r.mem[kEntry + 0x1000]} == kPoison);
+}
+
+TEST_CASE("kernel: the 64-bit entry puts the initrd below initrd_addr_max", "[boot][kernel_loader][linux64]") {
+    const auto bz = bzimage_of(std::vector<uint8_t>(4096, 0x90), hv::boot::PayloadFormat::gzip, small_kernel());
+    std::vector<uint8_t> initrd(10000);
+    for (size_t i = 0; i < initrd.size(); ++i) initrd[i] = static_cast<uint8_t>(i * 7 + 3);
+    Ram r;
+    auto res = load_kernel(bz, {"", initrd, 0}, KernelEntry::automatic, r.ram);
+    check_linux64(res, r, bz, "", 0);
+    const uint32_t image = at<uint32_t>(r.mem, hv::boot::kBootParamsGpa + 0x218);
+    CHECK(image == ((kInitrdMax + 1 - initrd.size()) & ~0xfffull)); // as high as initrd_addr_max allows
+    CHECK(image % 4096 == 0);
+    CHECK(image >= kLoad64 + kInitSize);
+    CHECK(at<uint32_t>(r.mem, hv::boot::kBootParamsGpa + 0x21c) == initrd.size());
+    CHECK(at<uint32_t>(r.mem, hv::boot::kBootParamsGpa + 0x0c0) == 0u); // ext_ramdisk_image
+    CHECK(std::equal(initrd.begin(), initrd.end(), r.mem.begin() + image));
+}
+
+TEST_CASE("kernel: 64-bit entry refusals", "[boot][kernel_loader][linux64][errors]") {
+    Ram r;
+    SECTION("no XLF_KERNEL_64") {
+        auto b = small_kernel();
+        b.xloadflags = 0;
+        check_error(load_kernel(bzimage_of(pvh_kernel(), hv::boot::PayloadFormat::xz, b), {}, KernelEntry::bzimage, r.ram),
+                    Errc::bad_image, {"64-bit entry", "XLF_KERNEL_64"});
+    }
+    SECTION("init_size beyond RAM") {
+        // The default header: 32 MiB from 16 MiB.
+        check_error(load_kernel(bzimage_of(pvh_kernel()), {}, KernelEntry::bzimage, r.ram), Errc::invalid_argument,
+                    {"32 MiB", "0x1000000", "16 MiB of RAM"});
+    }
+    SECTION("a command line over the kernel's cmdline_size") {
+        auto b = small_kernel();
+        b.cmdline_size = 8;
+        check_error(load_kernel(bzimage_of(pvh_kernel(), hv::boot::PayloadFormat::xz, b), {"123456789", {}, 0},
+                                KernelEntry::bzimage, r.ram),
+                    Errc::invalid_argument, {"9 bytes", "at most 8"});
+    }
+    SECTION("an initrd with no room below initrd_addr_max") {
+        const std::vector<uint8_t> initrd(kInitrdMax + 1 - (kLoad64 + kInitSize) + 1, 1); // one byte too many
+        check_error(load_kernel(bzimage_of(pvh_kernel(), hv::boot::PayloadFormat::xz, small_kernel()), {"", initrd, 0},
+                                KernelEntry::bzimage, r.ram),
+                    Errc::invalid_argument, {"initrd", "0x7fffff"});
+    }
+}
+
+TEST_CASE("kernel: the largest initrd below initrd_addr_max fits", "[boot][kernel_loader][linux64]") {
+    const std::vector<uint8_t> initrd(kInitrdMax + 1 - (kLoad64 + kInitSize), 1);
+    Ram r;
+    const auto bz = bzimage_of(pvh_kernel(), hv::boot::PayloadFormat::xz, small_kernel());
+    REQUIRE(load_kernel(bz, {"", initrd, 0}, KernelEntry::bzimage, r.ram).ok());
+    CHECK(at<uint32_t>(r.mem, hv::boot::kBootParamsGpa + 0x218) == kLoad64 + kInitSize);
 }
 
 TEST_CASE("kernel: a plain ELF asked to boot as a bzImage is bad_image", "[boot][kernel_loader][errors]") {
@@ -151,27 +271,27 @@ TEST_CASE("kernel: a plain ELF asked to boot as a bzImage is bad_image", "[boot]
     CHECK(int{r.mem[kEntry]} == kPoison);
 }
 
-TEST_CASE("kernel: a bzImage whose payload is not a PVH ELF", "[boot][kernel_loader][errors]") {
+TEST_CASE("kernel: a bzImage whose payload is not a PVH ELF", "[boot][kernel_loader][linux64]") {
     std::vector<uint8_t> inner;
     SECTION("payload is not an ELF") { inner = std::vector<uint8_t>(8192, 0x90); }
     SECTION("payload is an ELF without the PVH note") { inner = hvtest::without_pvh_note(pvh_kernel()); }
-    const auto bz = bzimage_of(inner);
+    const auto bz = bzimage_of(inner, hv::boot::PayloadFormat::xz, small_kernel());
     Ram r;
     // Asked for PVH: the payload has no entry note.
     check_error(load_kernel(bz, {}, KernelEntry::pvh, r.ram), Errc::bad_image, {"payload", "no PVH entry note"});
-    // Automatic: it would need the 64-bit entry, which says what to use.
-    check_error(load_kernel(bz, {}, KernelEntry::automatic, r.ram), Errc::not_supported, {"64-bit", "PVH note"});
     CHECK(int{r.mem[kEntry]} == kPoison);
+    // Automatic: the kernel decompresses itself, through the 64-bit entry.
+    check_linux64(load_kernel(bz, {"quiet", {}, 0}, KernelEntry::automatic, r.ram), r, bz, "quiet", 0);
 }
 
-TEST_CASE("kernel: a bzImage payload hv cannot decompress", "[boot][kernel_loader][errors]") {
+TEST_CASE("kernel: a bzImage payload hv cannot decompress", "[boot][kernel_loader][linux64]") {
     // zstd magic, then anything.
     std::vector<uint8_t> zstd = {0x28, 0xb5, 0x2f, 0xfd};
     zstd.resize(256, 0x11);
-    const auto bz = hvtest::bzimage_around(zstd);
+    const auto bz = hvtest::bzimage_around(zstd, small_kernel());
     Ram r;
     check_error(load_kernel(bz, {}, KernelEntry::pvh, r.ram), Errc::not_supported, {"zstd payload", "PVH"});
-    check_error(load_kernel(bz, {}, KernelEntry::automatic, r.ram), Errc::not_supported, {"64-bit"});
+    check_linux64(load_kernel(bz, {"", {}, 0}, KernelEntry::automatic, r.ram), r, bz, "", 0);
 }
 
 TEST_CASE("kernel: a corrupt compressed payload or setup header is bad_image", "[boot][kernel_loader][errors]") {
@@ -194,6 +314,29 @@ TEST_CASE("kernel: a corrupt compressed payload or setup header is bad_image", "
         check_error(load_kernel(b.build(), {}, KernelEntry::automatic, r.ram), Errc::bad_image, {"bzImage:", "payload"});
     }
     CHECK(int{r.mem[kEntry]} == kPoison);
+}
+
+TEST_CASE("kernel: a payload that decompresses past guest RAM is refused", "[boot][kernel_loader][errors]") {
+    // 5 MiB of zeros (a few KiB compressed) for a 4 MiB guest: the cap is
+    // the guest's RAM, not kMaxDecompressed.
+    const auto bz = bzimage_of(std::vector<uint8_t>(5u << 20, 0), hv::boot::PayloadFormat::gzip);
+    REQUIRE(bz.size() < (1u << 20));
+    Ram r(4ull << 20);
+    check_error(load_kernel(bz, {}, KernelEntry::automatic, r.ram), Errc::bad_image, {"gzip payload", "more than 4 MiB"});
+    check_error(load_kernel(bz, {}, KernelEntry::pvh, r.ram), Errc::bad_image, {"more than 4 MiB"});
+}
+
+TEST_CASE("kernel: the bzImage's cmdline_size limits the PVH path too", "[boot][kernel_loader][errors]") {
+    auto b = small_kernel();
+    b.cmdline_size = 12;
+    const auto bz = bzimage_of(pvh_kernel(), hv::boot::PayloadFormat::xz, b);
+    Ram r;
+    check_error(load_kernel(bz, {"console=ttyS0", {}, 0}, KernelEntry::automatic, r.ram), Errc::invalid_argument,
+                {"13 bytes", "at most 12"});
+    check_error(load_kernel(bz, {"console=ttyS0", {}, 0}, KernelEntry::pvh, r.ram), Errc::invalid_argument, {"at most 12"});
+    // Exactly cmdline_size bytes is fine.
+    Ram ok;
+    check_loaded(load_kernel(bz, {"console=tty0", {}, 0}, KernelEntry::automatic, ok.ram), ok, true);
 }
 
 TEST_CASE("kernel: has_pvh_note and speaks_hv_abi", "[boot][kernel_loader][notes]") {

@@ -84,6 +84,15 @@ TEST_CASE("acpi pm: writing 1 to the status bit clears it and lowers the SCI", "
     CHECK(w.sci == std::vector<int>{1, 0, 1});
 }
 
+TEST_CASE("acpi pm: only the power button's enable bit sticks", "[devices][acpi_pm]") {
+    Wired w;
+    w.pm.write(kEnLo, 0xff);
+    w.pm.write(kEnHi, 0xff);
+    CHECK(w.reg(kEnLo) == 0);
+    CHECK(w.reg(kEnHi) == kPwrBtnHi);
+    CHECK(w.sci.empty());
+}
+
 TEST_CASE("acpi pm: SLP_TYP 5 with SLP_EN asks for poweroff", "[devices][acpi_pm]") {
     Wired w;
     SECTION("in one write") { w.pm.write(kCntHi, sleep_now(5)); }

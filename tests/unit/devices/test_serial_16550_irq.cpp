@@ -147,6 +147,20 @@ TEST_CASE("serial irq: nothing is raised while IER is 0", "[devices][serial][irq
     CHECK(w.line.empty());
 }
 
+TEST_CASE("serial irq: OUT2 gates the interrupt onto the line", "[devices][serial][irq]") {
+    Wired w;
+    constexpr uint16_t kMcr = 4;
+    w.uart.write(kMcr, 0x03); // DTR | RTS, OUT2 clear
+    w.uart.write(kIer, kIerThre);
+    CHECK(w.line.empty());
+    CHECK(w.iir() == 0x02); // pending in the UART all the same
+    w.uart.write(kData, 'a'); // pending again
+    w.uart.write(kMcr, 0x0b); // OUT2 set: the pending interrupt reaches the line
+    CHECK(w.line == std::vector<int>{1});
+    w.uart.write(kMcr, 0x03);
+    CHECK(w.line == std::vector<int>{1, 0});
+}
+
 TEST_CASE("serial irq: without a connected line the interrupt logic still runs", "[devices][serial][irq]") {
     Console con;
     Serial16550 uart(con);
