@@ -69,7 +69,11 @@ Result<BootInfo> load_linux64(std::span<const uint8_t> image, const BzImage& bz,
     // rounded up to its alignment.
     const uint64_t align = std::max<uint64_t>(bz.kernel_alignment, 0x1000);
     uint64_t load = bz.pref_address;
-    if (load < kMinKernelAddr || load % align != 0) load = (kMinKernelAddr + align - 1) / align * align;
+    if (load < kMinKernelAddr || load % align != 0) {
+        if (!bz.relocatable)
+            return bad(fmt::format("the kernel is not relocatable and wants {:#x}, below 1 MiB or not {:#x}-aligned", load, align));
+        load = (kMinKernelAddr + align - 1) / align * align;
+    }
     const uint64_t need = std::max<uint64_t>(bz.init_size, bz.kernel_size);
     const uint64_t usable = std::min(ram.size, core::kMaxPcRam);
     if (load > usable || need > usable - load)

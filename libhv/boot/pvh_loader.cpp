@@ -204,7 +204,7 @@ Result<std::vector<uint8_t>> read_kernel_file(const std::string& path, std::stri
 Result<BootInfo> load_pvh(std::span<const uint8_t> image, const BootRequest& req, const core::GuestRam& ram) {
     if (ram.size < kMinRam) return make_error(Errc::invalid_argument, "guest RAM under 2 MiB cannot hold a PVH kernel");
     if (image.size() >= 0x206 && std::memcmp(image.data() + 0x202, "HdrS", 4) == 0)
-        return make_error(Errc::not_supported, "this is a Linux bzImage; hv boots PVH ELF kernels only so far (use the vmlinux ELF)");
+        return make_error(Errc::not_supported, "this is a Linux bzImage, not a PVH ELF (boot::load_kernel boots bzImages)");
     auto notes = read_notes(image);
     if (!notes) return notes.error();
     const auto eh = read_at<Elf64_Ehdr>(image, 0);
@@ -226,9 +226,9 @@ Result<BootInfo> load_pvh(std::span<const uint8_t> image, const BootRequest& req
         if (ph.p_paddr < kLowReservedEnd && kStartInfoGpa < ph.p_paddr + ph.p_memsz)
             return bad(fmt::format("ELF segment {} at {:#x} overlaps the boot area {:#x}-{:#x}", i, ph.p_paddr,
                                    kStartInfoGpa, kLowReservedEnd));
-        if (ph.p_paddr < core::kFirmwareEnd && core::kFirmwareBase < ph.p_paddr + ph.p_memsz)
-            return bad(fmt::format("ELF segment {} at {:#x} overlaps the firmware area {:#x}-{:#x}", i, ph.p_paddr,
-                                   core::kFirmwareBase, core::kFirmwareEnd));
+        if (ph.p_paddr < core::kFirmwareEnd && core::kConventionalEnd < ph.p_paddr + ph.p_memsz)
+            return bad(fmt::format("ELF segment {} at {:#x} overlaps the reserved area {:#x}-{:#x} (legacy hole, firmware)", i,
+                                   ph.p_paddr, core::kConventionalEnd, core::kFirmwareEnd));
         ram.write(ph.p_paddr, image.data() + ph.p_offset, ph.p_filesz);
         std::memset(ram.at(ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz), 0, ph.p_memsz - ph.p_filesz);
         info.image_end = std::max(info.image_end, ph.p_paddr + ph.p_memsz);

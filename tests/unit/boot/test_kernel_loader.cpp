@@ -521,7 +521,7 @@ TEST_CASE("kernel: place_initrd limits", "[boot][kernel_loader][initrd]") {
     }
 }
 
-TEST_CASE("kernel: a segment overlapping the firmware area is refused", "[boot][kernel_loader][errors]") {
+TEST_CASE("kernel: a segment overlapping the reserved legacy hole or firmware area is refused", "[boot][kernel_loader][errors]") {
     const auto elf = pvh_kernel();
     uint64_t paddr = 0, memsz = 0;
     SECTION("ends one byte into it") {
@@ -540,27 +540,35 @@ TEST_CASE("kernel: a segment overlapping the firmware area is refused", "[boot][
         paddr = 0xc0000;
         memsz = 0x80000;
     }
+    SECTION("in the legacy hole") {
+        paddr = 0xa0000;
+        memsz = 0x100;
+    }
+    SECTION("ends one byte into the legacy hole") {
+        paddr = 0x90000;
+        memsz = 0x10001;
+    }
     Ram r;
     check_error(load_kernel(hvtest::moved_to(elf, paddr, memsz), {}, KernelEntry::automatic, r.ram), Errc::bad_image,
-                {"segment 0", "overlaps the firmware area 0xe0000-0x100000"});
+                {"segment 0", "overlaps the reserved area 0xa0000-0x100000"});
     check_error(load_kernel(bzimage_of(hvtest::moved_to(elf, paddr, memsz)), {}, KernelEntry::automatic, r.ram),
-                Errc::bad_image, {"overlaps the firmware area"});
+                Errc::bad_image, {"overlaps the reserved area"});
     CHECK(int{r.mem[paddr]} == kPoison);
 }
 
-TEST_CASE("kernel: segments right next to the firmware area load", "[boot][kernel_loader]") {
+TEST_CASE("kernel: segments right next to the reserved area load", "[boot][kernel_loader]") {
     const auto elf = pvh_kernel();
     const auto code = hvbench::first_byte_code();
     SECTION("ending at its start") {
         Ram r;
-        auto res = load_kernel(hvtest::moved_to(elf, 0xd0000, 0x10000), {}, KernelEntry::automatic, r.ram);
+        auto res = load_kernel(hvtest::moved_to(elf, 0x90000, 0x10000), {}, KernelEntry::automatic, r.ram);
         INFO((res ? std::string() : res.error().message));
         REQUIRE(res.ok());
-        CHECK(res->entry == 0xd0000u);
-        CHECK(res->image_end == 0xe0000u);
-        CHECK(std::equal(code.begin(), code.end(), r.mem.begin() + 0xd0000));
-        CHECK(int{r.mem[0xdffff]} == 0); // bss
-        CHECK(int{r.mem[0xe0000]} == kPoison);
+        CHECK(res->entry == 0x90000u);
+        CHECK(res->image_end == 0xa0000u);
+        CHECK(std::equal(code.begin(), code.end(), r.mem.begin() + 0x90000));
+        CHECK(int{r.mem[0x9ffff]} == 0); // bss
+        CHECK(int{r.mem[0xa0000]} == kPoison);
     }
     SECTION("starting at its end") {
         Ram r;

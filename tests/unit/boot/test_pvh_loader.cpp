@@ -530,7 +530,7 @@ TEST_CASE("pvh: a bzImage is recognised and not supported", "[boot][pvh][errors]
     bz[0] = 'M';
     bz[1] = 'Z';
     std::memcpy(bz.data() + 0x202, "HdrS", 4);
-    check_error(load_pvh(bz, {}, r.ram), Errc::not_supported, {"bzImage", "vmlinux"});
+    check_error(load_pvh(bz, {}, r.ram), Errc::not_supported, {"bzImage", "load_kernel"});
     // Exactly long enough for the signature.
     bz.resize(0x206);
     check_error(load_pvh(bz, {}, r.ram), Errc::not_supported, {"bzImage"});
