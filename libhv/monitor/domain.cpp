@@ -136,6 +136,7 @@ void Domain::device_request(dev::AcpiPm::Request r) {
 void Domain::device_stop(core::ShutdownReason reason) {
     std::lock_guard lock(mu_);
     if (!device_stop_) device_stop_ = reason;
+    device_stop_pending_.store(true, std::memory_order_release);
 }
 
 Domain::~Domain() { halt(); }
@@ -315,11 +316,14 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
             const bool claimed = io->write ? io_bus_.write(io->port, data, io->size) : io_bus_.read(io->port, data, io->size);
             if (!claimed) log_->debug("domain {} vcpu {}: unclaimed port {:#x}", spec_.domid, id, io->port);
         }
+        // Port I/O exits are the hot path (every UART byte): the domain lock
+        // is taken only when a device did ask for a stop.
         std::optional<core::ShutdownReason> asked;
         bool first = false;
-        {
+        if (device_stop_pending_.load(std::memory_order_acquire)) {
             std::lock_guard lock(mu_);
             asked.swap(device_stop_);
+            device_stop_pending_.store(false, std::memory_order_relaxed);
             if (asked) first = policy_.stop(*asked, true);
         }
         if (asked) {

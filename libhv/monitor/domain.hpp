@@ -194,6 +194,7 @@ private:
     // guest powering off after it is reported as a reboot: ACPI has no
     // reboot button).
     std::optional<core::ShutdownReason> device_stop_;
+    std::atomic<bool> device_stop_pending_{false}; // device_stop_ is set (read without mu_)
     bool reboot_requested_ = false;
     double exited_cpu_seconds_ = 0;
     std::atomic<uint32_t> bad_calls_{0};
