@@ -12,6 +12,7 @@
 #include "config/cpu_list.hpp"
 #include "config/domain_config.hpp"
 #include "config/domain_config_loader.hpp"
+#include "config/guest_disks.hpp"
 #include "config/xl_cfg_parser.hpp"
 #include "core/sched/cpu_mask.hpp"
 #include "core/sched/scheduler.hpp"
@@ -67,7 +68,7 @@ constexpr KnownKey not_yet[] = {
     {"cpuid", Check::strings}, {"device_model", Check::string}, {"device_model_args", Check::strings},
     {"device_model_override", Check::string},
     {"device_model_stubdomain_override", Check::number}, {"device_model_user", Check::string},
-    {"device_model_version", Check::string}, {"disk", Check::strings}, {"dm_restrict", Check::number},
+    {"device_model_version", Check::string}, {"dm_restrict", Check::number},
     {"driver_domain", Check::number}, {"dtdev", Check::strings}, {"e820_host", Check::number},
     {"firmware", Check::string}, {"gfx_passthru", Check::any}, {"hap", Check::number},
     {"hdtype", Check::string}, {"hpet", Check::number}, {"iomem", Check::strings}, {"ioports", Check::strings},
@@ -235,6 +236,7 @@ std::string per_vcpu_problem(size_t lists, const DomainConfig& dc) {
 hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const std::string& base_dir) {
     DomainConfig dc;
     dc.source = std::string(source);
+    const CfgSetting* disk = nullptr;
     const CfgSetting *kernel = nullptr, *ramdisk = nullptr, *maxmem = nullptr, *maxvcpus = nullptr, *cap = nullptr;
     uint64_t cap_value = 0;
     // cpus= and cpus_soft= given in xl's list form (one CPU list per vCPU).
@@ -337,13 +339,15 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
             locate(s);
             if (affinity->per_vcpu) per_vcpu.push_back(&s);
             (key == "cpus" ? dc.sched.cpus_hard : dc.sched.cpus_soft) = std::move(affinity->masks);
+        } else if (key == "disk") {
+            if (auto checked = check_value(s, Check::strings); !checked) return checked.error();
+            if (auto parsed = parse_specs(s, dc.disks, parse_disk_spec); !parsed) return parsed.error();
+            locate(s);
+            disk = &s;
         } else if (const KnownKey* known = find_known(key)) {
             if (auto checked = check_value(s, known->check); !checked) return checked.error();
-            if (key == "disk" || key == "vif") {
-                auto parsed = key == "disk" ? parse_specs(s, dc.disks, parse_disk_spec)
-                                            : parse_specs(s, dc.vifs, parse_vif_spec);
-                if (!parsed) return parsed.error();
-            }
+            if (key == "vif")
+                if (auto parsed = parse_specs(s, dc.vifs, parse_vif_spec); !parsed) return parsed.error();
             note(s, "not supported yet");
         } else {
             note(s, "unknown key");
@@ -393,6 +397,10 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
             std::filesystem::path(*path).is_relative())
             *path = (std::filesystem::path(base_dir) / *path).string();
     }
+    if (disk && !base_dir.empty() && disk->where.source_name() == dc.source)
+        for (DiskSpec& d : dc.disks)
+            if (!d.target.empty() && std::filesystem::path(d.target).is_relative())
+                d.target = (std::filesystem::path(base_dir) / d.target).string();
     return dc;
 }
 
@@ -467,6 +475,34 @@ hv::Error refuse(const DomainConfig& dc, Errc code, std::initializer_list<std::s
     return hv::make_error(code, (dc.source.empty() ? key : dc.source + ": " + key) + ": " + what);
 }
 
+// What hv's disks can be: raw images and block devices presented as
+// virtio-blk, each vdev once.
+hv::Result<void> check_disks(const DomainConfig& dc) {
+    if (dc.disks.size() > kMaxDisks)
+        return refuse(dc, Errc::invalid_argument, {"disk"},
+                      std::to_string(dc.disks.size()) + " disks: at most " + std::to_string(kMaxDisks));
+    for (size_t i = 0; i < dc.disks.size(); ++i) {
+        const DiskSpec& d = dc.disks[i];
+        const std::string which = "disk " + std::to_string(i + 1) + " ('" + d.vdev + "'): ";
+        const auto unsupported = [&](const std::string& what) {
+            return refuse(dc, Errc::not_supported, {"disk"}, which + what);
+        };
+        if (!parse_vdev(d.vdev))
+            return refuse(dc, Errc::invalid_argument, {"disk"},
+                          which + "not a vdev hv knows (xvdX, hdX, sdX or vdX, then a partition number 1..255 if any)");
+        for (size_t k = 0; k < i; ++k)
+            if (dc.disks[k].vdev == d.vdev)
+                return refuse(dc, Errc::invalid_argument, {"disk"}, which + "the same vdev as disk " + std::to_string(k + 1));
+        if (d.devtype == DiskDevtype::cdrom) return unsupported("cdrom drives are not supported yet");
+        if (d.format != DiskFormat::raw)
+            return unsupported(std::string("format '") + disk_format_name(d.format) + "' is not supported yet (raw only)");
+        if (!d.backend.empty()) return unsupported("backend domains are not supported (the disk is served by hv itself)");
+        if (!d.script.empty()) return unsupported("block scripts are not supported");
+        if (d.target.empty()) return refuse(dc, Errc::invalid_argument, {"disk"}, which + "no target");
+    }
+    return {};
+}
+
 } // namespace
 
 hv::Result<void> check_creatable(const DomainConfig& dc) {
@@ -523,6 +559,8 @@ hv::Result<void> check_creatable(const DomainConfig& dc) {
                 return invalid_value({key}, masks->size() == 1 ? std::string("the CPU mask is empty")
                                                                : "vCPU " + std::to_string(i) + "'s CPU mask is empty");
     }
+
+    if (auto r = check_disks(dc); !r) return r;
 
     // The key the command line came from: cmdline= wins, else extra= (with
     // root= before it), as build() puts it together.

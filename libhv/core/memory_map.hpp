@@ -9,10 +9,13 @@
 //   0xe0000  .. 0xfffff    firmware: ACPI tables, RSDP (reserved, as on a PC
 //                          BIOS, where Linux scans for the RSDP)
 //   0x100000 .. ram_end    RAM
-//   kDeviceWindowBase ..   4 GiB: PCI ECAM, BARs, IOAPIC, LAPIC (never RAM)
+//   kDeviceWindowBase ..   4 GiB: PCI BARs, ECAM (reserved), IOAPIC, LAPIC
+//                          (never RAM; pc_layout.h places the PCI parts)
 #pragma once
 
 #include <stdint.h>
+
+#include "core/pc_layout.h"
 
 namespace hv::core {
 
@@ -36,11 +39,18 @@ constexpr uint64_t kDeviceWindowBase = 0xc0000000;
 constexpr uint64_t kIoApicBase = 0xfec00000;
 constexpr uint64_t kLapicBase = 0xfee00000;
 constexpr uint64_t kMaxPcRam = kDeviceWindowBase;
-constexpr uint32_t kMaxMemoryRegions = 4;
+constexpr uint64_t kPciMmioBase = HV_PCI_MMIO_BASE;
+constexpr uint64_t kPciMmioSize = HV_PCI_MMIO_SIZE;
+constexpr uint64_t kPciEcamBase = HV_PCI_ECAM_BASE;
+constexpr uint64_t kPciEcamSize = HV_PCI_ECAM_SIZE;
+static_assert(kPciMmioBase == kDeviceWindowBase && HV_PCI_MMIO_LIMIT == kPciMmioBase + kPciMmioSize - 1 &&
+              kPciEcamBase >= kPciMmioBase + kPciMmioSize && kPciEcamBase + kPciEcamSize <= kIoApicBase);
+constexpr uint32_t kMaxMemoryRegions = 5;
 
 // Fills `out` with the map of a machine with `ram_size` bytes of RAM (at
 // least 2 MiB); returns how many regions it wrote, 0 for a size it cannot
-// describe. A PC machine's RAM must also end below the device window
+// describe. When RAM ends below the device window, the PCI ECAM follows
+// as reserved (Linux trusts an MCFG only over reserved ranges). A PC machine's RAM must also end below the device window
 // (kMaxPcRam, the caller's check): hv's own PV machine has no devices
 // there and may use RAM up to the platform's limit.
 uint32_t memory_map(uint64_t ram_size, MemoryRegion (&out)[kMaxMemoryRegions]);

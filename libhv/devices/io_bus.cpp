@@ -20,9 +20,19 @@ const IoBus::Range* IoBus::find(uint16_t port) const {
     return nullptr;
 }
 
-// Each byte of a wide access goes to whoever owns its port: an `outl`
-// may straddle two devices, or run past a device's last register.
+// An access inside one device's range reaches it whole (its registers may
+// be wider than a byte). Otherwise each byte goes to whoever owns its port:
+// an `outl` may straddle two devices, or run past a device's last register.
+const IoBus::Range* IoBus::find_whole(uint16_t port, uint8_t size) const {
+    const Range* r = find(port);
+    return r != nullptr && size > 0 && port - r->base + uint32_t{size} <= r->length ? r : nullptr;
+}
+
 bool IoBus::read(uint16_t port, uint8_t* data, uint8_t size) {
+    if (const Range* r = find_whole(port, size)) {
+        r->device->read_access(static_cast<uint16_t>(port - r->base), data, size);
+        return true;
+    }
     bool claimed = false;
     for (uint32_t i = 0; i < size; ++i) {
         const uint32_t p = uint32_t{port} + i;
@@ -34,6 +44,10 @@ bool IoBus::read(uint16_t port, uint8_t* data, uint8_t size) {
 }
 
 bool IoBus::write(uint16_t port, const uint8_t* data, uint8_t size) {
+    if (const Range* r = find_whole(port, size)) {
+        r->device->write_access(static_cast<uint16_t>(port - r->base), data, size);
+        return true;
+    }
     bool claimed = false;
     for (uint32_t i = 0; i < size; ++i) {
         const uint32_t p = uint32_t{port} + i;

@@ -15,8 +15,10 @@ public:
     // The bus does not own the device; ranges may not overlap.
     Result<void> attach(uint16_t base, uint16_t length, IoDevice* device);
 
-    // Byte-wise access; a 2- or 4-byte access is split into bytes, little
-    // endian. Returns false when no device owns the port.
+    // An access of 1, 2 or 4 bytes (little endian). One that lies inside a
+    // device's range reaches it whole (IoDevice::read_access); one that
+    // straddles ranges is split into bytes. Returns false when no device
+    // owns any of its ports.
     bool read(uint16_t port, uint8_t* data, uint8_t size);
     bool write(uint16_t port, const uint8_t* data, uint8_t size);
 
@@ -27,6 +29,7 @@ private:
         IoDevice* device;
     };
     const Range* find(uint16_t port) const;
+    const Range* find_whole(uint16_t port, uint8_t size) const;
     std::vector<Range> ranges_;
 };
 

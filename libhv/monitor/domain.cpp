@@ -8,6 +8,7 @@
 
 #include "boot/linux64_loader.hpp"
 #include "core/acpi/acpi_tables.hpp"
+#include "devices/virtio/virtio_blk.hpp"
 #include "core/memory_map.hpp"
 
 namespace hv {
@@ -46,6 +47,10 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
         return make_error(Errc::not_supported, fmt::format("domain {}: {} of {} vCPUs online: a PC guest's vCPUs are all online "
                                                            "(maxvcpus above vcpus needs ACPI CPU hotplug, not done yet)",
                                                            d->name(), online, d->spec_.vcpus));
+    if (!d->pc_ && !d->spec_.disks.empty())
+        return make_error(Errc::not_supported, fmt::format("domain {}: disks need a stock kernel (hv's PC machine); this kernel "
+                                                           "speaks hv's own ABI, which has no block device",
+                                                           d->name()));
     auto vm = hypervisor.create_vm(d->spec_.memory_mib << 20);
     if (!vm) return vm.error();
     d->vm_ = std::move(*vm);
@@ -116,9 +121,32 @@ Result<void> Domain::build_pc_machine() {
     pvpanic_ = std::make_unique<dev::PvPanic>([this] { device_stop(core::ShutdownReason::crash); });
     if (auto r = io_bus_.attach(dev::CmosRtc::kBase, dev::CmosRtc::kPorts, &rtc_); !r) return r.error();
     if (auto r = io_bus_.attach(core::acpi::kPm1EvtPort, core::acpi::kPmPorts, acpi_pm_.get()); !r) return r.error();
-    if (auto r = io_bus_.attach(core::acpi::kResetPort, 1, reset_reg_.get()); !r) return r.error();
+    // The reset register at 0xcf9 sits inside the PCI configuration ports:
+    // the host bridge hands its byte accesses on.
+    static_assert(core::acpi::kResetPort == dev::PciHost::kPortBase + 1);
+    pci_host_ = std::make_unique<dev::PciHost>(reset_reg_.get());
+    if (auto r = io_bus_.attach(dev::PciHost::kPortBase, dev::PciHost::kPorts, pci_host_.get()); !r) return r.error();
     static_assert(dev::PvPanic::kPort == core::acpi::kPvPanicPort);
     if (auto r = io_bus_.attach(dev::PvPanic::kPort, 1, pvpanic_.get()); !r) return r.error();
+    return add_disks();
+}
+
+// Each disk is a virtio-blk PCI function, in config order (slots 1..), its
+// BAR placed by hv in the PCI window as firmware would.
+Result<void> Domain::add_disks() {
+    uint64_t bar = core::kPciMmioBase;
+    for (DiskDevice& disk : spec_.disks) {
+        if (bar + core::virtio::kBarSize > core::kPciMmioBase + core::kPciMmioSize)
+            return make_error(Errc::invalid_argument, "too many devices for the PCI window");
+        const std::string name = fmt::format("domain {} disk {}", spec_.domid, disk.vdev);
+        auto blk = std::make_unique<dev::VirtioBlk>(std::move(disk.backend), vm_->ram(), disk.vdev, log_);
+        auto fn = dev::VirtioPci::create(std::move(blk), *vm_, bar, name, log_);
+        if (!fn) return fn.error();
+        if (auto slot = pci_host_->add(fn->get()); !slot) return slot.error();
+        pci_devices_.push_back(std::move(*fn));
+        bar += core::virtio::kBarSize;
+    }
+    spec_.disks.clear(); // the devices own the backends now
     return {};
 }
 
@@ -333,8 +361,12 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
                 announce_stop(StopInfo{*asked, *asked == core::ShutdownReason::crash ? "the guest kernel panicked (pvpanic)" : ""});
         }
     } else if (const auto* mmio = std::get_if<platform::MmioExit>(&exit)) {
-        if (!mmio->write) std::fill(mmio->data, mmio->data + mmio->size, uint8_t{0xff});
-        log_->debug("domain {} vcpu {}: unclaimed MMIO {:#x}", spec_.domid, id, mmio->addr);
+        // The PCI bus (ECAM, BARs) is the only MMIO there is; it was built
+        // before the vCPUs started and is not changed while they run.
+        if (pci_host_ == nullptr || !pci_host_->mmio(mmio->addr, mmio->data, mmio->size, mmio->write)) {
+            if (!mmio->write) std::fill(mmio->data, mmio->data + mmio->size, uint8_t{0xff});
+            log_->debug("domain {} vcpu {}: unclaimed MMIO {:#x}", spec_.domid, id, mmio->addr);
+        }
     } else if (std::holds_alternative<platform::HltExit>(exit)) {
         std::lock_guard lock(mu_);
         step = policy_.on_halt(id);

@@ -31,7 +31,10 @@
 #include "devices/acpi_pm.hpp"
 #include "devices/cmos_rtc.hpp"
 #include "devices/console.hpp"
+#include "devices/block/block_backend.hpp"
 #include "devices/io_bus.hpp"
+#include "devices/pci/pci_host.hpp"
+#include "devices/virtio/virtio_pci.hpp"
 #include "devices/pvpanic.hpp"
 #include "devices/serial_16550.hpp"
 #include "hv/result.hpp"
@@ -40,6 +43,13 @@
 #include "platform/vm.hpp"
 
 namespace hv {
+
+// One disk as the guest will see it: a virtio-blk PCI function, in the
+// order of the config's disk= list.
+struct DiskDevice {
+    std::unique_ptr<dev::BlockBackend> backend; // opened at create
+    std::string vdev;                           // the config's name for it (xvda2, hdb, ...)
+};
 
 struct DomainSpec {
     uint32_t domid = 0;
@@ -52,6 +62,7 @@ struct DomainSpec {
     std::shared_ptr<const std::vector<uint8_t>> kernel; // the image, read once
     std::shared_ptr<const std::vector<uint8_t>> initrd; // null: none
     boot::KernelEntry kernel_entry = boot::KernelEntry::automatic;
+    std::vector<DiskDevice> disks; // PC machine only
     // The host scheduler's gate for this domain's vCPUs (sched_client.hpp);
     // null: the vCPU threads are left to Linux's scheduler. Outlives the
     // Domain's vCPU threads (shared: the Domain may outlive its table entry).
@@ -140,6 +151,7 @@ private:
     void announce_stop(StopInfo info);
     // The PC machine's devices, firmware tables and boot vCPUs.
     Result<void> build_pc_machine();
+    Result<void> add_disks();
     // A device asked for a stop during this exit (ACPI poweroff or reset,
     // a pvpanic report); the exit's handler carries it out.
     void device_request(dev::AcpiPm::Request r);
@@ -180,6 +192,8 @@ private:
     std::unique_ptr<dev::AcpiPm> acpi_pm_;
     std::unique_ptr<dev::AcpiPm::ResetRegister> reset_reg_;
     std::unique_ptr<dev::PvPanic> pvpanic_;
+    std::unique_ptr<dev::PciHost> pci_host_;
+    std::vector<std::unique_ptr<dev::VirtioPci>> pci_devices_; // slots 1..
 
     mutable std::mutex mu_;
     std::condition_variable left_cv_; // a vCPU left the guest (pause() waits for quiescence)

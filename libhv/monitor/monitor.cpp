@@ -9,6 +9,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "boot/pvh_loader.hpp"
+#include "config/guest_disks.hpp"
+#include "devices/block/raw_file.hpp"
 #include "platform/kvm/kvm_system.hpp"
 
 namespace hv {
@@ -132,6 +134,18 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
         if (!rd) return rd.error();
         initrd = std::make_shared<const std::vector<uint8_t>>(std::move(*rd));
     }
+    // Disks are opened now, so a missing image fails the create (and
+    // nothing is left open: the backends close with `disks`).
+    std::vector<DiskDevice> disks;
+    for (size_t i = 0; i < cfg.disks.size(); ++i) {
+        const config::DiskSpec& d = cfg.disks[i];
+        auto file = dev::RawFile::open(d.target, d.read_only);
+        if (!file)
+            return make_error(file.error().code, fmt::format("domain '{}': disk {} ({}): {}", cfg.name, i + 1, d.vdev, file.error().message));
+        disks.push_back(DiskDevice{std::move(*file), d.vdev});
+    }
+    const config::RootMapping root = config::map_root(cfg.cmdline, cfg.disks);
+    if (!root.notice.empty()) log_->warn("domain '{}': notice: {}", cfg.name, root.notice);
 
     uint32_t domid = 0;
     core::TableError te;
@@ -160,7 +174,8 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     spec.memory_mib = cfg.memory_mib;
     spec.vcpus = config::max_vcpus_of(cfg);
     spec.online = cfg.vcpus;
-    spec.cmdline = cfg.cmdline;
+    spec.cmdline = root.cmdline;
+    spec.disks = std::move(disks);
     spec.kernel = std::make_shared<const std::vector<uint8_t>>(std::move(*image));
     spec.initrd = std::move(initrd);
     spec.kernel_entry = cfg.kernel_entry;

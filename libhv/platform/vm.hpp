@@ -41,6 +41,10 @@ public:
     // Drives interrupt line `gsi` (an ISA IRQ is its GSI) to `level`; an
     // edge-triggered line interrupts on 0 -> 1. Any thread.
     virtual Result<void> set_irq_line(uint32_t gsi, bool level) = 0;
+    // Delivers a message-signalled interrupt (an MSI-X table entry's
+    // address and data, as a PCI device would write them) through the
+    // in-kernel LAPICs. After add_pc_interrupts(). Any thread.
+    virtual Result<void> signal_msi(uint64_t address, uint32_t data) = 0;
 
 protected:
     Vm() = default;

@@ -63,42 +63,28 @@ struct Writer {
 
 constexpr uint32_t align16(uint32_t v) { return (v + 15u) & ~15u; }
 
-// DSDT body, hand-assembled AML (ACPI 6.x section 20):
-//   Name (\_S5, Package () { 5, 5, 0, 0 })  the SLP_TYP Linux writes to
-//                                            PM1a_CNT to power off
-//   Scope (\_SB) { Device (PEVT) {          QEMU's pvpanic at port 0x505,
-//     Name (_HID, "QEMU0001")                where Linux's pvpanic driver
-//     Name (_STA, 0x0F)                      looks for it
-//     Name (_CRS, ResourceTemplate () { IO (Decode16, 0x505, 0x505, 1, 1) })
-//   } }
-// Every package here is under 63 bytes, so each PkgLength is one byte
-// (its own byte included), as the static_asserts check.
-constexpr uint8_t kPvPanicDevice[] = {
-    0x5b, 0x82, 46, 'P', 'E', 'V', 'T',                                      // DeviceOp, PkgLength, PEVT
-    0x08, '_', 'H', 'I', 'D', 0x0d, 'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0x00, // Name (_HID, "QEMU0001")
-    0x08, '_', 'S', 'T', 'A', 0x0a, 0x0f,                                    // Name (_STA, 0x0F)
-    0x08, '_', 'C', 'R', 'S', 0x11, 13, 0x0a, 10,                            // Name (_CRS, Buffer (10) {
-    0x47, 0x01, kPvPanicPort & 0xff, kPvPanicPort >> 8,                      //   IO, 16-bit decode, min
-    kPvPanicPort & 0xff, kPvPanicPort >> 8, 0x01, 0x01,                      //   max, alignment, length
-    0x79, 0x00,                                                              //   end tag })
-};
-static_assert(sizeof kPvPanicDevice == 2 + 46, "Device (PEVT) PkgLength");
-constexpr uint8_t kDsdtAml[] = {
-    0x08, '\\', '_', 'S', '5', '_',               // NameOp, \_S5_
-    0x12, 0x08, 0x04,                             // PackageOp, PkgLength 8, 4 elements
-    0x0a, kSlpTypS5, 0x0a, kSlpTypS5, 0x00, 0x00, // BytePrefix 5, BytePrefix 5, Zero, Zero
-    0x10, 1 + 5 + sizeof kPvPanicDevice, '\\', '_', 'S', 'B', '_', // ScopeOp, PkgLength, \_SB_
-};
-static_assert(1 + 5 + sizeof kPvPanicDevice < 64, "Scope (\\_SB) PkgLength fits one byte");
+// The DSDT: core/acpi/dsdt.asl, compiled by iasl at build time (a complete
+// table, header and checksum included).
+#include "dsdt.hex"
 
 uint32_t write_dsdt(Writer& w, uint32_t off) {
-    const uint32_t len = kHeaderLen + sizeof kDsdtAml + sizeof kPvPanicDevice;
-    w.header(off, "DSDT", len, 2);
-    uint32_t p = off + kHeaderLen;
-    for (uint8_t b : kDsdtAml) w.u8(p++, b);
-    for (uint8_t b : kPvPanicDevice) w.u8(p++, b);
-    w.seal(off, len, off + 9);
+    const uint32_t len = sizeof dsdt_aml_code;
+    for (uint32_t i = 0; i < len; ++i) w.u8(off + i, dsdt_aml_code[i]);
     return len;
+}
+
+// MCFG: where the ECAM of PCI segment 0 is (PCI Firmware 3.2, 4.1.2).
+constexpr uint32_t kMcfgLen = kHeaderLen + 8 + 16;
+
+uint32_t write_mcfg(Writer& w, uint32_t off) {
+    w.header(off, "MCFG", kMcfgLen, 1);
+    const uint32_t e = off + kHeaderLen + 8;
+    w.u64(e, kPciEcamBase);
+    w.u16(e + 8, 0);                                               // segment
+    w.u8(e + 10, 0);                                               // first bus
+    w.u8(e + 11, static_cast<uint8_t>(kPciEcamSize / (1u << 20) - 1)); // last bus: 1 MiB each
+    w.seal(off, kMcfgLen, off + 9);
+    return kMcfgLen;
 }
 
 // FACS (no checksum): required with a FADT that is not hardware-reduced;
@@ -197,18 +183,20 @@ Built build_tables(const MachineDescription& m, uint8_t* buf, uint32_t cap, uint
     Writer w{buf, cap};
     const uint32_t rsdp = 0;
     const uint32_t xsdt = 48;
-    const uint32_t xsdt_len = kHeaderLen + 8 * 2;
+    const uint32_t xsdt_len = kHeaderLen + 8 * 3;
     const uint32_t facs = 128; // 64-byte aligned (base_gpa is checked to be too)
     const uint32_t fadt = align16(facs + kFacsLen);
     const uint32_t dsdt = align16(fadt + kFadtLen);
     const uint32_t madt = align16(dsdt + write_dsdt(w, dsdt));
-    const uint32_t end = madt + write_madt(w, madt, m.nr_cpus);
+    const uint32_t mcfg = align16(madt + write_madt(w, madt, m.nr_cpus));
+    const uint32_t end = mcfg + write_mcfg(w, mcfg);
     write_facs(w, facs);
     write_fadt(w, fadt, base_gpa + dsdt, base_gpa + facs);
 
     w.header(xsdt, "XSDT", xsdt_len, 1);
     w.u64(xsdt + kHeaderLen, base_gpa + fadt);
     w.u64(xsdt + kHeaderLen + 8, base_gpa + madt);
+    w.u64(xsdt + kHeaderLen + 16, base_gpa + mcfg);
     w.seal(xsdt, xsdt_len, xsdt + 9);
 
     // RSDP (ACPI 2.0+, 36 bytes): the first 20 bytes have their own checksum.

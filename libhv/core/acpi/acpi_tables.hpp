@@ -2,8 +2,10 @@
 // into guest RAM by the monitor before the first vCPU runs, as Cloud
 // Hypervisor's and Firecracker's VMMs do instead of running a BIOS:
 //
-//   RSDP -> XSDT -> FADT -> FACS, DSDT (AML: \_S5 for poweroff, the pvpanic device)
+//   RSDP -> XSDT -> FADT -> FACS, DSDT (AML from dsdt.asl: \_S5 for poweroff,
+//                                       the PCI host bridge, the pvpanic device)
 //                -> MADT (one local APIC per vCPU, the IOAPIC, ISA overrides)
+//                -> MCFG (the PCI ECAM)
 //
 // The FADT describes the fixed-hardware power button and sleep control in
 // hv's ACPI PM block (ports kPm1EvtPort.., devices/acpi_pm.hpp), the reset
@@ -15,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/pc_layout.h"
+
 namespace hv::core::acpi {
 
 // hv's fixed ACPI hardware (I/O ports), described by the FADT.
@@ -25,9 +29,9 @@ constexpr uint16_t kResetPort = 0xcf9;
 constexpr uint8_t kResetValue = 0x06;
 constexpr uint8_t kSciIrq = 9;
 // QEMU's pvpanic device, described in the DSDT (devices/pvpanic.hpp).
-constexpr uint16_t kPvPanicPort = 0x505;
+constexpr uint16_t kPvPanicPort = HV_PVPANIC_PORT;
 // SLP_TYP values the DSDT's \_S5 gives for soft-off.
-constexpr uint8_t kSlpTypS5 = 5;
+constexpr uint8_t kSlpTypS5 = HV_SLP_TYP_S5;
 
 struct MachineDescription {
     uint32_t nr_cpus = 1; // local APICs 0..nr_cpus-1, all enabled

@@ -92,4 +92,15 @@ Result<void> KvmVm::set_irq_line(uint32_t gsi, bool level) {
     return {};
 }
 
+Result<void> KvmVm::signal_msi(uint64_t address, uint32_t data) {
+    if (!pc_interrupts_) return make_error(Errc::invalid_argument, "this VM has no interrupt controllers");
+    kvm_msi m{};
+    m.address_lo = static_cast<uint32_t>(address);
+    m.address_hi = static_cast<uint32_t>(address >> 32);
+    m.data = data;
+    // 0: the guest blocked it (a destination no LAPIC accepts); >0: delivered.
+    if (::ioctl(fd_.get(), KVM_SIGNAL_MSI, &m) < 0) return sys_error("KVM_SIGNAL_MSI");
+    return {};
+}
+
 } // namespace hv::kvm

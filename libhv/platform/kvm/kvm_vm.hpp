@@ -29,6 +29,7 @@ public:
     Result<std::unique_ptr<platform::Vcpu>> create_vcpu(uint32_t id) override;
     Result<void> add_pc_interrupts() override;
     Result<void> set_irq_line(uint32_t gsi, bool level) override;
+    Result<void> signal_msi(uint64_t address, uint32_t data) override;
 
 private:
     KvmVm() = default;

@@ -107,10 +107,10 @@ void check_linux64(const hv::Result<BootInfo>& res, const Ram& r, const std::vec
     CHECK(std::string(reinterpret_cast<const char*>(r.mem.data() + hv::boot::kCmdlineGpa)) == cmdline);
     CHECK(at<uint64_t>(r.mem, zp + 0x070) == rsdp);
     // The e820 map is core::memory_map's.
-    REQUIRE(int{r.mem[zp + 0x1e8]} == 4);
+    REQUIRE(int{r.mem[zp + 0x1e8]} == 5);
     hv::core::MemoryRegion want[hv::core::kMaxMemoryRegions];
-    REQUIRE(hv::core::memory_map(r.ram.size, want) == 4u);
-    for (uint64_t i = 0; i < 4; ++i) {
+    REQUIRE(hv::core::memory_map(r.ram.size, want) == 5u);
+    for (uint64_t i = 0; i < 5; ++i) {
         const uint64_t e = zp + 0x2d0 + 20 * i;
         CHECK(at<uint64_t>(r.mem, e) == want[i].base);
         CHECK(at<uint64_t>(r.mem, e + 8) == want[i].size);
@@ -150,7 +150,7 @@ void check_loaded(const hv::Result<BootInfo>& res, const Ram& r, bool hv_abi) {
     CHECK(std::equal(code.begin(), code.end(), r.mem.begin() + kEntry));
     const auto si = start_info(r);
     CHECK(si.magic == HV_PVH_START_MAGIC);
-    CHECK(si.memmap_entries == 4u);
+    CHECK(si.memmap_entries == 5u);
 }
 
 } // namespace

@@ -188,7 +188,7 @@ TEST_CASE("pvh: a good image loads segments, bss, entry and start info", "[boot]
     CHECK(si.reserved == 0u);
     CHECK(si.cmdline_paddr == hv::boot::kCmdlineGpa);
     CHECK(si.memmap_paddr == hv::boot::kMemmapGpa);
-    CHECK(si.memmap_entries == 4u);
+    CHECK(si.memmap_entries == 5u);
 
     const std::string want = "console=ttyS0 quiet";
     std::string got(want.size() + 1, 'x');

@@ -127,15 +127,34 @@ TEST_CASE("check_creatable: names follow the one rule", "[config][creatable]") {
 }
 
 TEST_CASE("check_creatable: unsupported keys and actions are refused with their place", "[config][creatable]") {
-    hv::Error e = refusal("frobnicate = 1\ndisk = ['phy:/dev/vg/g,xvda,w']\n");
+    hv::Error e = refusal("frobnicate = 1\npci = ['01:00.0']\n");
     CHECK(e.code == Errc::not_supported);
-    CHECK(e.message == "file.cfg:4:1: disk: not supported yet");
+    CHECK(e.message == "file.cfg:4:1: pci: not supported yet");
     CHECK(refusal("on_crash = 'coredump-destroy'\n").message ==
           "file.cfg:3:1: on_crash: action 'coredump-destroy' not supported yet");
 
     DomainConfig c = built();
     c.actions.on_reboot = hv::core::ShutdownAction::soft_reset;
     CHECK(built_refusal(c) == "on_reboot: action 'soft-reset' is not supported yet");
+}
+
+TEST_CASE("check_creatable: disks hv cannot present are refused, naming the disk", "[config][creatable]") {
+    CHECK(refusal("disk = ['file:/a.img,xvda2,w', 'file:/b.img,xvda2,w']\n").message ==
+          "file.cfg:3:8: disk: disk 2 ('xvda2'): the same vdev as disk 1");
+    hv::Error e = refusal("disk = ['qcow2:/a.qcow2,xvda,w']\n");
+    CHECK(e.code == Errc::not_supported);
+    CHECK(e.message == "file.cfg:3:8: disk: disk 1 ('xvda'): format 'qcow2' is not supported yet (raw only)");
+    CHECK(refusal("disk = ['/a.iso,raw,hdc:cdrom,r']\n").message ==
+          "file.cfg:3:8: disk: disk 1 ('hdc'): cdrom drives are not supported yet");
+    CHECK(refusal("disk = ['/a.img,raw,xvdb,w,backend=driverdom']\n").message ==
+          "file.cfg:3:8: disk: disk 1 ('xvdb'): backend domains are not supported (the disk is served by hv itself)");
+    CHECK(refusal("disk = ['/a.img,raw,floppy,w']\n").message ==
+          "file.cfg:3:8: disk: disk 1 ('floppy'): not a vdev hv knows (xvdX, hdX, sdX or vdX, then a partition "
+          "number 1..255 if any)");
+    std::string many = "disk = [";
+    for (int i = 0; i < 17; ++i) many += "'/d" + std::to_string(i) + ",raw,xvd" + std::string(1, static_cast<char>('a' + i)) + ",w',";
+    many += "]\n";
+    CHECK(refusal(many).message == "file.cfg:3:8: disk: 17 disks: at most 16");
 }
 
 TEST_CASE("check_creatable: values built in code are range-checked too", "[config][creatable]") {

@@ -88,11 +88,6 @@ TEST_CASE("config_json: a parsed config as the exact document", "[config][json]"
       "key": "on_crash",
       "where": "dir/prueba.cfg:10:1",
       "why": "action 'coredump-restart' not supported yet"
-    },
-    {
-      "key": "disk",
-      "where": "dir/prueba.cfg:11:1",
-      "why": "not supported yet"
     }
   ]
 }

@@ -148,11 +148,11 @@ TEST_CASE("acpi: the RSDP has its signature, revision 2 and both checksums", "[c
     for (size_t i = t.built.bytes; i < t.buf.size(); ++i) REQUIRE(int{t.buf[i]} == kPoison);
 }
 
-TEST_CASE("acpi: the XSDT points at the FADT and the MADT, all checksums sum to 0", "[core][acpi]") {
+TEST_CASE("acpi: the XSDT points at the FADT, the MADT and the MCFG, all checksums sum to 0", "[core][acpi]") {
     const Built t(2);
     REQUIRE(t.built.rsdp_gpa != 0u);
     const auto entries = t.xsdt_entries();
-    REQUIRE(entries.size() == 2);
+    REQUIRE(entries.size() == 3);
     std::vector<std::string> sigs;
     for (uint64_t gpa : entries) {
         REQUIRE(gpa >= kBase);
@@ -160,10 +160,11 @@ TEST_CASE("acpi: the XSDT points at the FADT and the MADT, all checksums sum to 
         sigs.push_back(str(t.buf, gpa - kBase, 4));
     }
     std::sort(sigs.begin(), sigs.end());
-    CHECK(sigs == std::vector<std::string>{"APIC", "FACP"});
+    CHECK(sigs == std::vector<std::string>{"APIC", "FACP", "MCFG"});
     // Each table checks out (table() verifies length and checksum).
     t.table(t.find("FACP"), "FACP");
     t.table(t.find("APIC"), "APIC");
+    t.table(t.find("MCFG"), "MCFG");
     const Table fadt = t.table(t.find("FACP"), "FACP");
     t.table(rd<uint64_t>(t.buf, fadt.off + 140), "DSDT");
 }
@@ -281,8 +282,9 @@ TEST_CASE("acpi: the DSDT holds the \\_S5_ package with SLP_TYP 5", "[core][acpi
     const Table d = t.table(rd<uint64_t>(t.buf, f.off + 140), "DSDT");
     const std::vector<uint8_t> body(t.buf.begin() + static_cast<long>(d.off + 36),
                                     t.buf.begin() + static_cast<long>(d.off + d.len));
-    // NameOp "\_S5_" PackageOp: the name Linux evaluates for soft-off.
-    const std::vector<uint8_t> name = {0x08, '\\', '_', 'S', '5', '_', 0x12};
+    // NameOp "_S5_" PackageOp in the root scope (iasl drops the redundant
+    // root prefix of "\_S5"): the name Linux evaluates for soft-off.
+    const std::vector<uint8_t> name = {0x08, '_', 'S', '5', '_', 0x12};
     const auto it = std::search(body.begin(), body.end(), name.begin(), name.end());
     REQUIRE(it != body.end());
     // PkgLength, NumElements >= 2, then the first two elements: SLP_TYPa and
@@ -308,13 +310,49 @@ TEST_CASE("acpi: the DSDT describes the pvpanic device at its port", "[core][acp
     };
     // Scope (\_SB_), Device (PEVT), _HID "QEMU0001" as a string.
     CHECK(has({0x10}));
-    CHECK(has({'\\', '_', 'S', 'B', '_'}));
+    CHECK(has({'_', 'S', 'B', '_'}));
     CHECK(has({0x5b, 0x82}));
     CHECK(has({0x0d, 'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0x00}));
     // _CRS: an I/O port descriptor (16-bit decode) for exactly kPvPanicPort.
     const uint8_t lo = acpi::kPvPanicPort & 0xff, hi = acpi::kPvPanicPort >> 8;
     CHECK(acpi::kPvPanicPort == 0x505);
     CHECK(has({0x47, 0x01, lo, hi, lo, hi, 0x01, 0x01, 0x79, 0x00}));
+}
+
+TEST_CASE("acpi: the PCI host bridge's window and the MCFG's ECAM are the memory map's", "[core][acpi]") {
+    const Built t(1);
+    const Table f = t.table(t.find("FACP"), "FACP");
+    const Table d = t.table(rd<uint64_t>(t.buf, f.off + 140), "DSDT");
+    const std::vector<uint8_t> body(t.buf.begin() + static_cast<long>(d.off + 36),
+                                    t.buf.begin() + static_cast<long>(d.off + d.len));
+    const auto has = [&](const std::vector<uint8_t>& bytes) {
+        return std::search(body.begin(), body.end(), bytes.begin(), bytes.end()) != body.end();
+    };
+    const auto le32 = [](std::vector<uint8_t>& v, uint64_t x) {
+        for (int i = 0; i < 4; ++i) v.push_back(static_cast<uint8_t>(x >> (8 * i)));
+    };
+    // PNP0A08 (EisaId 0x080ad041) for PCI0, PNP0C02 for the reservation.
+    CHECK(has({0x0c, 0x41, 0xd0, 0x0a, 0x08}));
+    CHECK(has({0x0c, 0x41, 0xd0, 0x0c, 0x02}));
+    // DWordMemory: granularity 0, min, max, translation 0, length.
+    std::vector<uint8_t> window = {0, 0, 0, 0};
+    le32(window, hv::core::kPciMmioBase);
+    le32(window, hv::core::kPciMmioBase + hv::core::kPciMmioSize - 1);
+    le32(window, 0);
+    le32(window, hv::core::kPciMmioSize);
+    CHECK(has(window));
+    // Memory32Fixed (tag 0x86, length 9, read-only) over the ECAM.
+    std::vector<uint8_t> ecam = {0x86, 0x09, 0x00, 0x00};
+    le32(ecam, hv::core::kPciEcamBase);
+    le32(ecam, hv::core::kPciEcamSize);
+    CHECK(has(ecam));
+
+    const Table m = t.table(t.find("MCFG"), "MCFG");
+    REQUIRE(m.len == 60u);
+    CHECK(rd<uint64_t>(t.buf, m.off + 44) == hv::core::kPciEcamBase);
+    CHECK(rd<uint16_t>(t.buf, m.off + 52) == 0u); // segment 0
+    CHECK(int{t.buf[m.off + 54]} == 0);           // buses 0..0
+    CHECK(int{t.buf[m.off + 55]} == 0);
 }
 
 TEST_CASE("acpi: checksum() is the byte sum mod 256", "[core][acpi]") {
@@ -409,6 +447,7 @@ TEST_CASE("acpi: iasl disassembles every table behind the RSDP", "[core][acpi][i
     const Table madt = t.table(t.find("APIC"), "APIC");
     const Table xsdt = t.table(rd<uint64_t>(t.buf, 24), "XSDT");
     const Table dsdt = t.table(rd<uint64_t>(t.buf, fadt.off + 140), "DSDT");
+    const Table mcfg = t.table(t.find("MCFG"), "MCFG");
     // Not the RSDP: `iasl -d` takes only tables with a standard header
     // (its file check wants a name-like signature; "RSD PTR " is not).
     const Named tables[] = {
@@ -416,6 +455,7 @@ TEST_CASE("acpi: iasl disassembles every table behind the RSDP", "[core][acpi][i
         {"facp.dat", fadt.off, fadt.len},
         {"dsdt.dat", dsdt.off, dsdt.len},
         {"apic.dat", madt.off, madt.len},
+        {"mcfg.dat", mcfg.off, mcfg.len},
     };
     for (const auto& n : tables) {
         INFO(n.file);

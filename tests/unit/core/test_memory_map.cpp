@@ -19,7 +19,7 @@ uint32_t type_of(const MemoryRegion& r) { return static_cast<uint32_t>(r.type); 
 void check_map(uint64_t ram_size) {
     INFO("ram_size " << ram_size);
     MemoryRegion map[hv::core::kMaxMemoryRegions]{};
-    REQUIRE(memory_map(ram_size, map) == 4u);
+    REQUIRE(memory_map(ram_size, map) == 5u);
     CHECK(map[0].base == 0u);
     CHECK(map[0].size == 0xa0000u);
     CHECK(type_of(map[0]) == 1u); // E820 RAM
@@ -35,16 +35,28 @@ void check_map(uint64_t ram_size) {
     // Contiguous, in order, ending at the end of RAM.
     for (int i = 1; i < 4; ++i) CHECK(map[i].base == map[i - 1].base + map[i - 1].size);
     CHECK(map[3].base + map[3].size == ram_size);
+    // The PCI ECAM, reserved so Linux trusts the MCFG, above RAM.
+    CHECK(map[4].base == 0xe0000000u);
+    CHECK(map[4].size == 0x100000u);
+    CHECK(type_of(map[4]) == 2u);
+    CHECK(map[4].base >= ram_size);
 }
 
 } // namespace
 
-TEST_CASE("memory map: four regions for RAM sizes from 2 MiB up", "[core][memory_map]") {
+TEST_CASE("memory map: five regions for RAM sizes from 2 MiB up to the device window", "[core][memory_map]") {
     check_map(2ull << 20); // the smallest: 1 MiB of high RAM
     check_map((2ull << 20) + 1);
     check_map(16ull << 20);
     check_map(512ull << 20);
     check_map(hv::core::kMaxPcRam); // the largest PC machine
+}
+
+TEST_CASE("memory map: hv's PV machine may have RAM over the device window, and no ECAM then", "[core][memory_map]") {
+    MemoryRegion map[hv::core::kMaxMemoryRegions]{};
+    const uint64_t big = hv::core::kDeviceWindowBase + (64ull << 20);
+    REQUIRE(memory_map(big, map) == 4u);
+    CHECK(map[3].base + map[3].size == big);
 }
 
 TEST_CASE("memory map: the constants describe the PC layout", "[core][memory_map]") {

@@ -113,9 +113,15 @@ public:
         irq_levels[gsi] = level;
         return {};
     }
+    hv::Result<void> signal_msi(uint64_t address, uint32_t data) override {
+        std::lock_guard lock(irq_mu);
+        msis.emplace_back(address, data);
+        return {};
+    }
     bool pc_interrupts = false;
     std::mutex irq_mu;
     std::map<uint32_t, bool> irq_levels;
+    std::vector<std::pair<uint64_t, uint32_t>> msis;
 
 private:
     std::vector<uint8_t> mem_;

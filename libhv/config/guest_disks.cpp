@@ -1,0 +1,70 @@
+#include "config/guest_disks.hpp"
+
+#include <cctype>
+
+namespace hv::config {
+
+std::optional<Vdev> parse_vdev(std::string_view v) {
+    size_t prefix = 0;
+    for (std::string_view p : {"xvd", "hd", "sd", "vd"})
+        if (v.substr(0, p.size()) == p) {
+            prefix = p.size();
+            break;
+        }
+    if (prefix == 0) return std::nullopt;
+    size_t i = prefix;
+    while (i < v.size() && std::islower(static_cast<unsigned char>(v[i])) != 0) ++i;
+    const size_t letters = i - prefix;
+    if (letters == 0 || letters > 2 || (v.substr(0, 2) == "hd" && letters > 1)) return std::nullopt;
+    Vdev out{std::string(v.substr(0, i)), 0};
+    if (i == v.size()) return out;
+    if (v[i] == '0' || v.size() - i > 3) return std::nullopt;
+    for (size_t k = i; k < v.size(); ++k) {
+        if (std::isdigit(static_cast<unsigned char>(v[k])) == 0) return std::nullopt;
+        out.partition = out.partition * 10 + static_cast<unsigned>(v[k] - '0');
+    }
+    if (out.partition > 255) return std::nullopt;
+    return out;
+}
+
+std::string guest_disk_name(size_t index) {
+    // Linux's virtio_blk: vda..vdz, then vdaa..vdzz (kMaxDisks keeps to the first).
+    std::string s = "vd";
+    if (index >= 26) s += static_cast<char>('a' + index / 26 - 1);
+    s += static_cast<char>('a' + index % 26);
+    return s;
+}
+
+RootMapping map_root(const std::string& cmdline, const std::vector<DiskSpec>& disks) {
+    RootMapping out{cmdline, {}};
+    // The last root= wins in Linux; look at each whole word.
+    size_t at = std::string::npos;
+    for (size_t pos = 0; (pos = cmdline.find("root=/dev/", pos)) != std::string::npos; pos += 1)
+        if (pos == 0 || cmdline[pos - 1] == ' ') at = pos;
+    if (at == std::string::npos) return out;
+    const size_t name_at = at + 10;
+    const size_t end = std::min(cmdline.find(' ', name_at), cmdline.size());
+    const std::string name = cmdline.substr(name_at, end - name_at);
+    const auto root = parse_vdev(name);
+    if (!root) return out;
+    for (size_t i = 0; i < disks.size(); ++i) {
+        const auto vdev = parse_vdev(disks[i].vdev);
+        if (!vdev) continue;
+        std::string guest;
+        if (disks[i].vdev == name) {
+            guest = guest_disk_name(i); // the disk itself
+        } else if (vdev->partition == 0 && root->disk == disks[i].vdev && root->partition != 0) {
+            guest = guest_disk_name(i) + std::to_string(root->partition);
+        } else {
+            continue;
+        }
+        if (guest == name) return out;
+        out.cmdline = cmdline.substr(0, name_at) + guest + cmdline.substr(end);
+        out.notice = "root=/dev/" + name + " names disk " + std::to_string(i + 1) + " ('" + disks[i].vdev +
+                     "'), which the guest sees as virtio disk /dev/" + guest + ": the kernel is given root=/dev/" + guest;
+        return out;
+    }
+    return out;
+}
+
+} // namespace hv::config

@@ -1,0 +1,137 @@
+#include "devices/block/raw_file.hpp"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace hv::dev {
+
+namespace {
+
+Error os_error(const std::string& path, const char* what, int err) {
+    return make_error(Errc::io_error, fmt::format("disk '{}': {}: {}", path, what, std::strerror(err)));
+}
+
+} // namespace
+
+Result<std::unique_ptr<RawFile>> RawFile::open(const std::string& path, bool read_only) {
+    // Non-blocking open: a FIFO named as a disk cannot hang create (it is
+    // refused below); the flag is dropped again for the I/O.
+    const int fd = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return make_error(errno == ENOENT ? Errc::not_found : Errc::io_error,
+                                  fmt::format("disk '{}': cannot open {}: {}", path, read_only ? "read-only" : "read-write",
+                                              std::strerror(errno)));
+    struct stat st{};
+    uint64_t size = 0;
+    bool block = false;
+    if (::fstat(fd, &st) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return os_error(path, "fstat", e);
+    }
+    if (S_ISREG(st.st_mode)) {
+        size = static_cast<uint64_t>(st.st_size);
+    } else if (S_ISBLK(st.st_mode)) {
+        block = true;
+        if (::ioctl(fd, BLKGETSIZE64, &size) != 0) {
+            const int e = errno;
+            ::close(fd);
+            return os_error(path, "BLKGETSIZE64", e);
+        }
+    } else {
+        ::close(fd);
+        return make_error(Errc::invalid_argument, fmt::format("disk '{}': neither a regular file nor a block device", path));
+    }
+    if (::fcntl(fd, F_SETFL, 0) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return os_error(path, "fcntl", e);
+    }
+    return std::unique_ptr<RawFile>(new RawFile(fd, path, size, read_only, block));
+}
+
+RawFile::~RawFile() { ::close(fd_); }
+
+Result<void> RawFile::transfer(const iovec* iov, int count, uint64_t offset, bool write) {
+    // preadv/pwritev may stop short (a signal, a huge request): go on from
+    // where they stopped, on a copy of the vector.
+    std::vector<iovec> v(iov, iov + count);
+    size_t i = 0;
+    while (i < v.size()) {
+        const int n = static_cast<int>(std::min<size_t>(v.size() - i, IOV_MAX));
+        const ssize_t done = write ? ::pwritev(fd_, v.data() + i, n, static_cast<off_t>(offset))
+                                   : ::preadv(fd_, v.data() + i, n, static_cast<off_t>(offset));
+        if (done < 0) {
+            if (errno == EINTR) continue;
+            return os_error(path_, write ? "write" : "read", errno);
+        }
+        if (done == 0) return make_error(Errc::io_error, fmt::format("disk '{}': {} past the end of the file", path_, write ? "write" : "read"));
+        offset += static_cast<uint64_t>(done);
+        size_t left = static_cast<size_t>(done);
+        while (i < v.size() && left >= v[i].iov_len) left -= v[i++].iov_len;
+        if (i < v.size()) {
+            v[i].iov_base = static_cast<uint8_t*>(v[i].iov_base) + left;
+            v[i].iov_len -= left;
+        }
+    }
+    return {};
+}
+
+Result<void> RawFile::read(const iovec* iov, int count, uint64_t offset) { return transfer(iov, count, offset, false); }
+
+Result<void> RawFile::write(const iovec* iov, int count, uint64_t offset) {
+    if (read_only_) return make_error(Errc::permission_denied, fmt::format("disk '{}' is read-only", path_));
+    return transfer(iov, count, offset, true);
+}
+
+Result<void> RawFile::flush() {
+    if (::fdatasync(fd_) != 0) return os_error(path_, "fdatasync", errno);
+    return {};
+}
+
+Result<void> RawFile::discard(uint64_t offset, uint64_t length) {
+    if (read_only_) return make_error(Errc::permission_denied, fmt::format("disk '{}' is read-only", path_));
+    if (block_device_) {
+        uint64_t range[2] = {offset, length};
+        if (::ioctl(fd_, BLKDISCARD, range) != 0 && errno != EOPNOTSUPP) return os_error(path_, "BLKDISCARD", errno);
+        return {};
+    }
+    // A hint: a file system without hole punching keeps the blocks.
+    if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length)) != 0 &&
+        errno != EOPNOTSUPP)
+        return os_error(path_, "fallocate(PUNCH_HOLE)", errno);
+    return {};
+}
+
+Result<void> RawFile::write_zeroes(uint64_t offset, uint64_t length, bool unmap) {
+    if (read_only_) return make_error(Errc::permission_denied, fmt::format("disk '{}' is read-only", path_));
+    if (block_device_) {
+        uint64_t range[2] = {offset, length};
+        if (::ioctl(fd_, BLKZEROOUT, range) != 0) return os_error(path_, "BLKZEROOUT", errno);
+        return {};
+    }
+    const int mode = unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+    if (::fallocate(fd_, mode, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0) return {};
+    if (errno != EOPNOTSUPP) return os_error(path_, "fallocate", errno);
+    // No fallocate here (tmpfs without ZERO_RANGE, NFS): write zeros.
+    static const std::vector<uint8_t> zeros(1 << 20);
+    while (length > 0) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(length, zeros.size()));
+        iovec v{const_cast<uint8_t*>(zeros.data()), n};
+        if (auto r = transfer(&v, 1, offset, true); !r) return r;
+        offset += n;
+        length -= n;
+    }
+    return {};
+}
+
+} // namespace hv::dev

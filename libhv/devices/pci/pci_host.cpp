@@ -1,0 +1,123 @@
+#include "devices/pci/pci_host.hpp"
+
+#include <cstring>
+
+#include "core/memory_map.hpp"
+
+namespace hv::dev {
+
+namespace {
+
+constexpr uint32_t kEnable = 1u << 31;
+constexpr uint16_t kResetOffset = 1; // port 0xcf9
+constexpr uint16_t kDataOffset = 4;  // ports 0xcfc..0xcff
+
+// Red Hat's PCIe host bridge ID (QEMU's "gpex"): a bridge with no registers
+// of its own that every OS binds nothing to.
+constexpr core::pci::Identity kBridge{0x1b36, 0x0008, 0, 0x060000, 0x1b36, 0x0008, 0};
+
+uint32_t load(const uint8_t* d, uint8_t size) {
+    uint32_t v = 0;
+    for (uint8_t i = 0; i < size; ++i) v |= uint32_t{d[i]} << (8 * i);
+    return v;
+}
+
+void store(uint8_t* d, uint32_t v, uint8_t size) {
+    for (uint8_t i = 0; i < size; ++i) d[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+} // namespace
+
+PciHost::PciHost(IoDevice* reset) : reset_(reset), bridge_(kBridge) {}
+
+Result<uint32_t> PciHost::add(PciDevice* device) {
+    if (devices_.size() + 1 >= kSlots) return make_error(Errc::invalid_argument, "PCI bus 0 is full (31 devices at most)");
+    devices_.push_back(device);
+    return static_cast<uint32_t>(devices_.size());
+}
+
+uint32_t PciHost::config_read(uint32_t bus, uint32_t dev, uint32_t fn, uint32_t offset, uint8_t size) {
+    const uint32_t none = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+    if (bus != 0 || fn != 0 || dev >= kSlots) return none;
+    if (dev == 0) return bridge_.read(offset, size); // under mu_
+    if (dev > devices_.size()) return none;
+    return devices_[dev - 1]->config_read(offset, size);
+}
+
+void PciHost::config_write(uint32_t bus, uint32_t dev, uint32_t fn, uint32_t offset, uint32_t value, uint8_t size) {
+    if (bus != 0 || fn != 0 || dev >= kSlots) return;
+    if (dev == 0) {
+        bridge_.write(offset, value, size);
+    } else if (dev <= devices_.size()) {
+        devices_[dev - 1]->config_write(offset, value, size);
+    }
+}
+
+bool PciHost::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
+    if (gpa >= core::kPciEcamBase && gpa - core::kPciEcamBase < core::kPciEcamSize) {
+        const uint64_t off = gpa - core::kPciEcamBase;
+        const uint32_t reg = static_cast<uint32_t>(off & 0xfff);
+        // Naturally aligned 1, 2 or 4 bytes (PCIe 5.0 7.2.2); anything else
+        // reads all ones and is dropped.
+        const bool aligned = (size == 1 || size == 2 || size == 4) && reg % size == 0;
+        std::lock_guard lock(mu_);
+        if (!write) {
+            store(data, aligned ? config_read(0, (off >> 15) & 31, (off >> 12) & 7, reg, size) : 0xffffffffu, size);
+        } else if (aligned) {
+            config_write(0, (off >> 15) & 31, (off >> 12) & 7, reg, load(data, size), size);
+        }
+        return true;
+    }
+    for (PciDevice* d : devices_)
+        if (d->mmio(gpa, data, size, write)) return true;
+    return false;
+}
+
+uint8_t PciHost::read(uint16_t offset) {
+    uint8_t b = 0xff;
+    read_access(offset, &b, 1);
+    return b;
+}
+
+void PciHost::write(uint16_t offset, uint8_t value) { write_access(offset, &value, 1); }
+
+void PciHost::read_access(uint16_t offset, uint8_t* data, uint8_t size) {
+    if (offset == 0 && size == 4) {
+        std::lock_guard lock(mu_);
+        store(data, address_, 4);
+        return;
+    }
+    if (offset == kResetOffset && size == 1 && reset_ != nullptr) {
+        data[0] = reset_->read(0);
+        return;
+    }
+    if (offset >= kDataOffset && (offset - kDataOffset) % size == 0) {
+        std::lock_guard lock(mu_);
+        const uint32_t a = address_;
+        if ((a & kEnable) != 0) {
+            store(data, config_read((a >> 16) & 0xff, (a >> 11) & 31, (a >> 8) & 7, (a & 0xfc) + (offset - kDataOffset), size), size);
+            return;
+        }
+    }
+    std::memset(data, 0xff, size);
+}
+
+void PciHost::write_access(uint16_t offset, const uint8_t* data, uint8_t size) {
+    if (offset == 0 && size == 4) {
+        std::lock_guard lock(mu_);
+        address_ = load(data, 4) & 0x80fffffcu; // enable, bus, device, function, dword register
+        return;
+    }
+    if (offset == kResetOffset && size == 1 && reset_ != nullptr) {
+        reset_->write(0, data[0]);
+        return;
+    }
+    if (offset >= kDataOffset && (offset - kDataOffset) % size == 0) {
+        std::lock_guard lock(mu_);
+        const uint32_t a = address_;
+        if ((a & kEnable) != 0)
+            config_write((a >> 16) & 0xff, (a >> 11) & 31, (a >> 8) & 7, (a & 0xfc) + (offset - kDataOffset), load(data, size), size);
+    }
+}
+
+} // namespace hv::dev
