@@ -37,13 +37,16 @@ std::string guest_disk_name(size_t index) {
 
 RootMapping map_root(const std::string& cmdline, const std::vector<DiskSpec>& disks) {
     RootMapping out{cmdline, {}};
-    // The last root= wins in Linux; look at each whole word.
+    // Linux splits its command line at whitespace and the last root= wins:
+    // only that word is looked at.
+    const auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
     size_t at = std::string::npos;
-    for (size_t pos = 0; (pos = cmdline.find("root=/dev/", pos)) != std::string::npos; pos += 1)
-        if (pos == 0 || cmdline[pos - 1] == ' ') at = pos;
-    if (at == std::string::npos) return out;
+    for (size_t pos = 0; (pos = cmdline.find("root=", pos)) != std::string::npos; pos += 1)
+        if (pos == 0 || space(cmdline[pos - 1])) at = pos;
+    if (at == std::string::npos || cmdline.compare(at, 10, "root=/dev/") != 0) return out;
     const size_t name_at = at + 10;
-    const size_t end = std::min(cmdline.find(' ', name_at), cmdline.size());
+    size_t end = name_at;
+    while (end < cmdline.size() && !space(cmdline[end])) ++end;
     const std::string name = cmdline.substr(name_at, end - name_at);
     const auto root = parse_vdev(name);
     if (!root) return out;

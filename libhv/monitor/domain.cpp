@@ -9,6 +9,7 @@
 #include "boot/linux64_loader.hpp"
 #include "core/acpi/acpi_tables.hpp"
 #include "devices/virtio/virtio_blk.hpp"
+#include "devices/virtio/virtio_console.hpp"
 #include "core/memory_map.hpp"
 
 namespace hv {
@@ -23,6 +24,20 @@ double thread_cpu_seconds(clockid_t clock) {
     timespec ts{};
     if (::clock_gettime(clock, &ts) != 0) return 0;
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The console Linux makes /dev/console: the last console= on its command
+// line; hvc0 when there is none (a PC guest's PV console, as xl's default
+// for a PV guest).
+Domain::ConsoleKind default_console_of(const std::string& cmdline) {
+    Domain::ConsoleKind kind = Domain::ConsoleKind::pv;
+    for (size_t pos = 0; (pos = cmdline.find("console=", pos)) != std::string::npos; pos += 8) {
+        if (pos != 0 && cmdline[pos - 1] != ' ') continue;
+        const std::string_view name = std::string_view(cmdline).substr(pos + 8);
+        if (name.substr(0, 4) == "ttyS") kind = Domain::ConsoleKind::serial;
+        else if (name.substr(0, 3) == "hvc") kind = Domain::ConsoleKind::pv;
+    }
+    return kind;
 }
 
 } // namespace
@@ -88,6 +103,10 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     if (auto r = d->io_bus_.attach(dev::Serial16550::kCom1Base, dev::Serial16550::kPorts, &d->serial_); !r) return r.error();
     d->dispatcher_ = std::make_unique<core::HypercallDispatcher>(d->vm_->ram(), static_cast<core::DomainServices&>(*d));
     Domain* self = d.get();
+    d->default_console_ = d->pc_ ? default_console_of(d->spec_.cmdline) : ConsoleKind::serial;
+    d->pv_console_.set_input_notify([self] {
+        if (self->pv_console_device_ != nullptr) self->pv_console_device_->poll();
+    });
     d->console_.set_input_notify([self] {
         if (self->pc_) {
             self->serial_.input_arrived();
@@ -128,26 +147,38 @@ Result<void> Domain::build_pc_machine() {
     if (auto r = io_bus_.attach(dev::PciHost::kPortBase, dev::PciHost::kPorts, pci_host_.get()); !r) return r.error();
     static_assert(dev::PvPanic::kPort == core::acpi::kPvPanicPort);
     if (auto r = io_bus_.attach(dev::PvPanic::kPort, 1, pvpanic_.get()); !r) return r.error();
-    return add_disks();
+    return add_pci_devices();
 }
 
-// Each disk is a virtio-blk PCI function, in config order (slots 1..), its
-// BAR placed by hv in the PCI window as firmware would.
-Result<void> Domain::add_disks() {
+// The virtio devices, each a PCI function with its BAR placed by hv in the
+// PCI window as firmware would: the disks in config order (slots 1..: the
+// guest names them vda, vdb, ... in that order), then the console.
+Result<void> Domain::add_pci_devices() {
     uint64_t bar = core::kPciMmioBase;
-    for (DiskDevice& disk : spec_.disks) {
+    const auto add = [&](std::unique_ptr<core::virtio::VirtioDevice> device, std::string name) -> Result<dev::VirtioPci*> {
         if (bar + core::virtio::kBarSize > core::kPciMmioBase + core::kPciMmioSize)
             return make_error(Errc::invalid_argument, "too many devices for the PCI window");
-        const std::string name = fmt::format("domain {} disk {}", spec_.domid, disk.vdev);
-        auto blk = std::make_unique<dev::VirtioBlk>(std::move(disk.backend), vm_->ram(), disk.vdev, log_);
-        auto fn = dev::VirtioPci::create(std::move(blk), *vm_, bar, name, log_);
+        auto fn = dev::VirtioPci::create(std::move(device), *vm_, bar, std::move(name), log_);
         if (!fn) return fn.error();
         if (auto slot = pci_host_->add(fn->get()); !slot) return slot.error();
-        pci_devices_.push_back(std::move(*fn));
         bar += core::virtio::kBarSize;
+        pci_devices_.push_back(std::move(*fn));
+        return pci_devices_.back().get();
+    };
+    for (DiskDevice& disk : spec_.disks) {
+        auto blk = std::make_unique<dev::VirtioBlk>(std::move(disk.backend), vm_->ram(), disk.vdev, log_);
+        if (auto r = add(std::move(blk), fmt::format("domain {} disk {}", spec_.domid, disk.vdev)); !r) return r.error();
     }
     spec_.disks.clear(); // the devices own the backends now
+    auto con = add(std::make_unique<dev::VirtioConsole>(pv_console_, vm_->ram()), fmt::format("domain {} console", spec_.domid));
+    if (!con) return con.error();
+    pv_console_device_ = *con;
     return {};
+}
+
+dev::Console& Domain::console(ConsoleKind kind) {
+    if (kind == ConsoleKind::automatic) kind = default_console_;
+    return pc_ && kind == ConsoleKind::pv ? pv_console_ : console_;
 }
 
 void Domain::device_request(dev::AcpiPm::Request r) {

@@ -123,7 +123,14 @@ public:
     double cpu_seconds() const;
     std::chrono::steady_clock::time_point started_at() const { return started_at_; }
 
-    dev::Console& console() { return console_; }
+    // xl console -t: the 16550 (ttyS0) or the PV console (a PC's
+    // virtio-console, hvc0; on hv's PV machine the console_io hypercall
+    // and the 16550 share one stream, which both names reach).
+    enum class ConsoleKind : uint8_t { automatic, serial, pv };
+    // `automatic`: the console the guest's command line names last
+    // (console=ttyS* serial, console=hvc* pv); with no console= a PC
+    // guest's is pv, as xl's for a PV guest.
+    dev::Console& console(ConsoleKind kind = ConsoleKind::automatic);
 
 private:
     struct Vcpu {
@@ -151,7 +158,7 @@ private:
     void announce_stop(StopInfo info);
     // The PC machine's devices, firmware tables and boot vCPUs.
     Result<void> build_pc_machine();
-    Result<void> add_disks();
+    Result<void> add_pci_devices();
     // A device asked for a stop during this exit (ACPI poweroff or reset,
     // a pvpanic report); the exit's handler carries it out.
     void device_request(dev::AcpiPm::Request r);
@@ -184,7 +191,9 @@ private:
     std::shared_ptr<const platform::Clock> clock_;
     std::unique_ptr<platform::Vm> vm_; // before vcpus_, so they are destroyed first
     std::unique_ptr<core::HypercallDispatcher> dispatcher_;
-    dev::Console console_;
+    dev::Console console_;    // the 16550's (and the console_io hypercall's)
+    dev::Console pv_console_; // the PC's virtio-console (hvc0)
+    ConsoleKind default_console_ = ConsoleKind::serial;
     dev::Serial16550 serial_{console_};
     dev::IoBus io_bus_; // written at create, read-only after: no lock needed
     bool pc_ = false;
@@ -194,6 +203,7 @@ private:
     std::unique_ptr<dev::PvPanic> pvpanic_;
     std::unique_ptr<dev::PciHost> pci_host_;
     std::vector<std::unique_ptr<dev::VirtioPci>> pci_devices_; // slots 1..
+    dev::VirtioPci* pv_console_device_ = nullptr;              // among them
 
     mutable std::mutex mu_;
     std::condition_variable left_cv_; // a vCPU left the guest (pause() waits for quiescence)

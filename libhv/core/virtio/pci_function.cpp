@@ -120,7 +120,8 @@ void PciFunction::reset() {
         queues_[q].reset();
     }
     // Every MSI-X vector starts masked (PCI 3.0 6.8.2.9).
-    for (uint32_t v = 0; v < kMsixVectors; ++v) store(msix_table_ + 16 * v, 0, 16), msix_table_[16 * v + 12] = 1;
+    for (uint32_t i = 0; i < sizeof msix_table_; ++i) msix_table_[i] = 0;
+    for (uint32_t v = 0; v < kMsixVectors; ++v) msix_table_[16 * v + 12] = 1;
     msix_pending_ = 0;
 }
 
@@ -260,6 +261,10 @@ void PciFunction::enable_queue(uint32_t q) {
         return;
     }
     r.enabled = true;
+}
+
+void PciFunction::poll() {
+    if ((status_ & kStatusDriverOk) != 0 && (status_ & kStatusNeedsReset) == 0) device_.poll(*this);
 }
 
 SplitQueue* PciFunction::queue(uint32_t q) {

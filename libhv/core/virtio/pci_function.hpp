@@ -72,9 +72,9 @@ public:
     uint8_t status() const { return status_; }
     uint64_t driver_features() const { return driver_features_; }
 
-    // For a device model working outside a kick (a backend completion, input
-    // arriving): the same queue access notify() gets.
-    Queues& queues() { return *this; }
+    // Host-side work for the device model (VirtioDevice::poll), when the
+    // driver has it running (DRIVER_OK, no reset needed); else nothing.
+    void poll();
 
 private:
     struct QueueRegs {

@@ -59,6 +59,9 @@ public:
     virtual void reset() = 0;
     // The driver kicked queue `q` (enabled, device active).
     virtual void notify(Queues& queues, uint32_t q) = 0;
+    // Work arrived from the host side (console input, a backend's
+    // completion): the device is active; move what it can.
+    virtual void poll(Queues& queues) { (void)queues; }
 };
 
 } // namespace hv::core::virtio

@@ -46,6 +46,11 @@ bool VirtioPci::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
     return true;
 }
 
+void VirtioPci::poll() {
+    std::lock_guard lock(mu_);
+    fn_.poll();
+}
+
 // Under mu_ (the transport calls it while it handles an access or a kick).
 void VirtioPci::msi(uint64_t address, uint32_t data) {
     if (auto r = vm_.signal_msi(address, data); !r && !msi_failed_) {

@@ -24,6 +24,8 @@ public:
                                                      uint64_t bar_gpa, std::string name, std::shared_ptr<spdlog::logger> log);
 
     core::virtio::VirtioDevice& device() { return *device_; }
+    // Host-side work arrived for the device (any thread).
+    void poll();
 
     uint32_t config_read(uint32_t offset, uint8_t size) override;
     void config_write(uint32_t offset, uint32_t value, uint8_t size) override;
