@@ -40,7 +40,7 @@ double ours_once(hv::Monitor& m, const hv::config::DomainConfig& cfg, double& in
     auto id = m.create(cfg, /*paused=*/true);
     if (!id) die("Monitor::create: " + id.error().message);
     in_create = seconds_between(t0, Clock::now());
-    auto sub = m.console_subscribe(*id, [&](std::string_view bytes) {
+    auto sub = m.console_subscribe(*id, hv::Domain::ConsoleKind::automatic, [&](std::string_view bytes) {
         if (bytes.find('!') == std::string_view::npos) return;
         const auto t = Clock::now();
         std::lock_guard lock(mu);
@@ -54,7 +54,7 @@ double ours_once(hv::Monitor& m, const hv::config::DomainConfig& cfg, double& in
     const bool ok = cv.wait_for(lock, std::chrono::seconds(10), [&] { return seen.has_value(); });
     const auto t1 = seen.value_or(t0);
     lock.unlock();
-    m.console_unsubscribe(*id, *sub);
+    m.console_unsubscribe(*id, hv::Domain::ConsoleKind::automatic, *sub);
     if (auto r = m.destroy(*id); !r) die("destroy: " + r.error().message);
     if (!ok) die("the guest's byte did not reach the console within 10 s");
     return seconds_between(t0, t1);

@@ -153,7 +153,7 @@ std::vector<double> wake_latencies(Mode mode, int samples) {
     std::mutex mu;
     std::condition_variable cv;
     std::string seen;
-    auto sub = m->console_subscribe(id, [&](std::string_view bytes) {
+    auto sub = m->console_subscribe(id, hv::Domain::ConsoleKind::automatic, [&](std::string_view bytes) {
         std::lock_guard lock(mu);
         seen.append(bytes);
         cv.notify_all();
@@ -183,7 +183,7 @@ std::vector<double> wake_latencies(Mode mode, int samples) {
         lock.unlock();
         std::this_thread::sleep_for(std::chrono::milliseconds(7)); // off the slice boundaries
     }
-    m->console_unsubscribe(id, *sub);
+    m->console_unsubscribe(id, hv::Domain::ConsoleKind::automatic, *sub);
     return out;
 }
 

@@ -16,6 +16,7 @@
 #include "config/xl_cfg_parser.hpp"
 #include "core/sched/cpu_mask.hpp"
 #include "core/sched/scheduler.hpp"
+#include "hv/abi/control.h"
 #include "hv/abi/domain_name.h"
 #include "platform/kvm/kvm_vm.hpp"
 
@@ -499,6 +500,10 @@ hv::Result<void> check_disks(const DomainConfig& dc) {
         if (!d.backend.empty()) return unsupported("backend domains are not supported (the disk is served by hv itself)");
         if (!d.script.empty()) return unsupported("block scripts are not supported");
         if (d.target.empty()) return refuse(dc, Errc::invalid_argument, {"disk"}, which + "no target");
+        if (d.target.size() >= HV_CTL_BLOCK_TARGET_MAX)
+            return refuse(dc, Errc::invalid_argument, {"disk"},
+                          which + "a target path of " + std::to_string(d.target.size()) + " bytes (at most " +
+                              std::to_string(HV_CTL_BLOCK_TARGET_MAX - 1) + ")");
     }
     return {};
 }

@@ -15,7 +15,7 @@ std::optional<Vdev> parse_vdev(std::string_view v) {
     size_t i = prefix;
     while (i < v.size() && std::islower(static_cast<unsigned char>(v[i])) != 0) ++i;
     const size_t letters = i - prefix;
-    if (letters == 0 || letters > 2 || (v.substr(0, 2) == "hd" && letters > 1)) return std::nullopt;
+    if (letters == 0 || letters > 2 || (v.substr(0, 2) == "hd" && (letters > 1 || v[2] > 't'))) return std::nullopt;
     Vdev out{std::string(v.substr(0, i)), 0};
     if (i == v.size()) return out;
     if (v[i] == '0' || v.size() - i > 3) return std::nullopt;
@@ -25,6 +25,21 @@ std::optional<Vdev> parse_vdev(std::string_view v) {
     }
     if (out.partition > 255) return std::nullopt;
     return out;
+}
+
+uint32_t xen_devid(const Vdev& v) {
+    const bool hd = v.disk.rfind("hd", 0) == 0;
+    const size_t prefix = v.disk.rfind("xvd", 0) == 0 ? 3 : 2;
+    uint32_t disk = 0;
+    for (size_t i = prefix; i < v.disk.size(); ++i) disk = disk * 26 + static_cast<uint32_t>(v.disk[i] - 'a') + (i + 1 < v.disk.size() ? 1 : 0);
+    if (hd) {
+        static constexpr uint32_t kIdeMajors[] = {3, 22, 33, 34, 56, 57, 88, 89, 90, 91}; // parse_vdev: hda..hdt
+        const uint32_t major = kIdeMajors[disk / 2];
+        return major << 8 | (disk % 2) << 6 | v.partition;
+    }
+    if (v.disk.rfind("sd", 0) == 0 && disk < 16) return 8u << 8 | disk << 4 | v.partition;
+    if (disk < 16) return 202u << 8 | disk << 4 | v.partition;
+    return 1u << 28 | disk << 8 | v.partition;
 }
 
 std::string guest_disk_name(size_t index) {

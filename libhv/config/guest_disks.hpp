@@ -20,12 +20,20 @@ constexpr size_t kMaxDisks = 16;
 
 // A vdev as Xen spells it: "xvd", "hd", "sd" or "vd", a disk (one or two
 // letters: a..z, aa..), and an optional partition number (1..255). hd takes
-// one letter only (hda..hdt in Xen's scheme; hv takes a..z).
+// one letter only (hda..hdt, as in Xen's scheme).
 struct Vdev {
     std::string disk;        // "xvda" of "xvda2"
     unsigned partition = 0;  // 2 of "xvda2"; 0: the whole disk
 };
 std::optional<Vdev> parse_vdev(std::string_view vdev);
+
+// Xen's device number for a vdev (xen-vbd-interface(7)), what xl
+// block-list prints: xvd disks 0..15 are 202 << 8 | disk << 4 | partition,
+// later ones 1 << 28 | disk << 8 | partition; hda/hdb major 3 and hdc/hdd
+// major 22, hde.. in pairs on Linux's later IDE majors (33, 34, 56, 57, 88..91),
+// 64 per disk; sd disks 0..15 8 << 8 | disk << 4 | partition.
+// vd, Xen's nothing, is numbered as xvd.
+uint32_t xen_devid(const Vdev& v);
 
 // What the guest calls the index-th disk of the config (0: "vda").
 std::string guest_disk_name(size_t index);

@@ -10,11 +10,11 @@ void BackendService::call(const Peer&, uint32_t op, std::string payload, std::fu
     });
 }
 
-void BackendService::subscribe_console(const Peer&, uint32_t domid, ConsoleSink sink,
+void BackendService::subscribe_console(const Peer&, uint32_t domid, sdk::ConsoleType type, ConsoleSink sink,
                                        std::function<void(Result<std::unique_ptr<sdk::Subscription>>)> done) {
     // The monitor's console subscription replays history, then goes live;
     // it ends when the domain does (the peer learns that from events).
-    done(backend_.subscribe_console(domid, std::move(sink.data)));
+    done(backend_.subscribe_console(domid, type, std::move(sink.data)));
 }
 
 } // namespace hv::control

@@ -19,7 +19,7 @@ public:
     Result<std::unique_ptr<sdk::Subscription>> subscribe_events(std::function<void(const sdk::Event&)> fn) override {
         return backend_.subscribe_events(std::move(fn));
     }
-    void subscribe_console(const Peer& peer, uint32_t domid, ConsoleSink sink,
+    void subscribe_console(const Peer& peer, uint32_t domid, sdk::ConsoleType type, ConsoleSink sink,
                            std::function<void(Result<std::unique_ptr<sdk::Subscription>>)> done) override;
 
     // Waits for running requests (before the backend goes away).

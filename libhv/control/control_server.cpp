@@ -222,7 +222,9 @@ private:
     void subscribe(const wire::Frame& f) {
         auto req = wire::unpack<hv_ctl_subscribe_t>(f.payload);
         if (!req || f.payload.size() != sizeof(hv_ctl_subscribe_t) || req->flags == 0 ||
-            (req->flags & ~(HV_CTL_SUB_EVENTS | HV_CTL_SUB_CONSOLE)) != 0) {
+            (req->flags & ~(HV_CTL_SUB_EVENTS | HV_CTL_SUB_CONSOLE | HV_CTL_SUB_CONSOLE_SERIAL | HV_CTL_SUB_CONSOLE_PV)) != 0 ||
+            ((req->flags & (HV_CTL_SUB_CONSOLE_SERIAL | HV_CTL_SUB_CONSOLE_PV)) != 0 && (req->flags & HV_CTL_SUB_CONSOLE) == 0) ||
+            (req->flags & (HV_CTL_SUB_CONSOLE_SERIAL | HV_CTL_SUB_CONSOLE_PV)) == (HV_CTL_SUB_CONSOLE_SERIAL | HV_CTL_SUB_CONSOLE_PV)) {
             reply(f, HV_EINVAL, "subscribe: bad flags or size");
             return process();
         }
@@ -262,7 +264,10 @@ private:
                 });
             };
             auto end = sink.end;
-            server_.service_.subscribe_console(peer_, domid, std::move(sink),
+            const sdk::ConsoleType type = (req->flags & HV_CTL_SUB_CONSOLE_SERIAL) != 0 ? sdk::ConsoleType::serial
+                                          : (req->flags & HV_CTL_SUB_CONSOLE_PV) != 0   ? sdk::ConsoleType::pv
+                                                                                        : sdk::ConsoleType::automatic;
+            server_.service_.subscribe_console(peer_, domid, type, std::move(sink),
                                                [weak, exec, end](Result<std::unique_ptr<sdk::Subscription>> s) {
                 if (!s) return end(s.error());
                 auto sub = std::make_shared<std::unique_ptr<sdk::Subscription>>(std::move(*s));

@@ -347,13 +347,15 @@ Result<std::unique_ptr<sdk::Subscription>> MonitorBackend::subscribe_events(std:
     return std::unique_ptr<sdk::Subscription>(new MonitorSubscription([m, id] { m->unsubscribe(id); }));
 }
 
-Result<std::unique_ptr<sdk::Subscription>> MonitorBackend::subscribe_console(uint32_t domid,
+Result<std::unique_ptr<sdk::Subscription>> MonitorBackend::subscribe_console(uint32_t domid, sdk::ConsoleType type,
                                                                              std::function<void(std::string_view)> fn) {
     Monitor* m = m_.get();
-    auto id = m->console_subscribe(domid, std::move(fn), true);
+    const Domain::ConsoleKind kind = kind_of(type);
+    auto id = m->console_subscribe(domid, kind, std::move(fn), true);
     if (!id) return id.error();
     const int sub = *id;
-    return std::unique_ptr<sdk::Subscription>(new MonitorSubscription([m, domid, sub] { m->console_unsubscribe(domid, sub); }));
+    return std::unique_ptr<sdk::Subscription>(
+        new MonitorSubscription([m, domid, kind, sub] { m->console_unsubscribe(domid, kind, sub); }));
 }
 
 } // namespace hv::control

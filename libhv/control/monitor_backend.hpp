@@ -28,8 +28,12 @@ public:
     Result<std::vector<sdk::DomainInfo>> list() override;
     Result<uint32_t> lookup(std::string_view name_or_id) override { return m_->lookup(name_or_id); }
     Result<sdk::DomainInfo> wait(uint32_t domid, uint32_t timeout_ms) override;
-    Result<void> console_write(uint32_t domid, std::string_view bytes) override { return m_->console_input(domid, bytes); }
-    Result<std::string> console_history(uint32_t domid) override { return m_->console_history(domid); }
+    Result<void> console_write(uint32_t domid, sdk::ConsoleType type, std::string_view bytes) override {
+        return m_->console_input(domid, kind_of(type), bytes);
+    }
+    Result<std::string> console_history(uint32_t domid, sdk::ConsoleType type) override {
+        return m_->console_history(domid, kind_of(type));
+    }
     Result<sdk::HostInfo> host_info() override;
     Result<std::vector<std::string>> dmesg() override { return m_->dmesg(); }
     // The monitor's own host scheduler (Monitor::Options::Sched::Mode::own).
@@ -44,7 +48,13 @@ public:
     Result<void> undefine(std::string_view) override { return managed_unsupported(); }
     Result<std::vector<std::string>> list_defined() override { return managed_unsupported(); }
     Result<std::unique_ptr<sdk::Subscription>> subscribe_events(std::function<void(const sdk::Event&)> fn) override;
-    Result<std::unique_ptr<sdk::Subscription>> subscribe_console(uint32_t domid,
+    Result<std::vector<sdk::BlockInfo>> block_list(uint32_t domid) override { return m_->block_list(domid); }
+    static Domain::ConsoleKind kind_of(sdk::ConsoleType t) {
+        return t == sdk::ConsoleType::serial ? Domain::ConsoleKind::serial
+               : t == sdk::ConsoleType::pv   ? Domain::ConsoleKind::pv
+                                             : Domain::ConsoleKind::automatic;
+    }
+    Result<std::unique_ptr<sdk::Subscription>> subscribe_console(uint32_t domid, sdk::ConsoleType type,
                                                                  std::function<void(std::string_view)> fn) override;
 
 private:

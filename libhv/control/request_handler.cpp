@@ -52,6 +52,7 @@ const char* op_name(uint32_t op) {
     case HV_DOMCTL_SHUTDOWN: return "shutdown";
     case HV_DOMCTL_RENAME: return "rename";
     case HV_DOMCTL_VCPU_SET: return "vcpu set";
+    case HV_DOMCTL_BLOCK_LIST: return "block list";
     case HV_DOMCTL_LIST: return "list";
     case HV_DOMCTL_LOOKUP: return "lookup";
     case HV_DOMCTL_WAIT: return "wait";
@@ -147,21 +148,33 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
         for (const auto& n : *names) text += n + "\n";
         return ok(std::move(text));
     }
+    case HV_DOMCTL_BLOCK_LIST: {
+        auto req = exactly<hv_ctl_domid_t>(payload);
+        if (!req) return size_error("block list", payload.size(), sizeof(hv_ctl_domid_t));
+        if (req->_pad0 != 0) return bad("block list: nonzero padding");
+        auto l = b.block_list(req->domid);
+        if (!l) return error_reply(l.error());
+        std::string out;
+        for (const sdk::BlockInfo& d : *l) out += wire::pack(wire::to_wire(d));
+        return ok(std::move(out));
+    }
+    case HV_DOMCTL_CONSOLE_HISTORY: {
+        auto req = exactly<hv_ctl_console_t>(payload);
+        if (!req) return size_error(op_name(op), payload.size(), sizeof(hv_ctl_console_t));
+        if (req->console > HV_CTL_CONSOLE_PV) return bad(fmt::format("console history: unknown console {}", req->console));
+        auto h = b.console_history(req->domid, static_cast<sdk::ConsoleType>(req->console));
+        return h ? ok(*h) : error_reply(h.error());
+    }
     case HV_DOMCTL_DESTROY:
     case HV_DOMCTL_PAUSE:
     case HV_DOMCTL_UNPAUSE:
-    case HV_DOMCTL_INFO:
-    case HV_DOMCTL_CONSOLE_HISTORY: {
+    case HV_DOMCTL_INFO: {
         auto req = exactly<hv_ctl_domid_t>(payload);
         if (!req) return size_error(op_name(op), payload.size(), sizeof(hv_ctl_domid_t));
         if (req->_pad0 != 0) return bad(fmt::format("{}: nonzero padding", op_name(op)));
         if (op == HV_DOMCTL_DESTROY) return from(b.destroy(req->domid));
         if (op == HV_DOMCTL_PAUSE) return from(b.pause(req->domid));
         if (op == HV_DOMCTL_UNPAUSE) return from(b.unpause(req->domid));
-        if (op == HV_DOMCTL_CONSOLE_HISTORY) {
-            auto h = b.console_history(req->domid);
-            return h ? ok(*h) : error_reply(h.error());
-        }
         auto i = b.info(req->domid);
         return i ? ok(wire::pack(wire::to_wire(*i))) : error_reply(i.error());
     }
@@ -210,10 +223,11 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
         return i ? ok(wire::pack(wire::to_wire(*i))) : error_reply(i.error());
     }
     case HV_DOMCTL_CONSOLE_WRITE: {
-        auto req = wire::unpack<hv_ctl_domid_t>(payload);
-        if (!req) return size_error("console write", payload.size(), sizeof(hv_ctl_domid_t));
-        if (req->_pad0 != 0) return bad("console write: nonzero padding");
-        return from(b.console_write(req->domid, payload.substr(sizeof(hv_ctl_domid_t))));
+        auto req = wire::unpack<hv_ctl_console_t>(payload);
+        if (!req) return size_error("console write", payload.size(), sizeof(hv_ctl_console_t));
+        if (req->console > HV_CTL_CONSOLE_PV) return bad(fmt::format("console write: unknown console {}", req->console));
+        return from(b.console_write(req->domid, static_cast<sdk::ConsoleType>(req->console),
+                                    payload.substr(sizeof(hv_ctl_console_t))));
     }
     default:
         if (is_sched_op(op)) return handle_sched_request(b, op, payload);

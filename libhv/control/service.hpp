@@ -48,7 +48,7 @@ public:
 
     // A console stream (history first, then live, neither missed nor
     // repeated). `done` gets the Subscription, or why there is none.
-    virtual void subscribe_console(const Peer& peer, uint32_t domid, ConsoleSink sink,
+    virtual void subscribe_console(const Peer& peer, uint32_t domid, sdk::ConsoleType type, ConsoleSink sink,
                                    std::function<void(Result<std::unique_ptr<sdk::Subscription>>)> done) = 0;
 };
 

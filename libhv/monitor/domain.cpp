@@ -167,13 +167,32 @@ Result<void> Domain::add_pci_devices() {
     };
     for (DiskDevice& disk : spec_.disks) {
         auto blk = std::make_unique<dev::VirtioBlk>(std::move(disk.backend), vm_->ram(), disk.vdev, log_);
-        if (auto r = add(std::move(blk), fmt::format("domain {} disk {}", spec_.domid, disk.vdev)); !r) return r.error();
+        const dev::VirtioBlk* model = blk.get();
+        auto fn = add(std::move(blk), fmt::format("domain {} disk {}", spec_.domid, disk.vdev));
+        if (!fn) return fn.error();
+        disks_.push_back(Disk{*fn, model, disk.vdev, disk.guest_name, disk.devid});
     }
     spec_.disks.clear(); // the devices own the backends now
     auto con = add(std::make_unique<dev::VirtioConsole>(pv_console_, vm_->ram()), fmt::format("domain {} console", spec_.domid));
     if (!con) return con.error();
     pv_console_device_ = *con;
     return {};
+}
+
+std::vector<sdk::BlockInfo> Domain::block_list() const {
+    std::vector<sdk::BlockInfo> out;
+    for (const Disk& d : disks_) {
+        sdk::BlockInfo b;
+        b.devid = d.devid;
+        b.vdev = d.vdev;
+        b.guest = d.guest_name;
+        b.target = d.blk->backend().path();
+        b.bytes = d.blk->backend().size();
+        b.read_only = d.blk->backend().read_only();
+        b.connected = d.device->driver_ok();
+        out.push_back(std::move(b));
+    }
+    return out;
 }
 
 dev::Console& Domain::console(ConsoleKind kind) {

@@ -34,10 +34,12 @@
 #include "devices/block/block_backend.hpp"
 #include "devices/io_bus.hpp"
 #include "devices/pci/pci_host.hpp"
+#include "devices/virtio/virtio_blk.hpp"
 #include "devices/virtio/virtio_pci.hpp"
 #include "devices/pvpanic.hpp"
 #include "devices/serial_16550.hpp"
 #include "hv/result.hpp"
+#include "hv/sdk/types.hpp"
 #include "monitor/sched_client.hpp"
 #include "platform/vcpu.hpp"
 #include "platform/vm.hpp"
@@ -49,6 +51,8 @@ namespace hv {
 struct DiskDevice {
     std::unique_ptr<dev::BlockBackend> backend; // opened at create
     std::string vdev;                           // the config's name for it (xvda2, hdb, ...)
+    uint32_t devid = 0;                         // Xen's number for the vdev
+    std::string guest_name;                     // what the guest calls it (vda)
 };
 
 struct DomainSpec {
@@ -131,6 +135,8 @@ public:
     // (console=ttyS* serial, console=hvc* pv); with no console= a PC
     // guest's is pv, as xl's for a PV guest.
     dev::Console& console(ConsoleKind kind = ConsoleKind::automatic);
+    // xl block-list: its disks in the guest's order.
+    std::vector<sdk::BlockInfo> block_list() const;
 
 private:
     struct Vcpu {
@@ -204,6 +210,13 @@ private:
     std::unique_ptr<dev::PciHost> pci_host_;
     std::vector<std::unique_ptr<dev::VirtioPci>> pci_devices_; // slots 1..
     dev::VirtioPci* pv_console_device_ = nullptr;              // among them
+    struct Disk {
+        dev::VirtioPci* device; // among pci_devices_
+        const dev::VirtioBlk* blk;
+        std::string vdev, guest_name;
+        uint32_t devid;
+    };
+    std::vector<Disk> disks_;
 
     mutable std::mutex mu_;
     std::condition_variable left_cv_; // a vCPU left the guest (pause() waits for quiescence)

@@ -142,7 +142,8 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
         auto file = dev::RawFile::open(d.target, d.read_only);
         if (!file)
             return make_error(file.error().code, fmt::format("domain '{}': disk {} ({}): {}", cfg.name, i + 1, d.vdev, file.error().message));
-        disks.push_back(DiskDevice{std::move(*file), d.vdev});
+        const auto vdev = config::parse_vdev(d.vdev); // checked by check_creatable
+        disks.push_back(DiskDevice{std::move(*file), d.vdev, vdev ? config::xen_devid(*vdev) : 0, config::guest_disk_name(i)});
     }
     const config::RootMapping root = config::map_root(cfg.cmdline, cfg.disks);
     if (!root.notice.empty()) log_->warn("domain '{}': notice: {}", cfg.name, root.notice);
@@ -365,26 +366,32 @@ Result<uint32_t> Monitor::lookup(std::string_view name_or_id) const {
 // The console calls take the domain out of the map and let go of the
 // monitor's lock first: a listener (on a vCPU thread, holding the console's
 // lock) may call back into the monitor.
-Result<int> Monitor::console_subscribe(uint32_t domid, dev::Console::Listener fn, bool replay) {
+Result<int> Monitor::console_subscribe(uint32_t domid, Domain::ConsoleKind kind, dev::Console::Listener fn, bool replay) {
     auto d = domain_of(domid);
     if (!d) return d.error();
-    return (*d)->console().subscribe(std::move(fn), replay);
+    return (*d)->console(kind).subscribe(std::move(fn), replay);
 }
 
-void Monitor::console_unsubscribe(uint32_t domid, int id) {
-    if (auto d = domain_of(domid)) (*d)->console().unsubscribe(id);
+void Monitor::console_unsubscribe(uint32_t domid, Domain::ConsoleKind kind, int id) {
+    if (auto d = domain_of(domid)) (*d)->console(kind).unsubscribe(id);
 }
 
-Result<std::string> Monitor::console_history(uint32_t domid) const {
+Result<std::vector<sdk::BlockInfo>> Monitor::block_list(uint32_t domid) const {
     auto d = domain_of(domid);
     if (!d) return d.error();
-    return (*d)->console().history();
+    return (*d)->block_list();
 }
 
-Result<void> Monitor::console_input(uint32_t domid, std::string_view bytes) {
+Result<std::string> Monitor::console_history(uint32_t domid, Domain::ConsoleKind kind) const {
     auto d = domain_of(domid);
     if (!d) return d.error();
-    (*d)->console().push_input(bytes);
+    return (*d)->console(kind).history();
+}
+
+Result<void> Monitor::console_input(uint32_t domid, Domain::ConsoleKind kind, std::string_view bytes) {
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    (*d)->console(kind).push_input(bytes);
     return {};
 }
 

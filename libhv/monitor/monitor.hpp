@@ -119,10 +119,13 @@ public:
     // Console: live output, what came before, and input. Listeners run on
     // the domain's vCPU threads: they may query the monitor but must not
     // destroy their own domain (that returns Errc::busy) or block long.
-    Result<int> console_subscribe(uint32_t domid, dev::Console::Listener fn, bool replay = false);
-    void console_unsubscribe(uint32_t domid, int id);
-    Result<std::string> console_history(uint32_t domid) const;
-    Result<void> console_input(uint32_t domid, std::string_view bytes);
+    // xl block-list: the domain's disks, in the guest's order.
+    Result<std::vector<sdk::BlockInfo>> block_list(uint32_t domid) const;
+    // `kind`: which of the domain's consoles (Domain::console()).
+    Result<int> console_subscribe(uint32_t domid, Domain::ConsoleKind kind, dev::Console::Listener fn, bool replay = false);
+    void console_unsubscribe(uint32_t domid, Domain::ConsoleKind kind, int id);
+    Result<std::string> console_history(uint32_t domid, Domain::ConsoleKind kind = Domain::ConsoleKind::automatic) const;
+    Result<void> console_input(uint32_t domid, Domain::ConsoleKind kind, std::string_view bytes);
 
     // Events for every domain, in order, on the monitor's worker thread
     // (a subscriber may call the monitor, and unsubscribe, from there).

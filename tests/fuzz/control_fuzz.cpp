@@ -96,11 +96,16 @@ public:
         d.exists = false;
         return d;
     }
-    Result<void> console_write(uint32_t domid, std::string_view bytes) override {
+    Result<void> console_write(uint32_t domid, sdk::ConsoleType, std::string_view bytes) override {
         if (console_.size() < 4096) console_.append(bytes.substr(0, 4096 - console_.size()));
         return note_void(domid);
     }
-    Result<std::string> console_history(uint32_t domid) override {
+    Result<std::vector<sdk::BlockInfo>> block_list(uint32_t domid) override {
+        note();
+        if (missing(domid)) return not_found();
+        return std::vector<sdk::BlockInfo>{{51712, "xvda", "vda", "/images/a.img", 1ull << 30, false, true}};
+    }
+    Result<std::string> console_history(uint32_t domid, sdk::ConsoleType) override {
         note();
         if (missing(domid)) return not_found();
         return console_;
@@ -141,7 +146,8 @@ public:
         bad("subscribe_events reached the backend through handle_request");
         return make_error(Errc::not_supported, "fuzz backend");
     }
-    Result<std::unique_ptr<sdk::Subscription>> subscribe_console(uint32_t, std::function<void(std::string_view)>) override {
+    Result<std::unique_ptr<sdk::Subscription>> subscribe_console(uint32_t, sdk::ConsoleType,
+                                                                 std::function<void(std::string_view)>) override {
         bad("subscribe_console reached the backend through handle_request");
         return make_error(Errc::not_supported, "fuzz backend");
     }
@@ -277,6 +283,9 @@ std::string check_ok_reply(uint32_t op, const std::string& p, ControlFuzzStats& 
     case HV_SYSCTL_DMESG:
     case HV_DOMCTL_LIST_DEFINED: HV_FUZZ_CHECK(p.empty() || p.back() == '\n', "text reply not newline-terminated"); break;
     case HV_DOMCTL_CONSOLE_HISTORY: break;
+    case HV_DOMCTL_BLOCK_LIST:
+        HV_FUZZ_CHECK(p.size() % sizeof(hv_ctl_block_info_t) == 0, "block list reply not whole records");
+        break;
     default: return "HV_OK for an op the handler does not know";
     }
     return {};

@@ -13,6 +13,11 @@ case " $(cat /proc/cmdline) " in
   head -c 1 /dev/input/event0 > /dev/null && echo "BUTTON-PRESSED"
   ;;
 *" hvtest=reboot "*) echo "WILL-REBOOT" ;;
+*" hvtest=shutdown "*)
+  # The control plane's shutdown reaches the guest as the power button.
+  echo "WAIT-BUTTON"
+  head -c 1 /dev/input/event0 > /dev/null && echo "BUTTON-PRESSED"
+  ;;
 *" hvtest=panic "*)
   # pvpanic-mmio found hv's pvpanic device in the DSDT (QEMU0001): a panic
   # is reported to the host as a crash.

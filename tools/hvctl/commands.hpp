@@ -41,13 +41,16 @@ int fail(const hv::Error& e);
 // when stdin is a tty.
 // Returns kExitGuestCrashed when the domain crashed, else kExitOk, or
 // kExitError (with a message) when the connection fails.
-int attach_console(const hv::sdk::Connection& conn, hv::sdk::Domain dom, bool follow_restarts, bool unpause);
+// `type`: which console (console -t); create -c and start -c take the default.
+int attach_console(const hv::sdk::Connection& conn, hv::sdk::Domain dom, bool follow_restarts, bool unpause,
+                   hv::sdk::ConsoleType type = hv::sdk::ConsoleType::automatic);
 
 int create_command(const Globals& g, const Args& args);
 // `create` with the monitor in this process (embedded mode).
 int create_embedded(const std::string& file, const std::vector<std::string>& overrides, bool console, bool paused);
 int list_command(const Globals& g, const Args& args);
 int pause_command(const Globals& g, const Args& args);
+int block_list_command(const Globals& g, const Args& args);
 int unpause_command(const Globals& g, const Args& args);
 int vcpu_set_command(const Globals& g, const Args& args);
 int destroy_command(const Globals& g, const Args& args);

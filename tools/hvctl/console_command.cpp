@@ -77,7 +77,7 @@ void write_stdout(std::string_view text) {
 enum class Input { open, closed, detached };
 
 // Waits up to one tick for stdin and forwards what came, up to Ctrl-].
-Input forward_input(const hv::sdk::Domain& dom, Input state) {
+Input forward_input(const hv::sdk::Domain& dom, Input state, hv::sdk::ConsoleType type) {
     if (state != Input::open) {
         ::poll(nullptr, 0, kTickMs);
         return state;
@@ -90,7 +90,7 @@ Input forward_input(const hv::sdk::Domain& dom, Input state) {
     if (n <= 0) return Input::closed; // end of input: keep showing output
     std::string_view bytes(buf, static_cast<size_t>(n));
     const size_t key = bytes.find(kDetachKey);
-    if (!bytes.substr(0, key).empty()) (void)dom.console_write(bytes.substr(0, key));
+    if (!bytes.substr(0, key).empty()) (void)dom.console_write(bytes.substr(0, key), type);
     return key == std::string_view::npos ? Input::open : Input::detached;
 }
 
@@ -116,16 +116,19 @@ hv::Result<std::optional<hv::sdk::Domain>> follow(const hv::sdk::Connection& con
 
 } // namespace
 
-int attach_console(const hv::sdk::Connection& conn, hv::sdk::Domain dom, bool follow_restarts, bool unpause) {
+int attach_console(const hv::sdk::Connection& conn, hv::sdk::Domain dom, bool follow_restarts, bool unpause,
+                   hv::sdk::ConsoleType type) {
     SignalGuard signals;
     auto watcher = DomainWatcher::start(conn); // before anything can stop unseen
     if (!watcher) return fail(watcher.error());
     std::atomic<int64_t> last_output{now_ns()};
-    auto subscribe = [&last_output](const hv::sdk::Domain& d) {
-        return d.console([&last_output](std::string_view text) {
-            write_stdout(text);
-            last_output = now_ns();
-        });
+    auto subscribe = [&last_output, type](const hv::sdk::Domain& d) {
+        return d.console(
+            [&last_output](std::string_view text) {
+                write_stdout(text);
+                last_output = now_ns();
+            },
+            type);
     };
     auto sub = subscribe(dom);
     if (!sub) return fail(sub.error());
@@ -140,7 +143,7 @@ int attach_console(const hv::sdk::Connection& conn, hv::sdk::Domain dom, bool fo
     };
     Input input = Input::open;
     for (;;) {
-        input = forward_input(dom, input);
+        input = forward_input(dom, input, type);
         if (input == Input::detached || g_signal != 0) return kExitOk;
         auto stop = (*watcher)->check(dom);
         if (!stop) return bail(stop.error());
@@ -174,15 +177,18 @@ int console_command(const Globals& g, const Args& args) {
     const ParsedArgs p = parse_args("console", args, "t:n:", kUsage);
     if (p.done) return *p.done;
     if (!positional_count(p, "console", kUsage, 1, 1)) return kExitError;
-    if (auto t = p.value("t"); t && *t != "pv" && *t != "serial")
-        return usage_error("console", kUsage, "unknown console type '" + *t + "' (pv or serial)");
+    auto type = hv::sdk::ConsoleType::automatic;
+    if (auto t = p.value("t")) {
+        if (*t != "pv" && *t != "serial") return usage_error("console", kUsage, "unknown console type '" + *t + "' (pv or serial)");
+        type = *t == "pv" ? hv::sdk::ConsoleType::pv : hv::sdk::ConsoleType::serial;
+    }
     if (auto n = p.value("n"); n && *n != "0")
         return fail("domain consoles other than 0 do not exist: hv gives each domain one console");
     auto conn = open_connection(g);
     if (!conn) return fail(conn.error());
     auto dom = conn->domain(p.positional[0]);
     if (!dom) return fail(dom.error());
-    return attach_console(*conn, *dom, false, false);
+    return attach_console(*conn, *dom, false, false, type);
 }
 
 } // namespace hvctl

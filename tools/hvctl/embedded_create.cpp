@@ -46,6 +46,9 @@ void on_signal(int sig) {
 
 // Reads what is on stdin without blocking; false once stdin is closed or
 // the user detached.
+// create -c attaches the guest's own console, as xl create -c does.
+constexpr hv::Domain::ConsoleKind kConsole = hv::Domain::ConsoleKind::automatic;
+
 bool forward_input(hv::Monitor& m, uint32_t domid, bool& detached) {
     pollfd p{STDIN_FILENO, POLLIN, 0};
     if (::poll(&p, 1, 0) <= 0) return true;
@@ -58,7 +61,7 @@ bool forward_input(hv::Monitor& m, uint32_t domid, bool& detached) {
         bytes.resize(pos);
         detached = true;
     }
-    if (!bytes.empty()) (void)m.console_input(domid, bytes);
+    if (!bytes.empty()) (void)m.console_input(domid, kConsole, bytes);
     return !detached;
 }
 
@@ -68,7 +71,7 @@ int run_domain(hv::Monitor& m, uint32_t domid, const Options& o) {
     bool stdin_open = o.console;
     auto attach = [&](uint32_t id) {
         auto sub = m.console_subscribe(
-            id,
+            id, kConsole,
             [](std::string_view text) {
                 std::fwrite(text.data(), 1, text.size(), stdout);
                 std::fflush(stdout);
@@ -87,7 +90,7 @@ int run_domain(hv::Monitor& m, uint32_t domid, const Options& o) {
         auto r = m.wait_stopped(domid, std::chrono::milliseconds(50));
         if (r) {
             const hv::DomainInfo& info = *r;
-            if (console_id >= 0) m.console_unsubscribe(domid, console_id);
+            if (console_id >= 0) m.console_unsubscribe(domid, kConsole, console_id);
             console_id = -1;
             const bool crashed = info.shutdown_reason == hv::core::ShutdownReason::crash;
             if (info.restarted_as != 0) {
@@ -129,7 +132,7 @@ int run_domain(hv::Monitor& m, uint32_t domid, const Options& o) {
         if (stdin_open && !detached) {
             stdin_open = forward_input(m, domid, detached);
             if (detached) {
-                if (console_id >= 0) m.console_unsubscribe(domid, console_id);
+                if (console_id >= 0) m.console_unsubscribe(domid, kConsole, console_id);
                 console_id = -1;
                 raw.reset(); // the terminal is the user's again: Ctrl-C works
                 std::fprintf(stderr, "\nhvctl: console detached; the domain keeps running in this process "

@@ -62,6 +62,8 @@ scheduler (hvd's host scheduler; embedded: this process's own):
   vcpu-pin DOMAIN VCPU|all HARD|-|all [SOFT|-|all]
                         set hard (and soft) affinity to CPU lists
   vcpu-set DOMAIN VCPUS ask the guest to have VCPUS vCPUs online
+devices:
+  block-list DOMAIN     its disks: Xen's device number, image, guest name, mode
 host:
   info [-n]             host and monitor figures (-n: CPU and NUMA topology)
   dmesg                 the monitor's log
@@ -89,12 +91,13 @@ constexpr Entry kCommands[] = {
     {"start", start_command},     {"delete", delete_command},   {"sched-credit", sched_credit_command},
     {"sched-rtds", sched_rtds_command}, {"sched-policy", sched_policy_command},
     {"vcpu-list", vcpu_list_command}, {"vcpu-pin", vcpu_pin_command}, {"vcpu-set", vcpu_set_command},
+    {"block-list", block_list_command},
 };
 
 // xl commands hv does not carry out yet.
 constexpr const char* kNotYet[] = {
     "sched-credit2", "mem-set", "mem-max",
-    "block-attach", "block-detach", "block-list", "network-attach", "network-detach", "network-list",
+    "block-attach", "block-detach", "network-attach", "network-detach", "network-list",
     "save", "restore", "migrate", "suspend", "resume",
 };
 

@@ -121,6 +121,7 @@ void HvdService::dispatch(const Peer& peer, uint32_t op, std::string payload, Re
     case HV_DOMCTL_UNPAUSE:
     case HV_DOMCTL_INFO:
     case HV_DOMCTL_VCPU_SET:
+    case HV_DOMCTL_BLOCK_LIST:
     case HV_DOMCTL_CONSOLE_HISTORY:
     case HV_DOMCTL_CONSOLE_WRITE: {
         // Routed by the domid at the payload's head; the process that
@@ -468,7 +469,7 @@ void HvdService::publish(const hv::sdk::Event& e) {
     for (auto& [id, fn] : subscribers_) fn(e);
 }
 
-void HvdService::subscribe_console(const Peer&, uint32_t domid, hv::control::ConsoleSink sink,
+void HvdService::subscribe_console(const Peer&, uint32_t domid, hv::sdk::ConsoleType type, hv::control::ConsoleSink sink,
                                    std::function<void(hv::Result<std::unique_ptr<hv::sdk::Subscription>>)> done) {
     auto it = doms_.find(domid);
     if (it == doms_.end()) return done(make_error(Errc::not_found, fmt::format("no domain with id {}", domid)));
@@ -496,7 +497,10 @@ void HvdService::subscribe_console(const Peer&, uint32_t domid, hv::control::Con
     private:
         std::shared_ptr<DomainLink> link_;
     };
-    link->open(hv_ctl_subscribe_t{HV_CTL_SUB_CONSOLE, domid}, options_.call_timeout, [this, domid, link, done](Reply r) {
+    const uint32_t flags = HV_CTL_SUB_CONSOLE | (type == hv::sdk::ConsoleType::serial ? HV_CTL_SUB_CONSOLE_SERIAL
+                                                 : type == hv::sdk::ConsoleType::pv   ? HV_CTL_SUB_CONSOLE_PV
+                                                                                      : 0u);
+    link->open(hv_ctl_subscribe_t{flags, domid}, options_.call_timeout, [this, domid, link, done](Reply r) {
         log_->debug("console of domain {}: subscribed ({})", domid, r.status);
         if (r.status != HV_OK) {
             link->detach();

@@ -79,7 +79,7 @@ public:
     void call(const hv::control::Peer& peer, uint32_t op, std::string payload,
               std::function<void(hv::control::Reply)> done) override;
     hv::Result<std::unique_ptr<hv::sdk::Subscription>> subscribe_events(std::function<void(const hv::sdk::Event&)> fn) override;
-    void subscribe_console(const hv::control::Peer& peer, uint32_t domid, hv::control::ConsoleSink sink,
+    void subscribe_console(const hv::control::Peer& peer, uint32_t domid, hv::sdk::ConsoleType type, hv::control::ConsoleSink sink,
                            std::function<void(hv::Result<std::unique_ptr<hv::sdk::Subscription>>)> done) override;
 
     size_t domain_count() const { return doms_.size(); }

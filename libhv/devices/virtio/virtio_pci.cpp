@@ -46,6 +46,12 @@ bool VirtioPci::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
     return true;
 }
 
+bool VirtioPci::driver_ok() {
+    std::lock_guard lock(mu_);
+    const uint8_t s = fn_.status();
+    return (s & core::virtio::kStatusDriverOk) != 0 && (s & core::virtio::kStatusNeedsReset) == 0;
+}
+
 void VirtioPci::poll() {
     std::lock_guard lock(mu_);
     fn_.poll();

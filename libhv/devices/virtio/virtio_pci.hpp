@@ -26,6 +26,8 @@ public:
     core::virtio::VirtioDevice& device() { return *device_; }
     // Host-side work arrived for the device (any thread).
     void poll();
+    // The guest's driver has the device running (DRIVER_OK, no reset needed).
+    bool driver_ok();
 
     uint32_t config_read(uint32_t offset, uint8_t size) override;
     void config_write(uint32_t offset, uint32_t value, uint8_t size) override;

@@ -163,3 +163,24 @@ TEST_CASE("guest disks: a later root=LABEL= wins over an earlier root=/dev/xvda2
 TEST_CASE("guest disks: a root= word after a tab is mapped", "[guest_disks]") {
     CHECK(map_root("ro\troot=/dev/xvda2", prueba()).cmdline == "ro\troot=/dev/vda");
 }
+
+TEST_CASE("guest disks: Xen's device numbers for vdevs (xen-vbd-interface)", "[guest_disks]") {
+    const auto devid = [](const char* v) {
+        const auto p = hv::config::parse_vdev(v);
+        REQUIRE(p);
+        return hv::config::xen_devid(*p);
+    };
+    CHECK(devid("xvda") == 51712u);  // 202 << 8
+    CHECK(devid("xvda2") == 51714u);
+    CHECK(devid("xvdb") == 51728u);
+    CHECK(devid("xvdp15") == (202u << 8 | 15u << 4 | 15u));
+    CHECK(devid("xvdq") == (1u << 28 | 16u << 8));
+    CHECK(devid("xvdaa1") == (1u << 28 | 26u << 8 | 1u));
+    CHECK(devid("hda") == 768u);     // 3 << 8
+    CHECK(devid("hdb1") == 833u);    // 3 << 8 | 64 | 1
+    CHECK(devid("hdc") == 5632u);    // 22 << 8
+    CHECK(devid("hdt") == (91u << 8 | 64u));
+    CHECK(devid("sda1") == 2049u);   // 8 << 8 | 1
+    CHECK(devid("sdb") == 2064u);
+    CHECK_FALSE(hv::config::parse_vdev("hdu"));
+}

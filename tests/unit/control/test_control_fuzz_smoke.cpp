@@ -81,8 +81,9 @@ public:
         case HV_DOMCTL_PAUSE:
         case HV_DOMCTL_UNPAUSE:
         case HV_DOMCTL_INFO:
-        case HV_DOMCTL_CONSOLE_HISTORY: return wire::pack(hv_ctl_domid_t{domid(), 0});
-        case HV_DOMCTL_CONSOLE_WRITE: return wire::pack(hv_ctl_domid_t{domid(), 0}, bytes(below(40)));
+        case HV_DOMCTL_BLOCK_LIST: return wire::pack(hv_ctl_domid_t{domid(), 0});
+        case HV_DOMCTL_CONSOLE_HISTORY: return wire::pack(hv_ctl_console_t{domid(), u32() % 3});
+        case HV_DOMCTL_CONSOLE_WRITE: return wire::pack(hv_ctl_console_t{domid(), u32() % 3}, bytes(below(40)));
         case HV_DOMCTL_VCPU_SET: return wire::pack(hv_ctl_vcpu_set_t{domid(), u32() % 8});
         case HV_DOMCTL_SHUTDOWN:
             return wire::pack(hv_ctl_shutdown_t{domid(), u32() % 2, u32() % 4, u32() % 10000});

@@ -103,10 +103,17 @@ public:
     Result<DomainInfo> wait(uint32_t domid, uint32_t timeout_ms) override {
         return record({"wait", domid, {}, timeout_ms}, wait_value);
     }
-    Result<void> console_write(uint32_t domid, std::string_view bytes) override {
+    hv::sdk::ConsoleType last_console = hv::sdk::ConsoleType::automatic;
+    std::vector<hv::sdk::BlockInfo> blocks;
+    Result<std::vector<hv::sdk::BlockInfo>> block_list(uint32_t domid) override { return record({"block_list", domid}, blocks); }
+    Result<void> console_write(uint32_t domid, hv::sdk::ConsoleType type, std::string_view bytes) override {
+        last_console = type;
         return record_void({"console_write", domid, std::string(bytes)});
     }
-    Result<std::string> console_history(uint32_t domid) override { return record({"console_history", domid}, history); }
+    Result<std::string> console_history(uint32_t domid, hv::sdk::ConsoleType type) override {
+        last_console = type;
+        return record({"console_history", domid}, history);
+    }
     Result<HostInfo> host_info() override { return record({"host_info"}, host); }
     Result<std::vector<std::string>> dmesg() override { return record({"dmesg"}, dmesg_lines); }
     Result<void> define(const CreateRequest& req) override {
@@ -121,7 +128,7 @@ public:
         calls.push_back({"subscribe_events"});
         return hv::make_error(Errc::not_supported, "fake");
     }
-    Result<std::unique_ptr<hv::sdk::Subscription>> subscribe_console(uint32_t domid,
+    Result<std::unique_ptr<hv::sdk::Subscription>> subscribe_console(uint32_t domid, hv::sdk::ConsoleType,
                                                                     std::function<void(std::string_view)>) override {
         calls.push_back({"subscribe_console", domid});
         return hv::make_error(Errc::not_supported, "fake");
@@ -258,8 +265,7 @@ std::vector<BadCase> bad_cases() {
     const std::pair<uint32_t, const char*> domid_ops[] = {{HV_DOMCTL_DESTROY, "destroy"},
                                                           {HV_DOMCTL_PAUSE, "pause"},
                                                           {HV_DOMCTL_UNPAUSE, "unpause"},
-                                                          {HV_DOMCTL_INFO, "info"},
-                                                          {HV_DOMCTL_CONSOLE_HISTORY, "console history"}};
+                                                          {HV_DOMCTL_INFO, "info"}};
     for (const auto& [op, word] : domid_ops) {
         v.push_back({std::string(word) + " empty", op, "", word});
         v.push_back({std::string(word) + " 7 bytes", op, domid_payload(7).substr(0, 7), word});
@@ -267,10 +273,16 @@ std::vector<BadCase> bad_cases() {
         v.push_back({std::string(word) + " padding", op, domid_payload(7, 1), word});
         v.push_back({std::string(word) + " high padding", op, domid_payload(7, 0x80000000u), word});
     }
-    // console write: the domid head is short or padded.
+    // console history and write: the hv_ctl_console_t head is short, or
+    // names a console that does not exist (its second word is the console).
+    v.push_back({"console history empty", HV_DOMCTL_CONSOLE_HISTORY, "", "console history"});
+    v.push_back({"console history 7 bytes", HV_DOMCTL_CONSOLE_HISTORY, domid_payload(7).substr(0, 7), "console history"});
+    v.push_back({"console history 9 bytes", HV_DOMCTL_CONSOLE_HISTORY, domid_payload(7) + "x", "console history"});
+    v.push_back({"console history console 3", HV_DOMCTL_CONSOLE_HISTORY, domid_payload(7, 3), "console history"});
+    v.push_back({"console history high console", HV_DOMCTL_CONSOLE_HISTORY, domid_payload(7, 0x80000000u), "console history"});
     v.push_back({"console write empty", HV_DOMCTL_CONSOLE_WRITE, "", "console write"});
     v.push_back({"console write 7 bytes", HV_DOMCTL_CONSOLE_WRITE, domid_payload(7).substr(0, 7), "console write"});
-    v.push_back({"console write padding", HV_DOMCTL_CONSOLE_WRITE, domid_payload(7, 2) + "ls\n", "console write"});
+    v.push_back({"console write console 3", HV_DOMCTL_CONSOLE_WRITE, domid_payload(7, 3) + "ls\n", "console write"});
     // shutdown
     v.push_back({"shutdown 15 bytes", HV_DOMCTL_SHUTDOWN, shutdown_payload(7, 0, 0, 0).substr(0, 15), "shutdown"});
     v.push_back({"shutdown 17 bytes", HV_DOMCTL_SHUTDOWN, shutdown_payload(7, 0, 0, 0) + "x", "shutdown"});
@@ -617,6 +629,55 @@ TEST_CASE("request: console write passes the bytes after the domid; history retu
     CHECK(b.only_call().method == "console_history");
     CHECK(b.only_call().domid == 4);
     CHECK(r.payload == std::string("boot\0ok\n", 8));
+    CHECK(b.last_console == hv::sdk::ConsoleType::automatic);
+}
+
+TEST_CASE("request: block list returns one record per disk, decoded as sent", "[control][request]") {
+    FakeBackend b;
+    b.blocks = {{51714, "xvda2", "vda", "/xen/domains/prueba/disk.img", 1ull << 30, false, true},
+                {51713, "xvda1", "vdb", "/xen/domains/prueba/swap.img", 1ull << 27, true, false}};
+    Reply r = handle_request(b, HV_DOMCTL_BLOCK_LIST, domid_payload(3));
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "block_list");
+    CHECK(b.only_call().domid == 3);
+    REQUIRE(r.payload.size() == 2 * sizeof(hv_ctl_block_info_t));
+    for (size_t i = 0; i < 2; ++i) {
+        auto w = wire::unpack<hv_ctl_block_info_t>(std::string_view(r.payload).substr(i * sizeof(hv_ctl_block_info_t)));
+        REQUIRE(w);
+        auto got = wire::from_wire(*w);
+        REQUIRE(got);
+        CHECK(got->devid == b.blocks[i].devid);
+        CHECK(got->vdev == b.blocks[i].vdev);
+        CHECK(got->guest == b.blocks[i].guest);
+        CHECK(got->target == b.blocks[i].target);
+        CHECK(got->bytes == b.blocks[i].bytes);
+        CHECK(got->read_only == b.blocks[i].read_only);
+        CHECK(got->connected == b.blocks[i].connected);
+    }
+    // A record with an unterminated name does not decode.
+    hv_ctl_block_info_t bad{};
+    std::memset(bad.target, 'x', sizeof bad.target);
+    CHECK_FALSE(wire::from_wire(bad));
+    CHECK(handle_request(b, HV_DOMCTL_BLOCK_LIST, domid_payload(3, 1)).status == HV_EINVAL);
+}
+
+TEST_CASE("request: console ops name the console (xl console -t); an unknown one is refused", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_DOMCTL_CONSOLE_WRITE, wire::pack(hv_ctl_console_t{4, HV_CTL_CONSOLE_PV}) + "ls\n");
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.last_console == hv::sdk::ConsoleType::pv);
+    CHECK(b.only_call().text == "ls\n");
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_CONSOLE_HISTORY, wire::pack(hv_ctl_console_t{4, HV_CTL_CONSOLE_SERIAL}));
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.last_console == hv::sdk::ConsoleType::serial);
+    b.calls.clear();
+    for (uint32_t op : {HV_DOMCTL_CONSOLE_WRITE, HV_DOMCTL_CONSOLE_HISTORY}) {
+        r = handle_request(b, op, wire::pack(hv_ctl_console_t{4, 3}));
+        CHECK(r.status == HV_EINVAL);
+        CHECK(r.payload.find("unknown console 3") != std::string::npos);
+    }
+    CHECK(b.calls.empty());
 }
 
 // -------------------------------------------------------------- bad calls
@@ -671,7 +732,7 @@ TEST_CASE("request: unknown ops get HV_ENOSYS and never reach the backend", "[co
     const uint32_t ops[] = {0u,
                             0xdeadbeefu,
                             HV_CTL_OP(HV_CTL_GROUP_SYSCTL, 99),
-                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 19),
+                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 20),
                             HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 0),
                             HV_CTL_EVENT_DOMAIN,
                             HV_CTL_EVENT_CONSOLE,

@@ -43,9 +43,14 @@ public:
     // Returns once the domain has stopped (s/c, or destroyed) or with
     // Errc::timed_out.
     virtual Result<DomainInfo> wait(uint32_t domid, uint32_t timeout_ms) = 0;
-    virtual Result<void> console_write(uint32_t domid, std::string_view bytes) = 0;
-    virtual Result<std::string> console_history(uint32_t domid) = 0;
+    virtual Result<void> console_write(uint32_t domid, ConsoleType type, std::string_view bytes) = 0;
+    virtual Result<std::string> console_history(uint32_t domid, ConsoleType type) = 0;
     virtual Result<HostInfo> host_info() = 0;
+    // xl block-list: the domain's disks in the guest's order.
+    virtual Result<std::vector<BlockInfo>> block_list(uint32_t domid) {
+        (void)domid;
+        return make_error(Errc::not_supported, "this backend does not list disks");
+    }
     virtual Result<std::vector<std::string>> dmesg() = 0;
 
     // Managed domains (xl new / start / delete): hvd keeps their configs
@@ -69,7 +74,7 @@ public:
 
     virtual Result<std::unique_ptr<Subscription>> subscribe_events(std::function<void(const Event&)> fn) = 0;
     // History first, then live bytes, neither missed nor repeated.
-    virtual Result<std::unique_ptr<Subscription>> subscribe_console(uint32_t domid,
+    virtual Result<std::unique_ptr<Subscription>> subscribe_console(uint32_t domid, ConsoleType type,
                                                                     std::function<void(std::string_view)> fn) = 0;
 };
 

@@ -152,11 +152,19 @@ public:
         return b_->shutdown(id_, ShutdownRequest{ShutdownReason::reboot, wait, timeout_ms, false});
     }
     Result<DomainInfo> wait(uint32_t timeout_ms) const { return b_->wait(id_, timeout_ms); }
-    Result<std::unique_ptr<Subscription>> console(std::function<void(std::string_view)> fn) const {
-        return b_->subscribe_console(id_, std::move(fn));
+    // `type`: which console (xl console -t); by default the guest's own.
+    Result<std::unique_ptr<Subscription>> console(std::function<void(std::string_view)> fn,
+                                                  ConsoleType type = ConsoleType::automatic) const {
+        return b_->subscribe_console(id_, type, std::move(fn));
     }
-    Result<void> console_write(std::string_view bytes) const { return b_->console_write(id_, bytes); }
-    Result<std::string> console_history() const { return b_->console_history(id_); }
+    Result<void> console_write(std::string_view bytes, ConsoleType type = ConsoleType::automatic) const {
+        return b_->console_write(id_, type, bytes);
+    }
+    Result<std::string> console_history(ConsoleType type = ConsoleType::automatic) const {
+        return b_->console_history(id_, type);
+    }
+    // xl block-list.
+    Result<std::vector<BlockInfo>> block_list() const { return b_->block_list(id_); }
 
     template <class Token>
     auto async_shutdown(ShutdownRequest req, Token&& token) const {

@@ -18,6 +18,21 @@ enum class State : char { running = 'r', blocked = 'b', paused = 'p', shutdown =
 
 enum class ShutdownReason : uint32_t { poweroff = 0, reboot = 1, suspend = 2, crash = 3 };
 
+// Which console of a domain (xl console -t pv|serial); automatic: the one
+// the guest's kernel command line names (HV_CTL_CONSOLE_DEFAULT).
+enum class ConsoleType : uint32_t { automatic = 0, serial = 1, pv = 2 };
+
+// One disk of a domain (xl block-list).
+struct BlockInfo {
+    uint32_t devid = 0;      // Xen's number for the vdev (xen-vbd-interface(7))
+    std::string vdev;        // the config's name (xvda2)
+    std::string guest;       // the guest's (vda)
+    std::string target;      // the image or block device
+    uint64_t bytes = 0;
+    bool read_only = false;
+    bool connected = false;  // the guest's driver has it running
+};
+
 inline const char* reason_name(ShutdownReason r) {
     switch (r) {
     case ShutdownReason::poweroff: return "poweroff";

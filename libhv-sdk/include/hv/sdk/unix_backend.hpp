@@ -130,11 +130,11 @@ public:
     Result<DomainInfo> wait(uint32_t domid, uint32_t timeout_ms) override {
         return info_reply(ch_->call(HV_DOMCTL_WAIT, wire::pack(hv_ctl_wait_t{domid, timeout_ms})));
     }
-    Result<void> console_write(uint32_t domid, std::string_view bytes) override {
-        return none(ch_->call(HV_DOMCTL_CONSOLE_WRITE, wire::pack(hv_ctl_domid_t{domid, 0}, bytes)));
+    Result<void> console_write(uint32_t domid, ConsoleType type, std::string_view bytes) override {
+        return none(ch_->call(HV_DOMCTL_CONSOLE_WRITE, wire::pack(hv_ctl_console_t{domid, static_cast<uint32_t>(type)}, bytes)));
     }
-    Result<std::string> console_history(uint32_t domid) override {
-        return ch_->call(HV_DOMCTL_CONSOLE_HISTORY, wire::pack(hv_ctl_domid_t{domid, 0}));
+    Result<std::string> console_history(uint32_t domid, ConsoleType type) override {
+        return ch_->call(HV_DOMCTL_CONSOLE_HISTORY, wire::pack(hv_ctl_console_t{domid, static_cast<uint32_t>(type)}));
     }
     Result<HostInfo> host_info() override {
         auto r = ch_->call(HV_SYSCTL_PHYSINFO, {});
@@ -164,6 +164,18 @@ public:
     }
     Result<void> set_sched_params(const SchedParams& p) override {
         return none(ch_->call(HV_SCHEDCTL_DOMAIN_SET, wire::pack(wire::to_wire(p))));
+    }
+    Result<std::vector<BlockInfo>> block_list(uint32_t domid) override {
+        auto r = ch_->call(HV_DOMCTL_BLOCK_LIST, wire::pack(hv_ctl_domid_t{domid, 0}));
+        if (!r) return r.error();
+        if (r->size() % sizeof(hv_ctl_block_info_t) != 0) return make_error(Errc::protocol_error, "block list reply of a wrong size");
+        std::vector<BlockInfo> out;
+        for (size_t at = 0; at < r->size(); at += sizeof(hv_ctl_block_info_t)) {
+            auto b = wire::from_wire(*wire::unpack<hv_ctl_block_info_t>(std::string_view(*r).substr(at)));
+            if (!b) return b.error();
+            out.push_back(std::move(*b));
+        }
+        return out;
     }
     Result<std::vector<VcpuInfo>> vcpu_list(std::optional<uint32_t> domid) override {
         auto r = ch_->call(HV_SCHEDCTL_VCPU_LIST, wire::pack(hv_ctl_domid_t{domid ? *domid : HV_CTL_ALL_DOMAINS, 0}));
@@ -205,8 +217,12 @@ public:
         });
     }
 
-    Result<std::unique_ptr<Subscription>> subscribe_console(uint32_t domid, std::function<void(std::string_view)> fn) override {
-        return Reader::start(path_, hv_ctl_subscribe_t{HV_CTL_SUB_CONSOLE, domid}, [fn = std::move(fn)](const wire::Frame& f) {
+    Result<std::unique_ptr<Subscription>> subscribe_console(uint32_t domid, ConsoleType type,
+                                                            std::function<void(std::string_view)> fn) override {
+        const uint32_t flags = HV_CTL_SUB_CONSOLE | (type == ConsoleType::serial ? HV_CTL_SUB_CONSOLE_SERIAL
+                                                     : type == ConsoleType::pv   ? HV_CTL_SUB_CONSOLE_PV
+                                                                                 : 0u);
+        return Reader::start(path_, hv_ctl_subscribe_t{flags, domid}, [fn = std::move(fn)](const wire::Frame& f) {
             if (f.header.op != HV_CTL_EVENT_CONSOLE || f.header.status < 0) return false; // the domain is gone
             if (f.payload.size() < sizeof(hv_ctl_domid_t)) return false;
             fn(std::string_view(f.payload).substr(sizeof(hv_ctl_domid_t)));

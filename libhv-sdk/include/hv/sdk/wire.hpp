@@ -54,7 +54,8 @@ std::optional<T> unpack(std::string_view payload) {
 }
 
 // Copies `s` into a fixed NUL-padded name field; false when it does not fit.
-inline bool put_name(char (&dst)[HV_CTL_NAME_MAX], std::string_view s) {
+template <size_t N>
+inline bool put_name(char (&dst)[N], std::string_view s) {
     std::memset(dst, 0, sizeof dst);
     if (s.size() >= sizeof dst) return false;
     std::memcpy(dst, s.data(), s.size());
@@ -62,7 +63,8 @@ inline bool put_name(char (&dst)[HV_CTL_NAME_MAX], std::string_view s) {
 }
 
 // A name field as a string; nullopt when it is not NUL-terminated.
-inline std::optional<std::string> get_name(const char (&src)[HV_CTL_NAME_MAX]) {
+template <size_t N>
+inline std::optional<std::string> get_name(const char (&src)[N]) {
     const void* nul = std::memchr(src, 0, sizeof src);
     if (nul == nullptr) return std::nullopt;
     return std::string(src, static_cast<const char*>(nul));

@@ -277,6 +277,35 @@ inline Result<SchedParams> from_wire(const hv_ctl_sched_domain_t& w, bool reply)
     return p;
 }
 
+inline hv_ctl_block_info_t to_wire(const BlockInfo& b) {
+    hv_ctl_block_info_t w{};
+    w.devid = b.devid;
+    w.flags = (b.read_only ? HV_CTL_BLOCK_READ_ONLY : 0u) | (b.connected ? HV_CTL_BLOCK_CONNECTED : 0u);
+    w.bytes = b.bytes;
+    // Checked at create (a vdev is short, a target at most 1023 bytes).
+    (void)put_name(w.vdev, b.vdev);
+    (void)put_name(w.guest, b.guest);
+    (void)put_name(w.target, b.target);
+    return w;
+}
+
+inline Result<BlockInfo> from_wire(const hv_ctl_block_info_t& w) {
+    auto vdev = get_name(w.vdev);
+    auto guest = get_name(w.guest);
+    auto target = get_name(w.target);
+    if (!vdev || !guest || !target || (w.flags & ~(HV_CTL_BLOCK_READ_ONLY | HV_CTL_BLOCK_CONNECTED)) != 0)
+        return make_error(Errc::protocol_error, "block record with an unterminated name or unknown flags");
+    BlockInfo b;
+    b.devid = w.devid;
+    b.vdev = std::move(*vdev);
+    b.guest = std::move(*guest);
+    b.target = std::move(*target);
+    b.bytes = w.bytes;
+    b.read_only = (w.flags & HV_CTL_BLOCK_READ_ONLY) != 0;
+    b.connected = (w.flags & HV_CTL_BLOCK_CONNECTED) != 0;
+    return b;
+}
+
 inline hv_ctl_vcpu_info_t to_wire(const VcpuInfo& v) {
     hv_ctl_vcpu_info_t w{};
     w.domid = v.domid;

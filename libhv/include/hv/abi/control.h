@@ -78,8 +78,8 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, length) == 20, "hv_ctl_header_t.lengt
 #define HV_DOMCTL_INFO HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 7)     /* hv_ctl_domid_t -> hv_ctl_domain_info_t */
 #define HV_DOMCTL_LIST HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 8)     /* none -> hv_ctl_domain_info_t[] */
 #define HV_DOMCTL_LOOKUP HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 9)   /* hv_ctl_lookup_t -> hv_ctl_domid_t */
-#define HV_DOMCTL_CONSOLE_WRITE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 10)   /* hv_ctl_domid_t + bytes -> none */
-#define HV_DOMCTL_CONSOLE_HISTORY HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 11) /* hv_ctl_domid_t -> bytes */
+#define HV_DOMCTL_CONSOLE_WRITE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 10)   /* hv_ctl_console_t + bytes -> none */
+#define HV_DOMCTL_CONSOLE_HISTORY HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 11) /* hv_ctl_console_t -> bytes */
 #define HV_DOMCTL_WAIT HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 12)    /* hv_ctl_wait_t -> hv_ctl_domain_info_t */
 /* Managed domains (xl new / start / delete): configs kept by hvd. */
 #define HV_DOMCTL_DEFINE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 13)       /* as CREATE -> none */
@@ -88,6 +88,7 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, length) == 20, "hv_ctl_header_t.lengt
 #define HV_DOMCTL_LIST_DEFINED HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 16) /* none -> names, one per line */
 #define HV_DOMCTL_CREATE_SPEC HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 17)  /* hv_ctl_domain_spec_t + paths -> as CREATE */
 #define HV_DOMCTL_VCPU_SET HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 18)     /* hv_ctl_vcpu_set_t -> none */
+#define HV_DOMCTL_BLOCK_LIST HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 19)   /* hv_ctl_domid_t -> hv_ctl_block_info_t[] */
 
 /* HELLO: the first request on a connection. The client offers a range;
  * the server answers with the version both speak (in `max_version`, and in
@@ -171,6 +172,23 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_physinfo_t, node_distance) == 2176, "hv_ctl_phy
 
 #define HV_CTL_SUB_EVENTS (1u << 0)  /* domain events of every domain */
 #define HV_CTL_SUB_CONSOLE (1u << 1) /* console bytes of `domid` (history first) */
+/* With HV_CTL_SUB_CONSOLE, at most one: which console (else the default). */
+#define HV_CTL_SUB_CONSOLE_SERIAL (1u << 2)
+#define HV_CTL_SUB_CONSOLE_PV (1u << 3)
+
+/* Which console of a domain (xl console -t): the default is the one the
+ * guest's command line names last (console=ttyS* serial, console=hvc*
+ * pv; pv without console= on a PC guest); on hv's PV machine both names
+ * reach its one console. CONSOLE_WRITE and CONSOLE_HISTORY name it in
+ * hv_ctl_console_t, laid out as hv_ctl_domid_t (0 there: the default). */
+#define HV_CTL_CONSOLE_DEFAULT 0u
+#define HV_CTL_CONSOLE_SERIAL 1u
+#define HV_CTL_CONSOLE_PV 2u
+typedef struct hv_ctl_console {
+    uint32_t domid;
+    uint32_t console; /* HV_CTL_CONSOLE_* */
+} hv_ctl_console_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_console_t) == 8, "hv_ctl_console_t size");
 
 typedef struct hv_ctl_subscribe {
     uint32_t flags;
@@ -260,6 +278,23 @@ typedef struct hv_ctl_vcpu_set {
 } hv_ctl_vcpu_set_t;
 HV_STATIC_ASSERT(sizeof(hv_ctl_vcpu_set_t) == 8, "hv_ctl_vcpu_set_t size");
 HV_STATIC_ASSERT(offsetof(hv_ctl_vcpu_set_t, online) == 4, "hv_ctl_vcpu_set_t.online");
+
+/* BLOCK_LIST: one record per disk, in the guest's order (xl block-list). */
+#define HV_CTL_BLOCK_READ_ONLY (1u << 0) /* the guest may not write it */
+#define HV_CTL_BLOCK_CONNECTED (1u << 1) /* the guest's driver has the device running */
+#define HV_CTL_BLOCK_NAME_MAX 16u
+#define HV_CTL_BLOCK_TARGET_MAX 1024u    /* configs with longer targets are refused */
+typedef struct hv_ctl_block_info {
+    uint32_t devid; /* Xen's number for the vdev (xen-vbd-interface(7)) */
+    uint32_t flags; /* HV_CTL_BLOCK_* */
+    uint64_t bytes; /* its size */
+    char vdev[HV_CTL_BLOCK_NAME_MAX];  /* the config's name: xvda2 */
+    char guest[HV_CTL_BLOCK_NAME_MAX]; /* the guest's: vda */
+    char target[HV_CTL_BLOCK_TARGET_MAX]; /* the image or device */
+} hv_ctl_block_info_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_block_info_t) == 1072, "hv_ctl_block_info_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_block_info_t, vdev) == 16, "hv_ctl_block_info_t.vdev");
+HV_STATIC_ASSERT(offsetof(hv_ctl_block_info_t, target) == 48, "hv_ctl_block_info_t.target");
 
 typedef struct hv_ctl_lookup {
     char name[HV_CTL_NAME_MAX]; /* a name, or a domid in decimal */
