@@ -1,6 +1,8 @@
 #include "monitor/domain.hpp"
 
 #include <pthread.h>
+
+#include <cctype>
 #include <sched.h>
 #include <time.h>
 
@@ -32,7 +34,7 @@ double thread_cpu_seconds(clockid_t clock) {
 Domain::ConsoleKind default_console_of(const std::string& cmdline) {
     Domain::ConsoleKind kind = Domain::ConsoleKind::pv;
     for (size_t pos = 0; (pos = cmdline.find("console=", pos)) != std::string::npos; pos += 8) {
-        if (pos != 0 && cmdline[pos - 1] != ' ') continue;
+        if (pos != 0 && std::isspace(static_cast<unsigned char>(cmdline[pos - 1])) == 0) continue;
         const std::string_view name = std::string_view(cmdline).substr(pos + 8);
         if (name.substr(0, 4) == "ttyS") kind = Domain::ConsoleKind::serial;
         else if (name.substr(0, 3) == "hvc") kind = Domain::ConsoleKind::pv;
@@ -166,7 +168,7 @@ Result<void> Domain::add_pci_devices() {
         return pci_devices_.back().get();
     };
     for (DiskDevice& disk : spec_.disks) {
-        auto blk = std::make_unique<dev::VirtioBlk>(std::move(disk.backend), vm_->ram(), disk.vdev, log_);
+        auto blk = std::make_unique<dev::VirtioBlk>(std::move(disk.backend), vm_->ram(), disk.vdev, log_, devices_stop_);
         const dev::VirtioBlk* model = blk.get();
         auto fn = add(std::move(blk), fmt::format("domain {} disk {}", spec_.domid, disk.vdev));
         if (!fn) return fn.error();
@@ -297,6 +299,7 @@ void Domain::halt() {
         std::lock_guard lock(mu_);
         policy_.stop(core::ShutdownReason::poweroff, false); // dying, unless the guest stopped it first
     }
+    devices_stop_.store(true, std::memory_order_relaxed); // a vCPU inside a device's work comes out
     for (Vcpu& v : vcpus_)
         if (v.thread.joinable()) v.thread.join();
 }

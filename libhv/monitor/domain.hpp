@@ -209,6 +209,7 @@ private:
     std::unique_ptr<dev::PvPanic> pvpanic_;
     std::unique_ptr<dev::PciHost> pci_host_;
     std::vector<std::unique_ptr<dev::VirtioPci>> pci_devices_; // slots 1..
+    std::atomic<bool> devices_stop_{false}; // halt(): device work a kick started ends early
     dev::VirtioPci* pv_console_device_ = nullptr;              // among them
     struct Disk {
         dev::VirtioPci* device; // among pci_devices_

@@ -6,6 +6,7 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "output.hpp"
 
 namespace hvctl {
 
@@ -33,19 +34,12 @@ int one_domain(const Globals& g, const Args& args, const char* cmd, Op op) {
 
 } // namespace
 
-// xl block-list's columns (Vdev is Xen's device number; BE the backend
-// domain, 0: hv itself; handle the frontend domain; state 4 Connected or
-// 1 Initialising; evt-ch and ring-ref, which virtio has not, -1), then
-// where the disk lives and what the guest calls it.
+// xl block-list (output.hpp has the columns).
 int block_list_command(const Globals& g, const Args& args) {
     return one_domain(g, args, "block-list", [](const hv::sdk::Domain& d) -> hv::Result<void> {
         auto disks = d.block_list();
         if (!disks) return disks.error();
-        std::printf("%-5s %-3s %-6s %-5s %-6s %-8s %-30s %-6s %s\n", "Vdev", "BE", "handle", "state", "evt-ch", "ring-ref",
-                    "BE-path", "Guest", "Mode");
-        for (const hv::sdk::BlockInfo& b : *disks)
-            std::printf("%-5u %-3d %-6u %-5d %-6d %-8d %-30s %-6s %s\n", b.devid, 0, d.id(), b.connected ? 4 : 1, -1, -1,
-                        b.target.c_str(), b.guest.c_str(), b.read_only ? "r" : "w");
+        std::fputs(block_list(d.id(), *disks).c_str(), stdout);
         return {};
     });
 }

@@ -177,4 +177,20 @@ std::string vcpu_list_row(const std::string& name, const hv::sdk::VcpuInfo& v, u
                        static_cast<double>(v.runtime_ns) / 1e9, affinity_text(v.hard, host), affinity_text(v.soft, host));
 }
 
+std::string printable(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return out;
+}
+
+std::string block_list(uint32_t domid, const std::vector<hv::sdk::BlockInfo>& disks) {
+    std::string out = fmt::format("{:<5} {:<3} {:<6} {:<5} {:<6} {:<8} {:<30} {:<6} {}\n", "Vdev", "BE", "handle", "state",
+                                  "evt-ch", "ring-ref", "BE-path", "Guest", "Mode");
+    for (const hv::sdk::BlockInfo& b : disks)
+        out += fmt::format("{:<5} {:<3} {:<6} {:<5} {:<6} {:<8} {:<30} {:<6} {}\n", b.devid, 0, domid, b.connected ? 4 : 1, -1, -1,
+                           printable(b.target), printable(b.guest), b.read_only ? "r" : "w");
+    return out;
+}
+
 } // namespace hvctl

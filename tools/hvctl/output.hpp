@@ -21,6 +21,17 @@ std::string uuid_string(const hv::sdk::Uuid& u);
 // A JSON string literal, quotes included.
 std::string json_string(std::string_view s);
 
+// `s` with control characters (a config's strings may carry terminal
+// escapes) shown as '?'.
+std::string printable(std::string_view s);
+
+// xl block-list: the header and one line per disk, each with a newline.
+// Xen's columns (Vdev is the device number; BE the backend domain, 0:
+// hv; handle the domain; state 4 Connected or 1 Initialising; evt-ch and
+// ring-ref, which virtio has not, -1; BE-path the image), then what the
+// guest calls the disk and whether it may write it.
+std::string block_list(uint32_t domid, const std::vector<hv::sdk::BlockInfo>& disks);
+
 // xl list: the header line and one line per domain (no newline).
 std::string list_header();
 std::string list_row(const hv::sdk::DomainInfo& d);

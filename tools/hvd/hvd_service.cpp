@@ -377,12 +377,12 @@ void HvdService::do_create(const Peer& peer, hv::sdk::CreateRequest req, std::fu
                 out.checked = cfg.error();
                 return out;
             }
-            std::vector<std::pair<std::string, std::string>> files;
-            if (!cfg->kernel.empty()) files.emplace_back("kernel", cfg->kernel);
-            if (!cfg->ramdisk.empty()) files.emplace_back("ramdisk", cfg->ramdisk);
+            std::vector<MemberFile> files;
+            if (!cfg->kernel.empty()) files.push_back({"kernel", cfg->kernel, false});
+            if (!cfg->ramdisk.empty()) files.push_back({"ramdisk", cfg->ramdisk, false});
             for (const auto& d : cfg->disks)
-                if (!d.target.empty()) files.emplace_back("disk", d.target);
-            if (auto r = check_member_can_read(peer, files); !r) {
+                if (!d.target.empty()) files.push_back({"disk", d.target, !d.read_only});
+            if (auto r = check_member_can_open(peer, files); !r) {
                 out.checked = r.error();
                 return out;
             }

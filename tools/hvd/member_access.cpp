@@ -12,8 +12,7 @@
 
 namespace hvd {
 
-hv::Result<void> check_member_can_read(const hv::control::Peer& peer,
-                                       const std::vector<std::pair<std::string, std::string>>& files) {
+hv::Result<void> check_member_can_open(const hv::control::Peer& peer, const std::vector<MemberFile>& files) {
     // Root, and hvd's own user (a non-root hvd cannot change credentials,
     // and its domain processes read as that user anyway), pass.
     if (peer.root() || peer.uid == ::geteuid() || files.empty()) return {};
@@ -21,13 +20,17 @@ hv::Result<void> check_member_can_read(const hv::control::Peer& peer,
     // after it in a threaded process).
     const std::vector<gid_t> groups = hv::control::process_groups(peer.pid);
     std::vector<const char*> paths;
-    for (const auto& f : files) paths.push_back(f.second.c_str());
+    std::vector<int> modes;
+    for (const auto& f : files) {
+        paths.push_back(f.path.c_str());
+        modes.push_back(f.write ? O_RDWR : O_RDONLY);
+    }
     const pid_t pid = ::fork();
     if (pid < 0) return hv::make_error(hv::Errc::io_error, fmt::format("fork: {}", std::strerror(errno)));
     if (pid == 0) {
         if (::setgroups(groups.size(), groups.data()) != 0 || ::setgid(peer.gid) != 0 || ::setuid(peer.uid) != 0) _exit(254);
         for (size_t i = 0; i < paths.size() && i < 250; ++i) {
-            const int fd = ::open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+            const int fd = ::open(paths[i], modes[i] | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
             if (fd < 0) _exit(static_cast<int>(i) + 1);
             ::close(fd);
         }
@@ -50,10 +53,10 @@ hv::Result<void> check_member_can_read(const hv::control::Peer& peer,
         return hv::make_error(hv::Errc::io_error, "could not check file access with the caller's credentials");
     const int code = WEXITSTATUS(status);
     if (code == 0) return {};
-    const auto& [key, path] = files[static_cast<size_t>(code - 1)];
+    const MemberFile& f = files[static_cast<size_t>(code - 1)];
     return hv::make_error(hv::Errc::permission_denied,
-                          fmt::format("{} '{}': uid {} cannot open it (it does not exist, or is not readable by you)", key,
-                                      path, peer.uid));
+                          fmt::format("{} '{}': uid {} cannot open it (it does not exist, or is not {} by you)", f.key, f.path,
+                                      peer.uid, f.write ? "writable" : "readable"));
 }
 
 } // namespace hvd

@@ -98,6 +98,9 @@ bool decode_blk_request(const GuestRam& ram, const Segment* segs, const Chain& c
                 return refuse(req, kBlkUnsupported, "unknown discard or write-zeroes flags");
             if (ranges[i].sector > limits.sectors || ranges[i].sectors > limits.sectors - ranges[i].sector)
                 return refuse(req, kBlkIoErr, "range past the end of the disk");
+            // What the device advertised bounds the work one request asks for.
+            if (ranges[i].sectors > limits.max_range_sectors)
+                return refuse(req, kBlkIoErr, "range longer than the device's maximum");
         }
         return true;
     }

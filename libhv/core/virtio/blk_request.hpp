@@ -37,6 +37,7 @@ struct BlkLimits {
     uint64_t sectors = 0;      // capacity
     bool read_only = false;
     uint32_t max_ranges = 1;   // max_discard_seg / max_write_zeroes_seg
+    uint32_t max_range_sectors = 0xffffffffu; // max_discard_sectors / max_write_zeroes_sectors
 };
 
 struct BlkRange {

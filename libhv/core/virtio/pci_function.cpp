@@ -86,6 +86,10 @@ PciFunction::PciFunction(VirtioDevice& device, const GuestRam& ram, InterruptSin
     ok = ok && msix_cap_ != 0;
     valid_ = ok;
     reset();
+    // Every MSI-X vector starts masked (PCI 3.0 6.8.2.9). The table is the
+    // PCI function's, not the virtio device's: a virtio reset keeps it, as
+    // the driver's interrupt setup outlives one.
+    for (uint32_t v = 0; v < kMsixVectors; ++v) msix_table_[16 * v + 12] = 1;
 }
 
 bool PciFunction::msix_enabled() const { return (config_.read(msix_cap_ + 2u, 2) & kMsixEnable) != 0; }
@@ -119,10 +123,6 @@ void PciFunction::reset() {
         regs_[q].size = q < nqueues_ ? device_.queue_max_size() : 0;
         queues_[q].reset();
     }
-    // Every MSI-X vector starts masked (PCI 3.0 6.8.2.9).
-    for (uint32_t i = 0; i < sizeof msix_table_; ++i) msix_table_[i] = 0;
-    for (uint32_t v = 0; v < kMsixVectors; ++v) msix_table_[16 * v + 12] = 1;
-    msix_pending_ = 0;
 }
 
 void PciFunction::bar_read(uint32_t offset, uint8_t* data, uint8_t size) {
@@ -151,8 +151,7 @@ void PciFunction::bar_write(uint32_t offset, const uint8_t* data, uint8_t size) 
         device_.write_config(offset - kDeviceOffset, data, size);
     } else if (offset >= kNotifyOffset && offset < kNotifyOffset + nqueues_ * kNotifyMultiplier) {
         const uint32_t q = (offset - kNotifyOffset) / kNotifyMultiplier;
-        if ((status_ & kStatusDriverOk) != 0 && (status_ & kStatusNeedsReset) == 0 && regs_[q].enabled)
-            device_.notify(*this, q);
+        if (running() && regs_[q].enabled) device_.notify(*this, q);
     } else if (offset >= kMsixTableOffset && offset + size <= kMsixTableOffset + 16 * (nqueues_ + 1)) {
         store(msix_table_ + (offset - kMsixTableOffset), v, size);
         deliver_pending(); // an entry unmasked
@@ -263,8 +262,15 @@ void PciFunction::enable_queue(uint32_t q) {
     r.enabled = true;
 }
 
+// The device touches guest memory only while the driver has it running
+// and lets it master the bus (Linux clears Bus Master before kexec).
+bool PciFunction::running() const {
+    return (status_ & kStatusDriverOk) != 0 && (status_ & kStatusNeedsReset) == 0 &&
+           (config_.command() & pci::kCommandBusMaster) != 0;
+}
+
 void PciFunction::poll() {
-    if ((status_ & kStatusDriverOk) != 0 && (status_ & kStatusNeedsReset) == 0) device_.poll(*this);
+    if (running()) device_.poll(*this);
 }
 
 SplitQueue* PciFunction::queue(uint32_t q) {

@@ -73,7 +73,8 @@ public:
     uint64_t driver_features() const { return driver_features_; }
 
     // Host-side work for the device model (VirtioDevice::poll), when the
-    // driver has it running (DRIVER_OK, no reset needed); else nothing.
+    // driver has it running (DRIVER_OK, no reset needed, bus mastering
+    // on); else nothing. Kicks are served on the same condition.
     void poll();
 
 private:
@@ -90,6 +91,7 @@ private:
     void needs_reset() override;
 
     uint64_t offered() const;
+    bool running() const;
     void reset();
     uint64_t common_read(uint32_t offset, uint8_t size);
     void common_write(uint32_t offset, uint64_t value, uint8_t size);

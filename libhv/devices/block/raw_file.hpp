@@ -14,7 +14,9 @@ namespace hv::dev {
 class RawFile final : public BlockBackend {
 public:
     // Opens `path` read-write or read-only; a regular file or a block
-    // device, nothing else (a FIFO or a directory is refused at create).
+    // device, nothing else (a FIFO, a character device or a directory is
+    // refused at create without being opened). A writable block device is
+    // opened O_EXCL: one the host has mounted is refused.
     static Result<std::unique_ptr<RawFile>> open(const std::string& path, bool read_only);
     ~RawFile() override;
     RawFile(const RawFile&) = delete;

@@ -18,8 +18,8 @@ void put(uint8_t* cfg, uint32_t off, uint64_t v, uint32_t n) {
 } // namespace
 
 VirtioBlk::VirtioBlk(std::unique_ptr<BlockBackend> backend, const core::GuestRam& ram, std::string id,
-                     std::shared_ptr<spdlog::logger> log)
-    : backend_(std::move(backend)), ram_(ram), id_(std::move(id)), log_(std::move(log)) {}
+                     std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop)
+    : backend_(std::move(backend)), ram_(ram), id_(std::move(id)), log_(std::move(log)), stop_(stop) {}
 
 uint64_t VirtioBlk::features() const {
     uint64_t f = cv::kBlkFSegMax | cv::kBlkFBlkSize | cv::kBlkFFlush;
@@ -30,7 +30,7 @@ uint64_t VirtioBlk::features() const {
 // struct virtio_blk_config (virtio 1.2 5.2.4), up to write_zeroes_may_unmap.
 void VirtioBlk::read_config(uint32_t offset, uint8_t* data, uint32_t len) {
     uint8_t cfg[kConfigSize] = {};
-    const uint64_t max_sectors = 1u << 22; // per DISCARD / WRITE_ZEROES range: 2 GiB
+    const uint64_t max_sectors = kMaxRangeSectors;
     put(cfg, 0, backend_->size() / cv::kSectorSize, 8); // capacity
     put(cfg, 12, kSegMax, 4);                           // seg_max
     put(cfg, 20, cv::kSectorSize, 4);                   // blk_size
@@ -58,9 +58,9 @@ void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
     cv::Segment segs[kSegMax + 2];
     cv::Segment data[kSegMax + 2];
     cv::BlkRange ranges[kMaxRanges];
-    const cv::BlkLimits limits{backend_->size() / cv::kSectorSize, backend_->read_only(), kMaxRanges};
+    const cv::BlkLimits limits{backend_->size() / cv::kSectorSize, backend_->read_only(), kMaxRanges, kMaxRangeSectors};
     cv::Chain chain;
-    for (;;) {
+    while (!stop_.load(std::memory_order_relaxed)) {
         // Sleep with kicks on, then look once more: a chain the driver
         // added without kicking (we had kicks off) is not lost.
         queue->want_notify(false);

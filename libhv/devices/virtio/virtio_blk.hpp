@@ -22,10 +22,16 @@ public:
     static constexpr uint16_t kQueueSize = 256;
     static constexpr uint32_t kSegMax = 128; // data buffers per request
     static constexpr uint32_t kMaxRanges = 16;
+    // Sectors per DISCARD / WRITE_ZEROES range (32 MiB): without fallocate
+    // a range is zeroed by writing, on the vCPU thread.
+    static constexpr uint32_t kMaxRangeSectors = 1u << 16;
 
     // `id`: what GET_ID answers (/sys/block/vdX/serial), at most 20 bytes used.
+    // `stop`: set when the domain is going away; a kick's loop ends at
+    // the next request (a guest that keeps its queue full cannot hold
+    // destroy). Outlives the device.
     VirtioBlk(std::unique_ptr<BlockBackend> backend, const core::GuestRam& ram, std::string id,
-              std::shared_ptr<spdlog::logger> log);
+              std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop);
 
     const BlockBackend& backend() const { return *backend_; }
 
@@ -51,6 +57,7 @@ private:
     core::GuestRam ram_;
     std::string id_;
     std::shared_ptr<spdlog::logger> log_;
+    const std::atomic<bool>& stop_;
     uint64_t features_ = 0;
     uint32_t complaints_ = 0; // the first few problems are logged, not a guest's flood
 };

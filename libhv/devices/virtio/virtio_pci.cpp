@@ -40,6 +40,7 @@ bool VirtioPci::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
     }
     if (write) {
         fn_.bar_write(off, data, size);
+        status_.store(fn_.status(), std::memory_order_relaxed);
     } else {
         fn_.bar_read(off, data, size);
     }
@@ -47,14 +48,14 @@ bool VirtioPci::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
 }
 
 bool VirtioPci::driver_ok() {
-    std::lock_guard lock(mu_);
-    const uint8_t s = fn_.status();
+    const uint8_t s = status_.load(std::memory_order_relaxed);
     return (s & core::virtio::kStatusDriverOk) != 0 && (s & core::virtio::kStatusNeedsReset) == 0;
 }
 
 void VirtioPci::poll() {
     std::lock_guard lock(mu_);
     fn_.poll();
+    status_.store(fn_.status(), std::memory_order_relaxed);
 }
 
 // Under mu_ (the transport calls it while it handles an access or a kick).

@@ -4,6 +4,7 @@
 // makes each access, and the device work a kick starts, one at a time.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,9 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     core::virtio::PciFunction fn_;
     bool msi_failed_ = false; // logged once
+    // The transport's status after the last access (for driver_ok(),
+    // which the control plane calls and must not wait on a busy device).
+    std::atomic<uint8_t> status_{0};
 };
 
 } // namespace hv::dev

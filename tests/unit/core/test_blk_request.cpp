@@ -396,6 +396,23 @@ TEST_CASE("blk request: bad DISCARD and WRITE_ZEROES requests are refused", "[bl
     }
 }
 
+TEST_CASE("blk request: a DISCARD or WRITE_ZEROES range over the advertised maximum is refused", "[blk]") {
+    for (uint32_t type : {kDiscard, kWriteZeroes}) {
+        INFO("type " << type);
+        for (uint32_t sectors : {8u, 9u}) {
+            Req r;
+            r.limits.max_range_sectors = 8;
+            r.header(0x100, type, 0);
+            r.ro(0x100, 16);
+            r.range(0x200, 10, sectors, 0);
+            r.ro(0x200, 16);
+            r.wr(0x300, 1);
+            REQUIRE(r.decode());
+            CHECK(int{r.req.refuse} == (sectors <= 8 ? kBlkOk : kBlkIoErr));
+        }
+    }
+}
+
 TEST_CASE("blk request: unknown types are answered UNSUPP", "[blk]") {
     for (uint32_t type : {2u, 3u, 7u, 9u, 12u, 14u, 0xffffffffu}) {
         INFO("type " << type);

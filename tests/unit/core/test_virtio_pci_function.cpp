@@ -111,6 +111,8 @@ struct Rig {
 
     // ACKNOWLEDGE, DRIVER, the features, FEATURES_OK; answers whether it stuck.
     bool negotiate(uint64_t features) {
+        // As Linux's pci_enable_device and pci_set_master do first.
+        fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory | hv::core::pci::kCommandBusMaster, 2);
         write(kDeviceStatus, kStatusAcknowledge, 1);
         add_status(kStatusDriver);
         write(kDriverFeatureSelect, 0, 4);
@@ -351,6 +353,23 @@ TEST_CASE("virtio-pci: FEATURES_OK sticks only for offered features with VERSION
     }
 }
 
+TEST_CASE("virtio-pci: kicks and host-side work need Bus Master enabled", "[virtio]") {
+    Rig r;
+    r.start();
+    const size_t kicks = r.dev.notified.size();
+    r.fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory, 2); // bus master off
+    r.write(kNotifyOffset, 0, 2);
+    const int polls = r.dev.polls;
+    r.fn.poll();
+    CHECK(r.dev.notified.size() == kicks);
+    CHECK(r.dev.polls == polls);
+    r.fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory | hv::core::pci::kCommandBusMaster, 2);
+    r.write(kNotifyOffset, 0, 2);
+    r.fn.poll();
+    CHECK(r.dev.notified.size() == kicks + 1);
+    CHECK(r.dev.polls == polls + 1);
+}
+
 TEST_CASE("virtio-pci: writing status 0 resets the function", "[virtio]") {
     Rig r;
     r.start();
@@ -385,9 +404,12 @@ TEST_CASE("virtio-pci: writing status 0 resets the function", "[virtio]") {
     const int polls = r.dev.polls;
     r.fn.poll();
     CHECK(r.dev.polls == polls);
-    // Every MSI-X vector is masked again.
-    for (uint32_t v = 0; v < 3; ++v) CHECK((r.read(kMsixTableOffset + 16 * v + 12, 4) & 1) == 1);
-    CHECK(r.pba() == 0);
+    // The MSI-X table is the PCI function's: a virtio reset keeps it (the
+    // driver's vectors stay as it wrote them; an unused one stays masked).
+    CHECK(r.read(kMsixTableOffset + 0 * 16 + 8, 4) == 0x41);
+    CHECK((r.read(kMsixTableOffset + 0 * 16 + 12, 4) & 1) == 0);
+    CHECK(r.read(kMsixTableOffset + 2 * 16 + 8, 4) == 0x42);
+    CHECK((r.read(kMsixTableOffset + 1 * 16 + 12, 4) & 1) == 1);
 
     // A reset of a device that never reached DRIVER_OK does not bother it.
     REQUIRE(r.negotiate(kFVersion1));
