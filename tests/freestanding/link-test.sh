@@ -2,15 +2,16 @@
 # Builds the core with no hosted headers and links it with -nostdlib into
 # tests/freestanding/stub.cpp; then runs the stub. Fails on any undefined
 # symbol beyond the runtime list the stub defines (docs/architecture.md).
-# usage: link-test.sh CXX SOURCE_ROOT
+# usage: link-test.sh CXX SOURCE_ROOT GENERATED_DIR (where the build put
+# the DSDT's compiled AML, dsdt.hex)
 set -eu
-cxx=$1; src=$2
+cxx=$1; src=$2; gen=$3
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 gccinc=$($cxx -print-file-name=include)
 flags="-std=c++20 -O2 -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-stack-protector
   -fno-pie -mno-red-zone -mgeneral-regs-only -mcmodel=kernel
   -fno-asynchronous-unwind-tables -nostdinc -isystem $gccinc
-  -I$src/libhv -I$src/libhv/include -Wall -Wextra -Werror"
+  -I$src/libhv -I$src/libhv/include -I$gen -Wall -Wextra -Werror"
 objs=""
 for f in "$src"/libhv/core/*.cpp "$src"/libhv/core/*/*.cpp; do
   o="$work/$(basename "$f" .cpp).o"

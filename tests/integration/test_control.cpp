@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <thread>
 
@@ -177,11 +179,25 @@ TEST_CASE("a missing or corrupt kernel is a clear error and leaves nothing behin
 
 TEST_CASE("configs asking for what hv cannot do yet are refused by name", "[kvm][bad-input]") {
     auto m = open_monitor();
-    auto cfg = hello_config("u", "poweroff", 1, "disk = ['file:/tmp/x.img,xvda,w']\n");
+    const size_t fds = open_fds();
+    // A missing image fails the create, naming the disk.
+    auto cfg = hello_config("u", "poweroff", 1, "disk = ['file:/nonexistent/x.img,xvda,w']\n");
     auto r = m->create(cfg);
     REQUIRE_FALSE(r);
+    CHECK(r.error().code == hv::Errc::not_found);
+    CHECK(r.error().message.find("disk 1 (xvda)") != std::string::npos);
+    CHECK(r.error().message.find("/nonexistent/x.img") != std::string::npos);
+    // hv's own PV kernels have no block device: a disk is refused for them,
+    // and the image opened for it is closed again.
+    const std::string img = "/tmp/hv-test-disk-" + std::to_string(::getpid()) + ".img";
+    { std::ofstream(img) << std::string(4096, '\0'); }
+    cfg = hello_config("u", "poweroff", 1, "disk = ['file:" + img + ",xvda,w']\n");
+    r = m->create(cfg);
+    std::filesystem::remove(img);
+    REQUIRE_FALSE(r);
     CHECK(r.error().code == hv::Errc::not_supported);
-    CHECK(r.error().message.find("disk") != std::string::npos);
+    CHECK(r.error().message.find("disks need a stock kernel") != std::string::npos);
+    CHECK(open_fds() == fds);
     cfg = hello_config("u", "poweroff", 1, "on_crash='coredump-destroy'\n");
     r = m->create(cfg);
     REQUIRE_FALSE(r);
