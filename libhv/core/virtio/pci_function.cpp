@@ -151,7 +151,7 @@ void PciFunction::bar_write(uint32_t offset, const uint8_t* data, uint8_t size) 
         device_.write_config(offset - kDeviceOffset, data, size);
     } else if (offset >= kNotifyOffset && offset < kNotifyOffset + nqueues_ * kNotifyMultiplier) {
         const uint32_t q = (offset - kNotifyOffset) / kNotifyMultiplier;
-        if (running() && regs_[q].enabled) device_.notify(*this, q);
+        if (running() && regs_[q].enabled) device_.notify(device_queues_, q);
     } else if (offset >= kMsixTableOffset && offset + size <= kMsixTableOffset + 16 * (nqueues_ + 1)) {
         store(msix_table_ + (offset - kMsixTableOffset), v, size);
         deliver_pending(); // an entry unmasked
@@ -270,8 +270,14 @@ bool PciFunction::running() const {
 }
 
 void PciFunction::poll() {
-    if (running()) device_.poll(*this);
+    if (running()) device_.poll(device_queues_);
 }
+
+const Queues::Ops PciFunction::kQueueOps = {
+    [](void* t, uint32_t q) { return static_cast<PciFunction*>(t)->queue(q); },
+    [](void* t, uint32_t q) { static_cast<PciFunction*>(t)->used(q); },
+    [](void* t) { static_cast<PciFunction*>(t)->needs_reset(); },
+};
 
 SplitQueue* PciFunction::queue(uint32_t q) {
     return q < nqueues_ && regs_[q].enabled ? &queues_[q] : nullptr;

@@ -50,7 +50,7 @@ protected:
     ~InterruptSink() = default;
 };
 
-class PciFunction final : private Queues {
+class PciFunction final {
 public:
     // `device` and `irq` outlive the function; the BAR sits at `bar_gpa`
     // (kBarSize-aligned, the monitor's choice). valid() is false when
@@ -85,10 +85,11 @@ private:
         uint64_t desc = 0, driver = 0, device = 0;
     };
 
-    // Queues
-    SplitQueue* queue(uint32_t q) override;
-    void used(uint32_t q) override;
-    void needs_reset() override;
+    // What the device model gets (Queues::Ops).
+    SplitQueue* queue(uint32_t q);
+    void used(uint32_t q);
+    void needs_reset();
+    static const Queues::Ops kQueueOps;
 
     uint64_t offered() const;
     bool running() const;
@@ -104,6 +105,7 @@ private:
     bool msix_masked() const;
 
     VirtioDevice& device_;
+    Queues device_queues_{kQueueOps, this}; // what notify() and poll() hand the device
     GuestRam ram_;
     InterruptSink& irq_;
     pci::ConfigSpace config_;

@@ -27,18 +27,31 @@ constexpr uint8_t kStatusFailed = 0x80;
 constexpr uint32_t kMaxQueues = 8;
 
 // What a device model may ask of its transport while it works a queue.
+// A table of plain function pointers that the transport fills, not
+// virtual functions: the transport lives in the core, built without RTTI,
+// and hosted code built with UBSan's vptr checks would need type
+// information for a core class with virtual functions (as the
+// schedulers' Ops, docs/architecture.md).
 class Queues {
 public:
+    struct Ops {
+        SplitQueue* (*queue)(void* transport, uint32_t q);
+        void (*used)(void* transport, uint32_t q);
+        void (*needs_reset)(void* transport);
+    };
+    Queues(const Ops& ops, void* transport) : ops_(&ops), transport_(transport) {}
+
     // Queue `q` when the driver enabled it (null otherwise).
-    virtual SplitQueue* queue(uint32_t q) = 0;
+    SplitQueue* queue(uint32_t q) { return ops_->queue(transport_, q); }
     // After push(): interrupts the driver if it wants to hear of it.
-    virtual void used(uint32_t q) = 0;
+    void used(uint32_t q) { ops_->used(transport_, q); }
     // The driver broke a queue or the protocol: DEVICE_NEEDS_RESET, and a
     // configuration-change interrupt so it notices (virtio 1.2 2.1.2).
-    virtual void needs_reset() = 0;
+    void needs_reset() { ops_->needs_reset(transport_); }
 
-protected:
-    ~Queues() = default;
+private:
+    const Ops* ops_;
+    void* transport_;
 };
 
 class VirtioDevice {

@@ -24,7 +24,7 @@ uint32_t load(const uint8_t* d, uint8_t size) {
 
 // Up to 4 bytes of `v`; bytes past the fourth (an 8-byte MMIO access) are all ones.
 void store(uint8_t* d, uint32_t v, uint8_t size) {
-    for (uint8_t i = 0; i < size; ++i) d[i] = i < 4 ? static_cast<uint8_t>(v >> (8 * i)) : 0xff;
+    for (uint8_t i = 0; i < size; ++i) d[i] = i < 4 ? static_cast<uint8_t>(v >> (8 * i)) : uint8_t{0xff};
 }
 
 } // namespace
