@@ -1,14 +1,10 @@
 #include "core/virtio/blk_request.hpp"
 
+#include "core/le_bytes.hpp"
+
 namespace hv::core::virtio {
 
 namespace {
-
-uint64_t le(const uint8_t* p, uint32_t n) {
-    uint64_t v = 0;
-    for (uint32_t i = 0; i < n; ++i) v |= uint64_t{p[i]} << (8 * i);
-    return v;
-}
 
 // Copies `len` bytes starting `skip` bytes into the readable buffers.
 bool read_readable(const GuestRam& ram, const Segment* segs, uint32_t n, uint64_t skip, uint8_t* out, uint32_t len) {
@@ -45,8 +41,8 @@ bool decode_blk_request(const GuestRam& ram, const Segment* segs, const Chain& c
     req.status_gpa = segs[n - 1].gpa + segs[n - 1].len - 1;
     uint8_t hdr[kBlkHeaderBytes];
     if (!read_readable(ram, segs, n, 0, hdr, sizeof hdr)) return false;
-    req.type = static_cast<BlkType>(le(hdr, 4));
-    req.sector = le(hdr + 8, 8);
+    req.type = static_cast<BlkType>(load_le(hdr, 4));
+    req.sector = load_le(hdr + 8, 8);
 
     // Data: the readable bytes after the header (OUT, DISCARD, WRITE_ZEROES)
     // or the writable bytes before the status (IN, GET_ID).
@@ -92,8 +88,8 @@ bool decode_blk_request(const GuestRam& ram, const Segment* segs, const Chain& c
         for (uint32_t i = 0; i < req.ranges; ++i) {
             uint8_t r[kBlkRangeBytes];
             if (!read_readable(ram, segs, n, kBlkHeaderBytes + uint64_t{i} * kBlkRangeBytes, r, sizeof r)) return false;
-            const uint32_t flags = static_cast<uint32_t>(le(r + 12, 4));
-            ranges[i] = BlkRange{le(r, 8), static_cast<uint32_t>(le(r + 8, 4)), (flags & 1) != 0};
+            const uint32_t flags = static_cast<uint32_t>(load_le(r + 12, 4));
+            ranges[i] = BlkRange{load_le(r, 8), static_cast<uint32_t>(load_le(r + 8, 4)), (flags & 1) != 0};
             if ((flags & ~1u) != 0 || (req.type == BlkType::discard && flags != 0))
                 return refuse(req, kBlkUnsupported, "unknown discard or write-zeroes flags");
             if (ranges[i].sector > limits.sectors || ranges[i].sectors > limits.sectors - ranges[i].sector)

@@ -1,5 +1,7 @@
 #include "core/virtio/pci_function.hpp"
 
+#include "core/le_bytes.hpp"
+
 namespace hv::core::virtio {
 
 namespace {
@@ -32,16 +34,6 @@ uint8_t vendor_cap(uint8_t* body, uint8_t type, uint32_t offset, uint32_t length
         body[14 + i] = static_cast<uint8_t>(kNotifyMultiplier >> (8 * i));
     }
     return len;
-}
-
-uint64_t load(const uint8_t* p, uint8_t size) {
-    uint64_t v = 0;
-    for (uint8_t i = 0; i < size; ++i) v |= uint64_t{p[i]} << (8 * i);
-    return v;
-}
-
-void store(uint8_t* p, uint64_t v, uint8_t size) {
-    for (uint8_t i = 0; i < size; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
 // The part of a 64-bit register a 4- or 8-byte access at `at` (its offset
@@ -78,9 +70,9 @@ PciFunction::PciFunction(VirtioDevice& device, const GuestRam& ram, InterruptSin
     // the driver's), table and PBA in BAR0.
     const uint16_t vectors = static_cast<uint16_t>(nqueues_ + 1);
     uint8_t msix[10] = {};
-    store(msix, vectors - 1u, 2);
-    store(msix + 2, kMsixTableOffset, 4);
-    store(msix + 6, kMsixPbaOffset, 4);
+    store_le(msix, vectors - 1u, 2);
+    store_le(msix + 2, kMsixTableOffset, 4);
+    store_le(msix + 6, kMsixPbaOffset, 4);
     const uint8_t msix_mask[10] = {0, 0xc0};
     msix_cap_ = config_.add_capability(pci::kCapMsix, msix, sizeof msix, msix_mask);
     ok = ok && msix_cap_ != 0;
@@ -136,15 +128,15 @@ void PciFunction::bar_read(uint32_t offset, uint8_t* data, uint8_t size) {
         device_.read_config(offset - kDeviceOffset, data, size);
         return;
     } else if (offset >= kMsixTableOffset && offset + size <= kMsixTableOffset + 16 * (nqueues_ + 1)) {
-        v = load(msix_table_ + (offset - kMsixTableOffset), size);
+        v = load_le(msix_table_ + (offset - kMsixTableOffset), size);
     } else if (offset >= kMsixPbaOffset && offset + size <= kMsixPbaOffset + 8) {
         v = msix_pending_ >> (8 * (offset - kMsixPbaOffset));
     }
-    store(data, v, size);
+    store_le(data, v, size);
 }
 
 void PciFunction::bar_write(uint32_t offset, const uint8_t* data, uint8_t size) {
-    const uint64_t v = load(data, size);
+    const uint64_t v = load_le(data, size);
     if (offset >= kCommonOffset && offset + size <= kCommonOffset + kCommonSize) {
         common_write(offset - kCommonOffset, v, size);
     } else if (offset >= kDeviceOffset && offset + size <= kDeviceOffset + device_.config_size()) {
@@ -153,7 +145,7 @@ void PciFunction::bar_write(uint32_t offset, const uint8_t* data, uint8_t size) 
         const uint32_t q = (offset - kNotifyOffset) / kNotifyMultiplier;
         if (running() && regs_[q].enabled) device_.notify(device_queues_, q);
     } else if (offset >= kMsixTableOffset && offset + size <= kMsixTableOffset + 16 * (nqueues_ + 1)) {
-        store(msix_table_ + (offset - kMsixTableOffset), v, size);
+        store_le(msix_table_ + (offset - kMsixTableOffset), v, size);
         deliver_pending(); // an entry unmasked
     }
     // The ISR, the PBA and everything else are read-only or unused.
@@ -305,7 +297,7 @@ void PciFunction::interrupt(uint16_t vector, uint8_t isr_bit) {
         msix_pending_ |= 1ull << vector;
         return;
     }
-    irq_.msi(load(e, 8), static_cast<uint32_t>(load(e + 8, 4)));
+    irq_.msi(load_le(e, 8), static_cast<uint32_t>(load_le(e + 8, 4)));
 }
 
 void PciFunction::deliver_pending() {
@@ -314,7 +306,7 @@ void PciFunction::deliver_pending() {
         const uint8_t* e = msix_table_ + 16 * v;
         if ((msix_pending_ & (1ull << v)) == 0 || (e[12] & 1) != 0) continue;
         msix_pending_ &= ~(1ull << v);
-        irq_.msi(load(e, 8), static_cast<uint32_t>(load(e + 8, 4)));
+        irq_.msi(load_le(e, 8), static_cast<uint32_t>(load_le(e + 8, 4)));
     }
 }
 

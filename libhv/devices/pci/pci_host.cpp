@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/le_bytes.hpp"
 #include "core/memory_map.hpp"
 
 namespace hv::dev {
@@ -16,16 +17,8 @@ constexpr uint16_t kDataOffset = 4;  // ports 0xcfc..0xcff
 // of its own that every OS binds nothing to.
 constexpr core::pci::Identity kBridge{0x1b36, 0x0008, 0, 0x060000, 0x1b36, 0x0008, 0};
 
-uint32_t load(const uint8_t* d, uint8_t size) {
-    uint32_t v = 0;
-    for (uint8_t i = 0; i < size; ++i) v |= uint32_t{d[i]} << (8 * i);
-    return v;
-}
-
-// Up to 4 bytes of `v`; bytes past the fourth (an 8-byte MMIO access) are all ones.
-void store(uint8_t* d, uint32_t v, uint8_t size) {
-    for (uint8_t i = 0; i < size; ++i) d[i] = i < 4 ? static_cast<uint8_t>(v >> (8 * i)) : uint8_t{0xff};
-}
+uint32_t load(const uint8_t* d, uint8_t size) { return static_cast<uint32_t>(core::load_le(d, size)); }
+void store(uint8_t* d, uint32_t v, uint8_t size) { core::store_le(d, v, size); }
 
 } // namespace
 
@@ -62,8 +55,10 @@ bool PciHost::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
         // reads all ones and is dropped.
         const bool aligned = (size == 1 || size == 2 || size == 4) && reg % size == 0;
         std::lock_guard lock(mu_);
-        if (!write) {
-            store(data, aligned ? config_read(0, (off >> 15) & 31, (off >> 12) & 7, reg, size) : 0xffffffffu, size);
+        if (!write && !aligned) {
+            std::memset(data, 0xff, size);
+        } else if (!write) {
+            store(data, config_read(0, (off >> 15) & 31, (off >> 12) & 7, reg, size), size);
         } else if (aligned) {
             config_write(0, (off >> 15) & 31, (off >> 12) & 7, reg, load(data, size), size);
         }

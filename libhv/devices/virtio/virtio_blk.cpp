@@ -1,5 +1,7 @@
 #include "devices/virtio/virtio_blk.hpp"
 
+#include "core/le_bytes.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -11,9 +13,7 @@ namespace {
 
 constexpr uint32_t kMaxComplaints = 20;
 
-void put(uint8_t* cfg, uint32_t off, uint64_t v, uint32_t n) {
-    for (uint32_t i = 0; i < n; ++i) cfg[off + i] = static_cast<uint8_t>(v >> (8 * i));
-}
+void put(uint8_t* cfg, uint32_t off, uint64_t v, uint32_t n) { core::store_le(cfg + off, v, n); }
 
 } // namespace
 
