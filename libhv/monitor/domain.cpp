@@ -163,6 +163,7 @@ Result<void> Domain::add_pci_devices() {
         auto fn = dev::VirtioPci::create(std::move(device), *vm_, bar, std::move(name), log_);
         if (!fn) return fn.error();
         if (auto slot = pci_host_->add(fn->get()); !slot) return slot.error();
+        if (auto r = (*fn)->serve_on(io_loop_); !r) return r.error();
         bar += core::virtio::kBarSize;
         pci_devices_.push_back(std::move(*fn));
         return pci_devices_.back().get();
@@ -228,6 +229,7 @@ void Domain::start(bool paused) {
     // On a PC every vCPU's thread starts now: the others wait inside the
     // platform for the guest's INIT/SIPI, as on hardware.
     const uint32_t n = pc_ ? spec_.vcpus : 1;
+    if (auto r = io_loop_.start(); !r) log_->error("domain {}: {} (its devices will not answer)", spec_.domid, r.error().message);
     for (uint32_t i = 0; i < n; ++i) start_vcpu_locked(i);
 }
 
@@ -299,9 +301,10 @@ void Domain::halt() {
         std::lock_guard lock(mu_);
         policy_.stop(core::ShutdownReason::poweroff, false); // dying, unless the guest stopped it first
     }
-    devices_stop_.store(true, std::memory_order_relaxed); // a vCPU inside a device's work comes out
+    devices_stop_.store(true, std::memory_order_relaxed); // the I/O loop inside a device's work comes out
     for (Vcpu& v : vcpus_)
         if (v.thread.joinable()) v.thread.join();
+    io_loop_.stop();
 }
 
 void Domain::announce_stop(StopInfo info) {

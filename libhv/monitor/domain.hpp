@@ -33,6 +33,7 @@
 #include "devices/console.hpp"
 #include "devices/block/block_backend.hpp"
 #include "devices/io_bus.hpp"
+#include "devices/io_loop.hpp"
 #include "devices/pci/pci_host.hpp"
 #include "devices/virtio/virtio_blk.hpp"
 #include "devices/virtio/virtio_pci.hpp"
@@ -210,6 +211,7 @@ private:
     std::unique_ptr<dev::PciHost> pci_host_;
     std::vector<std::unique_ptr<dev::VirtioPci>> pci_devices_; // slots 1..
     std::atomic<bool> devices_stop_{false}; // halt(): device work a kick started ends early
+    dev::IoLoop io_loop_;                   // serves the virtio devices' queues (stopped by halt())
     dev::VirtioPci* pv_console_device_ = nullptr;              // among them
     struct Disk {
         dev::VirtioPci* device; // among pci_devices_

@@ -45,6 +45,16 @@ public:
     // address and data, as a PCI device would write them) through the
     // in-kernel LAPICs. After add_pc_interrupts(). Any thread.
     virtual Result<void> signal_msi(uint64_t address, uint32_t data) = 0;
+    // While `on`, a guest write of any width at `gpa` (an address outside
+    // RAM) only signals `eventfd` (adds 1 to it) inside the platform, with
+    // no exit to the monitor: how a virtio kick reaches the domain's I/O
+    // loop without stopping the vCPU (KVM: an ioeventfd). `on` false
+    // undoes one earlier `on` with the same gpa and fd. A platform that
+    // cannot says so; the write then exits as any MMIO write does.
+    virtual Result<void> set_mmio_notifier(uint64_t gpa, int eventfd, bool on) {
+        (void)gpa, (void)eventfd, (void)on;
+        return make_error(Errc::not_supported, "this platform has no MMIO notifiers");
+    }
 
 protected:
     Vm() = default;

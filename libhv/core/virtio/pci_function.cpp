@@ -141,9 +141,8 @@ void PciFunction::bar_write(uint32_t offset, const uint8_t* data, uint8_t size) 
         common_write(offset - kCommonOffset, v, size);
     } else if (offset >= kDeviceOffset && offset + size <= kDeviceOffset + device_.config_size()) {
         device_.write_config(offset - kDeviceOffset, data, size);
-    } else if (offset >= kNotifyOffset && offset < kNotifyOffset + nqueues_ * kNotifyMultiplier) {
-        const uint32_t q = (offset - kNotifyOffset) / kNotifyMultiplier;
-        if (running() && regs_[q].enabled) device_.notify(device_queues_, q);
+    } else if (const int32_t q = notify_queue_at(offset); q >= 0) {
+        notify(static_cast<uint32_t>(q));
     } else if (offset >= kMsixTableOffset && offset + size <= kMsixTableOffset + 16 * (nqueues_ + 1)) {
         store_le(msix_table_ + (offset - kMsixTableOffset), v, size);
         deliver_pending(); // an entry unmasked
@@ -259,6 +258,15 @@ void PciFunction::enable_queue(uint32_t q) {
 bool PciFunction::running() const {
     return (status_ & kStatusDriverOk) != 0 && (status_ & kStatusNeedsReset) == 0 &&
            (config_.command() & pci::kCommandBusMaster) != 0;
+}
+
+int32_t PciFunction::notify_queue_at(uint32_t offset) const {
+    if (offset < kNotifyOffset || offset >= kNotifyOffset + nqueues_ * kNotifyMultiplier) return -1;
+    return static_cast<int32_t>((offset - kNotifyOffset) / kNotifyMultiplier);
+}
+
+void PciFunction::notify(uint32_t q) {
+    if (q < nqueues_ && running() && regs_[q].enabled) device_.notify(device_queues_, q);
 }
 
 void PciFunction::poll() {

@@ -72,6 +72,15 @@ public:
     uint8_t status() const { return status_; }
     uint64_t driver_features() const { return driver_features_; }
 
+    // The queue a write at BAR0 `offset` notifies, or -1: the one rule for
+    // where notifications land, for hosts that catch them without an
+    // exit (an ioeventfd per queue) as well as for bar_write().
+    int32_t notify_queue_at(uint32_t offset) const;
+    uint32_t queue_count() const { return nqueues_; }
+    // Queue `q` was notified (a kick caught outside bar_write): the device
+    // model serves it when the driver has it running and the queue is on.
+    void notify(uint32_t q);
+
     // Host-side work for the device model (VirtioDevice::poll), when the
     // driver has it running (DRIVER_OK, no reset needed, bus mastering
     // on); else nothing. Kicks are served on the same condition.

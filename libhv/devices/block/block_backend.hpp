@@ -5,12 +5,22 @@
 
 #include <sys/uio.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "hv/result.hpp"
 
 namespace hv::dev {
+
+// One read or write of a batch (BlockBackend::transfer_batch).
+struct BlockIo {
+    bool write = false;
+    const iovec* iov = nullptr;
+    int count = 0;
+    uint64_t offset = 0;
+    Result<void> result; // set by the backend
+};
 
 class BlockBackend {
 public:
@@ -23,6 +33,13 @@ public:
     // under the guest: callers checked the range against size()).
     virtual Result<void> read(const iovec* iov, int count, uint64_t offset) = 0;
     virtual Result<void> write(const iovec* iov, int count, uint64_t offset) = 0;
+    // Does every transfer of `ios` (reads and writes the guest had in
+    // flight at once); they may run concurrently and end in any order,
+    // and each gets its result. The default does them one by one.
+    virtual void transfer_batch(BlockIo* ios, size_t n) {
+        for (size_t i = 0; i < n; ++i)
+            ios[i].result = ios[i].write ? write(ios[i].iov, ios[i].count, ios[i].offset) : read(ios[i].iov, ios[i].count, ios[i].offset);
+    }
     // Everything written so far reaches stable storage.
     virtual Result<void> flush() = 0;
     // The guest no longer needs the range (a hint: may do nothing).

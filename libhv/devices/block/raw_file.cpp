@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -67,6 +68,11 @@ Result<std::unique_ptr<RawFile>> RawFile::open(const std::string& path, bool rea
     } else {
         size = static_cast<uint64_t>(again.st_size);
     }
+    // No host readahead: the guest reads ahead itself (its page cache
+    // asks for what it wants), and the host's guesses on top turned every
+    // random 4 KiB read into a large one (bench_virtio_blk: 3x the IOPS
+    // without). A hint; a failure changes nothing else.
+    if (!block) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
     return std::unique_ptr<RawFile>(new RawFile(fd, path, size, read_only, block));
 }
 
@@ -102,6 +108,21 @@ Result<void> RawFile::read(const iovec* iov, int count, uint64_t offset) { retur
 Result<void> RawFile::write(const iovec* iov, int count, uint64_t offset) {
     if (read_only_) return make_error(Errc::permission_denied, fmt::format("disk '{}' is read-only", path_));
     return transfer(iov, count, offset, true);
+}
+
+void RawFile::transfer_batch(BlockIo* ios, size_t n) {
+    if (!uring_tried_) {
+        uring_tried_ = true;
+        if (auto q = UringQueue::create()) uring_ = std::move(*q);
+    }
+    // One transfer gains nothing from the ring; a write to a read-only
+    // disk is refused by write().
+    const bool refused = read_only_ && std::any_of(ios, ios + n, [](const BlockIo& io) { return io.write; });
+    if (uring_ == nullptr || n == 1 || refused) return BlockBackend::transfer_batch(ios, n);
+    std::unique_ptr<bool[]> again(new bool[n]);
+    uring_->run(fd_, ios, n, again.get());
+    for (size_t i = 0; i < n; ++i)
+        if (again[i]) ios[i].result = transfer(ios[i].iov, ios[i].count, ios[i].offset, ios[i].write);
 }
 
 Result<void> RawFile::flush() {

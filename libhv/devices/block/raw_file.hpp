@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "devices/block/block_backend.hpp"
+#include "devices/block/uring_queue.hpp"
 
 namespace hv::dev {
 
@@ -27,6 +28,10 @@ public:
     const std::string& path() const override { return path_; }
     Result<void> read(const iovec* iov, int count, uint64_t offset) override;
     Result<void> write(const iovec* iov, int count, uint64_t offset) override;
+    // Through io_uring when the host has it (one caller at a time: the
+    // domain's I/O loop); a transfer it cannot finish is done again with
+    // preadv/pwritev, which also words its error.
+    void transfer_batch(BlockIo* ios, size_t n) override;
     Result<void> flush() override;
     Result<void> discard(uint64_t offset, uint64_t length) override;
     Result<void> write_zeroes(uint64_t offset, uint64_t length, bool unmap) override;
@@ -41,6 +46,8 @@ private:
     uint64_t size_;
     bool read_only_;
     bool block_device_;
+    std::unique_ptr<UringQueue> uring_; // made by the first batch
+    bool uring_tried_ = false;
 };
 
 } // namespace hv::dev

@@ -1,7 +1,10 @@
 // VirtioBlk: the virtio block device (virtio 1.2 section 5.2) over a
 // BlockBackend. The core decodes each request (core/virtio/blk_request.hpp)
-// and walks the queue; this model does the I/O. One request queue; the
-// I/O runs on the thread that kicked the queue (the vCPU's), synchronously.
+// and walks the queue; this model does the I/O. One request queue, served
+// on the domain's I/O loop (dev::IoLoop): the reads and writes found in
+// one pass over the queue go to the backend as one batch (io_uring for raw
+// files), so a guest's parallel requests run in parallel; FLUSH, DISCARD
+// and WRITE_ZEROES wait for the batch before them.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -9,6 +12,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/guest_ram.hpp"
 #include "core/virtio/blk_request.hpp"
@@ -23,7 +27,7 @@ public:
     static constexpr uint32_t kSegMax = 128; // data buffers per request
     static constexpr uint32_t kMaxRanges = 16;
     // Sectors per DISCARD / WRITE_ZEROES range (32 MiB): without fallocate
-    // a range is zeroed by writing, on the vCPU thread.
+    // a range is zeroed by writing, on the I/O loop.
     static constexpr uint32_t kMaxRangeSectors = 1u << 16;
 
     // `id`: what GET_ID answers (/sys/block/vdX/serial), at most 20 bytes used.
@@ -46,8 +50,24 @@ public:
     void reset() override { features_ = 0; }
     void notify(core::virtio::Queues& queues, uint32_t q) override;
 
+    // Requests read or written as one batch, at most.
+    static constexpr uint32_t kBatch = 32;
+
 private:
     static constexpr uint32_t kConfigSize = 60;
+    // A read or write waiting for its batch.
+    struct Slot {
+        uint16_t head = 0;
+        uint64_t status_gpa = 0;
+        uint32_t written = 0; // what the device writes on success (a read's data)
+        iovec iov[kSegMax + 2];
+    };
+    // Takes one chain off the queue (false: none left). Reads and writes
+    // join the batch; anything else waits for the batch, then runs.
+    bool take(core::virtio::SplitQueue& queue);
+    // Runs the batch and returns its chains to the driver.
+    void run_batch(core::virtio::SplitQueue& queue);
+    void finish(core::virtio::SplitQueue& queue, uint16_t head, uint64_t status_gpa, uint8_t status, uint32_t written);
     // Does one decoded request; the status it ends with.
     uint8_t execute(const core::virtio::BlkRequest& req, const core::virtio::Segment* data,
                     const core::virtio::BlkRange* ranges, uint32_t& written);
@@ -60,6 +80,11 @@ private:
     const std::atomic<bool>& stop_;
     uint64_t features_ = 0;
     uint32_t complaints_ = 0; // the first few problems are logged, not a guest's flood
+    // The batch being gathered (reused: no allocation per request).
+    std::vector<Slot> slots_;
+    std::vector<BlockIo> ios_;
+    uint32_t batched_ = 0;
+    bool returned_ = false; // chains went back since the driver was last told
 };
 
 } // namespace hv::dev

@@ -1,5 +1,9 @@
 #include "devices/virtio/virtio_pci.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -19,6 +23,55 @@ VirtioPci::VirtioPci(std::unique_ptr<core::virtio::VirtioDevice> device, platfor
     : device_(std::move(device)), vm_(vm), name_(std::move(name)), log_(std::move(log)),
       fn_(*device_, vm.ram(), *this, bar_gpa) {}
 
+// The platform keeps its own reference to each eventfd, so closing ours is
+// safe while notifiers still name them; they go with the Vm.
+VirtioPci::~VirtioPci() {
+    for (int fd : kick_fds_) ::close(fd);
+}
+
+Result<void> VirtioPci::serve_on(IoLoop& loop) {
+    if (!kick_fds_.empty()) return make_error(Errc::busy, fmt::format("{}: already served on a loop", name_));
+    const uint32_t n = fn_.queue_count();
+    for (uint32_t q = 0; q < n; ++q) {
+        const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0) return make_error(Errc::io_error, fmt::format("{}: eventfd: {}", name_, std::strerror(errno)));
+        kick_fds_.push_back(fd);
+        if (auto r = loop.watch(fd, [this, q] { kicked(q); }); !r) return r.error();
+    }
+    std::lock_guard lock(mu_);
+    place_notifiers();
+    return {};
+}
+
+void VirtioPci::kicked(uint32_t q) {
+    uint64_t count = 0;
+    if (::read(kick_fds_[q], &count, sizeof count) != sizeof count) return; // nothing new (EAGAIN)
+    std::lock_guard lock(mu_);
+    fn_.notify(q);
+    status_.store(fn_.status(), std::memory_order_relaxed);
+}
+
+void VirtioPci::place_notifiers() {
+    const uint64_t bar = fn_.bar_address();
+    if (kick_fds_.empty() || notifiers_unsupported_ || bar == notifier_bar_) return;
+    const auto at = [](uint64_t base, uint32_t q) { return base + core::virtio::kNotifyOffset + q * core::virtio::kNotifyMultiplier; };
+    for (uint32_t q = 0; q < kick_fds_.size() && notifier_bar_ != 0; ++q)
+        if (auto r = vm_.set_mmio_notifier(at(notifier_bar_, q), kick_fds_[q], false); !r)
+            log_->warn("{}: queue {}: {}", name_, q, r.error().message);
+    notifier_bar_ = 0;
+    if (bar == 0) return;
+    for (uint32_t q = 0; q < kick_fds_.size(); ++q) {
+        if (auto r = vm_.set_mmio_notifier(at(bar, q), kick_fds_[q], true); !r) {
+            // Kicks then exit to mmio(), which signals the loop itself.
+            log_->debug("{}: kicks exit to the monitor: {}", name_, r.error().message);
+            for (uint32_t u = 0; u < q; ++u) (void)vm_.set_mmio_notifier(at(bar, u), kick_fds_[u], false);
+            notifiers_unsupported_ = true;
+            return;
+        }
+    }
+    notifier_bar_ = bar;
+}
+
 uint32_t VirtioPci::config_read(uint32_t offset, uint8_t size) {
     std::lock_guard lock(mu_);
     return fn_.config_read(offset, size);
@@ -27,6 +80,7 @@ uint32_t VirtioPci::config_read(uint32_t offset, uint8_t size) {
 void VirtioPci::config_write(uint32_t offset, uint32_t value, uint8_t size) {
     std::lock_guard lock(mu_);
     fn_.config_write(offset, value, size);
+    place_notifiers(); // the driver may have moved BAR0 or turned decoding on or off
 }
 
 bool VirtioPci::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
@@ -38,7 +92,11 @@ bool VirtioPci::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
         if (!write) std::memset(data, 0xff, size);
         return true;
     }
-    if (write) {
+    if (const int32_t q = fn_.notify_queue_at(off); write && q >= 0 && !kick_fds_.empty()) {
+        // A kick that exited (no platform notifier): the loop serves it.
+        const uint64_t one = 1;
+        (void)!::write(kick_fds_[static_cast<uint32_t>(q)], &one, sizeof one);
+    } else if (write) {
         fn_.bar_write(off, data, size);
         status_.store(fn_.status(), std::memory_order_relaxed);
     } else {

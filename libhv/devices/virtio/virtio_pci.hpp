@@ -8,10 +8,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <spdlog/logger.h>
 
 #include "core/virtio/pci_function.hpp"
+#include "devices/io_loop.hpp"
 #include "devices/pci/pci_device.hpp"
 #include "hv/result.hpp"
 #include "platform/vm.hpp"
@@ -24,7 +26,12 @@ public:
     static Result<std::unique_ptr<VirtioPci>> create(std::unique_ptr<core::virtio::VirtioDevice> device, platform::Vm& vm,
                                                      uint64_t bar_gpa, std::string name, std::shared_ptr<spdlog::logger> log);
 
+    ~VirtioPci() override;
     core::virtio::VirtioDevice& device() { return *device_; }
+    // The device's queues are then served on `loop`'s thread: a kick
+    // (caught by the platform without an exit where it can, else by
+    // mmio()) only signals the loop. Before the loop starts; once.
+    Result<void> serve_on(IoLoop& loop);
     // Host-side work arrived for the device (any thread).
     void poll();
     // The guest's driver has the device running (DRIVER_OK, no reset needed).
@@ -38,6 +45,9 @@ private:
     VirtioPci(std::unique_ptr<core::virtio::VirtioDevice> device, platform::Vm& vm, uint64_t bar_gpa, std::string name,
               std::shared_ptr<spdlog::logger> log);
     void msi(uint64_t address, uint32_t data) override;
+    // Moves the platform's notifiers to where BAR0 is now (under mu_).
+    void place_notifiers();
+    void kicked(uint32_t q);
 
     std::mutex mu_;
     std::unique_ptr<core::virtio::VirtioDevice> device_;
@@ -46,6 +56,9 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     core::virtio::PciFunction fn_;
     bool msi_failed_ = false; // logged once
+    std::vector<int> kick_fds_;       // an eventfd per queue, once served on a loop
+    uint64_t notifier_bar_ = 0;       // where the platform's notifiers are (0: none)
+    bool notifiers_unsupported_ = false;
     // The transport's status after the last access (for driver_ok(),
     // which the control plane calls and must not wait on a busy device).
     std::atomic<uint8_t> status_{0};

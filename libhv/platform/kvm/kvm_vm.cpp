@@ -103,4 +103,16 @@ Result<void> KvmVm::signal_msi(uint64_t address, uint32_t data) {
     return {};
 }
 
+// len 0 matches a write of any width (KVM_CAP_IOEVENTFD_ANY_LENGTH, Linux
+// 4.4): Linux's virtio driver writes 2 bytes, others may write 4.
+Result<void> KvmVm::set_mmio_notifier(uint64_t gpa, int eventfd, bool on) {
+    kvm_ioeventfd e{};
+    e.addr = gpa;
+    e.len = 0;
+    e.fd = eventfd;
+    e.flags = on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN;
+    if (::ioctl(fd_.get(), KVM_IOEVENTFD, &e) < 0) return sys_error(on ? "KVM_IOEVENTFD" : "KVM_IOEVENTFD (deassign)");
+    return {};
+}
+
 } // namespace hv::kvm

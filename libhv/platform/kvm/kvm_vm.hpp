@@ -30,6 +30,7 @@ public:
     Result<void> add_pc_interrupts() override;
     Result<void> set_irq_line(uint32_t gsi, bool level) override;
     Result<void> signal_msi(uint64_t address, uint32_t data) override;
+    Result<void> set_mmio_notifier(uint64_t gpa, int eventfd, bool on) override;
 
 private:
     KvmVm() = default;

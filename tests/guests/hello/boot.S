@@ -116,7 +116,13 @@ pml4:
     .fill 511, 8, 0
 pdpt:
     .quad pd + 0x7
+#ifdef HV_PC_GUEST
+    .fill 2, 8, 0
+    .quad pd_mmio + 0x7         /* 3-4 GiB: the PC's PCI window and ECAM */
+    .fill 508, 8, 0
+#else
     .fill 511, 8, 0
+#endif
 pd:
     .set i, 0
     .rept 512
@@ -124,6 +130,15 @@ pd:
     .set i, i + 1
     .endr
     .globl pml4
+#ifdef HV_PC_GUEST
+/* Uncached 2 MiB pages for device memory (PWT | PCD). */
+pd_mmio:
+    .set i, 0
+    .rept 512
+    .quad (0xc0000000 + (i << 21)) | 0x9f
+    .set i, i + 1
+    .endr
+#endif
 
     .balign 16
     .globl gdt
@@ -199,12 +214,16 @@ ustacks:
     .long 0, 0, 0
 
 /* hv's ABI note (owner "hv", type HV_ELFNOTE_ABI = 1, the ABI version):
- * this kernel speaks hv's PV ABI and runs on hv's PV machine. */
+ * this kernel speaks hv's PV ABI and runs on hv's PV machine. A guest built
+ * with HV_PC_GUEST (the disk benchmark's) has none: it runs on hv's PC
+ * machine, with PCI and virtio, as a stock kernel does. */
+#ifndef HV_PC_GUEST
     .section .note.hv, "a", @note
     .balign 4
     .long 3, 4, 1
     .asciz "hv"
     .balign 4
     .long 1
+#endif
 
     .section .note.GNU-stack, "", @progbits

@@ -537,6 +537,27 @@ TEST_CASE("virtio-pci: kicks reach the device only after DRIVER_OK, for enabled 
     CHECK(r.dev.notified.size() == 2);
 }
 
+TEST_CASE("virtio-pci: notify_queue_at maps the notify area to queues; notify() obeys the same rules as a kick", "[virtio]") {
+    Rig r;
+    CHECK(r.fn.queue_count() == 2);
+    CHECK(r.fn.notify_queue_at(kNotifyOffset) == 0);
+    CHECK(r.fn.notify_queue_at(kNotifyOffset + 2) == 0);
+    CHECK(r.fn.notify_queue_at(kNotifyOffset + 4) == 1);
+    CHECK(r.fn.notify_queue_at(kNotifyOffset + 8) == -1); // no queue 2
+    CHECK(r.fn.notify_queue_at(kNotifyOffset - 1) == -1);
+    CHECK(r.fn.notify_queue_at(0) == -1);
+    r.fn.notify(0);
+    CHECK(r.dev.notified.empty()); // not running yet
+    r.start();
+    const size_t kicks = r.dev.notified.size();
+    r.fn.notify(0);
+    r.fn.notify(1); // not enabled
+    r.fn.notify(7); // no such queue
+    r.fn.notify(UINT32_MAX);
+    CHECK(r.dev.notified.size() == kicks + 1);
+    CHECK(r.dev.notified.back() == 0);
+}
+
 TEST_CASE("virtio-pci: device configuration through BAR0 + 0x2000", "[virtio]") {
     Rig r;
     CHECK(r.read(kDeviceOffset, 4) == 0x1000);

@@ -1,0 +1,49 @@
+// IoLoop: a domain's I/O thread. Device work that a guest's kick starts
+// (virtio queue processing, disk reads and writes) runs here, not on the
+// vCPU that kicked: with KVM's ioeventfds the kick does not even leave the
+// kernel, and the vCPU goes on running the guest while the disk works.
+// One loop per domain (one per domain process under hvd), one thread.
+//
+// Every fd is watched before start() and stays until the loop has
+// stopped, so the table needs no lock and no handler runs on a closed fd.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "hv/result.hpp"
+
+namespace hv::dev {
+
+class IoLoop {
+public:
+    // 16 disks with one queue each and a console with two need 18.
+    static constexpr size_t kMaxWatches = 64;
+
+    IoLoop();
+    ~IoLoop();
+    IoLoop(const IoLoop&) = delete;
+    IoLoop& operator=(const IoLoop&) = delete;
+
+    // Calls `ready` on the loop's thread each time `fd` becomes readable
+    // (level-triggered: `ready` must consume what made it so). Before
+    // start() only.
+    Result<void> watch(int fd, std::function<void()> ready);
+    // The thread starts (no-op when nothing is watched, or twice).
+    Result<void> start();
+    // The thread ends after the handler it is in (joined here). Idempotent.
+    void stop();
+    bool running() const { return thread_.joinable(); }
+
+private:
+    void main();
+
+    int epoll_ = -1;
+    int wake_ = -1; // an eventfd: stop() writes it
+    std::vector<std::function<void()>> handlers_;
+    std::thread thread_;
+};
+
+} // namespace hv::dev
