@@ -1,5 +1,6 @@
-// BlockBackend: where a virtual disk's bytes live on the host (a raw image
-// file or block device; qcow2 comes next), behind the calls a block
+// BlockBackend: where a virtual disk's bytes live on the host (RawFile: a
+// raw image file or block device; Qcow2Image: a qcow2 image and its
+// backing files; open_disk picks one by format), behind the calls a block
 // device model makes. Offsets and lengths are bytes, whole sectors.
 #pragma once
 
@@ -13,13 +14,15 @@
 
 namespace hv::dev {
 
-// One read or write of a batch (BlockBackend::transfer_batch).
+// One read or write started with BlockBackend::start(). The caller keeps
+// it (and the buffers) in place until wait_any() hands it back.
 struct BlockIo {
     bool write = false;
     const iovec* iov = nullptr;
     int count = 0;
     uint64_t offset = 0;
-    Result<void> result; // set by the backend
+    uint32_t tag = 0;    // the caller's
+    Result<void> result; // set by the backend when it ends
 };
 
 class BlockBackend {
@@ -33,12 +36,20 @@ public:
     // under the guest: callers checked the range against size()).
     virtual Result<void> read(const iovec* iov, int count, uint64_t offset) = 0;
     virtual Result<void> write(const iovec* iov, int count, uint64_t offset) = 0;
-    // Does every transfer of `ios` (reads and writes the guest had in
-    // flight at once); they may run concurrently and end in any order,
-    // and each gets its result. The default does them one by one.
-    virtual void transfer_batch(BlockIo* ios, size_t n) {
-        for (size_t i = 0; i < n; ++i)
-            ios[i].result = ios[i].write ? write(ios[i].iov, ios[i].count, ios[i].offset) : read(ios[i].iov, ios[i].count, ios[i].offset);
+    // Asynchronous transfers, for backends that have them (RawFile, with
+    // io_uring): start() queues `io` and returns true, or returns false
+    // (no queue, or it is full) and the caller does a read()/write()
+    // itself. Started transfers run concurrently and end in any order;
+    // wait_any() returns one that ended, with its result, waiting for it
+    // if `block` (nullptr: none in flight, or none ended and !block). One
+    // caller at a time.
+    virtual bool start(BlockIo& io) {
+        (void)io;
+        return false;
+    }
+    virtual BlockIo* wait_any(bool block) {
+        (void)block;
+        return nullptr;
     }
     // Everything written so far reaches stable storage.
     virtual Result<void> flush() = 0;

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -110,19 +109,22 @@ Result<void> RawFile::write(const iovec* iov, int count, uint64_t offset) {
     return transfer(iov, count, offset, true);
 }
 
-void RawFile::transfer_batch(BlockIo* ios, size_t n) {
+bool RawFile::start(BlockIo& io) {
     if (!uring_tried_) {
         uring_tried_ = true;
         if (auto q = UringQueue::create()) uring_ = std::move(*q);
     }
-    // One transfer gains nothing from the ring; a write to a read-only
-    // disk is refused by write().
-    const bool refused = read_only_ && std::any_of(ios, ios + n, [](const BlockIo& io) { return io.write; });
-    if (uring_ == nullptr || n == 1 || refused) return BlockBackend::transfer_batch(ios, n);
-    std::unique_ptr<bool[]> again(new bool[n]);
-    uring_->run(fd_, ios, n, again.get());
-    for (size_t i = 0; i < n; ++i)
-        if (again[i]) ios[i].result = transfer(ios[i].iov, ios[i].count, ios[i].offset, ios[i].write);
+    // A write to a read-only disk is refused by write().
+    if (uring_ == nullptr || (io.write && read_only_)) return false;
+    return uring_->start(fd_, io);
+}
+
+BlockIo* RawFile::wait_any(bool block) {
+    if (uring_ == nullptr) return nullptr;
+    bool complete = false;
+    BlockIo* io = uring_->wait(block, complete);
+    if (io != nullptr && !complete) io->result = transfer(io->iov, io->count, io->offset, io->write);
+    return io;
 }
 
 Result<void> RawFile::flush() {

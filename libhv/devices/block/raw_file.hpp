@@ -31,7 +31,8 @@ public:
     // Through io_uring when the host has it (one caller at a time: the
     // domain's I/O loop); a transfer it cannot finish is done again with
     // preadv/pwritev, which also words its error.
-    void transfer_batch(BlockIo* ios, size_t n) override;
+    bool start(BlockIo& io) override;
+    BlockIo* wait_any(bool block) override;
     Result<void> flush() override;
     Result<void> discard(uint64_t offset, uint64_t length) override;
     Result<void> write_zeroes(uint64_t offset, uint64_t length, bool unmap) override;
@@ -46,7 +47,7 @@ private:
     uint64_t size_;
     bool read_only_;
     bool block_device_;
-    std::unique_ptr<UringQueue> uring_; // made by the first batch
+    std::unique_ptr<UringQueue> uring_; // made by the first start()
     bool uring_tried_ = false;
 };
 

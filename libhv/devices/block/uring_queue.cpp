@@ -2,7 +2,8 @@
 
 #include <liburing.h>
 
-#include <algorithm>
+#include <unistd.h>
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -19,48 +20,47 @@ Result<std::unique_ptr<UringQueue>> UringQueue::create() {
 
 UringQueue::UringQueue(std::unique_ptr<io_uring> ring) : ring_(std::move(ring)) {}
 
+// Nothing may be in flight here: the kernel would write into buffers
+// their owner is about to free. Owners drain first (VirtioBlk does).
 UringQueue::~UringQueue() { ::io_uring_queue_exit(ring_.get()); }
 
-void UringQueue::run(int fd, BlockIo* ios, size_t n, bool* again) {
-    for (size_t base = 0; base < n; base += kDepth) {
-        const size_t count = std::min<size_t>(n - base, kDepth);
-        size_t queued = 0;
-        for (size_t i = base; i < base + count; ++i) {
-            again[i] = true; // until its completion says otherwise
-            io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
-            if (sqe == nullptr) continue; // cannot happen with count <= kDepth: done the slow way
-            const auto count_iov = static_cast<unsigned>(ios[i].count);
-            if (ios[i].write) {
-                ::io_uring_prep_writev(sqe, fd, ios[i].iov, count_iov, ios[i].offset);
-            } else {
-                ::io_uring_prep_readv(sqe, fd, ios[i].iov, count_iov, ios[i].offset);
-            }
-            ::io_uring_sqe_set_data64(sqe, i);
-            ++queued;
-        }
-        // Submits all and waits for all. A failed submit leaves what was
-        // not submitted for the slow way; what was is still waited for.
-        int submitted = ::io_uring_submit_and_wait(ring_.get(), static_cast<unsigned>(queued));
-        while (submitted == -EINTR) submitted = ::io_uring_submit_and_wait(ring_.get(), static_cast<unsigned>(queued));
-        size_t outstanding = submitted > 0 ? static_cast<size_t>(submitted) : 0;
-        while (outstanding > 0) {
-            io_uring_cqe* cqe = nullptr;
-            const int w = ::io_uring_wait_cqe(ring_.get(), &cqe);
-            if (w == -EINTR) continue;
-            if (w < 0) break; // the ring is broken: the rest go the slow way
-            const uint64_t i = ::io_uring_cqe_get_data64(cqe);
-            if (i >= base && i < base + count) {
-                uint64_t want = 0;
-                for (int k = 0; k < ios[i].count; ++k) want += ios[i].iov[k].iov_len;
-                if (cqe->res >= 0 && static_cast<uint64_t>(cqe->res) == want) {
-                    again[i] = false;
-                    ios[i].result = {};
-                }
-            }
-            ::io_uring_cqe_seen(ring_.get(), cqe);
-            --outstanding;
-        }
+bool UringQueue::start(int fd, BlockIo& io) {
+    if (in_flight_ >= kDepth) return false;
+    io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
+    if (sqe == nullptr) return false;
+    const auto n = static_cast<unsigned>(io.count);
+    if (io.write) {
+        ::io_uring_prep_writev(sqe, fd, io.iov, n, io.offset);
+    } else {
+        ::io_uring_prep_readv(sqe, fd, io.iov, n, io.offset);
     }
+    ::io_uring_sqe_set_data(sqe, &io);
+    ++in_flight_;
+    return true;
+}
+
+BlockIo* UringQueue::wait(bool block, bool& complete) {
+    if (in_flight_ == 0) return nullptr;
+    io_uring_cqe* cqe = nullptr;
+    for (;;) {
+        // Submits whatever start() queued, then waits for one completion.
+        const int r = block ? ::io_uring_submit_and_wait(ring_.get(), 1) : ::io_uring_submit(ring_.get());
+        if (::io_uring_peek_cqe(ring_.get(), &cqe) == 0 && cqe != nullptr) break;
+        if (!block && (r >= 0 || r == -EINTR)) return nullptr;
+        // EINTR, or the kernel short of memory (EAGAIN, EBUSY): again. A
+        // transfer the kernel has is never abandoned (it would write into
+        // guest memory later), so there is no giving up here: a disk that
+        // never answers holds this thread, as a blocking read would.
+        if (r < 0 && r != -EINTR) ::usleep(1000);
+    }
+    auto* io = static_cast<BlockIo*>(::io_uring_cqe_get_data(cqe));
+    uint64_t want = 0;
+    for (int k = 0; k < io->count; ++k) want += io->iov[k].iov_len;
+    complete = cqe->res >= 0 && static_cast<uint64_t>(cqe->res) == want;
+    if (complete) io->result = {};
+    ::io_uring_cqe_seen(ring_.get(), cqe);
+    --in_flight_;
+    return io;
 }
 
 } // namespace hv::dev

@@ -55,25 +55,38 @@ void VirtioBlk::complain(const char* what, const std::string& detail) {
 void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
     cv::SplitQueue* queue = queues.queue(q);
     if (queue == nullptr) return;
+    if (slots_.empty()) {
+        slots_.resize(kInFlight);
+        for (uint32_t i = kInFlight; i > 0; --i) free_.push_back(i - 1);
+    }
     while (!stop_.load(std::memory_order_relaxed)) {
-        // Sleep with kicks on, then look once more: a chain the driver
-        // added without kicking (we had kicks off) is not lost.
+        // Kicks off while we look; everything available is started.
         queue->want_notify(false);
         bool more = true;
-        while (batched_ < kBatch && (more = take(*queue))) {
+        while (!free_.empty() && (more = take(*queue))) {
         }
-        run_batch(*queue);
+        // One transfer ends (and any others that have); their chains go
+        // back, and the queue is looked at again before the next wait.
+        if (in_flight_ > 0 && complete_one(*queue, true))
+            while (in_flight_ > 0 && complete_one(*queue, false)) {
+            }
         if (returned_) {
             returned_ = false;
             queues.used(q);
         }
-        if (!more) {
+        if (!more && in_flight_ == 0) {
             if (queue->error() != cv::QueueError::none) break;
+            // Sleep with kicks on, then look once more: a chain the driver
+            // added without kicking (we had kicks off) is not lost.
             queue->want_notify(true);
             if (queue->available() == 0) break;
         }
     }
-    run_batch(*queue); // stopped with a batch gathered: its chains still go back
+    drain(*queue); // stopping: what is in flight still ends and goes back
+    if (returned_) {
+        returned_ = false;
+        queues.used(q);
+    }
     if (queue->error() != cv::QueueError::none) {
         complain("the driver broke its queue", cv::queue_error_text(queue->error()));
         queues.needs_reset();
@@ -100,38 +113,54 @@ bool VirtioBlk::take(cv::SplitQueue& queue) {
         return true;
     }
     if (req.type == cv::BlkType::in || req.type == cv::BlkType::out) {
-        if (slots_.empty()) {
-            slots_.resize(kBatch);
-            ios_.resize(kBatch);
-        }
-        Slot& slot = slots_[batched_];
+        const uint32_t s = free_.back();
+        free_.pop_back();
+        Slot& slot = slots_[s];
         slot.head = chain.head;
         slot.status_gpa = req.status_gpa;
         slot.written = req.type == cv::BlkType::in ? static_cast<uint32_t>(req.data_bytes) : 0;
         for (uint32_t i = 0; i < req.data_segments; ++i) slot.iov[i] = iovec{ram_.at(data[i].gpa, data[i].len), data[i].len};
-        ios_[batched_] = BlockIo{req.type == cv::BlkType::out, slot.iov, static_cast<int>(req.data_segments),
-                                 req.sector * cv::kSectorSize, {}};
-        ++batched_;
+        slot.io = BlockIo{req.type == cv::BlkType::out, slot.iov, static_cast<int>(req.data_segments), req.sector * cv::kSectorSize, s, {}};
+        if (backend_->start(slot.io)) {
+            ++in_flight_;
+        } else {
+            // No asynchronous I/O here (or its queue is full): now.
+            slot.io.result = slot.io.write ? backend_->write(slot.iov, slot.io.count, slot.io.offset)
+                                           : backend_->read(slot.iov, slot.io.count, slot.io.offset);
+            finish_slot(queue, s);
+        }
         return true;
     }
     // FLUSH covers the writes completed before it; the others are ordered
-    // after the batch the same way, which costs nothing that matters.
-    run_batch(queue);
+    // after what is in flight the same way, which costs nothing that matters.
+    drain(queue);
     uint32_t written = 0;
     const uint8_t status = execute(req, data, ranges, written);
     finish(queue, chain.head, req.status_gpa, status, written);
     return true;
 }
 
-void VirtioBlk::run_batch(cv::SplitQueue& queue) {
-    if (batched_ == 0) return;
-    backend_->transfer_batch(ios_.data(), batched_);
-    for (uint32_t i = 0; i < batched_; ++i) {
-        const Result<void>& r = ios_[i].result;
-        if (!r) complain("I/O failed", r.error().message);
-        finish(queue, slots_[i].head, slots_[i].status_gpa, r ? cv::kBlkOk : cv::kBlkIoErr, r ? slots_[i].written : 0);
+bool VirtioBlk::complete_one(cv::SplitQueue& queue, bool block) {
+    BlockIo* io = backend_->wait_any(block);
+    if (io == nullptr) {
+        if (block) in_flight_ = 0; // a backend that lost them: never spin on it
+        return false;
     }
-    batched_ = 0;
+    --in_flight_;
+    finish_slot(queue, io->tag);
+    return true;
+}
+
+void VirtioBlk::drain(cv::SplitQueue& queue) {
+    while (in_flight_ > 0) complete_one(queue, true);
+}
+
+void VirtioBlk::finish_slot(cv::SplitQueue& queue, uint32_t s) {
+    Slot& slot = slots_[s];
+    const Result<void>& r = slot.io.result;
+    if (!r) complain("I/O failed", r.error().message);
+    finish(queue, slot.head, slot.status_gpa, r ? cv::kBlkOk : cv::kBlkIoErr, r ? slot.written : 0);
+    free_.push_back(s);
 }
 
 // The status byte, then the chain back to the driver with what the device
@@ -147,7 +176,7 @@ uint8_t VirtioBlk::execute(const cv::BlkRequest& req, const cv::Segment* data, c
     switch (req.type) {
     case cv::BlkType::in:
     case cv::BlkType::out:
-        return cv::kBlkIoErr; // batched (take()), never here
+        return cv::kBlkIoErr; // started by take(), never here
     case cv::BlkType::flush:
         r = backend_->flush();
         break;

@@ -1,10 +1,13 @@
 // VirtioBlk: the virtio block device (virtio 1.2 section 5.2) over a
 // BlockBackend. The core decodes each request (core/virtio/blk_request.hpp)
 // and walks the queue; this model does the I/O. One request queue, served
-// on the domain's I/O loop (dev::IoLoop): the reads and writes found in
-// one pass over the queue go to the backend as one batch (io_uring for raw
-// files), so a guest's parallel requests run in parallel; FLUSH, DISCARD
-// and WRITE_ZEROES wait for the batch before them.
+// on the domain's I/O loop (dev::IoLoop). Reads and writes are started on
+// the backend (io_uring for raw files) as the driver makes them
+// available, up to kInFlight at once; each returns to the driver when it
+// ends, and the queue is looked at again between completions, so the
+// device stays busy while the guest adds requests. FLUSH, DISCARD and
+// WRITE_ZEROES wait until nothing is in flight. A backend without
+// asynchronous I/O (qcow2) does each transfer in turn.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -50,24 +53,28 @@ public:
     void reset() override { features_ = 0; }
     void notify(core::virtio::Queues& queues, uint32_t q) override;
 
-    // Requests read or written as one batch, at most.
-    static constexpr uint32_t kBatch = 32;
+    // Reads and writes in flight at once, at most.
+    static constexpr uint32_t kInFlight = 32;
 
 private:
     static constexpr uint32_t kConfigSize = 60;
-    // A read or write waiting for its batch.
+    // A read or write in flight.
     struct Slot {
         uint16_t head = 0;
         uint64_t status_gpa = 0;
         uint32_t written = 0; // what the device writes on success (a read's data)
         iovec iov[kSegMax + 2];
+        BlockIo io;
     };
-    // Takes one chain off the queue (false: none left). Reads and writes
-    // join the batch; anything else waits for the batch, then runs.
+    // Takes one chain off the queue (false: none left) and starts it, or
+    // does it (anything but a read or write: once nothing is in flight).
     bool take(core::virtio::SplitQueue& queue);
-    // Runs the batch and returns its chains to the driver.
-    void run_batch(core::virtio::SplitQueue& queue);
+    // Returns the chain of a started transfer that ended, waiting for one
+    // if `block`; false when there was none to return.
+    bool complete_one(core::virtio::SplitQueue& queue, bool block);
+    void drain(core::virtio::SplitQueue& queue);
     void finish(core::virtio::SplitQueue& queue, uint16_t head, uint64_t status_gpa, uint8_t status, uint32_t written);
+    void finish_slot(core::virtio::SplitQueue& queue, uint32_t slot);
     // Does one decoded request; the status it ends with.
     uint8_t execute(const core::virtio::BlkRequest& req, const core::virtio::Segment* data,
                     const core::virtio::BlkRange* ranges, uint32_t& written);
@@ -80,10 +87,11 @@ private:
     const std::atomic<bool>& stop_;
     uint64_t features_ = 0;
     uint32_t complaints_ = 0; // the first few problems are logged, not a guest's flood
-    // The batch being gathered (reused: no allocation per request).
+    // Slots for transfers in flight (made once, reused: no allocation per
+    // request), and the free ones.
     std::vector<Slot> slots_;
-    std::vector<BlockIo> ios_;
-    uint32_t batched_ = 0;
+    std::vector<uint32_t> free_;
+    uint32_t in_flight_ = 0;
     bool returned_ = false; // chains went back since the driver was last told
 };
 

@@ -1,12 +1,13 @@
 // dev::VirtioBlk over a recording backend, its queue written by a fake
 // driver (tests/unit/core/virtq_driver.hpp): the reads and writes of one
-// pass reach the backend as one batch, a FLUSH waits for the batch before
-// it, each chain returns with its status and the bytes written.
+// pass are started together and return as they end, a FLUSH waits for
+// them, each chain returns with its status and the bytes written.
 #include <catch2/catch.hpp>
 
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -20,11 +21,14 @@ using hvtest::VirtqDriver;
 
 namespace {
 
-// What the device asked of the backend, in order.
+// What the device asked of the backend, in order. Started transfers end
+// last-in first-out, to show the device does not assume an order.
 class RecordingBackend final : public hv::dev::BlockBackend {
 public:
     std::vector<std::string> log;
+    bool async = true;
     bool fail_offset_8k = false;
+    size_t max_in_flight = 0;
 
     uint64_t size() const override { return 1 << 20; }
     bool read_only() const override { return false; }
@@ -32,17 +36,26 @@ public:
     hv::Result<void> read(const iovec* iov, int count, uint64_t offset) override {
         for (int i = 0; i < count; ++i) std::memset(iov[i].iov_base, 0xab, iov[i].iov_len);
         log.push_back("read " + std::to_string(offset));
-        return {};
+        return result_for(offset);
     }
     hv::Result<void> write(const iovec*, int, uint64_t offset) override {
         log.push_back("write " + std::to_string(offset));
-        return {};
+        return result_for(offset);
     }
-    void transfer_batch(hv::dev::BlockIo* ios, size_t n) override {
-        log.push_back("batch " + std::to_string(n));
-        BlockBackend::transfer_batch(ios, n);
-        for (size_t i = 0; i < n; ++i)
-            if (fail_offset_8k && ios[i].offset == 8192) ios[i].result = hv::make_error(hv::Errc::io_error, "injected");
+    bool start(hv::dev::BlockIo& io) override {
+        if (!async) return false;
+        log.push_back(std::string("start ") + (io.write ? "write " : "read ") + std::to_string(io.offset));
+        started_.push_back(&io);
+        max_in_flight = std::max(max_in_flight, started_.size());
+        return true;
+    }
+    hv::dev::BlockIo* wait_any(bool) override {
+        if (started_.empty()) return nullptr;
+        hv::dev::BlockIo* io = started_.back();
+        started_.pop_back();
+        log.push_back(std::string("end ") + (io->write ? "write " : "read ") + std::to_string(io->offset));
+        io->result = result_for(io->offset);
+        return io;
     }
     hv::Result<void> flush() override {
         log.push_back("flush");
@@ -52,7 +65,12 @@ public:
     hv::Result<void> write_zeroes(uint64_t, uint64_t, bool) override { return {}; }
 
 private:
+    hv::Result<void> result_for(uint64_t offset) const {
+        if (fail_offset_8k && offset == 8192) return hv::make_error(hv::Errc::io_error, "injected");
+        return {};
+    }
     std::string path_ = "/fake.img";
+    std::vector<hv::dev::BlockIo*> started_;
 };
 
 struct Rig {
@@ -116,7 +134,7 @@ const cv::Queues::Ops Rig::kOps = {
 
 } // namespace
 
-TEST_CASE("virtio-blk: a pass's reads and writes are one batch; FLUSH waits for it", "[virtio][blk]") {
+TEST_CASE("virtio-blk: reads and writes run concurrently and return as they end; FLUSH waits for them", "[virtio][blk]") {
     Rig r;
     const uint64_t s1 = r.request(0, 0, 4096);  // read
     const uint64_t s2 = r.request(1, 8, 4096);  // write
@@ -124,19 +142,32 @@ TEST_CASE("virtio-blk: a pass's reads and writes are one batch; FLUSH waits for 
     const uint64_t s4 = r.request(4, 0, 0);     // flush
     const uint64_t s5 = r.request(1, 24, 1024); // write
     r.kick();
-    CHECK(r.backend->log == std::vector<std::string>{"batch 3", "read 0", "write 4096", "read 8192", "flush", "batch 1", "write 12288"});
+    CHECK(r.backend->log == std::vector<std::string>{"start read 0", "start write 4096", "start read 8192", "end read 8192",
+                                                     "end write 4096", "end read 0", "flush", "start write 12288",
+                                                     "end write 12288"});
     for (uint64_t s : {s1, s2, s3, s4, s5}) CHECK(r.drv.mem[s] == cv::kBlkOk);
     REQUIRE(r.drv.used_idx() == 5);
-    // Each chain back with what the device wrote: a read's data and the
-    // status byte, a write's status byte only.
+    // Each chain back as it ended, with what the device wrote: a read's
+    // data and the status byte, a write's status byte only.
     std::vector<std::pair<uint32_t, uint32_t>> used;
     for (uint16_t i = 0; i < 5; ++i) used.push_back(r.drv.used(i));
-    CHECK(used == std::vector<std::pair<uint32_t, uint32_t>>{{0, 4097}, {3, 1}, {6, 513}, {9, 1}, {11, 1}});
+    CHECK(used == std::vector<std::pair<uint32_t, uint32_t>>{{6, 513}, {3, 1}, {0, 4097}, {9, 1}, {11, 1}});
     CHECK(r.used_calls >= 1);
     CHECK(r.resets == 0);
 }
 
-TEST_CASE("virtio-blk: a failed transfer in a batch fails only its request", "[virtio][blk]") {
+TEST_CASE("virtio-blk: a backend without asynchronous I/O does each transfer in turn", "[virtio][blk]") {
+    Rig r;
+    r.backend->async = false;
+    r.request(0, 0, 512);
+    r.request(1, 8, 512);
+    r.request(4, 0, 0);
+    r.kick();
+    CHECK(r.backend->log == std::vector<std::string>{"read 0", "write 4096", "flush"});
+    CHECK(r.drv.used_idx() == 3);
+}
+
+TEST_CASE("virtio-blk: a failed transfer fails only its request", "[virtio][blk]") {
     Rig r;
     r.backend->fail_offset_8k = true;
     const uint64_t a = r.request(0, 0, 512);
@@ -147,26 +178,28 @@ TEST_CASE("virtio-blk: a failed transfer in a batch fails only its request", "[v
     CHECK(r.drv.mem[b] == cv::kBlkIoErr);
     CHECK(r.drv.mem[c] == cv::kBlkOk);
     CHECK(r.drv.used_idx() == 3);
-    CHECK(r.drv.used(1).second == 1); // the failed read returns no data
+    CHECK(r.drv.used(1) == std::pair<uint32_t, uint32_t>{3, 1}); // the failed read returns no data
 }
 
-TEST_CASE("virtio-blk: more requests than a batch holds go in several batches", "[virtio][blk]") {
+TEST_CASE("virtio-blk: at most kInFlight transfers at once; the rest start as others end", "[virtio][blk]") {
     Rig r;
-    const uint32_t n = hv::dev::VirtioBlk::kBatch + 5; // 37 x 3 descriptors fit 128
+    const uint32_t n = hv::dev::VirtioBlk::kInFlight + 5; // 37 x 3 descriptors fit 128
     for (uint32_t i = 0; i < n; ++i) r.request(0, i, 512);
     r.kick();
-    std::vector<std::string> batches;
-    for (const auto& e : r.backend->log)
-        if (e.rfind("batch", 0) == 0) batches.push_back(e);
-    CHECK(batches == std::vector<std::string>{"batch " + std::to_string(hv::dev::VirtioBlk::kBatch), "batch 5"});
+    CHECK(r.backend->max_in_flight == hv::dev::VirtioBlk::kInFlight);
     CHECK(r.drv.used_idx() == n);
+    // The 33rd started only after one had ended.
+    const auto& log = r.backend->log;
+    const auto first_end = std::find_if(log.begin(), log.end(), [](const std::string& e) { return e.rfind("end", 0) == 0; });
+    CHECK(std::count_if(log.begin(), first_end, [](const std::string& e) { return e.rfind("start", 0) == 0; }) ==
+          hv::dev::VirtioBlk::kInFlight);
 }
 
-TEST_CASE("virtio-blk: a set stop flag ends the pass; the gathered batch still completes", "[virtio][blk]") {
+TEST_CASE("virtio-blk: a set stop flag ends the pass before anything is taken", "[virtio][blk]") {
     Rig r;
     r.stop = true;
     r.request(0, 0, 512);
     r.kick();
-    CHECK(r.backend->log.empty()); // nothing taken once stopping
+    CHECK(r.backend->log.empty());
     CHECK(r.drv.used_idx() == 0);
 }
