@@ -62,10 +62,13 @@ void VirtioPci::place_notifiers() {
     if (bar == 0) return;
     for (uint32_t q = 0; q < kick_fds_.size(); ++q) {
         if (auto r = vm_.set_mmio_notifier(at(bar, q), kick_fds_[q], true); !r) {
-            // Kicks then exit to mmio(), which signals the loop itself.
+            // Kicks then exit to mmio(), which signals the loop itself. A
+            // platform without notifiers is not asked again; anything
+            // else (a guest that put two BARs on one address) is tried
+            // again where the driver puts BAR0 next.
             log_->debug("{}: kicks exit to the monitor: {}", name_, r.error().message);
             for (uint32_t u = 0; u < q; ++u) (void)vm_.set_mmio_notifier(at(bar, u), kick_fds_[u], false);
-            notifiers_unsupported_ = true;
+            notifiers_unsupported_ = r.error().code == Errc::not_supported;
             return;
         }
     }
