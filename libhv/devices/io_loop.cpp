@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -43,12 +44,16 @@ Result<void> IoLoop::start() {
     ev.events = EPOLLIN;
     ev.data.u64 = UINT64_MAX; // the stop signal
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev) != 0 && errno != EEXIST) return sys_error("epoll_ctl");
-    thread_ = std::thread([this] { main(); });
+    try {
+        thread_ = std::thread([this] { main(); });
+    } catch (const std::system_error& e) {
+        return make_error(Errc::io_error, fmt::format("I/O loop: cannot start its thread: {}", e.what()));
+    }
     return {};
 }
 
 void IoLoop::stop() {
-    if (!running()) return;
+    if (!running() || on_loop_thread()) return;
     const uint64_t one = 1;
     // An eventfd write fails only when its counter would overflow: it is
     // then readable already.

@@ -34,8 +34,11 @@ public:
     // The thread starts (no-op when nothing is watched, or twice).
     Result<void> start();
     // The thread ends after the handler it is in (joined here). Idempotent.
+    // Not from the loop's own thread (a handler): that would join itself,
+    // so it does nothing there (callers check on_loop_thread() first).
     void stop();
     bool running() const { return thread_.joinable(); }
+    bool on_loop_thread() const { return running() && std::this_thread::get_id() == thread_.get_id(); }
 
 private:
     void main();

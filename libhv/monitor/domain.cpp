@@ -297,6 +297,8 @@ uint32_t Domain::vcpu_target() const {
 }
 
 void Domain::halt() {
+    // destroy and a stop action may halt at once: one joins, the other waits.
+    std::lock_guard halting(halt_mu_);
     {
         std::lock_guard lock(mu_);
         policy_.stop(core::ShutdownReason::poweroff, false); // dying, unless the guest stopped it first
@@ -538,6 +540,7 @@ void Domain::set_uuid(const config::Uuid& u) {
 }
 
 bool Domain::on_vcpu_thread() const {
+    if (io_loop_.on_loop_thread()) return true;
     std::lock_guard lock(mu_);
     for (const Vcpu& v : vcpus_)
         if (v.thread.get_id() == std::this_thread::get_id()) return true;

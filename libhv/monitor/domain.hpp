@@ -117,8 +117,8 @@ public:
     void set_name(std::string name);
     config::Uuid uuid_bytes() const;
     void set_uuid(const config::Uuid& u);
-    // True on one of this domain's vCPU threads (console listeners run
-    // there, and must not halt the domain).
+    // True on one of this domain's vCPU threads or its I/O loop (console
+    // listeners run there, and must not halt the domain).
     bool on_vcpu_thread() const;
     uint64_t memory_mib() const { return spec_.memory_mib; }
     uint32_t max_vcpus() const override { return spec_.vcpus; }
@@ -212,6 +212,7 @@ private:
     std::vector<std::unique_ptr<dev::VirtioPci>> pci_devices_; // slots 1..
     std::atomic<bool> devices_stop_{false}; // halt(): device work a kick started ends early
     dev::IoLoop io_loop_;                   // serves the virtio devices' queues (stopped by halt())
+    std::mutex halt_mu_;                    // halt() joins threads: one caller at a time
     dev::VirtioPci* pv_console_device_ = nullptr;              // among them
     struct Disk {
         dev::VirtioPci* device; // among pci_devices_

@@ -275,7 +275,7 @@ Result<void> Monitor::destroy(uint32_t domid) {
     auto d = domain_of(domid);
     if (!d) return d.error();
     if ((*d)->on_vcpu_thread())
-        return make_error(Errc::busy, fmt::format("domain {} cannot be destroyed from its own vCPU thread (a console listener); "
+        return make_error(Errc::busy, fmt::format("domain {} cannot be destroyed from its own vCPU or I/O thread (a console listener); "
                                                   "hand it to another thread", domid));
     (*d)->halt(); // joins the vCPU threads, without the monitor's lock
     std::lock_guard lock(mu_);

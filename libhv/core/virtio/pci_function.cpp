@@ -269,6 +269,10 @@ void PciFunction::notify(uint32_t q) {
     if (q < nqueues_ && running() && regs_[q].enabled) device_.notify(device_queues_, q);
 }
 
+bool PciFunction::pending(uint32_t q) {
+    return q < nqueues_ && running() && regs_[q].enabled && queues_[q].ready() && queues_[q].available() > 0;
+}
+
 void PciFunction::poll() {
     if (running()) device_.poll(device_queues_);
 }

@@ -80,6 +80,9 @@ public:
     // Queue `q` was notified (a kick caught outside bar_write): the device
     // model serves it when the driver has it running and the queue is on.
     void notify(uint32_t q);
+    // The driver has made chains available on queue `q` that the device
+    // has not taken (and the device would serve them now).
+    bool pending(uint32_t q);
 
     // Host-side work for the device model (VirtioDevice::poll), when the
     // driver has it running (DRIVER_OK, no reset needed, bus mastering

@@ -59,11 +59,20 @@ void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
         slots_.resize(kInFlight);
         for (uint32_t i = kInFlight; i > 0; --i) free_.push_back(i - 1);
     }
-    while (!stop_.load(std::memory_order_relaxed)) {
+    // A share per call: the loop serves the domain's other devices in
+    // between (the transport calls again while chains are left).
+    uint32_t taken = 0;
+    bool more = true;
+    while (!stop_.load(std::memory_order_relaxed) && taken < kPerCall) {
         // Kicks off while we look; everything available is started.
         queue->want_notify(false);
-        bool more = true;
-        while (!free_.empty() && (more = take(*queue))) {
+        more = true;
+        while (!free_.empty() && taken < kPerCall && !stop_.load(std::memory_order_relaxed) && (more = take(*queue))) {
+            ++taken;
+            if (returned_) { // done at once (no asynchronous I/O): tell the driver now
+                returned_ = false;
+                queues.used(q);
+            }
         }
         // One transfer ends (and any others that have); their chains go
         // back, and the queue is looked at again before the next wait.
@@ -82,11 +91,14 @@ void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
             if (queue->available() == 0) break;
         }
     }
-    drain(*queue); // stopping: what is in flight still ends and goes back
+    drain(*queue); // what is in flight still ends and goes back
     if (returned_) {
         returned_ = false;
         queues.used(q);
     }
+    // Out of share with chains maybe left: kicks back on, so none is lost
+    // whether or not the transport calls again.
+    if (more && queue->error() == cv::QueueError::none) queue->want_notify(true);
     if (queue->error() != cv::QueueError::none) {
         complain("the driver broke its queue", cv::queue_error_text(queue->error()));
         queues.needs_reset();
@@ -143,7 +155,12 @@ bool VirtioBlk::take(cv::SplitQueue& queue) {
 bool VirtioBlk::complete_one(cv::SplitQueue& queue, bool block) {
     BlockIo* io = backend_->wait_any(block);
     if (io == nullptr) {
-        if (block) in_flight_ = 0; // a backend that lost them: never spin on it
+        if (block) { // a backend that lost transfers: their chains are lost, not the slots
+            complain("the backend lost transfers", std::to_string(in_flight_) + " never ended");
+            in_flight_ = 0;
+            free_.clear();
+            for (uint32_t i = kInFlight; i > 0; --i) free_.push_back(i - 1);
+        }
         return false;
     }
     --in_flight_;

@@ -55,6 +55,9 @@ public:
 
     // Reads and writes in flight at once, at most.
     static constexpr uint32_t kInFlight = 32;
+    // Requests taken per notify() call, at most (then the I/O loop serves
+    // the domain's other devices, and comes back).
+    static constexpr uint32_t kPerCall = kQueueSize;
 
 private:
     static constexpr uint32_t kConfigSize = 60;

@@ -49,11 +49,22 @@ void VirtioPci::kicked(uint32_t q) {
     std::lock_guard lock(mu_);
     fn_.notify(q);
     status_.store(fn_.status(), std::memory_order_relaxed);
+    // A device model serves a bounded share per call: if the driver left
+    // work, this queue comes back after the loop's other fds had a turn.
+    if (fn_.pending(q)) {
+        const uint64_t one = 1;
+        (void)!::write(kick_fds_[q], &one, sizeof one);
+    }
 }
 
 void VirtioPci::place_notifiers() {
     const uint64_t bar = fn_.bar_address();
-    if (kick_fds_.empty() || notifiers_unsupported_ || bar == notifier_bar_) return;
+    bar_.store(bar, std::memory_order_relaxed);
+    // Tried once per placement: a refused one is not asked again until the
+    // driver moves BAR0 (each KVM_IOEVENTFD call waits for an SRCU grace
+    // period, and config writes are the guest's to repeat).
+    if (kick_fds_.empty() || notifiers_unsupported_ || bar == tried_bar_) return;
+    tried_bar_ = bar;
     const auto at = [](uint64_t base, uint32_t q) { return base + core::virtio::kNotifyOffset + q * core::virtio::kNotifyMultiplier; };
     for (uint32_t q = 0; q < kick_fds_.size() && notifier_bar_ != 0; ++q)
         if (auto r = vm_.set_mmio_notifier(at(notifier_bar_, q), kick_fds_[q], false); !r)
@@ -87,19 +98,27 @@ void VirtioPci::config_write(uint32_t offset, uint32_t value, uint8_t size) {
 }
 
 bool VirtioPci::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
-    std::lock_guard lock(mu_);
-    const uint64_t bar = fn_.bar_address();
+    // Where BAR0 is, without the lock: an access for another device (or
+    // a kick) does not wait while this one's queue is being served. The
+    // BAR only moves under mu_, and is checked again below.
+    uint64_t bar = bar_.load(std::memory_order_relaxed);
     if (bar == 0 || gpa < bar || gpa - bar >= core::virtio::kBarSize) return false;
-    const uint32_t off = static_cast<uint32_t>(gpa - bar);
-    if (off + size > core::virtio::kBarSize || (size != 1 && size != 2 && size != 4 && size != 8)) {
-        if (!write) std::memset(data, 0xff, size);
-        return true;
-    }
+    uint32_t off = static_cast<uint32_t>(gpa - bar);
     if (const int32_t q = fn_.notify_queue_at(off); write && q >= 0 && !kick_fds_.empty()) {
         // A kick that exited (no platform notifier): the loop serves it.
         const uint64_t one = 1;
         (void)!::write(kick_fds_[static_cast<uint32_t>(q)], &one, sizeof one);
-    } else if (write) {
+        return true;
+    }
+    std::lock_guard lock(mu_);
+    bar = fn_.bar_address();
+    if (bar == 0 || gpa < bar || gpa - bar >= core::virtio::kBarSize) return false;
+    off = static_cast<uint32_t>(gpa - bar);
+    if (off + size > core::virtio::kBarSize || (size != 1 && size != 2 && size != 4 && size != 8)) {
+        if (!write) std::memset(data, 0xff, size);
+        return true;
+    }
+    if (write) {
         fn_.bar_write(off, data, size);
         status_.store(fn_.status(), std::memory_order_relaxed);
     } else {

@@ -58,6 +58,8 @@ private:
     bool msi_failed_ = false; // logged once
     std::vector<int> kick_fds_;       // an eventfd per queue, once served on a loop
     uint64_t notifier_bar_ = 0;       // where the platform's notifiers are (0: none)
+    uint64_t tried_bar_ = 0;          // where they were last placed or tried
+    std::atomic<uint64_t> bar_{0};    // BAR0 as of the last config write (0: decoding off)
     bool notifiers_unsupported_ = false;
     // The transport's status after the last access (for driver_ok(),
     // which the control plane calls and must not wait on a busy device).

@@ -94,3 +94,27 @@ TEST_CASE("io loop: nothing watched, nothing started; the number of fds is bound
     for (int d : fds) ::close(d);
     ::close(fd);
 }
+
+TEST_CASE("io loop: stop() from a handler does not join itself; on_loop_thread() says where we are", "[io_loop]") {
+    const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    REQUIRE(fd >= 0);
+    std::atomic<int> calls{0};
+    std::atomic<bool> inside{false};
+    {
+        hv::dev::IoLoop loop;
+        REQUIRE(loop.watch(fd, [&] {
+            uint64_t v = 0;
+            if (::read(fd, &v, sizeof v) != sizeof v) return;
+            inside = loop.on_loop_thread();
+            loop.stop(); // would throw resource_deadlock_would_occur if it joined
+            ++calls;
+        }));
+        REQUIRE(loop.start());
+        CHECK(!loop.on_loop_thread());
+        signal(fd);
+        REQUIRE(wait_for(calls, 1));
+        CHECK(inside.load());
+        CHECK(loop.running()); // the handler's stop() did nothing
+    }
+    ::close(fd);
+}
