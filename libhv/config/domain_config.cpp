@@ -476,8 +476,8 @@ hv::Error refuse(const DomainConfig& dc, Errc code, std::initializer_list<std::s
     return hv::make_error(code, (dc.source.empty() ? key : dc.source + ": " + key) + ": " + what);
 }
 
-// What hv's disks can be: raw images and block devices presented as
-// virtio-blk, each vdev once.
+// What hv's disks can be: raw images, block devices and qcow2 images
+// presented as virtio-blk, each vdev once.
 hv::Result<void> check_disks(const DomainConfig& dc) {
     if (dc.disks.size() > kMaxDisks)
         return refuse(dc, Errc::invalid_argument, {"disk"},
@@ -495,8 +495,8 @@ hv::Result<void> check_disks(const DomainConfig& dc) {
             if (dc.disks[k].vdev == d.vdev)
                 return refuse(dc, Errc::invalid_argument, {"disk"}, which + "the same vdev as disk " + std::to_string(k + 1));
         if (d.devtype == DiskDevtype::cdrom) return unsupported("cdrom drives are not supported yet");
-        if (d.format != DiskFormat::raw)
-            return unsupported(std::string("format '") + disk_format_name(d.format) + "' is not supported yet (raw only)");
+        if (d.format != DiskFormat::raw && d.format != DiskFormat::qcow2)
+            return unsupported(std::string("format '") + disk_format_name(d.format) + "' is not supported yet (raw and qcow2 only)");
         if (!d.backend.empty()) return unsupported("backend domains are not supported (the disk is served by hv itself)");
         if (!d.script.empty()) return unsupported("block scripts are not supported");
         if (d.target.empty()) return refuse(dc, Errc::invalid_argument, {"disk"}, which + "no target");

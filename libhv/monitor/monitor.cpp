@@ -10,7 +10,7 @@
 
 #include "boot/pvh_loader.hpp"
 #include "config/guest_disks.hpp"
-#include "devices/block/raw_file.hpp"
+#include "devices/block/open_disk.hpp"
 #include "platform/kvm/kvm_system.hpp"
 
 namespace hv {
@@ -139,7 +139,7 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     std::vector<DiskDevice> disks;
     for (size_t i = 0; i < cfg.disks.size(); ++i) {
         const config::DiskSpec& d = cfg.disks[i];
-        auto file = dev::RawFile::open(d.target, d.read_only);
+        auto file = dev::open_disk(d.target, d.format, d.read_only);
         if (!file)
             return make_error(file.error().code, fmt::format("domain '{}': disk {} ({}): {}", cfg.name, i + 1, d.vdev, file.error().message));
         const auto vdev = config::parse_vdev(d.vdev); // checked by check_creatable

@@ -197,6 +197,17 @@ TEST_CASE("configs asking for what hv cannot do yet are refused by name", "[kvm]
     REQUIRE_FALSE(r);
     CHECK(r.error().code == hv::Errc::not_supported);
     CHECK(r.error().message.find("disks need a stock kernel") != std::string::npos);
+    // A qcow2 disk is opened as qcow2 (open_disk): its missing backing
+    // file fails the create, naming the disk and the backing file.
+    const std::string q = "/tmp/hv-test-disk-" + std::to_string(::getpid()) + ".qcow2";
+    REQUIRE(std::system(("qemu-img create -q -f qcow2 -u -b /nonexistent/base.raw -F raw '" + q + "' 1M").c_str()) == 0);
+    cfg = hello_config("u", "poweroff", 1, "disk = ['qcow2:" + q + ",xvda,w']\n");
+    r = m->create(cfg);
+    std::filesystem::remove(q);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == hv::Errc::not_found);
+    CHECK(r.error().message.find("disk 1 (xvda)") != std::string::npos);
+    CHECK(r.error().message.find("backing file '/nonexistent/base.raw'") != std::string::npos);
     CHECK(open_fds() == fds);
     cfg = hello_config("u", "poweroff", 1, "on_crash='coredump-destroy'\n");
     r = m->create(cfg);

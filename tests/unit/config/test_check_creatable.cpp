@@ -141,9 +141,9 @@ TEST_CASE("check_creatable: unsupported keys and actions are refused with their 
 TEST_CASE("check_creatable: disks hv cannot present are refused, naming the disk", "[config][creatable]") {
     CHECK(refusal("disk = ['file:/a.img,xvda2,w', 'file:/b.img,xvda2,w']\n").message ==
           "file.cfg:3:8: disk: disk 2 ('xvda2'): the same vdev as disk 1");
-    hv::Error e = refusal("disk = ['qcow2:/a.qcow2,xvda,w']\n");
+    hv::Error e = refusal("disk = ['vhd:/a.vhd,xvda,w']\n");
     CHECK(e.code == Errc::not_supported);
-    CHECK(e.message == "file.cfg:3:8: disk: disk 1 ('xvda'): format 'qcow2' is not supported yet (raw only)");
+    CHECK(e.message == "file.cfg:3:8: disk: disk 1 ('xvda'): format 'vhd' is not supported yet (raw and qcow2 only)");
     CHECK(refusal("disk = ['/a.iso,raw,hdc:cdrom,r']\n").message ==
           "file.cfg:3:8: disk: disk 1 ('hdc'): cdrom drives are not supported yet");
     CHECK(refusal("disk = ['/a.img,raw,xvdb,w,backend=driverdom']\n").message ==
