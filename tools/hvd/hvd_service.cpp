@@ -386,6 +386,14 @@ void HvdService::do_create(const Peer& peer, hv::sdk::CreateRequest req, std::fu
                 out.checked = r.error();
                 return out;
             }
+            // A qcow2 image names its backing files itself: a member who
+            // may read the image must also be able to read each of them,
+            // or an image it wrote could show its guest any file root can
+            // read. The chain is read (as hvd) only after the image passed.
+            if (auto r = check_member_backing_files(peer, cfg->disks); !r) {
+                out.checked = r.error();
+                return out;
+            }
             out.checked = Checked{std::move(req), peer, cfg->name, cfg->actions.on_crash};
             out.sched = hv::sched::domain_sched(*cfg);
             return out;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "control/control_server.hpp"
+#include "devices/block/open_disk.hpp"
 
 namespace hvd {
 
@@ -57,6 +58,25 @@ hv::Result<void> check_member_can_open(const hv::control::Peer& peer, const std:
     return hv::make_error(hv::Errc::permission_denied,
                           fmt::format("{} '{}': uid {} cannot open it (it does not exist, or is not {} by you)", f.key, f.path,
                                       peer.uid, f.write ? "writable" : "readable"));
+}
+
+hv::Result<void> check_member_backing_files(const hv::control::Peer& peer, const std::vector<hv::config::DiskSpec>& disks) {
+    if (peer.root() || peer.uid == ::geteuid()) return {};
+    std::vector<MemberFile> files;
+    for (size_t i = 0; i < disks.size(); ++i) {
+        const hv::config::DiskSpec& d = disks[i];
+        if (d.format != hv::config::DiskFormat::qcow2 || d.target.empty()) continue;
+        auto chain = hv::dev::backing_chain(d.target, d.format);
+        // Read as hvd: the reason could quote a file the member may not
+        // read (a root-only backing file's own header), so it is not told.
+        if (!chain)
+            return hv::make_error(chain.error().code,
+                                  fmt::format("disk {} ({}) '{}': its backing chain could not be read (`qemu-img info "
+                                              "--backing-chain` shows it)",
+                                              i + 1, d.vdev, d.target));
+        for (auto& path : *chain) files.push_back({fmt::format("backing file of disk {} ({})", i + 1, d.vdev), std::move(path), false});
+    }
+    return check_member_can_open(peer, files);
 }
 
 } // namespace hvd

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/disk_spec.hpp"
 #include "control/service.hpp"
 
 namespace hvd {
@@ -26,5 +27,10 @@ struct MemberFile {
 
 // Root peers pass without a check.
 hv::Result<void> check_member_can_open(const hv::control::Peer& peer, const std::vector<MemberFile>& files);
+
+// The same for the backing files of the qcow2 `disks` (dev::backing_chain,
+// read as hvd), each to be readable by the member. Call after the disks
+// themselves passed check_member_can_open. Root peers pass.
+hv::Result<void> check_member_backing_files(const hv::control::Peer& peer, const std::vector<hv::config::DiskSpec>& disks);
 
 } // namespace hvd
