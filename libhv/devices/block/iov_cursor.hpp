@@ -12,6 +12,16 @@
 
 namespace hv::dev {
 
+// After a preadv/pwritev on v[i..] moved `done` bytes: i and v[i] at the
+// first byte not yet moved (the one rule for short transfers).
+inline void advance_iov(std::vector<iovec>& v, size_t& i, size_t done) {
+    while (i < v.size() && done >= v[i].iov_len) done -= v[i++].iov_len;
+    if (i < v.size()) {
+        v[i].iov_base = static_cast<uint8_t*>(v[i].iov_base) + done;
+        v[i].iov_len -= done;
+    }
+}
+
 class IovCursor {
 public:
     IovCursor(const iovec* iov, int count) : iov_(iov), count_(std::max(count, 0)) {

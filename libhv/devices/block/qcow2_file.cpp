@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "devices/block/iov_cursor.hpp"
+
 namespace hv::dev {
 
 Result<Qcow2File> Qcow2File::open(const std::string& path, bool read_only, std::string label) {
@@ -62,12 +64,7 @@ Result<void> Qcow2File::transfer(std::vector<iovec>& v, uint64_t offset, bool wr
             return {};
         }
         offset += static_cast<uint64_t>(done);
-        size_t left = static_cast<size_t>(done);
-        while (i < v.size() && left >= v[i].iov_len) left -= v[i++].iov_len;
-        if (i < v.size()) {
-            v[i].iov_base = static_cast<uint8_t*>(v[i].iov_base) + left;
-            v[i].iov_len -= left;
-        }
+        advance_iov(v, i, static_cast<size_t>(done));
     }
     return {};
 }

@@ -1,5 +1,7 @@
 #include "devices/block/raw_file.hpp"
 
+#include "devices/block/iov_cursor.hpp"
+
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -92,12 +94,7 @@ Result<void> RawFile::transfer(const iovec* iov, int count, uint64_t offset, boo
         }
         if (done == 0) return make_error(Errc::io_error, fmt::format("disk '{}': {} past the end of the file", path_, write ? "write" : "read"));
         offset += static_cast<uint64_t>(done);
-        size_t left = static_cast<size_t>(done);
-        while (i < v.size() && left >= v[i].iov_len) left -= v[i++].iov_len;
-        if (i < v.size()) {
-            v[i].iov_base = static_cast<uint8_t*>(v[i].iov_base) + left;
-            v[i].iov_len -= left;
-        }
+        advance_iov(v, i, static_cast<size_t>(done));
     }
     return {};
 }
