@@ -11,31 +11,16 @@
 
 #include <fmt/format.h>
 
+#include "devices/block/disk_file.hpp"
 #include "devices/block/iov_cursor.hpp"
 
 namespace hv::dev {
 
 Result<Qcow2File> Qcow2File::open(const std::string& path, bool read_only, std::string label) {
-    // As RawFile: look first (O_PATH opens nothing a FIFO or a device
-    // could act on), then open the same inode for I/O and check it is.
-    kvm::UniqueFd probe(::open(path.c_str(), O_PATH | O_CLOEXEC));
-    if (!probe.valid())
-        return make_error(errno == ENOENT ? Errc::not_found : Errc::io_error,
-                          fmt::format("{}: cannot open it: {}", label, std::strerror(errno)));
-    struct stat st{};
-    if (::fstat(probe.get(), &st) != 0)
-        return make_error(Errc::io_error, fmt::format("{}: fstat: {}", label, std::strerror(errno)));
-    if (!S_ISREG(st.st_mode))
-        return make_error(Errc::invalid_argument, fmt::format("{}: a qcow2 image must be a regular file", label));
-    const std::string via = "/proc/self/fd/" + std::to_string(probe.get());
-    kvm::UniqueFd fd(::open(via.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY));
-    if (!fd.valid())
-        return make_error(Errc::io_error, fmt::format("{}: cannot open it {}: {}", label, read_only ? "read-only" : "read-write",
-                                                      std::strerror(errno)));
-    struct stat again{};
-    if (::fstat(fd.get(), &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino)
-        return make_error(Errc::io_error, fmt::format("{}: the file changed while it was being opened", label));
-    return Qcow2File(std::move(fd), path, std::move(label), static_cast<uint64_t>(again.st_size), again.st_dev, again.st_ino);
+    auto f = open_disk_file(path, read_only, false, label, "a qcow2 image must be a regular file");
+    if (!f) return f.error();
+    const struct stat& st = f->st;
+    return Qcow2File(std::move(f->fd), path, std::move(label), static_cast<uint64_t>(st.st_size), st.st_dev, st.st_ino);
 }
 
 Error Qcow2File::error(const std::string& what) const { return make_error(Errc::io_error, label_ + ": " + what); }

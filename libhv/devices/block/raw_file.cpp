@@ -1,5 +1,6 @@
 #include "devices/block/raw_file.hpp"
 
+#include "devices/block/disk_file.hpp"
 #include "devices/block/iov_cursor.hpp"
 
 #include <fcntl.h>
@@ -26,40 +27,11 @@ Error os_error(const std::string& path, const char* what, int err) {
 } // namespace
 
 Result<std::unique_ptr<RawFile>> RawFile::open(const std::string& path, bool read_only) {
-    // The path is looked at first without opening what it names (O_PATH):
-    // opening a character device can act (a watchdog arms, a tape
-    // rewinds), and a FIFO could block. Only a regular file or a block
-    // device is then opened for I/O, through the same inode, and checked
-    // to be it.
-    const int probe = ::open(path.c_str(), O_PATH | O_CLOEXEC);
-    if (probe < 0)
-        return make_error(errno == ENOENT ? Errc::not_found : Errc::io_error,
-                          fmt::format("disk '{}': cannot open it: {}", path, std::strerror(errno)));
-    struct stat st{};
-    const int probed = ::fstat(probe, &st);
-    const int probe_errno = errno;
-    if (probed != 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
-        ::close(probe);
-        if (probed != 0) return os_error(path, "fstat", probe_errno);
-        return make_error(Errc::invalid_argument, fmt::format("disk '{}': neither a regular file nor a block device", path));
-    }
-    const bool block = S_ISBLK(st.st_mode);
-    // A writable block device is opened exclusively: one the host has
-    // mounted (or another domain holds so) is refused with EBUSY.
-    const int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | (block && !read_only ? O_EXCL : 0);
-    const std::string via = "/proc/self/fd/" + std::to_string(probe);
-    const int fd = ::open(via.c_str(), flags);
-    const int open_errno = errno;
-    ::close(probe);
-    if (fd < 0)
-        return make_error(Errc::io_error, fmt::format("disk '{}': cannot open it {}: {}", path, read_only ? "read-only" : "read-write",
-                                                      std::strerror(open_errno)));
-    struct stat again{};
+    auto f = open_disk_file(path, read_only, true, fmt::format("disk '{}'", path), "neither a regular file nor a block device");
+    if (!f) return f.error();
+    const bool block = S_ISBLK(f->st.st_mode);
+    const int fd = f->fd.release();
     uint64_t size = 0;
-    if (::fstat(fd, &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-        ::close(fd);
-        return make_error(Errc::io_error, fmt::format("disk '{}' changed while it was being opened", path));
-    }
     if (block) {
         if (::ioctl(fd, BLKGETSIZE64, &size) != 0) {
             const int e = errno;
@@ -67,7 +39,7 @@ Result<std::unique_ptr<RawFile>> RawFile::open(const std::string& path, bool rea
             return os_error(path, "BLKGETSIZE64", e);
         }
     } else {
-        size = static_cast<uint64_t>(again.st_size);
+        size = static_cast<uint64_t>(f->st.st_size);
     }
     // No host readahead: the guest reads ahead itself (its page cache
     // asks for what it wants), and the host's guesses on top turned every
