@@ -155,6 +155,7 @@ private:
     // every exit, and does what it says.
     void vcpu_main(uint32_t id);
     core::Step handle_exit(uint32_t id, const platform::VcpuExit& exit);
+    void take_device_stop(core::Step& step);
     // Sleeps until the policy lets a parked vCPU go on; false when the
     // domain stops. `slot`: the call slot of a block to complete.
     bool park(uint32_t id, uint64_t slot);
@@ -236,6 +237,7 @@ private:
     // reboot button).
     std::optional<core::ShutdownReason> device_stop_;
     std::atomic<bool> device_stop_pending_{false}; // device_stop_ is set (read without mu_)
+    bool queued_ports_ = false; // the platform queues PCI configuration address writes (set before the vCPUs run)
     bool reboot_requested_ = false;
     double exited_cpu_seconds_ = 0;
     std::atomic<uint32_t> bad_calls_{0};

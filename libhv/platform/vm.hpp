@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -54,6 +55,34 @@ public:
     virtual Result<void> set_mmio_notifier(uint64_t gpa, int eventfd, bool on) {
         (void)gpa, (void)eventfd, (void)on;
         return make_error(Errc::not_supported, "this platform has no MMIO notifiers");
+    }
+
+    // One guest port write the platform queued instead of exiting.
+    struct PortWrite {
+        uint16_t port = 0;
+        uint8_t size = 0; // 1, 2 or 4
+        uint8_t data[8]{};
+    };
+    // From now on, guest writes that fall wholly inside ports [port, port +
+    // len) are queued inside the platform, with no exit to the monitor
+    // (KVM: coalesced PIO); reads there still exit. For ports whose writes
+    // only take effect at a later access, as the PCI configuration address
+    // at 0xcf8 takes effect at the data port's read: Linux's scans of the
+    // PCI buses then cost one exit per register instead of two. The queue
+    // is bounded; when it is full, a write exits as usual. Before the first
+    // create_vcpu(). A platform that cannot says so (writes then exit).
+    virtual Result<void> queue_port_writes(uint16_t port, uint16_t len) {
+        (void)port, (void)len;
+        return make_error(Errc::not_supported, "this platform cannot queue port writes");
+    }
+    // Hands every queued write to `apply`, oldest first, and returns how
+    // many. The monitor calls it on every exit before it handles the exit,
+    // so a queued write takes effect before anything the guest did after
+    // it. Any thread: draining is serialized inside, so each write is
+    // applied once and in the guest's order.
+    virtual uint32_t drain_port_writes(const std::function<void(const PortWrite&)>& apply) {
+        (void)apply;
+        return 0;
     }
 
 protected:

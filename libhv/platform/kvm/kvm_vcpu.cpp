@@ -1,5 +1,6 @@
 #include "platform/kvm/kvm_vcpu.hpp"
 
+
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -86,6 +87,12 @@ Result<void> KvmVcpu::set_cpuid() {
         }
         if (c.function == 1) {
             c.ebx = (c.ebx & 0x00ffffffu) | (id_ << 24); // initial APIC id
+            // "Running on a hypervisor" (ECX bit 31), which KVM leaves to
+            // the VMM: without it Linux never looks for the hypervisor
+            // leaves, so it finds no kvmclock, calibrates the TSC against
+            // the PIT (which fails nested), marks the TSC unstable and
+            // keeps time with jiffies, seconds slower to boot.
+            c.ecx |= 1u << 31;
             // The in-kernel LAPIC has the TSC-deadline timer (Linux needs it
             // or a PIT for its first sleep); KVM emulates it but does not
             // list it as supported.

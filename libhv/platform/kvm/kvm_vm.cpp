@@ -12,6 +12,22 @@ namespace hv::kvm {
 
 namespace {
 constexpr uint64_t kHugePage = 2ull << 20;
+constexpr size_t kPage = 4096; // x86's; KVM sizes the coalesced ring by it
+// KVM's coalesced ring: `first` and `last` (two u32s), then the entries.
+// Not kvm_coalesced_mmio_ring's layout as C++ sees it: the UAPI header
+// declares the entries with __DECLARE_FLEX_ARRAY, whose empty struct
+// takes a byte in C++ (none in C), which moves them to offset 16.
+struct CoalescedRing {
+    uint32_t first;
+    uint32_t last;
+    const kvm_coalesced_mmio& entry(uint32_t i) const {
+        return reinterpret_cast<const kvm_coalesced_mmio*>(reinterpret_cast<const uint8_t*>(this) + 8)[i];
+    }
+};
+static_assert(sizeof(kvm_coalesced_mmio) == 24 && alignof(kvm_coalesced_mmio) == 8);
+// How many entries it holds (KVM_COALESCED_MMIO_MAX, which the UAPI header
+// defines through the kernel's PAGE_SIZE).
+constexpr uint32_t kRingEntries = (kPage - 8) / sizeof(kvm_coalesced_mmio);
 
 Error sys_error(const char* what) { return make_error(Errc::platform_error, fmt::format("{}: {}", what, std::strerror(errno))); }
 } // namespace
@@ -54,12 +70,19 @@ Result<std::unique_ptr<KvmVm>> KvmVm::create(std::shared_ptr<KvmSystem> sys, uin
 }
 
 KvmVm::~KvmVm() {
+    if (ring_map_ != nullptr) ::munmap(ring_map_, kPage);
     if (ram_.base != nullptr) ::munmap(ram_.base, ram_.size);
 }
 
 Result<std::unique_ptr<platform::Vcpu>> KvmVm::create_vcpu(uint32_t id) {
     UniqueFd fd(::ioctl(fd_.get(), KVM_CREATE_VCPU, id));
     if (!fd.valid()) return sys_error("KVM_CREATE_VCPU");
+    if (ring_page_ != 0 && ring_map_ == nullptr) {
+        void* ring = ::mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), ring_page_ * static_cast<long>(kPage));
+        if (ring == MAP_FAILED) return sys_error("mmap the coalesced I/O ring");
+        ring_map_ = ring;
+        ring_.store(ring, std::memory_order_release);
+    }
     made_vcpus_ = true;
     auto v = KvmVcpu::create(sys_, std::move(fd), id, pc_interrupts_);
     if (!v) return v.error();
@@ -113,6 +136,52 @@ Result<void> KvmVm::set_mmio_notifier(uint64_t gpa, int eventfd, bool on) {
     e.flags = on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN;
     if (::ioctl(fd_.get(), KVM_IOEVENTFD, &e) < 0) return sys_error(on ? "KVM_IOEVENTFD" : "KVM_IOEVENTFD (deassign)");
     return {};
+}
+
+Result<void> KvmVm::queue_port_writes(uint16_t port, uint16_t len) {
+    if (made_vcpus_) return make_error(Errc::invalid_argument, "port writes must be queued before the vCPUs are made");
+    if (len == 0 || uint32_t{port} + len > 0x10000u)
+        return make_error(Errc::invalid_argument, fmt::format("ports {:#x}+{} are not a port range", port, len));
+    // KVM_CAP_COALESCED_MMIO answers the ring's page offset in a vCPU's
+    // mapping; KVM_CAP_COALESCED_PIO (Linux 4.20) says ports may use it.
+    const int page = ::ioctl(sys_->fd(), KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+    if (page <= 0 || ::ioctl(sys_->fd(), KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) <= 0)
+        return make_error(Errc::not_supported, "this KVM cannot queue port writes (no KVM_CAP_COALESCED_PIO)");
+    kvm_coalesced_mmio_zone zone{};
+    zone.addr = port;
+    zone.size = len;
+    zone.pio = 1;
+    if (::ioctl(fd_.get(), KVM_REGISTER_COALESCED_MMIO, &zone) < 0) return sys_error("KVM_REGISTER_COALESCED_MMIO (ports)");
+    ring_page_ = page;
+    return {};
+}
+
+uint32_t KvmVm::drain_port_writes(const std::function<void(const PortWrite&)>& apply) {
+    auto* ring = static_cast<CoalescedRing*>(ring_.load(std::memory_order_acquire));
+    if (ring == nullptr) return 0;
+    // The common case, on every exit: nothing queued, no lock taken.
+    if (__atomic_load_n(&ring->first, __ATOMIC_RELAXED) == __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) return 0;
+    std::lock_guard lock(ring_mu_);
+    uint32_t n = 0;
+    for (;;) {
+        const uint32_t first = __atomic_load_n(&ring->first, __ATOMIC_RELAXED);
+        // KVM publishes an entry before it moves `last` past it.
+        if (first == __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) break;
+        if (first >= kRingEntries) break; // not KVM's: never walk off the page
+        const kvm_coalesced_mmio& e = ring->entry(first);
+        PortWrite w;
+        w.port = static_cast<uint16_t>(e.phys_addr);
+        w.size = static_cast<uint8_t>(e.len);
+        // Only port zones are registered, and KVM queues 1-, 2- and 4-byte
+        // accesses; anything else is dropped rather than misapplied.
+        if (e.pio == 1 && e.phys_addr <= 0xffff && (e.len == 1 || e.len == 2 || e.len == 4)) {
+            std::memcpy(w.data, e.data, e.len);
+            apply(w);
+        }
+        __atomic_store_n(&ring->first, (first + 1) % kRingEntries, __ATOMIC_RELEASE);
+        ++n;
+    }
+    return n;
 }
 
 } // namespace hv::kvm

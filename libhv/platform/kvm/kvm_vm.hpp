@@ -2,8 +2,10 @@
 // anonymous mapping at guest-physical 0); it makes KvmVcpus.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "core/guest_ram.hpp"
 #include "hv/result.hpp"
@@ -31,6 +33,8 @@ public:
     Result<void> set_irq_line(uint32_t gsi, bool level) override;
     Result<void> signal_msi(uint64_t address, uint32_t data) override;
     Result<void> set_mmio_notifier(uint64_t gpa, int eventfd, bool on) override;
+    Result<void> queue_port_writes(uint16_t port, uint16_t len) override;
+    uint32_t drain_port_writes(const std::function<void(const PortWrite&)>& apply) override;
 
 private:
     KvmVm() = default;
@@ -39,6 +43,13 @@ private:
     core::GuestRam ram_;
     bool pc_interrupts_ = false; // vCPUs then get the TSC-deadline timer bit
     bool made_vcpus_ = false;
+    // The coalesced-I/O ring KVM shares with every vCPU (one page of the
+    // first vCPU's mapping, mapped on its own so it lives as long as the
+    // Vm): KVM appends at `last`, we consume from `first`.
+    long ring_page_ = 0;        // its page offset in a vCPU's mapping; 0: nothing queued
+    void* ring_map_ = nullptr;  // mapped at the first create_vcpu()
+    std::atomic<void*> ring_{nullptr};
+    std::mutex ring_mu_;        // one drainer at a time
 };
 
 } // namespace hv::kvm
