@@ -1,6 +1,7 @@
 #include "boot/kernel_loader.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -9,6 +10,19 @@
 #include "boot/payload.hpp"
 
 namespace hv::boot {
+
+Result<BootInfo> load_kernel(const ImageSource& image, const BootRequest& req, KernelEntry entry, const core::GuestRam& ram) {
+    // The setup header, if any, is in the first KiB.
+    std::vector<uint8_t> head(std::min<uint64_t>(image.size(), 1024));
+    if (auto r = image.read(0, head.data(), head.size()); !r) return r.error();
+    if (!looks_like_bzimage(head)) {
+        if (entry == KernelEntry::bzimage) return make_error(Errc::bad_image, "the kernel is not a bzImage (the setup header is missing)");
+        return load_pvh(image, req, ram);
+    }
+    auto whole = image.read_all();
+    if (!whole) return whole.error();
+    return load_kernel(*whole, req, entry, ram);
+}
 
 Result<BootInfo> load_kernel(std::span<const uint8_t> image, const BootRequest& req, KernelEntry entry,
                              const core::GuestRam& ram) {

@@ -22,6 +22,9 @@ enum class KernelEntry : uint8_t {
 
 // speaks_hv_abi() (pvh_loader.hpp) says which machine a kernel gets: an
 // ELF with hv's ABI note runs on hv's PV machine, every other one on the PC.
+// A PVH ELF is read segment by segment straight into `ram`; a bzImage is
+// read whole (its payload is compressed).
+Result<BootInfo> load_kernel(const ImageSource& image, const BootRequest& req, KernelEntry entry, const core::GuestRam& ram);
 Result<BootInfo> load_kernel(std::span<const uint8_t> image, const BootRequest& req, KernelEntry entry,
                              const core::GuestRam& ram);
 

@@ -101,17 +101,18 @@ Result<BootInfo> load_linux64(std::span<const uint8_t> image, const BzImage& bz,
     put<uint32_t>(r, kBootParamsGpa + kExtCmdLinePtr, 0);
     put<uint64_t>(r, kBootParamsGpa + kAcpiRsdpAddr, req.rsdp_gpa);
 
-    if (!req.initrd.empty()) {
-        const uint64_t at = place_initrd(req.initrd.size(), load + need, bz.initrd_addr_max, ram);
+    if (req.initrd != nullptr && req.initrd->size() != 0) {
+        const uint64_t initrd_size = req.initrd->size();
+        const uint64_t at = place_initrd(initrd_size, load + need, bz.initrd_addr_max, ram);
         if (at == 0)
             return make_error(Errc::invalid_argument,
                               fmt::format("the initrd ({} KiB) does not fit between the kernel and {:#x} in {} MiB of RAM",
-                                          req.initrd.size() >> 10, bz.initrd_addr_max, ram.size >> 20));
-        ram.write(at, req.initrd.data(), req.initrd.size());
+                                          initrd_size >> 10, bz.initrd_addr_max, ram.size >> 20));
+        if (auto rd = req.initrd->read(0, ram.at(at, initrd_size), initrd_size); !rd) return rd.error();
         put<uint32_t>(r, kBootParamsGpa + kRamdiskImage, static_cast<uint32_t>(at));
-        put<uint32_t>(r, kBootParamsGpa + kRamdiskSize, static_cast<uint32_t>(req.initrd.size()));
+        put<uint32_t>(r, kBootParamsGpa + kRamdiskSize, static_cast<uint32_t>(initrd_size));
         put<uint32_t>(r, kBootParamsGpa + kExtRamdiskImage, static_cast<uint32_t>(at >> 32));
-        put<uint32_t>(r, kBootParamsGpa + kExtRamdiskSize, static_cast<uint32_t>(req.initrd.size() >> 32));
+        put<uint32_t>(r, kBootParamsGpa + kExtRamdiskSize, static_cast<uint32_t>(initrd_size >> 32));
     }
 
     core::MemoryRegion regions[core::kMaxMemoryRegions];

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "boot/image_source.hpp"
 #include "core/guest_ram.hpp"
 #include "hv/result.hpp"
 
@@ -29,7 +30,7 @@ constexpr uint64_t kMinRam = 2ull << 20;
 // What the boot loader hands the kernel besides the image.
 struct BootRequest {
     std::string_view cmdline;
-    std::span<const uint8_t> initrd; // empty: none
+    const ImageSource* initrd = nullptr; // null or empty: none; read straight into guest RAM
     uint64_t rsdp_gpa = 0;           // the ACPI RSDP; 0: none
 };
 
@@ -47,17 +48,22 @@ struct BootInfo {
     bool hv_abi = false;
 };
 
-// Reads a kernel or initrd image; errors name `what` and the path.
+// Reads a whole kernel or initrd file (FileImage's checks); errors name
+// `what` and the path. The monitor reads its images through FileImage
+// instead, straight into guest RAM.
 Result<std::vector<uint8_t>> read_kernel_file(const std::string& path, std::string_view what = "kernel");
 
 // Whether `image` is an ELF whose notes carry the PVH entry, and whether
 // they carry hv's ABI note; false for anything malformed (load_pvh() then
 // says what). Cheap: only the program headers and notes are read.
+bool has_pvh_note(const ImageSource& image);
+bool speaks_hv_abi(const ImageSource& image);
 bool has_pvh_note(std::span<const uint8_t> image);
 bool speaks_hv_abi(std::span<const uint8_t> image);
 
 // Checks `image` and loads it with `req` into `ram`; the initrd goes at
 // the top of RAM below the device window, page-aligned.
+Result<BootInfo> load_pvh(const ImageSource& image, const BootRequest& req, const core::GuestRam& ram);
 Result<BootInfo> load_pvh(std::span<const uint8_t> image, const BootRequest& req, const core::GuestRam& ram);
 
 // Where an initrd of `size` bytes goes: page-aligned, as high as fits in

@@ -76,7 +76,7 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     }
 
     boot::BootRequest req{d->spec_.cmdline, {}, d->pc_ ? core::kFirmwareBase : 0};
-    if (d->spec_.initrd) req.initrd = *d->spec_.initrd;
+    req.initrd = d->spec_.initrd.get();
     auto boot = boot::load_kernel(*d->spec_.kernel, req, d->spec_.kernel_entry, d->vm_->ram());
     if (!boot) return make_error(boot.error().code, fmt::format("domain {}: {}", d->name(), boot.error().message));
     // The machine was chosen from the file; what was loaded must agree (a

@@ -64,8 +64,8 @@ struct DomainSpec {
     uint32_t vcpus = 1;  // the most it may have (maxvcpus); one thread each once up
     uint32_t online = 0; // how many the guest is asked to bring up (vcpus); 0: all
     std::string cmdline;
-    std::shared_ptr<const std::vector<uint8_t>> kernel; // the image, read once
-    std::shared_ptr<const std::vector<uint8_t>> initrd; // null: none
+    std::shared_ptr<const boot::ImageSource> kernel; // read into guest RAM at create
+    std::shared_ptr<const boot::ImageSource> initrd; // null: none
     boot::KernelEntry kernel_entry = boot::KernelEntry::automatic;
     std::vector<DiskDevice> disks; // PC machine only
     // The host scheduler's gate for this domain's vCPUs (sched_client.hpp);

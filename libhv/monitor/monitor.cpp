@@ -126,13 +126,15 @@ Result<uint32_t> Monitor::create(const config::DomainConfig& cfg, bool paused) {
 
 Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused) {
     if (closing_) return make_error(Errc::busy, "monitor is shutting down");
-    auto image = boot::read_kernel_file(cfg.kernel);
+    // Opened now (a missing file fails the create); read at load, straight
+    // into guest RAM.
+    auto image = boot::FileImage::open(cfg.kernel, "kernel");
     if (!image) return image.error();
-    std::shared_ptr<const std::vector<uint8_t>> initrd;
+    std::shared_ptr<const boot::ImageSource> initrd;
     if (!cfg.ramdisk.empty()) {
-        auto rd = boot::read_kernel_file(cfg.ramdisk, "ramdisk");
+        auto rd = boot::FileImage::open(cfg.ramdisk, "ramdisk");
         if (!rd) return rd.error();
-        initrd = std::make_shared<const std::vector<uint8_t>>(std::move(*rd));
+        initrd = std::move(*rd);
     }
     // Disks are opened now, so a missing image fails the create (and
     // nothing is left open: the backends close with `disks`).
@@ -177,7 +179,7 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     spec.online = cfg.vcpus;
     spec.cmdline = root.cmdline;
     spec.disks = std::move(disks);
-    spec.kernel = std::make_shared<const std::vector<uint8_t>>(std::move(*image));
+    spec.kernel = std::move(*image);
     spec.initrd = std::move(initrd);
     spec.kernel_entry = cfg.kernel_entry;
     auto on_stop = [this](uint32_t id, const StopInfo& info) {

@@ -195,7 +195,8 @@ std::string check_result(const Result<boot::BootInfo>& got, const Result<boot::B
 std::string kernel_load_fuzz_check(const uint8_t* data, size_t size, KernelLoadFuzzStats& stats) {
     const std::span<const uint8_t> image(data, size);
     const core::GuestRam& ram = guest_ram();
-    const boot::BootRequest req{kCmdline, std::span<const uint8_t>(kInitrd), core::kFirmwareBase};
+    const boot::SpanImage initrd(kInitrd);
+    const boot::BootRequest req{kCmdline, &initrd, core::kFirmwareBase};
     const auto load = [&](boot::KernelEntry e) { return boot::load_kernel(image, req, e, ram); };
     const auto count = [&](const Result<boot::BootInfo>& automatic) {
         ++(automatic ? stats.loaded : stats.refused);

@@ -216,8 +216,9 @@ TEST_CASE("kernel: the 64-bit entry puts the initrd below initrd_addr_max", "[bo
     const auto bz = bzimage_of(std::vector<uint8_t>(4096, 0x90), hv::boot::PayloadFormat::gzip, small_kernel());
     std::vector<uint8_t> initrd(10000);
     for (size_t i = 0; i < initrd.size(); ++i) initrd[i] = static_cast<uint8_t>(i * 7 + 3);
+    const hv::boot::SpanImage initrd_image(initrd);
     Ram r;
-    auto res = load_kernel(bz, {"", initrd, 0}, KernelEntry::automatic, r.ram);
+    auto res = load_kernel(bz, {"", &initrd_image, 0}, KernelEntry::automatic, r.ram);
     check_linux64(res, r, bz, "", 0);
     const uint32_t image = at<uint32_t>(r.mem, hv::boot::kBootParamsGpa + 0x218);
     CHECK(image == ((kInitrdMax + 1 - initrd.size()) & ~0xfffull)); // as high as initrd_addr_max allows
@@ -250,7 +251,8 @@ TEST_CASE("kernel: 64-bit entry refusals", "[boot][kernel_loader][linux64][error
     }
     SECTION("an initrd with no room below initrd_addr_max") {
         const std::vector<uint8_t> initrd(kInitrdMax + 1 - (kLoad64 + kInitSize) + 1, 1); // one byte too many
-        check_error(load_kernel(bzimage_of(pvh_kernel(), hv::boot::PayloadFormat::xz, small_kernel()), {"", initrd, 0},
+        const hv::boot::SpanImage initrd_image(initrd);
+        check_error(load_kernel(bzimage_of(pvh_kernel(), hv::boot::PayloadFormat::xz, small_kernel()), {"", &initrd_image, 0},
                                 KernelEntry::bzimage, r.ram),
                     Errc::invalid_argument, {"initrd", "0x7fffff"});
     }
@@ -258,9 +260,10 @@ TEST_CASE("kernel: 64-bit entry refusals", "[boot][kernel_loader][linux64][error
 
 TEST_CASE("kernel: the largest initrd below initrd_addr_max fits", "[boot][kernel_loader][linux64]") {
     const std::vector<uint8_t> initrd(kInitrdMax + 1 - (kLoad64 + kInitSize), 1);
+    const hv::boot::SpanImage initrd_image(initrd);
     Ram r;
     const auto bz = bzimage_of(pvh_kernel(), hv::boot::PayloadFormat::xz, small_kernel());
-    REQUIRE(load_kernel(bz, {"", initrd, 0}, KernelEntry::bzimage, r.ram).ok());
+    REQUIRE(load_kernel(bz, {"", &initrd_image, 0}, KernelEntry::bzimage, r.ram).ok());
     CHECK(at<uint32_t>(r.mem, hv::boot::kBootParamsGpa + 0x218) == kLoad64 + kInitSize);
 }
 
@@ -391,11 +394,12 @@ TEST_CASE("kernel: an hv note with another owner length or type does not count",
 TEST_CASE("kernel: an initrd goes page-aligned at the top of RAM with its module entry", "[boot][kernel_loader][initrd]") {
     std::vector<uint8_t> initrd(5000);
     for (size_t i = 0; i < initrd.size(); ++i) initrd[i] = static_cast<uint8_t>(i * 13 + 5);
+    const hv::boot::SpanImage initrd_image(initrd);
     for (bool via_bz : {false, true}) {
         INFO((via_bz ? "bzImage" : "ELF"));
         const auto image = via_bz ? bzimage_of(pvh_kernel()) : pvh_kernel();
         Ram r;
-        auto res = load_kernel(image, {"root=/dev/ram0", initrd, 0}, KernelEntry::automatic, r.ram);
+        auto res = load_kernel(image, {"root=/dev/ram0", &initrd_image, 0}, KernelEntry::automatic, r.ram);
         INFO((res ? std::string() : res.error().message));
         REQUIRE(res.ok());
         const auto si = start_info(r);
@@ -423,14 +427,16 @@ TEST_CASE("kernel: an initrd that does not fit is invalid_argument naming the in
     Ram r;
     SECTION("as big as RAM") {
         const std::vector<uint8_t> initrd(kRamSize, 1);
-        check_error(load_kernel(pvh_kernel(), {"", initrd, 0}, KernelEntry::automatic, r.ram), Errc::invalid_argument,
+        const hv::boot::SpanImage initrd_image(initrd);
+        check_error(load_kernel(pvh_kernel(), {"", &initrd_image, 0}, KernelEntry::automatic, r.ram), Errc::invalid_argument,
                     {"initrd", "16 MiB"});
     }
     SECTION("it would overlap the kernel") {
         // The kernel ends a few bytes past 1 MiB: an initrd starting at
         // 1 MiB would cover it.
         const std::vector<uint8_t> initrd(kRamSize - 0x100000, 1);
-        check_error(load_kernel(bzimage_of(pvh_kernel()), {"", initrd, 0}, KernelEntry::automatic, r.ram),
+        const hv::boot::SpanImage initrd_image(initrd);
+        check_error(load_kernel(bzimage_of(pvh_kernel()), {"", &initrd_image, 0}, KernelEntry::automatic, r.ram),
                     Errc::invalid_argument, {"initrd", "above the kernel"});
     }
     // The initrd was not copied.
@@ -440,7 +446,8 @@ TEST_CASE("kernel: an initrd that does not fit is invalid_argument naming the in
 TEST_CASE("kernel: the largest initrd that fits starts on the page after the kernel", "[boot][kernel_loader][initrd]") {
     Ram r;
     const std::vector<uint8_t> initrd(kRamSize - 0x101000, 2);
-    auto res = load_kernel(pvh_kernel(), {"", initrd, 0}, KernelEntry::automatic, r.ram);
+    const hv::boot::SpanImage initrd_image(initrd);
+    auto res = load_kernel(pvh_kernel(), {"", &initrd_image, 0}, KernelEntry::automatic, r.ram);
     INFO((res ? std::string() : res.error().message));
     REQUIRE(res.ok());
     hv_pvh_modlist_entry_t mod{};
