@@ -27,7 +27,9 @@ Result<void> SpanImage::read(uint64_t offset, void* dst, uint64_t len) const {
     if (offset > bytes_.size() || len > bytes_.size() - offset)
         return make_error(Errc::bad_image, fmt::format("{} bytes at offset {:#x} are past the end of the image ({} bytes)", len,
                                                        offset, bytes_.size()));
-    if (len != 0) std::memcpy(dst, bytes_.data() + offset, len);
+    if (len == 0) return {};
+    if (dst == nullptr) return make_error(Errc::invalid_argument, "no place to read the image into");
+    std::memcpy(dst, bytes_.data() + offset, len);
     return {};
 }
 
@@ -61,6 +63,7 @@ FileImage::~FileImage() { ::close(fd_); }
 Result<void> FileImage::read(uint64_t offset, void* dst, uint64_t len) const {
     if (offset > size_ || len > size_ - offset)
         return make_error(Errc::bad_image, fmt::format("{}: {} bytes at offset {:#x} are past its end ({} bytes)", label_, len, offset, size_));
+    if (len != 0 && dst == nullptr) return make_error(Errc::invalid_argument, fmt::format("{}: no place to read it into", label_));
     auto* out = static_cast<uint8_t*>(dst);
     uint64_t got = 0;
     while (got < len) {

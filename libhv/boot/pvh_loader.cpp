@@ -111,10 +111,9 @@ struct Elf {
 // Reads and checks the headers and notes of `image`, or says what is wrong.
 Result<Elf> read_elf(const ImageSource& image) {
     Elf elf;
-    uint8_t ident[SELFMAG]{};
-    if (image.size() < sizeof(Elf64_Ehdr) || !image.read(0, ident, SELFMAG) || std::memcmp(ident, ELFMAG, SELFMAG) != 0)
-        return bad("not an ELF file (bad magic)");
-    if (auto r = image.read(0, &elf.eh, sizeof elf.eh); !r) return r.error();
+    if (image.size() < sizeof(Elf64_Ehdr)) return bad("not an ELF file (bad magic)");
+    if (auto r = image.read(0, &elf.eh, sizeof elf.eh); !r) return r.error(); // names the file
+    if (std::memcmp(elf.eh.e_ident, ELFMAG, SELFMAG) != 0) return bad("not an ELF file (bad magic)");
     const Elf64_Ehdr& eh = elf.eh;
     if (eh.e_ident[EI_CLASS] != ELFCLASS64) return bad("not a 64-bit ELF (only ELFCLASS64 kernels are supported)");
     if (eh.e_ident[EI_DATA] != ELFDATA2LSB) return bad("ELF is not little-endian");
@@ -192,14 +191,18 @@ Result<std::vector<uint8_t>> read_kernel_file(const std::string& path, std::stri
 Result<BootInfo> load_pvh(const ImageSource& image, const BootRequest& req, const core::GuestRam& ram) {
     if (ram.size < kMinRam) return make_error(Errc::invalid_argument, "guest RAM under 2 MiB cannot hold a PVH kernel");
     uint8_t magic[4]{};
-    if (image.size() >= 0x206 && image.read(0x202, magic, sizeof magic) && std::memcmp(magic, "HdrS", 4) == 0)
-        return make_error(Errc::not_supported, "this is a Linux bzImage, not a PVH ELF (boot::load_kernel boots bzImages)");
+    if (image.size() >= 0x206) {
+        if (auto r = image.read(0x202, magic, sizeof magic); !r) return r.error();
+        if (std::memcmp(magic, "HdrS", 4) == 0)
+            return make_error(Errc::not_supported, "this is a Linux bzImage, not a PVH ELF (boot::load_kernel boots bzImages)");
+    }
     auto elf = read_elf(image);
     if (!elf) return elf.error();
     BootInfo info;
     bool loaded = false;
     bool entry_loaded = false;
     std::vector<std::pair<uint64_t, uint64_t>> segments; // [start, end) loaded
+    uint64_t total = 0; // bytes the segments fill
     for (size_t i = 0; i < elf->ph.size(); ++i) {
         const Elf64_Phdr& ph = elf->ph[i];
         if (ph.p_type != PT_LOAD && ph.p_type != PT_NOTE) continue;
@@ -217,6 +220,10 @@ Result<BootInfo> load_pvh(const ImageSource& image, const BootRequest& req, cons
         if (ph.p_paddr < core::kFirmwareEnd && core::kConventionalEnd < ph.p_paddr + ph.p_memsz)
             return bad(fmt::format("ELF segment {} at {:#x} overlaps the reserved area {:#x}-{:#x} (legacy hole, firmware)", i,
                                    ph.p_paddr, core::kConventionalEnd, core::kFirmwareEnd));
+        // Up to 65535 segments, each as big as RAM, would be that many
+        // RAM-sized copies: a real kernel's segments fit in RAM side by side.
+        total += ph.p_memsz;
+        if (total > ram.size) return bad(fmt::format("ELF segments add up to more than {} MiB of guest RAM", ram.size >> 20));
         // Straight from the image into guest RAM: no copy of the file in
         // the monitor (image_source.hpp).
         if (ph.p_filesz != 0)

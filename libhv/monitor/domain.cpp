@@ -1,5 +1,11 @@
 #include "monitor/domain.hpp"
 
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <pthread.h>
 
 #include <cctype>
@@ -78,6 +84,10 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
     boot::BootRequest req{d->spec_.cmdline, {}, d->pc_ ? core::kFirmwareBase : 0};
     req.initrd = d->spec_.initrd.get();
     auto boot = boot::load_kernel(*d->spec_.kernel, req, d->spec_.kernel_entry, d->vm_->ram());
+    // Loaded: the files are not needed again (a restart opens them anew),
+    // so their fds are not held for the domain's life.
+    d->spec_.kernel.reset();
+    d->spec_.initrd.reset();
     if (!boot) return make_error(boot.error().code, fmt::format("domain {}: {}", d->name(), boot.error().message));
     // The machine was chosen from the file; what was loaded must agree (a
     // bzImage whose payload claims hv's ABI, or an ELF that also looks
@@ -157,6 +167,7 @@ Result<void> Domain::build_pc_machine() {
     // exit: Linux follows it with other reset methods that exit at once.
     if (auto r = vm_->queue_port_writes(dev::PciHost::kPortBase, 4); r) {
         queued_ports_ = true;
+        if (auto w = watch_queued_ports(); !w) return w.error();
     } else if (r.error().code != Errc::not_supported) {
         return r.error();
     }
@@ -399,9 +410,14 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
     platform::Vcpu& vcpu = *vcpus_[id].cpu;
     core::Step step;
     // Port writes the platform queued come first: the guest made them
-    // before whatever caused this exit.
-    if (queued_ports_)
-        vm_->drain_port_writes([this](const platform::Vm::PortWrite& w) { io_bus_.write(w.port, w.data, w.size); });
+    // before whatever caused this exit. One that asked for a stop (the
+    // reset byte at 0xcf9) ends the run before the exit is handled: a
+    // triple fault after it is the reboot the guest asked for, not a crash.
+    if (queued_ports_) {
+        drain_queued_ports();
+        take_device_stop(step);
+        if (step.kind == core::Step::Kind::stop) return step;
+    }
     if (const auto* io = std::get_if<platform::IoExit>(&exit)) {
         if (!pc_ && core::is_hypercall_exit(io->port, io->size, io->write, io->count)) {
             const core::CallOutcome out = dispatcher_->dispatch(id, vcpu.rax());
@@ -448,6 +464,31 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
         }
     }
     return step;
+}
+
+void Domain::drain_queued_ports() {
+    vm_->drain_port_writes([this](const platform::Vm::PortWrite& w) { io_bus_.write(w.port, w.data, w.size); });
+}
+
+// Queued port writes are drained at every exit, but a PC guest's vCPUs may
+// not exit for a long time (HLT waits inside KVM): a reset written to 0xcf9
+// and followed by `cli; hlt` would never be seen. So the I/O loop drains
+// too, every 100 ms, and kicks the vCPUs out of the guest when a drained
+// write asked for a stop (they take it at the top of handle_exit).
+Result<void> Domain::watch_queued_ports() {
+    port_drain_timer_ = kvm::UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!port_drain_timer_.valid()) return make_error(Errc::io_error, fmt::format("timerfd_create: {}", std::strerror(errno)));
+    itimerspec every{};
+    every.it_interval.tv_nsec = every.it_value.tv_nsec = 100'000'000;
+    if (::timerfd_settime(port_drain_timer_.get(), 0, &every, nullptr) != 0)
+        return make_error(Errc::io_error, fmt::format("timerfd_settime: {}", std::strerror(errno)));
+    return io_loop_.watch(port_drain_timer_.get(), [this] {
+        uint64_t expired = 0;
+        if (::read(port_drain_timer_.get(), &expired, sizeof expired) < 0) return; // EAGAIN: nothing expired
+        drain_queued_ports();
+        if (device_stop_pending_.load(std::memory_order_acquire))
+            for (uint32_t i = 0; i < vcpus_.size(); ++i) kick(i);
+    });
 }
 
 // A stop a device asked for (reset register, ACPI sleep, pvpanic) ends

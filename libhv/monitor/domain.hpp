@@ -22,6 +22,7 @@
 #include <spdlog/logger.h>
 
 #include "boot/kernel_loader.hpp"
+#include "platform/kvm/unique_fd.hpp"
 #include "config/domain_config.hpp"
 #include "core/domain_services.hpp"
 #include "core/domain_policy.hpp"
@@ -156,6 +157,8 @@ private:
     void vcpu_main(uint32_t id);
     core::Step handle_exit(uint32_t id, const platform::VcpuExit& exit);
     void take_device_stop(core::Step& step);
+    void drain_queued_ports();
+    Result<void> watch_queued_ports();
     // Sleeps until the policy lets a parked vCPU go on; false when the
     // domain stops. `slot`: the call slot of a block to complete.
     bool park(uint32_t id, uint64_t slot);
@@ -212,6 +215,7 @@ private:
     std::unique_ptr<dev::PciHost> pci_host_;
     std::vector<std::unique_ptr<dev::VirtioPci>> pci_devices_; // slots 1..
     std::atomic<bool> devices_stop_{false}; // halt(): device work a kick started ends early
+    kvm::UniqueFd port_drain_timer_;        // a timerfd on io_loop_ while ports are queued (outlives the loop)
     dev::IoLoop io_loop_;                   // serves the virtio devices' queues (stopped by halt())
     std::mutex halt_mu_;                    // halt() joins threads: one caller at a time
     dev::VirtioPci* pv_console_device_ = nullptr;              // among them

@@ -4,11 +4,18 @@
 // when KVM's ring fills and a write exits on its own.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <variant>
 #include <vector>
 
+#include "guest_harness.hpp"
+#include "kernel_image.hpp"
 #include "platform/kvm/kvm_system.hpp"
+#include "pvh_image.hpp"
 
 namespace {
 
@@ -133,4 +140,49 @@ TEST_CASE("KVM: port writes are queued only before the vCPUs exist, on a real po
     CHECK(late.error().message.find("before the vCPUs") != std::string::npos);
     // Nothing queued: draining is a no-op.
     CHECK((*vm)->drain_port_writes([](const Vm::PortWrite&) { FAIL("nothing was queued"); }) == 0);
+}
+
+// The monitor's side, on hv's PC machine (an ELF without hv's note): a
+// reset written to 0xcf9 is a queued write (it shares the PCI address
+// dword), yet it reboots the domain when the guest then halts with
+// interrupts off (HLT stays inside KVM: the I/O loop's periodic drain
+// finds the write and kicks the vCPU), and a triple fault right after it
+// is the reboot the guest asked for, not a crash.
+namespace {
+
+hv::config::DomainConfig pc_guest(const std::string& name, const std::vector<uint8_t>& code, const std::string& path) {
+    const auto elf = hvtest::without_hv_note(hvbench::pvh_elf(code));
+    {
+        std::ofstream out(path, std::ios::binary);
+        out.write(reinterpret_cast<const char*>(elf.data()), static_cast<std::streamsize>(elf.size()));
+    }
+    auto cfg = hv::config::parse_domain_config("name = '" + name + "'\nkernel = '" + path +
+                                                   "'\nmemory = 16\non_reboot = 'preserve'\non_crash = 'preserve'\n",
+                                               "test.cfg");
+    REQUIRE(cfg);
+    return *cfg;
+}
+
+} // namespace
+
+TEST_CASE("a reset written to 0xcf9 reboots a PC guest that then halts or triple-faults", "[kvm][platform][pc]") {
+    // mov al,6; mov dx,0xcf9; out dx,al, then a tail.
+    const std::pair<const char*, std::vector<uint8_t>> guests[] = {
+        {"halt", {0xb0, 0x06, 0x66, 0xba, 0xf9, 0x0c, 0xee, 0xfa, 0xf4, 0xeb, 0xfd}}, // cli; hlt; jmp back to the hlt
+        {"triple fault", {0xb0, 0x06, 0x66, 0xba, 0xf9, 0x0c, 0xee, 0x0f, 0x0b}},     // ud2 with no IDT
+    };
+    char dir[] = "/tmp/hv-pc-reset-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    for (const auto& [what, code] : guests) {
+        DYNAMIC_SECTION(what) {
+            auto m = hvtest::open_monitor();
+            auto id = m->create(pc_guest("reset", code, std::string(dir) + "/k.elf"));
+            REQUIRE(id);
+            auto info = m->wait_stopped(*id, std::chrono::seconds(20));
+            REQUIRE(info);
+            CHECK(info->shutdown_reason == hv::core::ShutdownReason::reboot);
+            REQUIRE(m->destroy(*id));
+        }
+    }
+    std::filesystem::remove_all(dir);
 }

@@ -1,6 +1,5 @@
 #include "platform/kvm/kvm_vcpu.hpp"
 
-
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>

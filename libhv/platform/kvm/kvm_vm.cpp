@@ -162,12 +162,14 @@ uint32_t KvmVm::drain_port_writes(const std::function<void(const PortWrite&)>& a
     // The common case, on every exit: nothing queued, no lock taken.
     if (__atomic_load_n(&ring->first, __ATOMIC_RELAXED) == __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) return 0;
     std::lock_guard lock(ring_mu_);
+    // Up to where KVM had published when we looked, and no further: vCPUs
+    // that keep refilling the ring cannot hold this thread (or the lock)
+    // here; what they add is drained at the next exit.
+    const uint32_t last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
     uint32_t n = 0;
-    for (;;) {
-        const uint32_t first = __atomic_load_n(&ring->first, __ATOMIC_RELAXED);
-        // KVM publishes an entry before it moves `last` past it.
-        if (first == __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) break;
-        if (first >= kRingEntries) break; // not KVM's: never walk off the page
+    for (uint32_t first = __atomic_load_n(&ring->first, __ATOMIC_ACQUIRE); first != last && n < kRingEntries;
+         first = (first + 1) % kRingEntries) {
+        if (first >= kRingEntries || last >= kRingEntries) break; // not KVM's: never walk off the page
         const kvm_coalesced_mmio& e = ring->entry(first);
         PortWrite w;
         w.port = static_cast<uint16_t>(e.phys_addr);

@@ -148,3 +148,16 @@ TEST_CASE("load_kernel from a file puts the same bytes in RAM as from memory", "
         CHECK(a == b);
     }
 }
+
+TEST_CASE("load_kernel: a kernel file that shrinks after it was opened fails naming it", "[boot][image]") {
+    Dir dir;
+    const std::string path = dir.write("kernel", hvbench::pvh_elf(hvbench::first_byte_code()));
+    auto file = FileImage::open(path, "kernel");
+    REQUIRE(file);
+    REQUIRE(::truncate(path.c_str(), 100) == 0); // the ELF header stays, the rest goes
+    std::vector<uint8_t> mem(16u << 20);
+    const hv::core::GuestRam ram{mem.data(), mem.size()};
+    auto r = hv::boot::load_kernel(**file, {"", nullptr, 0}, hv::boot::KernelEntry::automatic, ram);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Contains("kernel " + path) && Contains("shrank"));
+}
