@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "config/interface_name.hpp"
 #include "config/spec_text.hpp"
 
 namespace hv::config {
@@ -227,16 +228,22 @@ hv::Result<VifSpec> parse_vif_spec(std::string_view spec) {
                 return fail(item, "not a decimal number up to 2147483647");
             (key == "devid" ? vif.devid : vif.mtu) = static_cast<uint32_t>(n);
         } else if (key == "bridge") {
+            if (auto ok = value.empty() ? Result<void>{} : check_interface_name(value, "bridge"); !ok)
+                return fail(item, ok.error().message);
             vif.bridge = std::string(value);
         } else if (key == "model") {
             vif.model = std::string(value);
         } else if (key == "vifname") {
+            if (auto ok = value.empty() ? Result<void>{} : check_interface_name(value, "vifname"); !ok)
+                return fail(item, ok.error().message);
             vif.vifname = std::string(value);
         } else if (key == "script") {
             vif.script = std::string(value);
         } else if (key == "backend") {
             vif.backend = std::string(value);
         } else if (key == "gatewaydev" || key == "netdev") {
+            if (auto ok = value.empty() ? Result<void>{} : check_interface_name(value, "gatewaydev"); !ok)
+                return fail(item, ok.error().message);
             vif.gatewaydev = std::string(value);
         } else if (key.substr(0, 5) == "colo_" || key == "forwarddev") {
             return fail(item, "COLO network replication is not supported");

@@ -169,6 +169,11 @@ TEST_CASE("vif_spec: every refusal, with its message", "[config][vif]") {
         CHECK(bad(n) == "'" + std::string(n) + "': '" + n + "': not a decimal number up to 2147483647");
     }
 
+    // Interface names follow config::check_interface_name (empty: unset).
+    CHECK(bad("bridge=br/0") == "'bridge=br/0': 'bridge=br/0': bridge \"br/0\": an interface name has only letters, digits, '_', '-' and '.'");
+    CHECK(bad("vifname=abcdefghijklmnop") ==
+          "'vifname=abcdefghijklmnop': 'vifname=abcdefghijklmnop': vifname \"abcdefghijklmnop\": 16 bytes; an interface name has at most 15");
+    CHECK(bad("gatewaydev=..").find("an interface name starts with") != std::string::npos);
     CHECK(bad("bridge=a,bridge=b") == "'bridge=a,bridge=b': 'bridge=b': bridge given twice");
     CHECK(bad("netdev=a, gatewaydev=b") == "'netdev=a, gatewaydev=b': 'gatewaydev=b': gatewaydev given twice");
     CHECK(bad("mac=00:16:3e:00:00:01,mac=00:16:3e:00:00:01") ==
