@@ -143,10 +143,25 @@ HvdService::ProcPtr HvdService::adopt(std::shared_ptr<DomainLink> link, const st
 void HvdService::watch_death(const ProcPtr& p) {
     if (p->pidfd < 0) return;
     p->watch = std::make_unique<asio::posix::stream_descriptor>(io_, p->pidfd);
+    arm_death_watch(p);
+}
+
+void HvdService::arm_death_watch(const ProcPtr& p) {
     std::weak_ptr<Proc> weak = p;
     p->watch->async_wait(asio::posix::stream_descriptor::wait_read, [this, weak](boost::system::error_code ec) {
         if (ec) return;
-        if (auto proc = weak.lock()) proc_died(proc);
+        auto proc = weak.lock();
+        if (!proc || proc->gone) return;
+        // Only the kernel's word ends a process: a readiness that reaches
+        // this wait but not its pidfd (asio recycles the reactor state of
+        // a descriptor closed meanwhile, e.g. another process's pidfd or
+        // link, with that descriptor's events still queued) waits again.
+        pollfd pfd{proc->pidfd, POLLIN, 0};
+        if (::poll(&pfd, 1, 0) != 1) {
+            log_->warn("domain process {}: its death watch woke but it lives; watching again", proc->pid);
+            return arm_death_watch(proc);
+        }
+        proc_died(proc);
     });
 }
 

@@ -153,6 +153,7 @@ private:
     void list_adopted(const ProcPtr& p, std::function<void()> finished);
     ProcPtr adopt(std::shared_ptr<DomainLink> link, const std::string& socket, pid_t pid, int pidfd);
     void watch_death(const ProcPtr& p);
+    void arm_death_watch(const ProcPtr& p);
     void proc_died(const ProcPtr& p);
     void crash_domain(const ProcPtr& p, uint32_t domid, const std::string& status);
     void kill_proc(const ProcPtr& p);
