@@ -5,7 +5,6 @@
 // same image from memory, for a PVH ELF and for a bzImage.
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,12 +18,14 @@
 #include "boot/kernel_loader.hpp"
 #include "compress.hpp"
 #include "core/guest_ram.hpp"
+#include "fd_count.hpp"
 #include "kernel_image.hpp"
 #include "pvh_image.hpp"
 
 using Catch::Matchers::Contains;
 using hv::boot::FileImage;
 using hv::boot::SpanImage;
+using hvtest::open_fds;
 
 namespace {
 
@@ -43,15 +44,6 @@ struct Dir {
         return p;
     }
 };
-
-size_t open_fds() {
-    size_t n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (::readdir(d) != nullptr) ++n;
-        ::closedir(d);
-    }
-    return n;
-}
 
 std::vector<uint8_t> pattern(size_t n) {
     std::vector<uint8_t> v(n);

@@ -3,6 +3,8 @@
 // bytes read and patched, and the process's open fds counted.
 #pragma once
 
+#include "fd_count.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
@@ -94,14 +96,7 @@ inline void patch(const std::string& p, uint64_t at, uint64_t v, int n) {
     put(p, s);
 }
 
-inline size_t open_fds() {
-    size_t n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (::readdir(d) != nullptr) ++n;
-        ::closedir(d);
-    }
-    return n;
-}
+using hvtest::open_fds;
 
 inline std::string read_at(hv::dev::BlockBackend& b, uint64_t offset, size_t len) {
     std::string s(len, '\0');
