@@ -8,11 +8,14 @@
 #include <initializer_list>
 #include <system_error>
 
+#include <fmt/format.h>
+
 #include "boot/pvh_loader.hpp"
 #include "config/cpu_list.hpp"
 #include "config/domain_config.hpp"
 #include "config/domain_config_loader.hpp"
 #include "config/guest_disks.hpp"
+#include "config/guest_vifs.hpp"
 #include "config/xl_cfg_parser.hpp"
 #include "core/sched/cpu_mask.hpp"
 #include "core/sched/scheduler.hpp"
@@ -82,7 +85,7 @@ constexpr KnownKey not_yet[] = {
     {"soundhw", Check::string}, {"stdvga", Check::number}, {"timer_mode", Check::any},
     {"tsc_mode", Check::any}, {"type", Check::string}, {"usb", Check::number}, {"usbctrl", Check::strings},
     {"usbdev", Check::strings}, {"usbdevice", Check::strings}, {"vcpu_hard_affinity", Check::any},
-    {"vfb", Check::strings}, {"vga", Check::string}, {"videoram", Check::number}, {"vif", Check::strings},
+    {"vfb", Check::strings}, {"vga", Check::string}, {"videoram", Check::number},
     {"viridian", Check::any}, {"vkb", Check::strings}, {"vnc", Check::number}, {"vncdisplay", Check::number},
     {"vnclisten", Check::string}, {"vncpasswd", Check::string}, {"vncunused", Check::number},
     {"vtpm", Check::strings}, {"xen_platform_pci", Check::number},
@@ -345,10 +348,12 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
             if (auto parsed = parse_specs(s, dc.disks, parse_disk_spec); !parsed) return parsed.error();
             locate(s);
             disk = &s;
+        } else if (key == "vif") {
+            if (auto checked = check_value(s, Check::strings); !checked) return checked.error();
+            if (auto parsed = parse_specs(s, dc.vifs, parse_vif_spec); !parsed) return parsed.error();
+            locate(s);
         } else if (const KnownKey* known = find_known(key)) {
             if (auto checked = check_value(s, known->check); !checked) return checked.error();
-            if (key == "vif")
-                if (auto parsed = parse_specs(s, dc.vifs, parse_vif_spec); !parsed) return parsed.error();
             note(s, "not supported yet");
         } else {
             note(s, "unknown key");
@@ -508,6 +513,48 @@ hv::Result<void> check_disks(const DomainConfig& dc) {
     return {};
 }
 
+// What create refuses of the vifs: too many, two with one devid, mac or
+// vifname, scripts other than vif-bridge and vif-route, vif-route without
+// ip=, backend domains, rates of 0 or past kMaxVifRateBytesPerSec, MTUs
+// outside 68..65535. Errors name the vif ("vif 2 (devid 1): ...").
+hv::Result<void> check_vifs(const DomainConfig& dc) {
+    const auto refuse_vif = [&](Errc code, const std::string& what) { return refuse(dc, code, {"vif"}, what); };
+    if (dc.vifs.size() > kMaxVifs) return refuse_vif(Errc::invalid_argument, fmt::format("{} vifs: at most {}", dc.vifs.size(), kMaxVifs));
+    for (size_t i = 0; i < dc.vifs.size(); ++i) {
+        const VifSpec& v = dc.vifs[i];
+        const uint32_t devid = vif_devid(v, i);
+        const std::string which = fmt::format("vif {} (devid {}): ", i + 1, devid);
+        if (devid >= 256) return refuse_vif(Errc::invalid_argument, which + "devid past 255");
+        for (size_t k = 0; k < i; ++k) {
+            const VifSpec& o = dc.vifs[k];
+            if (vif_devid(o, k) == devid) return refuse_vif(Errc::invalid_argument, which + fmt::format("the same devid as vif {}", k + 1));
+            if (v.mac && o.mac && *v.mac == *o.mac)
+                return refuse_vif(Errc::invalid_argument, which + fmt::format("the same mac ({}) as vif {}", mac_to_string(*v.mac), k + 1));
+            if (!v.vifname.empty() && v.vifname == o.vifname)
+                return refuse_vif(Errc::invalid_argument, which + fmt::format("the same vifname ('{}') as vif {}", v.vifname, k + 1));
+        }
+        if (!v.backend.empty()) return refuse_vif(Errc::not_supported, which + "backend domains are not supported (hv serves the vif itself)");
+        const std::string_view script = vif_script_name(v.script);
+        if (script == "vif-nat")
+            return refuse_vif(Errc::not_supported,
+                          which + "script vif-nat is not supported (hv runs no DHCP server): use vif-route and masquerade on the host");
+        if (!script.empty() && script != "vif-bridge" && script != "vif-route")
+            return refuse_vif(Errc::not_supported, which + fmt::format("script '{}' is not supported (vif-bridge or vif-route)", v.script));
+        if (script == "vif-route" && v.ips.empty()) return refuse_vif(Errc::invalid_argument, which + "vif-route needs ip= (the routes it adds)");
+        if (v.rate_interval_usecs != 0 || !v.rate.empty()) {
+            if (v.rate_bytes_per_interval == 0 || v.rate_interval_usecs == 0)
+                return refuse_vif(Errc::invalid_argument, which + fmt::format("rate '{}' is less than one byte per interval", v.rate));
+            // bytes per second = per interval * 1e6 / interval (no overflow: both checked by parse_vif_rate)
+            const long double per_sec = static_cast<long double>(v.rate_bytes_per_interval) * 1e6L / v.rate_interval_usecs;
+            if (per_sec > static_cast<long double>(kMaxVifRateBytesPerSec))
+                return refuse_vif(Errc::invalid_argument, which + fmt::format("rate '{}' is over 100Gb/s", v.rate));
+        }
+        if (v.mtu && (*v.mtu < 68 || *v.mtu > 65535))
+            return refuse_vif(Errc::invalid_argument, which + fmt::format("mtu {} is outside 68..65535", *v.mtu));
+    }
+    return {};
+}
+
 } // namespace
 
 hv::Result<void> check_creatable(const DomainConfig& dc) {
@@ -566,6 +613,7 @@ hv::Result<void> check_creatable(const DomainConfig& dc) {
     }
 
     if (auto r = check_disks(dc); !r) return r;
+    if (auto r = check_vifs(dc); !r) return r;
 
     // The key the command line came from: cmdline= wins, else extra= (with
     // root= before it), as build() puts it together.

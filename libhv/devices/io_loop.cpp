@@ -35,7 +35,20 @@ Result<void> IoLoop::watch(int fd, std::function<void()> ready) {
     ev.data.u64 = handlers_.size();
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) return sys_error("epoll_ctl");
     handlers_.push_back(std::move(ready));
+    fds_.push_back(fd);
     return {};
+}
+
+Result<void> IoLoop::enable(int fd, bool on) {
+    for (size_t i = 0; i < fds_.size(); ++i) {
+        if (fds_[i] != fd) continue;
+        epoll_event ev{};
+        ev.events = on ? static_cast<uint32_t>(EPOLLIN) : 0u;
+        ev.data.u64 = i;
+        if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev) != 0) return sys_error("epoll_ctl");
+        return {};
+    }
+    return make_error(Errc::not_found, "I/O loop: enable() of an fd it does not watch");
 }
 
 Result<void> IoLoop::start() {

@@ -31,6 +31,10 @@ public:
     // (level-triggered: `ready` must consume what made it so). Before
     // start() only.
     Result<void> watch(int fd, std::function<void()> ready);
+    // Stops or resumes watching `fd` (one watch() gave), from any thread:
+    // for a device that cannot take what its fd has until the guest acts
+    // (a full receive queue), so a level-triggered fd does not spin.
+    Result<void> enable(int fd, bool on);
     // The thread starts (no-op when nothing is watched, or twice).
     Result<void> start();
     // The thread ends after the handler it is in (joined here). Idempotent.
@@ -46,6 +50,7 @@ private:
     int epoll_ = -1;
     int wake_ = -1; // an eventfd: stop() writes it
     std::vector<std::function<void()>> handlers_;
+    std::vector<int> fds_; // handlers_[i] watches fds_[i]
     std::thread thread_;
 };
 

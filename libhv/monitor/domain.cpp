@@ -74,6 +74,10 @@ Result<std::unique_ptr<Domain>> Domain::create(platform::Hypervisor& hypervisor,
         return make_error(Errc::not_supported, fmt::format("domain {}: disks need a stock kernel (hv's PC machine); this kernel "
                                                            "speaks hv's own ABI, which has no block device",
                                                            d->name()));
+    if (!d->pc_ && !d->spec_.vifs.empty())
+        return make_error(Errc::not_supported, fmt::format("domain {}: vifs need a stock kernel (hv's PC machine); this kernel "
+                                                           "speaks hv's own ABI, which has no network device",
+                                                           d->name()));
     auto vm = hypervisor.create_vm(d->spec_.memory_mib << 20);
     if (!vm) return vm.error();
     d->vm_ = std::move(*vm);
@@ -200,6 +204,25 @@ Result<void> Domain::add_pci_devices() {
         disks_.push_back(Disk{*fn, model, disk.vdev, disk.guest_name, disk.devid});
     }
     spec_.disks.clear(); // the devices own the backends now
+    for (VifDevice& vif : spec_.vifs) {
+        const std::string name = fmt::format("domain {} vif {}", spec_.domid, vif.tap->name());
+        const int tap_fd = vif.tap->fd();
+        auto net = dev::VirtioNet::create(std::move(vif.tap), vm_->ram(), vif.options, name, log_, devices_stop_);
+        if (!net) return net.error();
+        dev::VirtioNet* model = net->get();
+        auto fn = add(std::move(*net), name);
+        if (!fn) return fn.error();
+        // Frames from the host and the rate limit's timer wake the device;
+        // the TAP is watched only while the guest can take its frames (the
+        // device says when), so a full receive queue does not spin the loop.
+        dev::VirtioPci* pci = *fn;
+        for (int fd : {tap_fd, model->timer_fd()})
+            if (auto r = io_loop_.watch(fd, [pci] { pci->poll(); }); !r) return r.error();
+        if (auto r = io_loop_.enable(tap_fd, false); !r) return r.error();
+        model->on_rx_watch([this, tap_fd](bool on) { (void)io_loop_.enable(tap_fd, on); });
+        vifs_.push_back(Vif{pci, model, vif.devid, vif.bridge, vif.script, vif.ips});
+    }
+    spec_.vifs.clear();
     auto con = add(std::make_unique<dev::VirtioConsole>(pv_console_, vm_->ram()), fmt::format("domain {} console", spec_.domid));
     if (!con) return con.error();
     pv_console_device_ = *con;

@@ -36,7 +36,9 @@
 #include "devices/io_bus.hpp"
 #include "devices/io_loop.hpp"
 #include "devices/pci/pci_host.hpp"
+#include "devices/net/tap_device.hpp"
 #include "devices/virtio/virtio_blk.hpp"
+#include "devices/virtio/virtio_net.hpp"
 #include "devices/virtio/virtio_pci.hpp"
 #include "devices/pvpanic.hpp"
 #include "devices/serial_16550.hpp"
@@ -57,6 +59,17 @@ struct DiskDevice {
     std::string guest_name;                     // what the guest calls it (vda)
 };
 
+// One vif: its TAP (made at create, on its bridge or routed) and what the
+// guest's virtio-net device is told, in the order of the config's vif= list.
+struct VifDevice {
+    std::unique_ptr<dev::TapDevice> tap;
+    uint32_t devid = 0;
+    dev::VirtioNet::Options options; // mac, mtu, rate
+    std::string bridge;              // "" when routed
+    std::string script;              // vif-bridge or vif-route
+    std::vector<config::Ipv4Address> ips;
+};
+
 struct DomainSpec {
     uint32_t domid = 0;
     std::string name;
@@ -69,6 +82,7 @@ struct DomainSpec {
     std::shared_ptr<const boot::ImageSource> initrd; // null: none
     boot::KernelEntry kernel_entry = boot::KernelEntry::automatic;
     std::vector<DiskDevice> disks; // PC machine only
+    std::vector<VifDevice> vifs;   // PC machine only
     // The host scheduler's gate for this domain's vCPUs (sched_client.hpp);
     // null: the vCPU threads are left to Linux's scheduler. Outlives the
     // Domain's vCPU threads (shared: the Domain may outlive its table entry).
@@ -226,6 +240,14 @@ private:
         uint32_t devid;
     };
     std::vector<Disk> disks_;
+    struct Vif {
+        dev::VirtioPci* device; // among pci_devices_
+        const dev::VirtioNet* net;
+        uint32_t devid;
+        std::string bridge, script;
+        std::vector<config::Ipv4Address> ips;
+    };
+    std::vector<Vif> vifs_;
 
     mutable std::mutex mu_;
     std::condition_variable left_cv_; // a vCPU left the guest (pause() waits for quiescence)

@@ -10,6 +10,7 @@
 
 #include "boot/pvh_loader.hpp"
 #include "config/guest_disks.hpp"
+#include "config/guest_vifs.hpp"
 #include "devices/block/open_disk.hpp"
 #include "platform/kvm/kvm_system.hpp"
 
@@ -124,6 +125,35 @@ Result<uint32_t> Monitor::create(const config::DomainConfig& cfg, bool paused) {
     return create_locked(cfg, cfg.uuid.value_or(random_uuid()), paused);
 }
 
+// Each vif= spec made real (config/guest_vifs.hpp says how it is named
+// and placed): a TAP on its bridge, or routed with vif-route.
+Result<std::vector<VifDevice>> Monitor::make_vifs(const config::DomainConfig& cfg, const config::Uuid& uuid, uint32_t domid) {
+    std::vector<VifDevice> vifs;
+    for (size_t i = 0; i < cfg.vifs.size(); ++i) {
+        const config::VifSpec& v = cfg.vifs[i];
+        VifDevice vif;
+        vif.devid = config::vif_devid(v, i);
+        vif.bridge = config::vif_bridge(v);
+        const bool routed = config::vif_script(v) == config::VifScript::route;
+        vif.script = routed ? "vif-route" : "vif-bridge";
+        vif.ips = v.ips;
+        const auto fail = [&](const Error& e) {
+            return make_error(e.code, fmt::format("domain '{}': vif {} (devid {}): {}", cfg.name, i + 1, vif.devid, e.message));
+        };
+        auto tap = dev::TapDevice::create({config::vif_tap_name(v, domid, vif.devid), vif.bridge, v.mtu});
+        if (!tap) return fail(tap.error());
+        if (routed)
+            if (auto r = (*tap)->route(config::vif_gatewaydev(v), v.ips); !r) return fail(r.error());
+        vif.tap = std::move(*tap);
+        vif.options.mac = config::vif_mac(v, uuid, vif.devid);
+        vif.options.mtu = v.mtu.value_or(0);
+        vif.options.rate_bytes = v.rate_bytes_per_interval;
+        vif.options.rate_interval_us = v.rate_interval_usecs;
+        vifs.push_back(std::move(vif));
+    }
+    return vifs;
+}
+
 Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused) {
     if (closing_) return make_error(Errc::busy, "monitor is shutting down");
     // Opened now (a missing file fails the create); read at load, straight
@@ -164,6 +194,13 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
         return make_error(te == core::TableError::name_taken ? Errc::exists : Errc::invalid_argument,
                           fmt::format("domain '{}': {}", cfg.name, core::table_error_text(te)));
 
+    // The vifs' TAPs, now that the domid names them: a missing bridge or
+    // gatewaydev fails the create, and what was made goes with `vifs`.
+    auto vifs = make_vifs(cfg, uuid, domid);
+    if (!vifs) {
+        table_.remove(domid);
+        return vifs.error();
+    }
     auto gate = sched_gate_locked(cfg);
     if (!gate) {
         table_.remove(domid);
@@ -179,6 +216,7 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     spec.online = cfg.vcpus;
     spec.cmdline = root.cmdline;
     spec.disks = std::move(disks);
+    spec.vifs = std::move(*vifs);
     spec.kernel = std::move(*image);
     spec.initrd = std::move(initrd);
     spec.kernel_entry = cfg.kernel_entry;

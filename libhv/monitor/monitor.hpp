@@ -157,6 +157,7 @@ private:
 
     Monitor() = default;
     Result<uint32_t> create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused);
+    Result<std::vector<VifDevice>> make_vifs(const config::DomainConfig& cfg, const config::Uuid& uuid, uint32_t domid);
     Result<std::shared_ptr<Domain>> domain_of(uint32_t domid) const;
     Result<void> set_paused(uint32_t domid, bool paused);
     DomainInfo info_locked(uint32_t domid, const Entry& e) const;

@@ -270,7 +270,7 @@ void PciFunction::notify(uint32_t q) {
 }
 
 bool PciFunction::pending(uint32_t q) {
-    return q < nqueues_ && running() && regs_[q].enabled && queues_[q].ready() && queues_[q].available() > 0;
+    return q < nqueues_ && running() && regs_[q].enabled && queues_[q].ready() && queues_[q].available() > 0 && device_.resume(q);
 }
 
 void PciFunction::poll() {

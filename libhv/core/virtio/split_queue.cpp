@@ -161,6 +161,14 @@ bool SplitQueue::push(uint16_t head, uint32_t written) {
     return true;
 }
 
+bool SplitQueue::rewind(uint32_t n) {
+    if (!ready() || n > static_cast<uint16_t>(last_avail_ - used_idx_)) return false;
+    last_avail_ = static_cast<uint16_t>(last_avail_ - n);
+    if (features_.event_idx && notify_)
+        __atomic_store_n(ring16(ram_, used_ + kRingHeader + 8ull * size_), last_avail_, __ATOMIC_RELAXED);
+    return true;
+}
+
 bool SplitQueue::needs_interrupt() {
     if (!ready() || used_idx_ == signalled_) return false;
     // The used index must be visible before the driver's suppression is

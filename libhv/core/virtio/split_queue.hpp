@@ -107,6 +107,12 @@ public:
     // writable buffers. false (nothing written) for a head past the table
     // or a queue that is not ready.
     bool push(uint16_t head, uint32_t written);
+    // Gives back the last `n` chains pop() took and push() has not
+    // returned: the next pop() takes them again (read afresh from the
+    // rings). For a device that took buffers for something that did not
+    // fit (virtio-net's receive queue). false (nothing changed) when
+    // fewer than `n` are in flight.
+    bool rewind(uint32_t n);
     // After one or more push(): whether the driver wants an interrupt for
     // them (VRING_AVAIL_F_NO_INTERRUPT, or used_event with event_idx).
     // Answers each pushed entry once.

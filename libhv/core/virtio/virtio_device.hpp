@@ -72,6 +72,15 @@ public:
     virtual void reset() = 0;
     // The driver kicked queue `q` (enabled, device active).
     virtual void notify(Queues& queues, uint32_t q) = 0;
+    // After notify(q) returned with chains left in queue `q` (its share
+    // was used up): whether another call now would move them. The
+    // transport calls again only then; a device that waits for something
+    // else (a rate limit's timer, frames from its backend) says no, and
+    // comes back through poll().
+    virtual bool resume(uint32_t q) const {
+        (void)q;
+        return true;
+    }
     // Work arrived from the host side (console input, a backend's
     // completion): the device is active; move what it can.
     virtual void poll(Queues& queues) { (void)queues; }

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/route.h>
+#include <netinet/in.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -10,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -98,6 +101,64 @@ TapDevice::~TapDevice() { ::close(fd_); }
 
 Result<void> TapDevice::set_offloads(unsigned flags) {
     if (::ioctl(fd_, TUNSETOFFLOAD, flags) < 0) return fail(name_, fmt::format("TUNSETOFFLOAD {:#x}", flags), errno);
+    return {};
+}
+
+namespace {
+
+sockaddr_in inet(uint32_t addr_be) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = addr_be;
+    return sin;
+}
+
+} // namespace
+
+Result<void> TapDevice::route(const std::string& gatewaydev, const std::vector<std::array<uint8_t, 4>>& ips) {
+    if (auto ok = config::check_interface_name(gatewaydev, "gatewaydev"); !ok) return ok.error();
+    Fd sock{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+    if (sock.fd < 0) return fail(name_, "socket", errno);
+    ifreq gw{};
+    copy_name(gw.ifr_name, gatewaydev);
+    if (::ioctl(sock.fd, SIOCGIFADDR, &gw) < 0) {
+        const int err = errno;
+        if (err == ENODEV || err == EADDRNOTAVAIL)
+            return make_error(Errc::not_found, fmt::format("TAP {}: vif-route: gatewaydev {} {}", name_, gatewaydev,
+                                                           err == ENODEV ? "does not exist" : "has no IPv4 address"));
+        return fail(name_, fmt::format("reading {}'s address", gatewaydev), err);
+    }
+    ifreq addr{};
+    copy_name(addr.ifr_name, name_);
+    addr.ifr_addr = gw.ifr_addr;
+    if (::ioctl(sock.fd, SIOCSIFADDR, &addr) < 0) return fail(name_, "SIOCSIFADDR", errno);
+    ifreq mask{};
+    copy_name(mask.ifr_name, name_);
+    const sockaddr_in all = inet(0xffffffffu);
+    std::memcpy(&mask.ifr_netmask, &all, sizeof all);
+    if (::ioctl(sock.fd, SIOCSIFNETMASK, &mask) < 0) return fail(name_, "SIOCSIFNETMASK", errno);
+    // The guest's ARP for its gateway (the host's address) is answered.
+    {
+        std::ofstream proxy("/proc/sys/net/ipv4/conf/" + name_ + "/proxy_arp");
+        proxy << "1\n";
+        proxy.flush();
+        if (!proxy) return make_error(Errc::io_error, fmt::format("TAP {}: cannot turn proxy_arp on", name_));
+    }
+    for (const auto& ip : ips) {
+        rtentry rt{};
+        uint32_t be = 0;
+        std::memcpy(&be, ip.data(), 4); // network order already
+        const sockaddr_in dst = inet(be);
+        const sockaddr_in host_mask = inet(0xffffffffu);
+        std::memcpy(&rt.rt_dst, &dst, sizeof dst);
+        std::memcpy(&rt.rt_genmask, &host_mask, sizeof host_mask);
+        rt.rt_flags = RTF_UP | RTF_HOST;
+        char dev[IFNAMSIZ];
+        copy_name(dev, name_);
+        rt.rt_dev = dev;
+        if (::ioctl(sock.fd, SIOCADDRT, &rt) < 0)
+            return fail(name_, fmt::format("route to {}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]), errno);
+    }
     return {};
 }
 

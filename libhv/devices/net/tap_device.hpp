@@ -12,11 +12,13 @@
 // pass between the guest and the host stack untouched.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hv/result.hpp"
 
@@ -44,6 +46,12 @@ public:
     // TUNSETOFFLOAD: which offloads the host may hand the guest (TUN_F_*),
     // set once the guest's virtio-net features are known.
     Result<void> set_offloads(unsigned flags);
+
+    // Xen's vif-route: the TAP takes `gatewaydev`'s IPv4 address (/32) and
+    // answers ARP for the host (proxy_arp), and each of `ips` gets a host
+    // route through the TAP. The routes go with the TAP. Needs the host to
+    // forward (net.ipv4.ip_forward=1, as Xen's guide says).
+    Result<void> route(const std::string& gatewaydev, const std::vector<std::array<uint8_t, 4>>& ips);
 
     static constexpr size_t kVnetHeaderSize = 12;
 

@@ -177,8 +177,7 @@ TEST_CASE("domain_config: seed 'ser.server1.com' (pygrub, uuid, maxmem, vif list
     CHECK(c.vcpus == 2);
     CHECK(c.cmdline.empty());
     CHECK(c.actions.on_reboot == ShutdownAction::restart);
-    CHECK(unsupported_list(c) == "bootloader@t.cfg:6:1:not supported yet\n"
-                                 "vif@t.cfg:11:1:not supported yet\n");
+    CHECK(unsupported_list(c) == "bootloader@t.cfg:6:1:not supported yet\n");
     REQUIRE(c.disks.size() == 1);
     CHECK(c.disks[0].target == "/vm/server1");
     CHECK(c.disks[0].vdev == "xvda");
@@ -207,8 +206,7 @@ TEST_CASE("domain_config: seed HVM guest (builder='hvm', quoted numbers, maxvcpu
                                  "vnc@t.cfg:15:1:not supported yet\n"
                                  "stdvga@t.cfg:16:1:not supported yet\n"
                                  "serial@t.cfg:17:1:not supported yet\n"
-                                 "maxvcpu@t.cfg:21:1:legacy spelling of maxvcpus; honoured as maxvcpus\n"
-                                 "vif@t.cfg:39:1:not supported yet\n");
+                                 "maxvcpu@t.cfg:21:1:legacy spelling of maxvcpus; honoured as maxvcpus\n");
     REQUIRE(c.disks.size() == 2);
     CHECK(c.disks[0].vdev == "hda");
     CHECK(c.disks[0].devtype == hv::config::DiskDevtype::disk);
@@ -419,7 +417,6 @@ TEST_CASE("domain_config: recognised and unknown keys", "[config][domain]") {
                                  "frobnicate@t.cfg:4:1:unknown key\n"
                                  "pool@t.cfg:5:1:not supported yet\n"
                                  "viridian@t.cfg:6:1:not supported yet\n"
-                                 "vif@t.cfg:7:1:not supported yet\n"
                                  "on_watchdog@t.cfg:8:1:not supported yet\n"
                                  "tsc_mode@t.cfg:9:1:not supported yet\n"
                                  "irqs@t.cfg:10:1:not supported yet\n"
@@ -435,20 +432,20 @@ TEST_CASE("domain_config: recognised keys are still type-checked", "[config][dom
     CHECK(invalid_with("vnc = [1]") == "t.cfg:3:7: vnc: expected a number, found a list");
 }
 
-TEST_CASE("domain_config: disk and vif specs are parsed; vif is still refused", "[config][domain]") {
+TEST_CASE("domain_config: disk and vif specs are parsed", "[config][domain]") {
     DomainConfig c = ok_with("disk = 'phy:/dev/vg/g,xvda,w'\nvif = 'bridge=br0'\n"); // one spec, not a list
     REQUIRE(c.disks.size() == 1);
     CHECK(c.disks[0].target == "/dev/vg/g");
     REQUIRE(c.vifs.size() == 1);
     CHECK(c.vifs[0].bridge == "br0");
-    CHECK(unsupported_list(c) == "vif@t.cfg:4:1:not supported yet\n");
+    CHECK(unsupported_list(c).empty());
 
     c = ok_with("disk = []\nvif = ['', 'mac=00:16:3e:00:00:01']\nvif += ['bridge=b']\n");
     CHECK(c.disks.empty());
     REQUIRE(c.vifs.size() == 3);
     CHECK_FALSE(c.vifs[0].mac.has_value());
     CHECK(c.vifs[2].bridge == "b");
-    CHECK(unsupported_list(c) == "vif@t.cfg:5:1:not supported yet\n");
+    CHECK(unsupported_list(c).empty());
 
     // A bad spec names its own position, the key, the spec and the item.
     CHECK(invalid_with("disk = ['file:/a,xvda,w', 'file:/b,xvdb,x']") ==
@@ -482,7 +479,7 @@ TEST_CASE("domain_config: command-line overrides", "[config][domain]") {
     CHECK(ok(base, {"extra+=' debug'"}).cmdline == "a debug");
     CHECK(ok(base, {"memory=1", "memory=2"}).memory_mib == 2); // later overrides win
     CHECK(ok(base, {"vcpus = 2; maxvcpus = 4"}).maxvcpus == 4);
-    CHECK(unsupported_list(ok(base, {"vif=[bridge=br0]"})) == "vif@override 1:1:1:not supported yet\n");
+    CHECK(unsupported_list(ok(base, {"vif=[bridge=br0]"})).empty());
 
     // Errors name the override, and its text when it did not parse.
     hv::Error e = fails(base, {"memory=1", "memory=abc"});

@@ -7,13 +7,6 @@
 #include <catch2/catch.hpp>
 
 #include <linux/if.h>
-#include <linux/sockios.h>
-#include <sched.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -22,8 +15,11 @@
 
 #include "config/interface_name.hpp"
 #include "devices/net/tap_device.hpp"
+#include "netns.hpp"
 
 namespace fs = std::filesystem;
+using hvtest::in_netns;
+using hvtest::make_bridge;
 using hv::config::check_interface_name;
 using hv::dev::TapDevice;
 
@@ -37,39 +33,6 @@ std::string read_line(const std::string& path) {
     std::getline(in, s);
     return s;
 }
-
-// Runs `body` in a child with fresh network and mount namespaces; its
-// failures come back as the child's exit status (and its output).
-template <class F>
-int in_netns(F body) {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) ::_exit(90);
-        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(91);
-        if (::mount("sysfs", "/sys", "sysfs", 0, nullptr) != 0) ::_exit(92);
-        ::_exit(body());
-    }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
-
-bool make_bridge(const char* name) {
-    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const bool ok = s >= 0 && ::ioctl(s, SIOCBRADDBR, name) == 0;
-    if (s >= 0) ::close(s);
-    return ok;
-}
-
-#define EXPECT(cond)                                                                 \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-            return 1;                                                                \
-        }                                                                            \
-    } while (0)
 
 } // namespace
 

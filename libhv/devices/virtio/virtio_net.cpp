@@ -1,0 +1,282 @@
+#include "devices/virtio/virtio_net.hpp"
+
+#include <linux/if_tun.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "core/le_bytes.hpp"
+#include "core/virtio/net_header.hpp"
+#include "core/virtio/net_rx.hpp"
+
+namespace hv::dev {
+
+namespace cv = core::virtio;
+
+namespace {
+
+constexpr uint32_t kMaxComplaints = 20;
+// Buffers in one transmit chain, at most (Linux: the header and up to 18
+// fragments); more breaks the queue.
+constexpr uint32_t kTxSegments = 64;
+// A frame from the TAP, with its vnet header: QEMU's size for the same.
+constexpr uint32_t kRxBuffer = 4096 + 65536;
+
+uint64_t now_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// What the TAP may hand a guest that accepts these features (TUN_F_*).
+unsigned tap_offloads(uint64_t f) {
+    if ((f & cv::kNetFGuestCsum) == 0) return 0;
+    unsigned o = TUN_F_CSUM;
+    if ((f & cv::kNetFGuestTso4) != 0) o |= TUN_F_TSO4;
+    if ((f & cv::kNetFGuestTso6) != 0) o |= TUN_F_TSO6;
+    if ((f & cv::kNetFGuestEcn) != 0 && (o & (TUN_F_TSO4 | TUN_F_TSO6)) != 0) o |= TUN_F_TSO_ECN;
+    return o;
+}
+
+} // namespace
+
+Result<std::unique_ptr<VirtioNet>> VirtioNet::create(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, const Options& opts,
+                                                     std::string name, std::shared_ptr<spdlog::logger> log,
+                                                     const std::atomic<bool>& stop) {
+    const int timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (timer < 0) return make_error(Errc::io_error, fmt::format("{}: timerfd_create: {}", name, std::strerror(errno)));
+    return std::unique_ptr<VirtioNet>(new VirtioNet(std::move(tap), ram, opts, std::move(name), std::move(log), stop, timer));
+}
+
+VirtioNet::VirtioNet(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, const Options& opts, std::string name,
+                     std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop, int timer)
+    : tap_(std::move(tap)), ram_(ram), opts_(opts), name_(std::move(name)), log_(std::move(log)), stop_(stop), timer_(timer),
+      bucket_(opts.rate_bytes, uint64_t{opts.rate_interval_us} * 1000, opts.rate_bytes, now_ns()), rx_frame_(kRxBuffer) {}
+
+VirtioNet::~VirtioNet() {
+    if (timer_ >= 0) ::close(timer_);
+}
+
+uint64_t VirtioNet::features() const {
+    uint64_t f = cv::kNetFMac | cv::kNetFStatus | cv::kNetFCsum | cv::kNetFGuestCsum | cv::kNetFHostTso4 | cv::kNetFHostTso6 |
+                 cv::kNetFHostEcn | cv::kNetFGuestTso4 | cv::kNetFGuestTso6 | cv::kNetFGuestEcn | cv::kNetFMrgRxbuf;
+    if (opts_.mtu != 0) f |= cv::kNetFMtu;
+    return f;
+}
+
+// struct virtio_net_config (virtio 1.2 5.1.4): mac, status (link up),
+// max_virtqueue_pairs (1; VIRTIO_NET_F_MQ is not offered), mtu.
+void VirtioNet::read_config(uint32_t offset, uint8_t* data, uint32_t len) {
+    uint8_t cfg[kConfigSize] = {};
+    std::memcpy(cfg, opts_.mac.data(), 6);
+    core::store_le(cfg + 6, cv::kNetStatusLinkUp, 2);
+    core::store_le(cfg + 8, 1, 2);
+    core::store_le(cfg + 10, opts_.mtu, 2);
+    std::memcpy(data, cfg + offset, len);
+}
+
+void VirtioNet::activate(uint64_t features) {
+    features_ = features;
+    active_ = true;
+    if (auto r = tap_->set_offloads(tap_offloads(features)); !r) complain("offloads refused by the TAP", r.error().message);
+    set_rx_watch(true);
+}
+
+void VirtioNet::reset() {
+    features_ = 0;
+    active_ = false;
+    throttled_ = false;
+    rx_len_ = 0; // a frame in hand is dropped, as a NIC's reset drops its FIFO
+    set_rx_watch(false);
+    (void)tap_->set_offloads(0);
+}
+
+void VirtioNet::set_rx_watch(bool on) {
+    if (on == rx_watched_) return;
+    rx_watched_ = on;
+    if (rx_watch_) rx_watch_(on);
+}
+
+void VirtioNet::complain(const char* what, const std::string& detail) {
+    if (complaints_ >= kMaxComplaints) return;
+    if (++complaints_ == kMaxComplaints) {
+        log_->warn("{}: {}: {} (further problems of this vif are not logged)", name_, what, detail);
+    } else {
+        log_->warn("{}: {}: {}", name_, what, detail);
+    }
+}
+
+void VirtioNet::notify(cv::Queues& queues, uint32_t q) {
+    if (q == kTxq) transmit(queues);
+    if (q == kRxq) receive(queues);
+}
+
+void VirtioNet::poll(cv::Queues& queues) {
+    uint64_t expirations = 0;
+    if (::read(timer_, &expirations, sizeof expirations) == sizeof expirations && throttled_) {
+        throttled_ = false;
+        transmit(queues);
+    }
+    receive(queues);
+}
+
+void VirtioNet::arm_timer(uint64_t at_ns) {
+    itimerspec its{};
+    its.it_value.tv_sec = static_cast<time_t>(at_ns / 1000000000ull);
+    its.it_value.tv_nsec = static_cast<long>(at_ns % 1000000000ull);
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1; // 0 would disarm it
+    if (::timerfd_settime(timer_, TFD_TIMER_ABSTIME, &its, nullptr) != 0) complain("timerfd_settime", std::strerror(errno));
+}
+
+void VirtioNet::transmit(cv::Queues& queues) {
+    cv::SplitQueue* queue = queues.queue(kTxq);
+    if (queue == nullptr || throttled_) return;
+    cv::Segment segs[kTxSegments];
+    cv::Chain chain;
+    uint32_t taken = 0;
+    bool returned = false;
+    queue->want_notify(false); // everything available is taken before the next kick matters
+    for (;;) {
+        if (stop_.load(std::memory_order_relaxed)) break;
+        if (taken == kPerCall) {
+            // Out of share: kicks back on, and the transport (or the
+            // timer, on the poll path) calls again.
+            queue->want_notify(true);
+            arm_timer(now_ns());
+            break;
+        }
+        const uint64_t now = now_ns();
+        if (const uint64_t at = bucket_.ready_at(now); at > now) {
+            throttled_ = true; // kicks stay off: the timer brings the queue back
+            arm_timer(at);
+            break;
+        }
+        if (!queue->pop(segs, kTxSegments, chain)) {
+            if (queue->error() != cv::QueueError::none) break;
+            queue->want_notify(true);
+            if (queue->available() == 0) break;
+            queue->want_notify(false);
+            continue;
+        }
+        ++taken;
+        if (chain.writable != 0 || chain.readable < cv::kNetHeaderSize) {
+            complain("transmit chain dropped", "not a readable virtio-net header and frame");
+            stats_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
+        } else if (send(segs, chain.segments)) {
+            const uint64_t bytes = chain.readable - cv::kNetHeaderSize;
+            (void)bucket_.take(now, bytes);
+            stats_.tx_frames.fetch_add(1, std::memory_order_relaxed);
+            stats_.tx_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        }
+        queue->push(chain.head, 0);
+        returned = true;
+    }
+    if (returned) queues.used(kTxq);
+    if (queue->error() != cv::QueueError::none) {
+        complain("the driver broke its transmit queue", cv::queue_error_text(queue->error()));
+        queues.needs_reset();
+    }
+}
+
+// The header goes from a checked copy (a driver rewriting it after the
+// check does not reach the TAP with it); the frame from guest memory.
+bool VirtioNet::send(const cv::Segment* segs, uint32_t count) {
+    uint8_t hdr[cv::kNetHeaderSize];
+    iovec iov[kTxSegments + 1];
+    int n = 1;
+    uint32_t copied = 0;
+    uint64_t frame_len = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        uint64_t gpa = segs[i].gpa;
+        uint32_t len = segs[i].len;
+        if (copied < cv::kNetHeaderSize) {
+            const uint32_t k = std::min(len, cv::kNetHeaderSize - copied);
+            ram_.read(gpa, hdr + copied, k);
+            copied += k;
+            gpa += k;
+            len -= k;
+        }
+        if (len == 0) continue;
+        iov[n++] = iovec{ram_.at(gpa, len), len};
+        frame_len += len;
+    }
+    cv::NetHeader h = cv::decode_net_header(hdr);
+    if (const char* why = cv::check_net_tx_header(h, frame_len, features_); why != nullptr) {
+        complain("transmit frame dropped", why);
+        stats_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    h.num_buffers = 0;
+    cv::encode_net_header(h, hdr);
+    iov[0] = iovec{hdr, sizeof hdr};
+    // A TAP takes or refuses a frame whole and does not block (its fd is
+    // non-blocking; a full host queue drops, as a wire would).
+    if (::writev(tap_->fd(), iov, n) < 0) {
+        if (errno != EAGAIN && errno != EIO) complain("TAP write", std::strerror(errno)); // EIO: the TAP is down
+        stats_.tx_dropped.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+void VirtioNet::receive(cv::Queues& queues) {
+    if (!active_) return;
+    cv::SplitQueue* queue = queues.queue(kRxq);
+    if (queue == nullptr) {
+        set_rx_watch(false); // the driver enables the queue and kicks it
+        return;
+    }
+    const bool mergeable = (features_ & cv::kNetFMrgRxbuf) != 0;
+    bool delivered = false;
+    for (uint32_t moved = 0; moved < kPerCall && !stop_.load(std::memory_order_relaxed); ++moved) {
+        if (rx_len_ == 0) {
+            const ssize_t r = ::read(tap_->fd(), rx_frame_.data(), rx_frame_.size());
+            if (r < 0) {
+                if (errno != EAGAIN && errno != EINTR) complain("TAP read", std::strerror(errno));
+                break;
+            }
+            if (static_cast<size_t>(r) <= cv::kNetHeaderSize) continue;
+            rx_len_ = static_cast<uint32_t>(r);
+            // Checksum flags only for a guest that takes them.
+            if ((features_ & cv::kNetFGuestCsum) == 0) rx_frame_[0] = 0;
+        }
+        cv::RxResult res = cv::deliver_frame(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);
+        if (res == cv::RxResult::no_room) {
+            // Wait for the driver's buffers with kicks on (looking once
+            // more: buffers added before they were on came without one);
+            // its kick calls receive() again.
+            queue->want_notify(true);
+            res = cv::deliver_frame(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);
+            if (res == cv::RxResult::no_room) {
+                set_rx_watch(false);
+                break;
+            }
+        }
+        // Buffers are there: no kicks needed for more while frames flow.
+        if (res == cv::RxResult::delivered) queue->want_notify(false);
+        if (res == cv::RxResult::broken) break;
+        if (res == cv::RxResult::delivered) {
+            delivered = true;
+            stats_.rx_frames.fetch_add(1, std::memory_order_relaxed);
+            stats_.rx_bytes.fetch_add(rx_len_ - cv::kNetHeaderSize, std::memory_order_relaxed);
+        } else {
+            stats_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
+        }
+        rx_len_ = 0;
+        set_rx_watch(true);
+    }
+    if (delivered) queues.used(kRxq);
+    if (queue->error() != cv::QueueError::none) {
+        complain("the driver broke its receive queue", cv::queue_error_text(queue->error()));
+        set_rx_watch(false);
+        queues.needs_reset();
+    }
+}
+
+} // namespace hv::dev

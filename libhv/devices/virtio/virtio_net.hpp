@@ -1,0 +1,122 @@
+// VirtioNet: the virtio network device (virtio 1.2 section 5.1) over a TAP
+// (dev::TapDevice): one receive and one transmit queue, served on the
+// domain's I/O loop. The core decides how a frame is placed in the receive
+// queue (core/virtio/net_rx.hpp), which transmit headers may pass
+// (core/virtio/net_header.hpp) and when the rate limit lets a frame go
+// (core/qos/token_bucket.hpp); this model moves the bytes.
+//
+// Offloads: the guest may send frames with partial checksums and TSO
+// (VIRTIO_NET_F_CSUM, HOST_TSO4/6/ECN), which the TAP takes as they are
+// (its vnet header); what it accepts (GUEST_CSUM, GUEST_TSO4/6/ECN) is
+// what the TAP may hand it (TUNSETOFFLOAD), with mergeable receive
+// buffers, so a 64 KiB segment costs one frame each way, not 44.
+//
+// Rate (xl.cfg rate=): the guest's transmit bytes, as Xen's netback
+// limits them. While the bucket is empty the transmit queue is left alone
+// (kicks off) and a timer brings the device back.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/vif_spec.hpp"
+#include "core/guest_ram.hpp"
+#include "core/qos/token_bucket.hpp"
+#include "core/virtio/virtio_device.hpp"
+#include "devices/net/tap_device.hpp"
+#include "hv/result.hpp"
+
+namespace hv::dev {
+
+class VirtioNet final : public core::virtio::VirtioDevice {
+public:
+    static constexpr uint32_t kRxq = 0;
+    static constexpr uint32_t kTxq = 1;
+    static constexpr uint16_t kQueueSize = 256;
+    // Frames moved per call in each direction, at most (then the loop
+    // serves the domain's other devices, and comes back).
+    static constexpr uint32_t kPerCall = 256;
+
+    struct Options {
+        config::MacAddress mac{};
+        uint32_t mtu = 0;                  // 0: not offered (the guest uses 1500)
+        uint64_t rate_bytes = 0;           // per rate_interval_us; 0: no limit
+        uint32_t rate_interval_us = 0;
+    };
+
+    struct Stats {
+        std::atomic<uint64_t> rx_frames{0}, rx_bytes{0}, rx_dropped{0};
+        std::atomic<uint64_t> tx_frames{0}, tx_bytes{0}, tx_dropped{0};
+    };
+
+    // `stop`: set when the domain is going away (outlives the device).
+    static Result<std::unique_ptr<VirtioNet>> create(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, const Options& opts,
+                                                     std::string name, std::shared_ptr<spdlog::logger> log,
+                                                     const std::atomic<bool>& stop);
+    ~VirtioNet() override;
+
+    const TapDevice& tap() const { return *tap_; }
+    const Options& options() const { return opts_; }
+    const Stats& stats() const { return stats_; }
+    // What the I/O loop watches for this device, each calling the
+    // transport's poll(): the TAP (frames for the guest) and the rate
+    // limit's timer.
+    int tap_fd() const { return tap_->fd(); }
+    int timer_fd() const { return timer_; }
+    // Called (under the transport's lock) to stop or resume watching the
+    // TAP: off while the guest has no room for the frame in hand, or the
+    // device is not running.
+    void on_rx_watch(std::function<void(bool)> fn) { rx_watch_ = std::move(fn); }
+
+    uint16_t device_type() const override { return 1; }
+    uint64_t features() const override;
+    uint32_t queue_count() const override { return 2; }
+    uint16_t queue_max_size() const override { return kQueueSize; }
+    uint32_t config_size() const override { return kConfigSize; }
+    void read_config(uint32_t offset, uint8_t* data, uint32_t len) override;
+    void write_config(uint32_t, const uint8_t*, uint32_t) override {} // the mac is read-only (no CTRL_MAC_ADDR)
+    void activate(uint64_t features) override;
+    void reset() override;
+    void notify(core::virtio::Queues& queues, uint32_t q) override;
+    bool resume(uint32_t q) const override { return q == kTxq && !throttled_; }
+    void poll(core::virtio::Queues& queues) override;
+
+private:
+    static constexpr uint32_t kConfigSize = 12; // mac, status, max_virtqueue_pairs, mtu
+    VirtioNet(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, const Options& opts, std::string name,
+              std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop, int timer);
+
+    void transmit(core::virtio::Queues& queues);
+    void receive(core::virtio::Queues& queues);
+    // Sends one popped chain's frame; false when it was dropped.
+    bool send(const core::virtio::Segment* segs, uint32_t count);
+    void set_rx_watch(bool on);
+    void arm_timer(uint64_t at_ns);
+    void complain(const char* what, const std::string& detail);
+
+    std::unique_ptr<TapDevice> tap_;
+    core::GuestRam ram_;
+    Options opts_;
+    std::string name_;
+    std::shared_ptr<spdlog::logger> log_;
+    const std::atomic<bool>& stop_;
+    int timer_ = -1; // timerfd: the rate limit's wake-up
+    std::function<void(bool)> rx_watch_;
+    bool rx_watched_ = false;
+    uint64_t features_ = 0;
+    bool active_ = false;
+    bool throttled_ = false; // the bucket is empty: transmit waits for the timer
+    core::qos::TokenBucket bucket_;
+    // A frame read from the TAP that the guest had no room for yet.
+    std::vector<uint8_t> rx_frame_;
+    uint32_t rx_len_ = 0;
+    uint32_t complaints_ = 0;
+    Stats stats_;
+};
+
+} // namespace hv::dev
