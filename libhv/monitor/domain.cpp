@@ -245,6 +245,38 @@ std::vector<sdk::BlockInfo> Domain::block_list() const {
     return out;
 }
 
+std::vector<sdk::VifInfo> Domain::network_list() const {
+    std::vector<sdk::VifInfo> out;
+    for (const Vif& v : vifs_) {
+        sdk::VifInfo i;
+        i.devid = v.devid;
+        i.tap = v.net->tap().name();
+        i.bridge = v.bridge;
+        i.script = v.script;
+        for (const auto& ip : v.ips) i.ips += (i.ips.empty() ? "" : " ") + config::ipv4_to_string(ip);
+        const dev::VirtioNet::Options o = v.device->locked([&](core::virtio::VirtioDevice&) { return v.net->options(); });
+        i.mac = o.mac;
+        i.mtu = o.mtu;
+        i.rate_bytes = o.rate_bytes;
+        i.rate_interval_us = o.rate_interval_us;
+        i.connected = v.device->driver_ok();
+        const auto& st = v.net->stats();
+        i.rx_frames = st.rx_frames, i.rx_bytes = st.rx_bytes, i.rx_dropped = st.rx_dropped;
+        i.tx_frames = st.tx_frames, i.tx_bytes = st.tx_bytes, i.tx_dropped = st.tx_dropped;
+        out.push_back(std::move(i));
+    }
+    return out;
+}
+
+Result<void> Domain::set_vif_rate(uint32_t devid, uint64_t bytes, uint32_t interval_us) {
+    for (const Vif& v : vifs_) {
+        if (v.devid != devid) continue;
+        v.device->locked([&](core::virtio::VirtioDevice&) { v.net->set_rate(bytes, interval_us); });
+        return {};
+    }
+    return make_error(Errc::not_found, fmt::format("domain {}: no vif with devid {}", spec_.domid, devid));
+}
+
 dev::Console& Domain::console(ConsoleKind kind) {
     if (kind == ConsoleKind::automatic) kind = default_console_;
     return pc_ && kind == ConsoleKind::pv ? pv_console_ : console_;

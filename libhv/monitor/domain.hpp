@@ -153,6 +153,10 @@ public:
     dev::Console& console(ConsoleKind kind = ConsoleKind::automatic);
     // xl block-list: its disks in the guest's order.
     std::vector<sdk::BlockInfo> block_list() const;
+    // xl network-list: its vifs in the config's order.
+    std::vector<sdk::VifInfo> network_list() const;
+    // A vif's transmit limit, changed while it runs (0 bytes: none).
+    Result<void> set_vif_rate(uint32_t devid, uint64_t bytes, uint32_t interval_us);
 
 private:
     struct Vcpu {
@@ -242,7 +246,7 @@ private:
     std::vector<Disk> disks_;
     struct Vif {
         dev::VirtioPci* device; // among pci_devices_
-        const dev::VirtioNet* net;
+        dev::VirtioNet* net;
         uint32_t devid;
         std::string bridge, script;
         std::vector<config::Ipv4Address> ips;

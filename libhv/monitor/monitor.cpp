@@ -422,6 +422,18 @@ Result<std::vector<sdk::BlockInfo>> Monitor::block_list(uint32_t domid) const {
     return (*d)->block_list();
 }
 
+Result<std::vector<sdk::VifInfo>> Monitor::network_list(uint32_t domid) const {
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    return (*d)->network_list();
+}
+
+Result<void> Monitor::set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us) {
+    auto d = domain_of(domid);
+    if (!d) return d.error();
+    return (*d)->set_vif_rate(devid, bytes, interval_us);
+}
+
 Result<std::string> Monitor::console_history(uint32_t domid, Domain::ConsoleKind kind) const {
     auto d = domain_of(domid);
     if (!d) return d.error();

@@ -121,6 +121,11 @@ public:
     // destroy their own domain (that returns Errc::busy) or block long.
     // xl block-list: the domain's disks, in the guest's order.
     Result<std::vector<sdk::BlockInfo>> block_list(uint32_t domid) const;
+    // xl network-list: the domain's vifs, in the config's order.
+    Result<std::vector<sdk::VifInfo>> network_list(uint32_t domid) const;
+    // A vif's transmit limit (xl.cfg rate=), changed while it runs:
+    // `bytes` per `interval_us`, 0 bytes for none.
+    Result<void> set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us);
     // `kind`: which of the domain's consoles (Domain::console()).
     Result<int> console_subscribe(uint32_t domid, Domain::ConsoleKind kind, dev::Console::Listener fn, bool replay = false);
     void console_unsubscribe(uint32_t domid, Domain::ConsoleKind kind, int id);

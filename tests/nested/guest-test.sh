@@ -1,6 +1,32 @@
 # /test.sh of the nested tier's Linux guest: what it does is chosen on the
 # kernel command line (hvtest=...), so one initramfs serves every case.
+# hvnet_* words of the command line: the networking cases' settings.
+arg() { for w in $(cat /proc/cmdline); do case $w in "$1"=*) echo "${w#*=}" ;; esac; done; }
+# Brings eth0 (virtio-net) up with hvnet_ip=ADDR/LEN, and with hvnet_gw=GW a
+# host route to the gateway and a default route through it (vif-route).
+net_up() {
+  ip link set lo up; ip link set eth0 up; ip addr add "$(arg hvnet_ip)" dev eth0
+  gw=$(arg hvnet_gw)
+  [ -n "$gw" ] && ip route add "$gw" dev eth0 && ip route add default via "$gw"
+  echo "NET-UP $(cat /sys/class/net/eth0/address) $(arg hvnet_ip)"
+}
 case " $(cat /proc/cmdline) " in
+*" hvtest=net "*)
+  # Pings each of hvnet_ping (comma-separated), fetches hvnet_get=URL over
+  # TCP (busybox wget from the host's httpd), then tells hvnet_bye=HOST:PORT
+  # it is done (busybox nc, a few bytes).
+  net_up
+  for p in $(arg hvnet_ping | tr , ' '); do ping -c 3 -W 10 "$p" > /dev/null && echo "PING-OK $p"; done
+  u=$(arg hvnet_get)
+  [ -n "$u" ] && wget -q -O /tmp/got "$u" && echo "GOT-SHA $(sha256sum /tmp/got | cut -d' ' -f1) $(wc -c < /tmp/got)"
+  b=$(arg hvnet_bye)
+  [ -n "$b" ] && echo bye | nc "${b%:*}" "${b#*:}"
+  ;;
+*" hvtest=net-wait "*)
+  # Up, then waits (a minute at most) for another guest's bye on port 7000.
+  net_up
+  timeout 60 nc -l -p 7000 && echo "GOT-BYE"
+  ;;
 *" hvtest=button "*)
   # A line typed at the host's console reaches init's stdin (ttyS0, read
   # through the 16550's receive interrupt).

@@ -59,6 +59,13 @@ VirtioNet::VirtioNet(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, 
     : tap_(std::move(tap)), ram_(ram), opts_(opts), name_(std::move(name)), log_(std::move(log)), stop_(stop), timer_(timer),
       bucket_(opts.rate_bytes, uint64_t{opts.rate_interval_us} * 1000, opts.rate_bytes, now_ns()), rx_frame_(kRxBuffer) {}
 
+void VirtioNet::set_rate(uint64_t bytes, uint32_t interval_us) {
+    opts_.rate_bytes = bytes;
+    opts_.rate_interval_us = interval_us;
+    bucket_ = core::qos::TokenBucket(bytes, uint64_t{interval_us} * 1000, bytes, now_ns());
+    if (throttled_) arm_timer(now_ns());
+}
+
 VirtioNet::~VirtioNet() {
     if (timer_ >= 0) ::close(timer_);
 }

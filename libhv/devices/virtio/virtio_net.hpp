@@ -62,6 +62,10 @@ public:
 
     const TapDevice& tap() const { return *tap_; }
     const Options& options() const { return opts_; }
+    // A new transmit limit (0 bytes: none), from now on; a transmit queue
+    // held back by the old one is looked at again at once. Under the
+    // transport's lock (VirtioPci::locked).
+    void set_rate(uint64_t bytes, uint32_t interval_us);
     const Stats& stats() const { return stats_; }
     // What the I/O loop watches for this device, each calling the
     // transport's poll(): the TAP (frames for the guest) and the rate

@@ -36,6 +36,13 @@ public:
     void poll();
     // The guest's driver has the device running (DRIVER_OK, no reset needed).
     bool driver_ok();
+    // Runs `f(device)` under the transport's lock: for the control plane
+    // changing a device's settings while its queues are served.
+    template <class F>
+    auto locked(F f) {
+        std::lock_guard lock(mu_);
+        return f(*device_);
+    }
 
     uint32_t config_read(uint32_t offset, uint8_t size) override;
     void config_write(uint32_t offset, uint32_t value, uint8_t size) override;

@@ -177,3 +177,26 @@ TEST_CASE("check_creatable: values built in code are range-checked too", "[confi
     c.cmdline = std::string("a\0b", 3);
     CHECK(built_refusal(c) == "cmdline: the kernel command line contains a NUL character");
 }
+
+TEST_CASE("check_creatable: vifs hv cannot make are refused, naming the vif", "[config][create][net]") {
+    CHECK(check_creatable(parsed("vif = [ '' ]\n")).ok()); // one default interface
+    CHECK(check_creatable(parsed("vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr1,rate=10Mb/s,mtu=9000', 'model=e1000' ]\n")).ok());
+    CHECK(check_creatable(parsed("vif = [ 'script=vif-route,ip=10.0.0.2 10.0.0.3,gatewaydev=eth1' ]\n")).ok());
+    const auto says = [](const hv::Error& e, const std::string& what) {
+        INFO(e.message);
+        CHECK(e.message.find(what) != std::string::npos);
+        CHECK(e.message.find("file.cfg:3:") == 0);
+    };
+    says(refusal("vif = [ 'mac=00:16:3e:00:00:01', 'mac=00:16:3e:00:00:01' ]\n"), "vif 2 (devid 1): the same mac (00:16:3e:00:00:01) as vif 1");
+    says(refusal("vif = [ 'devid=1', '' ]\n"), "vif 2 (devid 1): the same devid as vif 1");
+    says(refusal("vif = [ 'vifname=a', 'vifname=a' ]\n"), "the same vifname ('a') as vif 1");
+    says(refusal("vif = [ 'script=vif-nat' ]\n"), "vif-nat is not supported");
+    says(refusal("vif = [ 'script=/etc/xen/scripts/my-script' ]\n"), "script '/etc/xen/scripts/my-script' is not supported");
+    says(refusal("vif = [ 'script=vif-route' ]\n"), "vif-route needs ip=");
+    says(refusal("vif = [ 'backend=driverdom' ]\n"), "backend domains are not supported");
+    says(refusal("vif = [ 'rate=1b/s@1us' ]\n"), "less than one byte per interval");
+    says(refusal("vif = [ 'rate=200Gb/s' ]\n"), "over 100Gb/s");
+    says(refusal("vif = [ 'mtu=60' ]\n"), "mtu 60 is outside 68..65535");
+    says(refusal("vif = [ '', '', '', '', '', '', '', '', '' ]\n"), "9 vifs: at most 8");
+    CHECK(refusal("vif = [ 'script=vif-nat' ]\n").code == Errc::not_supported);
+}

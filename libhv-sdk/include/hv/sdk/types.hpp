@@ -33,6 +33,23 @@ struct BlockInfo {
     bool connected = false;  // the guest's driver has it running
 };
 
+// One network interface of a domain (xl network-list): a virtio-net
+// device over a TAP on the host.
+struct VifInfo {
+    uint32_t devid = 0;
+    std::array<uint8_t, 6> mac{};
+    std::string tap;         // the host's interface (vif<domid>.<devid> or vifname=)
+    std::string bridge;      // "" when routed
+    std::string script;      // vif-bridge or vif-route
+    std::string ips;         // ip=, blank-separated ("" for none)
+    uint32_t mtu = 0;        // 0: not set (1500)
+    uint64_t rate_bytes = 0; // the transmit limit: bytes per rate_interval_us; 0: none
+    uint32_t rate_interval_us = 0;
+    bool connected = false;  // the guest's driver has it running
+    uint64_t rx_frames = 0, rx_bytes = 0, rx_dropped = 0; // to the guest
+    uint64_t tx_frames = 0, tx_bytes = 0, tx_dropped = 0; // from the guest
+};
+
 inline const char* reason_name(ShutdownReason r) {
     switch (r) {
     case ShutdownReason::poweroff: return "poweroff";
