@@ -22,6 +22,18 @@ case " $(cat /proc/cmdline) " in
   b=$(arg hvnet_bye)
   [ -n "$b" ] && echo bye | nc "${b%:*}" "${b#*:}"
   ;;
+*" hvtest=netbench "*)
+  # bench/net.sh: three timed fetches of hvnet_srv's /big (TCP, the host's
+  # httpd), then 20 pings; the guest's own clock times them.
+  net_up
+  srv=$(arg hvnet_srv)
+  ping -c 2 -W 10 "$srv" > /dev/null
+  for i in 1 2 3; do
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    wget -q -O /dev/null "http://$srv:8080/big" && echo "TPUT $(awk "BEGIN{print $(cut -d' ' -f1 /proc/uptime) - $t0}")"
+  done
+  echo "RTT $(ping -c 20 -i 0.2 "$srv" | tail -n 1)"
+  ;;
 *" hvtest=net-wait "*)
   # Up, then waits (a minute at most) for another guest's bye on port 7000.
   net_up

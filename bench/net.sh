@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# bench_net: virtio-net under hv against veth, both inside one outer QEMU
+# TCG VM with kvm-amd (the nested way, tests/nested), in the same run.
+#   net_tcp_throughput  a Linux guest on xenbr0 fetches a 32 MiB file over
+#                       TCP (busybox wget) from a peer namespace's httpd on
+#                       the bridge, versus a namespace fetching it over a
+#                       veth pair from another; seconds per fetch, so the
+#                       ratio is hv/veth time (throughput ratio = 1/ratio)
+#   net_rtt             ping round trips (20, 0.2 s apart) on the same paths
+#   vif_rate_10mbit     the ring-3 netecho guest sends full frames as fast
+#                       as it can with rate=10Mb/s; the peer's measured
+#                       rate against 10 Mb/s (goal: within 5%)
+#   RESULT <name> ratio=<hv/baseline> ours=<..> baseline=<..>
+set -euo pipefail
+nested=@NESTED_DIR@
+build=$(cd "$(dirname "$0")/.." && pwd)
+cache=$("$nested/kernel-cache")
+[ -f "$cache/vmlinux" ] || "$build/tests/nested/extract-vmlinux" "$cache"/k/boot/vmlinuz-* "$cache/vmlinux"
+
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+dir=$work/dir; mkdir -p "$dir/bin" "$dir/srv"
+cp "$build/tools/hvctl/hvctl" "$build/tests/net/frame_peer" "$dir/bin/"
+cp "$(command -v ip)" "$dir/bin/iproute2"
+cp "$build/tests/guests/netecho.elf" "$dir/netecho.elf"
+cp "$cache"/k/boot/vmlinuz-* "$dir/vmlinuz"
+truncate -s 32M "$dir/srv/big"
+GUEST_TEST=$nested/guest-test.sh "$nested/mkguest" "$dir/guest.cpio" virtio_pci virtio_net virtio_console
+cat > "$dir/guest.cfg" <<CFG
+name = "netbench"
+kernel = "/vmlinuz"
+ramdisk = "/guest.cpio"
+memory = 256
+vif = [ 'bridge=xenbr0' ]
+extra = "console=ttyS0 quiet hvtest=netbench hvnet_ip=10.0.0.2/24 hvnet_srv=10.0.0.9"
+CFG
+cat > "$dir/rate.cfg" <<CFG
+name = "rate"
+kernel = "/netecho.elf"
+memory = 32
+vif = [ 'mac=00:16:3e:00:00:11,bridge=xenbr0,rate=10Mb/s' ]
+extra = "console=ttyS0"
+CFG
+cat > "$dir/run.sh" <<'RUN'
+ip() { /bin/iproute2 "$@"; }
+now() { cut -d' ' -f1 /proc/uptime; }
+mkdir -p /run; mount -t tmpfs run /run; mkdir -p /run/netns
+ip link set lo up
+ip link add xenbr0 type bridge; ip link set xenbr0 up
+for ns in srv va vb; do ip netns add $ns; ip -n $ns link set lo up; done
+ip link add vsrv type veth peer name s0 netns srv
+ip link set vsrv master xenbr0; ip link set vsrv up
+ip -n srv addr add 10.0.0.9/24 dev s0; ip -n srv link set s0 up
+ip -n va link add a0 type veth peer name b0 netns vb
+ip -n va addr add 10.9.0.1/24 dev a0; ip -n va link set a0 up
+ip -n vb addr add 10.9.0.2/24 dev b0; ip -n vb link set b0 up
+ip netns exec srv httpd -p 10.0.0.9:8080 -h /srv
+ip netns exec va httpd -p 10.9.0.1:8080 -h /srv
+ip netns exec vb ping -c 2 -W 10 10.9.0.1 > /dev/null
+for i in 1 2 3; do
+  t0=$(now)
+  ip netns exec vb wget -q -O /dev/null http://10.9.0.1:8080/big && echo "VETH-TPUT $(awk "BEGIN{print $(now) - $t0}")"
+done
+echo "VETH-RTT $(ip netns exec vb ping -c 20 -i 0.2 10.9.0.1 | tail -n 1)"
+timeout 300 hvctl --connect embedded:// create -c /guest.cfg 2>&1 | grep -E "^(TPUT|RTT|NET-UP)"
+ip netns exec srv frame_peer s0 hello 00:16:3e:00:00:11 120 > /dev/null 2>&1 &
+hello=$!
+sleep 0.5
+hvctl --connect embedded:// create -c /rate.cfg > /tmp/rate.con 2>&1 &
+wait $hello
+echo "RATE $(ip netns exec srv frame_peer s0 blast 00:16:3e:00:00:11 5000 120)"
+ip netns exec srv frame_peer s0 off 00:16:3e:00:00:11 > /dev/null
+wait
+RUN
+out=$work/out.txt
+for attempt in 1 2; do
+  set +e
+  HV_NESTED_MODULES="bridge veth tun" HV_NESTED_TIMEOUT=900 "$nested/run-outer" "$dir" > "$out" 2>&1
+  set -e
+  grep -q '^NESTED-RC 0' "$out" && break
+  echo "bench_net: outer run $attempt ended without a result; last lines:"; tail -n 5 "$out"
+done
+grep -E '^(VETH-|TPUT|RTT|RATE|NET-UP)' "$out" || true
+python3 - "$out" <<'PY'
+import re, statistics, sys
+text = open(sys.argv[1]).read()
+veth = [float(x) for x in re.findall(r"^VETH-TPUT ([0-9.]+)", text, re.M)]
+ours = [float(x) for x in re.findall(r"^TPUT ([0-9.]+)", text, re.M)]
+mib = 32
+if veth and ours:
+    o, b = statistics.median(ours), statistics.median(veth)
+    print(f"RESULT net_tcp_throughput ratio={o / b:.2f} ours={mib / o:.1f}MiB/s baseline={mib / b:.1f}MiB/s "
+          f"(seconds per 32 MiB fetch, medians of {len(ours)}/{len(veth)}; throughput ratio {b / o:.2f})")
+else:
+    print(f"RESULT net_tcp_throughput missing: hv {len(ours)}, veth {len(veth)} fetches")
+def avg(tag):
+    m = re.search(r"^" + tag + r" round-trip min/avg/max = ([0-9.]+)/([0-9.]+)/([0-9.]+) ms", text, re.M)
+    return float(m.group(2)) if m else None
+o, b = avg("RTT"), avg("VETH-RTT")
+if o and b:
+    print(f"RESULT net_rtt ratio={o / b:.2f} ours={o:.3f}ms baseline={b:.3f}ms (average of 20 pings)")
+else:
+    print("RESULT net_rtt missing")
+m = re.search(r"^RATE frames=(\d+) bytes=(\d+) seconds=([0-9.]+)", text, re.M)
+if m:
+    bits = int(m.group(2)) * 8 / float(m.group(3))
+    print(f"RESULT vif_rate_10mbit ratio={bits / 10e6:.3f} ours={bits / 1e6:.2f}Mb/s baseline=10.00Mb/s "
+          f"({m.group(1)} frames of 1514 bytes; the first 50 ms burst included)")
+else:
+    print("RESULT vif_rate_10mbit missing")
+PY
