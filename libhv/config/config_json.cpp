@@ -115,6 +115,12 @@ Fields disk_fields(const DiskSpec& d) {
         {"trusted", optional_bool(d.trusted)},
         {"grant_usage", optional_bool(d.grant_usage)},
         {"legacy_prefix", json_quote(d.legacy_prefix)},
+        {"rate", json_quote(d.rate)},
+        {"rate_bytes_per_interval", std::to_string(d.rate_bytes_per_interval)},
+        {"rate_interval_usecs", std::to_string(d.rate_interval_usecs)},
+        {"iops", json_quote(d.iops)},
+        {"iops_per_interval", std::to_string(d.iops_per_interval)},
+        {"iops_interval_usecs", std::to_string(d.iops_interval_usecs)},
     };
 }
 

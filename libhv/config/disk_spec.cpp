@@ -5,6 +5,7 @@
 // digit is an unknown prefix; keys and flags next; anything else fills the
 // next free positional slot (target, format, vdev, access).
 #include "config/disk_spec.hpp"
+#include "config/vif_spec.hpp"
 
 #include <array>
 #include <utility>
@@ -175,6 +176,29 @@ private:
         return {};
     }
 
+    // rate= in vif rate='s grammar (one parser); iops= is the same grammar
+    // with a bare count of requests for the amount.
+    hv::Result<void> set_limit(std::string_view key, std::string_view value, std::string_view item) {
+        const bool rate = key == "rate";
+        std::string& text = rate ? disk_.rate : disk_.iops;
+        if (!text.empty()) return fail(item, std::string(key) + " given twice");
+        std::string as_rate(value);
+        if (!rate) {
+            const size_t at = value.find('@');
+            const std::string_view count = value.substr(0, at);
+            if (count.empty() || count.find_first_not_of("0123456789") != std::string_view::npos)
+                return fail(item, "iops is a number of requests a second, optionally @INTERVAL (500, 2000@20ms)");
+            as_rate = std::string(count) + "B/s" + std::string(at == std::string_view::npos ? "" : value.substr(at));
+        }
+        std::string problem;
+        uint64_t& amount = rate ? disk_.rate_bytes_per_interval : disk_.iops_per_interval;
+        uint32_t& interval = rate ? disk_.rate_interval_usecs : disk_.iops_interval_usecs;
+        if (!parse_vif_rate(as_rate, amount, interval, problem)) return fail(item, problem);
+        if (amount == 0) return fail(item, std::string(key) + " is less than one " + (rate ? "byte" : "request") + " per interval");
+        text = std::string(value);
+        return {};
+    }
+
     // "vdev:cdrom" / "vdev:disk" (the legacy way to give the type); false
     // when `value` has no ':'.
     hv::Result<bool> vdev_and_devtype(std::string_view value, std::string_view item) {
@@ -220,6 +244,7 @@ private:
             disk_.grant_usage = value == "1";
             return {};
         }
+        if (key == "rate" || key == "iops") return set_limit(key, value, item);
         if (key == "colo-host" || key == "colo-port" || key == "colo-export" || key == "active-disk" ||
             key == "hidden-disk")
             return fail(item, "COLO disk replication is not supported");
@@ -229,7 +254,7 @@ private:
                                       c == '-' || c == '_');
         if (name_like)
             return fail(item, "unknown key (target, format, vdev, access, devtype, backend, backendtype, script, "
-                              "specification, grant_usage)");
+                              "specification, grant_usage, rate, iops)");
         return fail(item, "'=' in a positional parameter (a target with '=' needs target=, written last)");
     }
 

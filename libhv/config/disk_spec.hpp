@@ -62,6 +62,15 @@ struct DiskSpec {
     std::optional<bool> trusted;     // trusted / untrusted
     std::optional<bool> grant_usage; // grant_usage=1 / =0
     std::string legacy_prefix;       // the deprecated prefixes as written ("tap:aio:"), "" for none
+    // hv's own keys (xl has none for disk limits; xl refuses them):
+    // rate=RATE[@INTERVAL] in vif rate='s form ("100MB/s", "40Mb/s@20ms"),
+    // the disk's read and write bytes; iops=N[@INTERVAL], its requests a
+    // second. Token buckets of one interval's worth (default 50 ms).
+    std::string rate, iops;          // as written; "" for no limit
+    uint64_t rate_bytes_per_interval = 0;
+    uint32_t rate_interval_usecs = 0;
+    uint64_t iops_per_interval = 0;
+    uint32_t iops_interval_usecs = 0;
 };
 
 // Parses one spec. Errors are Errc::invalid_argument "'SPEC': 'ITEM': problem"

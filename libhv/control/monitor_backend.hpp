@@ -49,6 +49,10 @@ public:
     Result<std::vector<std::string>> list_defined() override { return managed_unsupported(); }
     Result<std::unique_ptr<sdk::Subscription>> subscribe_events(std::function<void(const sdk::Event&)> fn) override;
     Result<std::vector<sdk::BlockInfo>> block_list(uint32_t domid) override { return m_->block_list(domid); }
+    Result<std::vector<sdk::VifInfo>> network_list(uint32_t domid) override { return m_->network_list(domid); }
+    Result<void> set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us) override {
+        return m_->set_vif_rate(domid, devid, bytes, interval_us);
+    }
     static Domain::ConsoleKind kind_of(sdk::ConsoleType t) {
         return t == sdk::ConsoleType::serial ? Domain::ConsoleKind::serial
                : t == sdk::ConsoleType::pv   ? Domain::ConsoleKind::pv

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "config/guest_vifs.hpp"
 #include "control/sched_control.hpp"
 #include "hv/sdk/wire_types.hpp"
 
@@ -23,6 +24,18 @@ template <class T>
 std::optional<T> exactly(std::string_view payload) {
     if (payload.size() != sizeof(T)) return std::nullopt;
     return wire::unpack<T>(payload);
+}
+
+// VIF_SET_RATE's numbers, by create's rule for rate= (check_vifs): a
+// limit needs an interval, and at most 100 Gb/s; 0 bytes is no limit.
+std::string vif_rate_problem(const hv_ctl_vif_rate_t& r) {
+    if (r._pad0 != 0) return "vif rate: nonzero padding";
+    if (r.rate_bytes == 0) return {};
+    if (r.interval_us == 0) return fmt::format("vif rate: {} bytes per an interval of 0us (a limit needs an interval)", r.rate_bytes);
+    const long double per_sec = static_cast<long double>(r.rate_bytes) * 1e6L / r.interval_us;
+    if (per_sec > static_cast<long double>(config::kMaxVifRateBytesPerSec))
+        return fmt::format("vif rate: {} bytes per {}us is over 100Gb/s", r.rate_bytes, r.interval_us);
+    return {};
 }
 
 std::string info_list(const std::vector<sdk::DomainInfo>& list) {
@@ -53,6 +66,8 @@ const char* op_name(uint32_t op) {
     case HV_DOMCTL_RENAME: return "rename";
     case HV_DOMCTL_VCPU_SET: return "vcpu set";
     case HV_DOMCTL_BLOCK_LIST: return "block list";
+    case HV_DOMCTL_NETWORK_LIST: return "network list";
+    case HV_DOMCTL_VIF_SET_RATE: return "vif rate";
     case HV_DOMCTL_LIST: return "list";
     case HV_DOMCTL_LOOKUP: return "lookup";
     case HV_DOMCTL_WAIT: return "wait";
@@ -157,6 +172,22 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
         std::string out;
         for (const sdk::BlockInfo& d : *l) out += wire::pack(wire::to_wire(d));
         return ok(std::move(out));
+    }
+    case HV_DOMCTL_NETWORK_LIST: {
+        auto req = exactly<hv_ctl_domid_t>(payload);
+        if (!req) return size_error("network list", payload.size(), sizeof(hv_ctl_domid_t));
+        if (req->_pad0 != 0) return bad("network list: nonzero padding");
+        auto l = b.network_list(req->domid);
+        if (!l) return error_reply(l.error());
+        std::string out;
+        for (const sdk::VifInfo& v : *l) out += wire::pack(wire::to_wire(v));
+        return ok(std::move(out));
+    }
+    case HV_DOMCTL_VIF_SET_RATE: {
+        auto req = exactly<hv_ctl_vif_rate_t>(payload);
+        if (!req) return size_error("vif rate", payload.size(), sizeof(hv_ctl_vif_rate_t));
+        if (auto why = vif_rate_problem(*req); !why.empty()) return bad(why);
+        return from(b.set_vif_rate(req->domid, req->devid, req->rate_bytes, req->interval_us));
     }
     case HV_DOMCTL_CONSOLE_HISTORY: {
         auto req = exactly<hv_ctl_console_t>(payload);

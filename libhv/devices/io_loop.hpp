@@ -19,8 +19,10 @@ namespace hv::dev {
 
 class IoLoop {
 public:
-    // 16 disks with one queue each and a console with two need 18.
-    static constexpr size_t kMaxWatches = 64;
+    // 16 disks (a queue and a limits timer each), 8 vifs (two queues, the
+    // TAP and a timer each), a console's two queues and the port drain
+    // timer need 67.
+    static constexpr size_t kMaxWatches = 96;
 
     IoLoop();
     ~IoLoop();

@@ -198,9 +198,15 @@ Result<void> Domain::add_pci_devices() {
     };
     for (DiskDevice& disk : spec_.disks) {
         auto blk = std::make_unique<dev::VirtioBlk>(std::move(disk.backend), vm_->ram(), disk.vdev, log_, devices_stop_);
+        if (blk->timer_fd() < 0) return make_error(Errc::io_error, fmt::format("disk {}: timerfd_create failed", disk.vdev));
+        blk->set_limits(disk.limits);
         const dev::VirtioBlk* model = blk.get();
         auto fn = add(std::move(blk), fmt::format("domain {} disk {}", spec_.domid, disk.vdev));
         if (!fn) return fn.error();
+        // The limits' timer (even without limits: they may be set while
+        // the domain runs, and the loop's fds are fixed once it starts).
+        dev::VirtioPci* pci = *fn;
+        if (auto r = io_loop_.watch(model->timer_fd(), [pci] { pci->poll(); }); !r) return r.error();
         disks_.push_back(Disk{*fn, model, disk.vdev, disk.guest_name, disk.devid});
     }
     spec_.disks.clear(); // the devices own the backends now

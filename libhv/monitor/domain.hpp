@@ -57,6 +57,7 @@ struct DiskDevice {
     std::string vdev;                           // the config's name for it (xvda2, hdb, ...)
     uint32_t devid = 0;                         // Xen's number for the vdev
     std::string guest_name;                     // what the guest calls it (vda)
+    dev::VirtioBlk::Limits limits;              // rate= and iops=
 };
 
 // One vif: its TAP (made at create, on its bridge or routed) and what the

@@ -175,7 +175,8 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
         if (!file)
             return make_error(file.error().code, fmt::format("domain '{}': disk {} ({}): {}", cfg.name, i + 1, d.vdev, file.error().message));
         const auto vdev = config::parse_vdev(d.vdev); // checked by check_creatable
-        disks.push_back(DiskDevice{std::move(*file), d.vdev, vdev ? config::xen_devid(*vdev) : 0, config::guest_disk_name(i)});
+        const dev::VirtioBlk::Limits limits{d.rate_bytes_per_interval, d.rate_interval_usecs, d.iops_per_interval, d.iops_interval_usecs};
+        disks.push_back(DiskDevice{std::move(*file), d.vdev, vdev ? config::xen_devid(*vdev) : 0, config::guest_disk_name(i), limits});
     }
     const config::RootMapping root = config::map_root(cfg.cmdline, cfg.disks);
     if (!root.notice.empty()) log_->warn("domain '{}': notice: {}", cfg.name, root.notice);

@@ -105,6 +105,20 @@ public:
         if (missing(domid)) return not_found();
         return std::vector<sdk::BlockInfo>{{51712, "xvda", "vda", "/images/a.img", 1ull << 30, false, true}};
     }
+    Result<std::vector<sdk::VifInfo>> network_list(uint32_t domid) override {
+        note();
+        if (missing(domid)) return not_found();
+        sdk::VifInfo v;
+        v.tap = "vif1.0";
+        v.bridge = "xenbr0";
+        v.script = "vif-bridge";
+        v.ips = "10.0.0.2 10.0.0.3";
+        return std::vector<sdk::VifInfo>{v};
+    }
+    Result<void> set_vif_rate(uint32_t domid, uint32_t, uint64_t bytes, uint32_t interval_us) override {
+        if (bytes != 0 && interval_us == 0) bad("vif rate: a limit without an interval reached the backend");
+        return note_void(domid);
+    }
     Result<std::string> console_history(uint32_t domid, sdk::ConsoleType) override {
         note();
         if (missing(domid)) return not_found();
@@ -279,12 +293,21 @@ std::string check_ok_reply(uint32_t op, const std::string& p, ControlFuzzStats& 
     case HV_DOMCTL_DEFINE:
     case HV_DOMCTL_UNDEFINE:
     case HV_DOMCTL_VCPU_SET:
+    case HV_DOMCTL_VIF_SET_RATE:
     case HV_DOMCTL_CONSOLE_WRITE: HV_FUZZ_CHECK(p.empty(), "empty reply expected"); break;
     case HV_SYSCTL_DMESG:
     case HV_DOMCTL_LIST_DEFINED: HV_FUZZ_CHECK(p.empty() || p.back() == '\n', "text reply not newline-terminated"); break;
     case HV_DOMCTL_CONSOLE_HISTORY: break;
     case HV_DOMCTL_BLOCK_LIST:
         HV_FUZZ_CHECK(p.size() % sizeof(hv_ctl_block_info_t) == 0, "block list reply not whole records");
+        break;
+    case HV_DOMCTL_NETWORK_LIST:
+        HV_FUZZ_CHECK(p.size() % sizeof(hv_ctl_vif_info_t) == 0, "network list reply not whole records");
+        for (size_t off = 0; off < p.size(); off += sizeof(hv_ctl_vif_info_t)) {
+            HV_FUZZ_CHECK(wire::from_wire(*wire::unpack<hv_ctl_vif_info_t>(std::string_view(p).substr(off))).ok(),
+                          "a vif record the client cannot read");
+            ++stats.client_decoded;
+        }
         break;
     default: return "HV_OK for an op the handler does not know";
     }

@@ -19,7 +19,8 @@ inline constexpr uint32_t kFuzzOps[] = {
     HV_DOMCTL_INFO,            HV_DOMCTL_LIST,         HV_DOMCTL_LOOKUP,       HV_DOMCTL_CONSOLE_WRITE,
     HV_DOMCTL_CONSOLE_HISTORY, HV_DOMCTL_WAIT,         HV_DOMCTL_DEFINE,       HV_DOMCTL_START,
     HV_DOMCTL_UNDEFINE,        HV_DOMCTL_LIST_DEFINED, HV_SYSCTL_HELLO,        HV_SYSCTL_SUBSCRIBE,
-    HV_DOMCTL_CREATE_SPEC,     HV_DOMCTL_VCPU_SET,     HV_DOMCTL_BLOCK_LIST};
+    HV_DOMCTL_CREATE_SPEC,     HV_DOMCTL_VCPU_SET,     HV_DOMCTL_BLOCK_LIST,   HV_DOMCTL_NETWORK_LIST,
+    HV_DOMCTL_VIF_SET_RATE};
 
 // What one input exercised; the smoke test sums these to show coverage.
 struct ControlFuzzStats {

@@ -51,6 +51,8 @@ int create_embedded(const std::string& file, const std::vector<std::string>& ove
 int list_command(const Globals& g, const Args& args);
 int pause_command(const Globals& g, const Args& args);
 int block_list_command(const Globals& g, const Args& args);
+int network_list_command(const Globals& g, const Args& args);
+int vif_rate_command(const Globals& g, const Args& args);
 int unpause_command(const Globals& g, const Args& args);
 int vcpu_set_command(const Globals& g, const Args& args);
 int destroy_command(const Globals& g, const Args& args);

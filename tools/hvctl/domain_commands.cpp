@@ -1,8 +1,10 @@
 // hvctl's one-domain commands: pause, unpause, vcpu-set, destroy, rename,
-// domid, domname. Each prints nothing on success unless it is asked a question.
+// domid, domname, block-list, network-list, vif-rate. Each prints nothing on success unless it is asked a question.
 #include <charconv>
 #include <cstdio>
 #include <string>
+
+#include "config/vif_spec.hpp"
 
 #include "cli_args.hpp"
 #include "commands.hpp"
@@ -42,6 +44,49 @@ int block_list_command(const Globals& g, const Args& args) {
         std::fputs(block_list(d.id(), *disks).c_str(), stdout);
         return {};
     });
+}
+
+// xl network-list; -l adds hv's own columns (output.hpp has both).
+int network_list_command(const Globals& g, const Args& args) {
+    constexpr const char* kUsage = "network-list [-l] DOMAIN";
+    const ParsedArgs p = parse_args("network-list", args, "l", kUsage);
+    if (p.done) return *p.done;
+    if (!positional_count(p, "network-list", kUsage, 1, 1)) return kExitError;
+    auto dom = find(g, p.positional[0]);
+    if (!dom) return fail(dom.error());
+    auto vifs = dom->network_list();
+    if (!vifs) return fail(vifs.error());
+    std::fputs(network_list(dom->id(), *vifs, p.has('l')).c_str(), stdout);
+    return kExitOk;
+}
+
+// vif-rate: a vif's transmit limit while the domain runs, in xl.cfg's
+// rate= syntax (the config reader's parser, so both take the same text);
+// "none" or "0" lifts it. The monitor checks the 100Gb/s ceiling.
+int vif_rate_command(const Globals& g, const Args& args) {
+    constexpr const char* kUsage = "vif-rate DOMAIN DEVID RATE";
+    const ParsedArgs p = parse_args("vif-rate", args, "", kUsage);
+    if (p.done) return *p.done;
+    if (!positional_count(p, "vif-rate", kUsage, 3, 3)) return kExitError;
+    const std::string& d = p.positional[1];
+    uint32_t devid = 0;
+    const auto [ptr, ec] = std::from_chars(d.data(), d.data() + d.size(), devid);
+    if (d.empty() || d.find_first_not_of("0123456789") != std::string::npos || ec != std::errc() || ptr != d.data() + d.size())
+        return usage_error("vif-rate", kUsage, "'" + d + "' is not a devid (the vif's number in network-list's Idx)");
+    const std::string& rate = p.positional[2];
+    uint64_t bytes = 0;
+    uint32_t interval_us = 0;
+    if (rate != "none" && rate != "0") {
+        std::string problem;
+        if (!hv::config::parse_vif_rate(rate, bytes, interval_us, problem))
+            return usage_error("vif-rate", kUsage, "rate '" + rate + "': " + problem);
+        if (bytes == 0)
+            return usage_error("vif-rate", kUsage, "rate '" + rate + "' is less than one byte per interval (none: no limit)");
+    }
+    auto dom = find(g, p.positional[0]);
+    if (!dom) return fail(dom.error());
+    if (auto r = dom->set_vif_rate(devid, bytes, interval_us); !r) return fail(r.error());
+    return kExitOk;
 }
 
 int pause_command(const Globals& g, const Args& args) {

@@ -64,6 +64,11 @@ scheduler (hvd's host scheduler; embedded: this process's own):
   vcpu-set DOMAIN VCPUS ask the guest to have VCPUS vCPUs online
 devices:
   block-list DOMAIN     its disks: Xen's device number, image, guest name, mode
+  network-list [-l] DOMAIN
+                        its vifs: devid, MAC, state (-l: tap, bridge, rate, counts)
+  vif-rate DOMAIN DEVID RATE
+                        set a vif's transmit limit (xl.cfg rate=: 10Mb/s,
+                          1MB/s@20ms; none or 0 for no limit)
 host:
   info [-n]             host and monitor figures (-n: CPU and NUMA topology)
   dmesg                 the monitor's log
@@ -91,13 +96,13 @@ constexpr Entry kCommands[] = {
     {"start", start_command},     {"delete", delete_command},   {"sched-credit", sched_credit_command},
     {"sched-rtds", sched_rtds_command}, {"sched-policy", sched_policy_command},
     {"vcpu-list", vcpu_list_command}, {"vcpu-pin", vcpu_pin_command}, {"vcpu-set", vcpu_set_command},
-    {"block-list", block_list_command},
+    {"block-list", block_list_command}, {"network-list", network_list_command}, {"vif-rate", vif_rate_command},
 };
 
 // xl commands hv does not carry out yet.
 constexpr const char* kNotYet[] = {
     "sched-credit2", "mem-set", "mem-max",
-    "block-attach", "block-detach", "network-attach", "network-detach", "network-list",
+    "block-attach", "block-detach", "network-attach", "network-detach",
     "save", "restore", "migrate", "suspend", "resume",
 };
 

@@ -193,4 +193,41 @@ std::string block_list(uint32_t domid, const std::vector<hv::sdk::BlockInfo>& di
     return out;
 }
 
+std::string vif_rate_text(uint64_t bytes, uint32_t interval_us) {
+    if (bytes == 0 || interval_us == 0) return "none";
+    const double mbit = static_cast<double>(bytes) * 8.0 / static_cast<double>(interval_us); // bits per us = Mb/s
+    return fmt::format("{}B/{}us ({:g}Mb/s)", bytes, interval_us, mbit);
+}
+
+namespace {
+
+// The -l lines under a vif's xl line.
+std::string vif_details(const hv::sdk::VifInfo& v) {
+    const std::string ips = v.ips.empty() ? "-" : printable(v.ips) + (v.ips_cut ? " ..." : "");
+    return fmt::format("    tap {}  bridge {}  script {}  mtu {}  rate {}  ip {}\n"
+                       "    rx {} frames {} bytes {} dropped  tx {} frames {} bytes {} dropped\n",
+                       printable(v.tap), v.bridge.empty() ? "-" : printable(v.bridge), printable(v.script),
+                       v.mtu == 0 ? 1500 : v.mtu, vif_rate_text(v.rate_bytes, v.rate_interval_us), ips, v.rx_frames,
+                       v.rx_bytes, v.rx_dropped, v.tx_frames, v.tx_bytes, v.tx_dropped);
+}
+
+} // namespace
+
+// xl's own formats: "%-3s %-2s %-17s %-6s %-5s %-6s %5s/%-5s %-30s" and
+// "%-3d %-2d MAC%6d %5d %6d %5d/%-11d %-30s" (the last column unpadded,
+// as block-list's).
+std::string network_list(uint32_t domid, const std::vector<hv::sdk::VifInfo>& vifs, bool long_form) {
+    std::string out = fmt::format("{:<3} {:<2} {:<17} {:<6} {:<5} {:<6} {:>5}/{:<5} {}\n", "Idx", "BE", "Mac Addr.", "handle",
+                                  "state", "evt-ch", "tx-", "rx-ring-ref", "BE-path");
+    for (const hv::sdk::VifInfo& v : vifs) {
+        const auto& m = v.mac;
+        out += fmt::format("{:<3} {:<2} {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}{:>6} {:>5} {:>6} {:>5}/{:<11} "
+                           "/local/domain/0/backend/vif/{}/{}\n",
+                           v.devid, 0, m[0], m[1], m[2], m[3], m[4], m[5], v.devid, v.connected ? 4 : 1, -1, -1, -1, domid,
+                           v.devid);
+        if (long_form) out += vif_details(v);
+    }
+    return out;
+}
+
 } // namespace hvctl

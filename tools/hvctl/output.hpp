@@ -32,6 +32,15 @@ std::string printable(std::string_view s);
 // guest calls the disk and whether it may write it.
 std::string block_list(uint32_t domid, const std::vector<hv::sdk::BlockInfo>& disks);
 
+// xl network-list: the header and one line per vif, in xl's columns (Idx
+// and handle the devid; BE 0: hv; state 4 Connected or 1 Initialising;
+// evt-ch and the ring refs, which virtio has not, -1; BE-path Xen's
+// backend path). `long_form` (-l) adds two indented lines per vif: the
+// host side (tap, bridge, script, mtu, rate, ip=) and the traffic counts.
+std::string network_list(uint32_t domid, const std::vector<hv::sdk::VifInfo>& vifs, bool long_form = false);
+// A vif's transmit limit: "none", or "62500B/50000us (10Mb/s)".
+std::string vif_rate_text(uint64_t bytes, uint32_t interval_us);
+
 // xl list: the header line and one line per domain (no newline).
 std::string list_header();
 std::string list_row(const hv::sdk::DomainInfo& d);

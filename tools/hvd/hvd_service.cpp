@@ -122,6 +122,8 @@ void HvdService::dispatch(const Peer& peer, uint32_t op, std::string payload, Re
     case HV_DOMCTL_INFO:
     case HV_DOMCTL_VCPU_SET:
     case HV_DOMCTL_BLOCK_LIST:
+    case HV_DOMCTL_NETWORK_LIST:
+    case HV_DOMCTL_VIF_SET_RATE:
     case HV_DOMCTL_CONSOLE_HISTORY:
     case HV_DOMCTL_CONSOLE_WRITE: {
         // Routed by the domid at the payload's head; the process that

@@ -29,7 +29,6 @@ void encode_net_header(const NetHeader& h, uint8_t b[kNetHeaderSize]) {
 const char* check_net_tx_header(const NetHeader& h, uint64_t frame_len, uint64_t features) {
     if (frame_len < kEthHeader) return "frame shorter than an Ethernet header";
     if (frame_len > kNetMaxFrame) return "frame longer than 65549 bytes";
-    if ((h.flags & ~kNetHdrFNeedsCsum) != 0) return "header flags other than NEEDS_CSUM";
     if ((h.flags & kNetHdrFNeedsCsum) != 0) {
         if ((features & kNetFCsum) == 0) return "NEEDS_CSUM without VIRTIO_NET_F_CSUM";
         if (uint64_t{h.csum_start} + h.csum_offset + 2 > frame_len) return "checksum field outside the frame";

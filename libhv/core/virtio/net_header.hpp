@@ -53,7 +53,8 @@ void encode_net_header(const NetHeader& h, uint8_t bytes[kNetHeaderSize]);
 
 // Whether a transmit header may go to the host with a frame of
 // `frame_len` bytes (after the header), given the negotiated features:
-// only NEEDS_CSUM, with the checksum inside the frame; segmentation only
+// NEEDS_CSUM with the checksum inside the frame (other flag bits are
+// ignored, as virtio 1.2 5.1.6.2.2 asks; the device clears them); segmentation only
 // of a kind the device offered, with a segment size. null when it may,
 // else what is wrong. The host kernel checks again; this is hv's gate.
 const char* check_net_tx_header(const NetHeader& h, uint64_t frame_len, uint64_t features);

@@ -273,14 +273,13 @@ bool PciFunction::pending(uint32_t q) {
     return q < nqueues_ && running() && regs_[q].enabled && queues_[q].ready() && queues_[q].available() > 0 && device_.resume(q);
 }
 
-void PciFunction::poll() {
-    if (running()) device_.poll(device_queues_);
-}
+void PciFunction::poll() { device_.poll(device_queues_); }
 
 const Queues::Ops PciFunction::kQueueOps = {
     [](void* t, uint32_t q) { return static_cast<PciFunction*>(t)->queue(q); },
     [](void* t, uint32_t q) { static_cast<PciFunction*>(t)->used(q); },
     [](void* t) { static_cast<PciFunction*>(t)->needs_reset(); },
+    [](void* t) { return static_cast<PciFunction*>(t)->running(); },
 };
 
 SplitQueue* PciFunction::queue(uint32_t q) {

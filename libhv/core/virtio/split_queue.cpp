@@ -164,9 +164,21 @@ bool SplitQueue::push(uint16_t head, uint32_t written) {
 bool SplitQueue::rewind(uint32_t n) {
     if (!ready() || n > static_cast<uint16_t>(last_avail_ - used_idx_)) return false;
     last_avail_ = static_cast<uint16_t>(last_avail_ - n);
-    if (features_.event_idx && notify_)
-        __atomic_store_n(ring16(ram_, used_ + kRingHeader + 8ull * size_), last_avail_, __ATOMIC_RELAXED);
     return true;
+}
+
+void SplitQueue::notify_when_added() {
+    if (!ready()) return;
+    notify_ = true;
+    if (features_.event_idx) {
+        // The driver kicks once its index passes avail_event: here, its
+        // next chain past what it has made available already.
+        const uint16_t idx = __atomic_load_n(ring16(ram_, avail_ + 2), __ATOMIC_ACQUIRE);
+        __atomic_store_n(ring16(ram_, used_ + kRingHeader + 8ull * size_), idx, __ATOMIC_RELAXED);
+    } else {
+        __atomic_store_n(ring16(ram_, used_), static_cast<uint16_t>(0), __ATOMIC_RELAXED);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 bool SplitQueue::needs_interrupt() {

@@ -113,6 +113,13 @@ public:
     // fit (virtio-net's receive queue). false (nothing changed) when
     // fewer than `n` are in flight.
     bool rewind(uint32_t n);
+    // Kicks wanted as soon as the driver adds a chain beyond those it has
+    // made available now (with event_idx: avail_event = its index, not
+    // this device's next entry, which after a rewind is behind it and
+    // would never be passed). For a device waiting for more buffers than
+    // are there; it looks again after this (available()), as after
+    // want_notify(true).
+    void notify_when_added();
     // After one or more push(): whether the driver wants an interrupt for
     // them (VRING_AVAIL_F_NO_INTERRUPT, or used_event with event_idx).
     // Answers each pushed entry once.

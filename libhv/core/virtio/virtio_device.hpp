@@ -38,6 +38,7 @@ public:
         SplitQueue* (*queue)(void* transport, uint32_t q);
         void (*used)(void* transport, uint32_t q);
         void (*needs_reset)(void* transport);
+        bool (*running)(void* transport);
     };
     Queues(const Ops& ops, void* transport) : ops_(&ops), transport_(transport) {}
 
@@ -48,6 +49,9 @@ public:
     // The driver broke a queue or the protocol: DEVICE_NEEDS_RESET, and a
     // configuration-change interrupt so it notices (virtio 1.2 2.1.2).
     void needs_reset() { ops_->needs_reset(transport_); }
+    // The driver runs the device (DRIVER_OK, no reset needed, bus
+    // mastering on): queues may be used.
+    bool running() { return ops_->running(transport_); }
 
 private:
     const Ops* ops_;
@@ -82,7 +86,10 @@ public:
         return true;
     }
     // Work arrived from the host side (console input, a backend's
-    // completion): the device is active; move what it can.
+    // completion, a device's own timer or fd), running or not: a device
+    // that is not running (queues.running()) consumes its wake-up and
+    // stops watching what woke it, so a level-triggered fd cannot spin
+    // the I/O loop; a running one moves what it can.
     virtual void poll(Queues& queues) { (void)queues; }
 };
 

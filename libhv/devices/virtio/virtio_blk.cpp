@@ -15,11 +15,49 @@ constexpr uint32_t kMaxComplaints = 20;
 
 void put(uint8_t* cfg, uint32_t off, uint64_t v, uint32_t n) { core::store_le(cfg + off, v, n); }
 
+
 } // namespace
 
 VirtioBlk::VirtioBlk(std::unique_ptr<BlockBackend> backend, const core::GuestRam& ram, std::string id,
                      std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop)
     : backend_(std::move(backend)), ram_(ram), id_(std::move(id)), log_(std::move(log)), stop_(stop) {}
+
+void VirtioBlk::set_limits(const Limits& l) {
+    limits_ = l;
+    const uint64_t now = TimerFd::now_ns();
+    bytes_ = core::qos::TokenBucket(l.bytes, uint64_t{l.bytes_interval_us} * 1000, l.bytes, now);
+    ops_ = core::qos::TokenBucket(l.ops, uint64_t{l.ops_interval_us} * 1000, l.ops, now);
+    if (throttled_) timer_.arm_at(now); // held back by the old limits: look again now
+}
+
+bool VirtioBlk::throttle() {
+    if (bytes_.unlimited() && ops_.unlimited()) return false;
+    const uint64_t now = TimerFd::now_ns();
+    const uint64_t at = std::max(bytes_.ready_at(now), ops_.ready_at(now));
+    if (at <= now) return false;
+    throttled_ = true;
+    if (!timer_.arm_at(at)) {
+        throttled_ = false; // no timer to come back: not held (logged once by complain)
+        complain("rate limit timer", "cannot be set; the limit is not applied");
+        return false;
+    }
+    return true;
+}
+
+// The limits' timer, read whatever the state (it is level-triggered on
+// the loop); the queue goes on only while the driver runs the device.
+void VirtioBlk::poll(cv::Queues& queues) {
+    if (timer_.consume() && throttled_ && queues.running()) {
+        throttled_ = false;
+        notify(queues, 0);
+    }
+}
+
+void VirtioBlk::reset() {
+    features_ = 0;
+    throttled_ = false;
+    timer_.disarm();
+}
 
 uint64_t VirtioBlk::features() const {
     uint64_t f = cv::kBlkFSegMax | cv::kBlkFBlkSize | cv::kBlkFFlush;
@@ -63,11 +101,13 @@ void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
     // between (the transport calls again while chains are left).
     uint32_t taken = 0;
     bool more = true;
-    while (!stop_.load(std::memory_order_relaxed) && taken < kPerCall) {
+    if (throttled_) return; // the limits' timer brings the queue back
+    while (!stop_.load(std::memory_order_relaxed) && taken < kPerCall && !throttled_) {
         // Kicks off while we look; everything available is started.
         queue->want_notify(false);
         more = true;
-        while (!free_.empty() && taken < kPerCall && !stop_.load(std::memory_order_relaxed) && (more = take(*queue))) {
+        while (!free_.empty() && taken < kPerCall && !stop_.load(std::memory_order_relaxed) && !throttle() &&
+               (more = take(*queue))) {
             ++taken;
             if (returned_) { // done at once (no asynchronous I/O): tell the driver now
                 returned_ = false;
@@ -98,7 +138,7 @@ void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
     }
     // Out of share with chains maybe left: kicks back on, so none is lost
     // whether or not the transport calls again.
-    if (more && queue->error() == cv::QueueError::none) queue->want_notify(true);
+    if (more && !throttled_ && queue->error() == cv::QueueError::none) queue->want_notify(true);
     if (queue->error() != cv::QueueError::none) {
         complain("the driver broke its queue", cv::queue_error_text(queue->error()));
         queues.needs_reset();
@@ -119,6 +159,10 @@ bool VirtioBlk::take(cv::SplitQueue& queue) {
         returned_ = true;
         return true;
     }
+    // What the request costs the limits (a refused one too: it took a turn).
+    const uint64_t now = TimerFd::now_ns();
+    (void)ops_.take(now, 1);
+    if (req.type == cv::BlkType::in || req.type == cv::BlkType::out) (void)bytes_.take(now, req.data_bytes);
     if (req.refuse != cv::kBlkOk) {
         complain("request refused", req.why);
         finish(queue, chain.head, req.status_gpa, req.refuse, 0);

@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "core/guest_ram.hpp"
+#include "core/qos/token_bucket.hpp"
 #include "core/virtio/blk_request.hpp"
 #include "core/virtio/virtio_device.hpp"
 #include "devices/block/block_backend.hpp"
+#include "devices/timer_fd.hpp"
 
 namespace hv::dev {
 
@@ -42,6 +44,22 @@ public:
 
     const BlockBackend& backend() const { return *backend_; }
 
+    // Rate limits (the disk spec's rate= and iops=): `bytes` read or
+    // written and `ops` requests per interval, 0 for none. While a bucket
+    // is empty the queue is left alone (kicks off) and the timer brings
+    // it back. Before the domain runs, or under the transport's lock.
+    struct Limits {
+        uint64_t bytes = 0;
+        uint32_t bytes_interval_us = 0;
+        uint64_t ops = 0;
+        uint32_t ops_interval_us = 0;
+    };
+    void set_limits(const Limits& l);
+    const Limits& limits() const { return limits_; }
+    // The limits' timerfd (-1 if it could not be made: then limits are
+    // refused): the I/O loop watches it and calls the transport's poll().
+    int timer_fd() const { return timer_.fd(); }
+
     uint16_t device_type() const override { return 2; }
     uint64_t features() const override;
     uint32_t queue_count() const override { return 1; }
@@ -50,8 +68,10 @@ public:
     void read_config(uint32_t offset, uint8_t* data, uint32_t len) override;
     void write_config(uint32_t, const uint8_t*, uint32_t) override {} // writeback toggle not offered
     void activate(uint64_t features) override { features_ = features; }
-    void reset() override { features_ = 0; }
+    void reset() override;
     void notify(core::virtio::Queues& queues, uint32_t q) override;
+    bool resume(uint32_t) const override { return !throttled_; }
+    void poll(core::virtio::Queues& queues) override;
 
     // Reads and writes in flight at once, at most.
     static constexpr uint32_t kInFlight = 32;
@@ -82,6 +102,8 @@ private:
     uint8_t execute(const core::virtio::BlkRequest& req, const core::virtio::Segment* data,
                     const core::virtio::BlkRange* ranges, uint32_t& written);
     void complain(const char* what, const std::string& detail);
+    // Whether the limits hold requests back now (then the timer is set).
+    bool throttle();
 
     std::unique_ptr<BlockBackend> backend_;
     core::GuestRam ram_;
@@ -96,6 +118,10 @@ private:
     std::vector<uint32_t> free_;
     uint32_t in_flight_ = 0;
     bool returned_ = false; // chains went back since the driver was last told
+    Limits limits_;
+    core::qos::TokenBucket bytes_, ops_;
+    TimerFd timer_;
+    bool throttled_ = false;
 };
 
 } // namespace hv::dev

@@ -31,7 +31,9 @@ public:
     void activate(uint64_t) override {}
     void reset() override {}
     void notify(core::virtio::Queues& queues, uint32_t q) override;
-    void poll(core::virtio::Queues& queues) override { receive(queues); }
+    void poll(core::virtio::Queues& queues) override {
+        if (queues.running()) receive(queues);
+    }
 
 private:
     void transmit(core::virtio::Queues& queues);

@@ -1,7 +1,6 @@
 #include "devices/virtio/virtio_net.hpp"
 
 #include <linux/if_tun.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -28,12 +27,6 @@ constexpr uint32_t kTxSegments = 64;
 // A frame from the TAP, with its vnet header: QEMU's size for the same.
 constexpr uint32_t kRxBuffer = 4096 + 65536;
 
-uint64_t now_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // What the TAP may hand a guest that accepts these features (TUN_F_*).
 unsigned tap_offloads(uint64_t f) {
     if ((f & cv::kNetFGuestCsum) == 0) return 0;
@@ -49,25 +42,21 @@ unsigned tap_offloads(uint64_t f) {
 Result<std::unique_ptr<VirtioNet>> VirtioNet::create(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, const Options& opts,
                                                      std::string name, std::shared_ptr<spdlog::logger> log,
                                                      const std::atomic<bool>& stop) {
-    const int timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (timer < 0) return make_error(Errc::io_error, fmt::format("{}: timerfd_create: {}", name, std::strerror(errno)));
-    return std::unique_ptr<VirtioNet>(new VirtioNet(std::move(tap), ram, opts, std::move(name), std::move(log), stop, timer));
+    std::unique_ptr<VirtioNet> net(new VirtioNet(std::move(tap), ram, opts, std::move(name), std::move(log), stop));
+    if (net->timer_.fd() < 0) return make_error(Errc::io_error, fmt::format("{}: timerfd_create: {}", net->name_, std::strerror(errno)));
+    return net;
 }
 
 VirtioNet::VirtioNet(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, const Options& opts, std::string name,
-                     std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop, int timer)
-    : tap_(std::move(tap)), ram_(ram), opts_(opts), name_(std::move(name)), log_(std::move(log)), stop_(stop), timer_(timer),
-      bucket_(opts.rate_bytes, uint64_t{opts.rate_interval_us} * 1000, opts.rate_bytes, now_ns()), rx_frame_(kRxBuffer) {}
+                     std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop)
+    : tap_(std::move(tap)), ram_(ram), opts_(opts), name_(std::move(name)), log_(std::move(log)), stop_(stop),
+      bucket_(opts.rate_bytes, uint64_t{opts.rate_interval_us} * 1000, opts.rate_bytes, TimerFd::now_ns()), rx_frame_(kRxBuffer) {}
 
 void VirtioNet::set_rate(uint64_t bytes, uint32_t interval_us) {
     opts_.rate_bytes = bytes;
     opts_.rate_interval_us = interval_us;
-    bucket_ = core::qos::TokenBucket(bytes, uint64_t{interval_us} * 1000, bytes, now_ns());
-    if (throttled_) arm_timer(now_ns());
-}
-
-VirtioNet::~VirtioNet() {
-    if (timer_ >= 0) ::close(timer_);
+    bucket_ = core::qos::TokenBucket(bytes, uint64_t{interval_us} * 1000, bytes, TimerFd::now_ns());
+    if (throttled_) arm_timer(TimerFd::now_ns());
 }
 
 uint64_t VirtioNet::features() const {
@@ -99,6 +88,7 @@ void VirtioNet::reset() {
     features_ = 0;
     active_ = false;
     throttled_ = false;
+    timer_.disarm(); // an expiry already pending is taken by the next poll
     rx_len_ = 0; // a frame in hand is dropped, as a NIC's reset drops its FIFO
     set_rx_watch(false);
     (void)tap_->set_offloads(0);
@@ -124,21 +114,40 @@ void VirtioNet::notify(cv::Queues& queues, uint32_t q) {
     if (q == kRxq) receive(queues);
 }
 
+// The timer is read whatever the state (it is level-triggered on the
+// loop); a device that is not running stops watching the TAP.
 void VirtioNet::poll(cv::Queues& queues) {
-    uint64_t expirations = 0;
-    if (::read(timer_, &expirations, sizeof expirations) == sizeof expirations && throttled_) {
+    const bool fired = timer_.consume();
+    if (!queues.running()) {
+        set_rx_watch(false);
+        return;
+    }
+    if (fired) { // the rate limit's wait, or a share's end (arm_timer(now)): transmit goes on
         throttled_ = false;
         transmit(queues);
     }
     receive(queues);
 }
 
+// A frame from the TAP the guest may take: checksum offload and
+// segmentation only as it negotiated them. The TAP follows TUNSETOFFLOAD,
+// but frames queued under an earlier driver's offloads outlive a reset.
+// DATA_VALID (a hint) is cleared for a guest without GUEST_CSUM.
+bool VirtioNet::acceptable(uint8_t* hdr) const {
+    const cv::NetHeader h = cv::decode_net_header(hdr);
+    const bool csum = (features_ & cv::kNetFGuestCsum) != 0;
+    if ((h.flags & cv::kNetHdrFNeedsCsum) != 0 && !csum) return false;
+    if (!csum) hdr[0] = 0;
+    const uint8_t gso = static_cast<uint8_t>(h.gso_type & ~cv::kNetGsoEcn);
+    if (gso == cv::kNetGsoNone) return true;
+    if (gso == cv::kNetGsoTcpv4 && (features_ & cv::kNetFGuestTso4) == 0) return false;
+    if (gso == cv::kNetGsoTcpv6 && (features_ & cv::kNetFGuestTso6) == 0) return false;
+    if (gso != cv::kNetGsoTcpv4 && gso != cv::kNetGsoTcpv6) return false;
+    return (h.gso_type & cv::kNetGsoEcn) == 0 || (features_ & cv::kNetFGuestEcn) != 0;
+}
+
 void VirtioNet::arm_timer(uint64_t at_ns) {
-    itimerspec its{};
-    its.it_value.tv_sec = static_cast<time_t>(at_ns / 1000000000ull);
-    its.it_value.tv_nsec = static_cast<long>(at_ns % 1000000000ull);
-    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1; // 0 would disarm it
-    if (::timerfd_settime(timer_, TFD_TIMER_ABSTIME, &its, nullptr) != 0) complain("timerfd_settime", std::strerror(errno));
+    if (!timer_.arm_at(at_ns)) complain("timerfd_settime", std::strerror(errno));
 }
 
 void VirtioNet::transmit(cv::Queues& queues) {
@@ -155,10 +164,10 @@ void VirtioNet::transmit(cv::Queues& queues) {
             // Out of share: kicks back on, and the transport (or the
             // timer, on the poll path) calls again.
             queue->want_notify(true);
-            arm_timer(now_ns());
+            arm_timer(TimerFd::now_ns());
             break;
         }
-        const uint64_t now = now_ns();
+        const uint64_t now = TimerFd::now_ns();
         if (const uint64_t at = bucket_.ready_at(now); at > now) {
             throttled_ = true; // kicks stay off: the timer brings the queue back
             arm_timer(at);
@@ -187,6 +196,7 @@ void VirtioNet::transmit(cv::Queues& queues) {
     if (returned) queues.used(kTxq);
     if (queue->error() != cv::QueueError::none) {
         complain("the driver broke its transmit queue", cv::queue_error_text(queue->error()));
+        set_rx_watch(false); // nothing runs until the driver resets the device
         queues.needs_reset();
     }
 }
@@ -220,6 +230,7 @@ bool VirtioNet::send(const cv::Segment* segs, uint32_t count) {
         return false;
     }
     h.num_buffers = 0;
+    h.flags &= cv::kNetHdrFNeedsCsum; // the bits the device does not know are ignored
     cv::encode_net_header(h, hdr);
     iov[0] = iovec{hdr, sizeof hdr};
     // A TAP takes or refuses a frame whole and does not block (its fd is
@@ -233,12 +244,12 @@ bool VirtioNet::send(const cv::Segment* segs, uint32_t count) {
 }
 
 void VirtioNet::receive(cv::Queues& queues) {
-    if (!active_) return;
     cv::SplitQueue* queue = queues.queue(kRxq);
-    if (queue == nullptr) {
-        set_rx_watch(false); // the driver enables the queue and kicks it
+    if (!active_ || !queues.running() || queue == nullptr) {
+        set_rx_watch(false); // the driver enables the queue (or resets the device) and kicks it
         return;
     }
+    if (rx_len_ == 0) set_rx_watch(true); // nothing in hand: the TAP's frames are welcome
     const bool mergeable = (features_ & cv::kNetFMrgRxbuf) != 0;
     bool delivered = false;
     for (uint32_t moved = 0; moved < kPerCall && !stop_.load(std::memory_order_relaxed); ++moved) {
@@ -249,16 +260,18 @@ void VirtioNet::receive(cv::Queues& queues) {
                 break;
             }
             if (static_cast<size_t>(r) <= cv::kNetHeaderSize) continue;
+            if (!acceptable(rx_frame_.data())) {
+                stats_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
             rx_len_ = static_cast<uint32_t>(r);
-            // Checksum flags only for a guest that takes them.
-            if ((features_ & cv::kNetFGuestCsum) == 0) rx_frame_[0] = 0;
         }
         cv::RxResult res = cv::deliver_frame(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);
         if (res == cv::RxResult::no_room) {
             // Wait for the driver's buffers with kicks on (looking once
             // more: buffers added before they were on came without one);
             // its kick calls receive() again.
-            queue->want_notify(true);
+            queue->notify_when_added();
             res = cv::deliver_frame(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);
             if (res == cv::RxResult::no_room) {
                 set_rx_watch(false);

@@ -29,6 +29,7 @@
 #include "core/qos/token_bucket.hpp"
 #include "core/virtio/virtio_device.hpp"
 #include "devices/net/tap_device.hpp"
+#include "devices/timer_fd.hpp"
 #include "hv/result.hpp"
 
 namespace hv::dev {
@@ -58,7 +59,6 @@ public:
     static Result<std::unique_ptr<VirtioNet>> create(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, const Options& opts,
                                                      std::string name, std::shared_ptr<spdlog::logger> log,
                                                      const std::atomic<bool>& stop);
-    ~VirtioNet() override;
 
     const TapDevice& tap() const { return *tap_; }
     const Options& options() const { return opts_; }
@@ -71,7 +71,7 @@ public:
     // transport's poll(): the TAP (frames for the guest) and the rate
     // limit's timer.
     int tap_fd() const { return tap_->fd(); }
-    int timer_fd() const { return timer_; }
+    int timer_fd() const { return timer_.fd(); }
     // Called (under the transport's lock) to stop or resume watching the
     // TAP: off while the guest has no room for the frame in hand, or the
     // device is not running.
@@ -93,13 +93,16 @@ public:
 private:
     static constexpr uint32_t kConfigSize = 12; // mac, status, max_virtqueue_pairs, mtu
     VirtioNet(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, const Options& opts, std::string name,
-              std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop, int timer);
+              std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop);
 
     void transmit(core::virtio::Queues& queues);
     void receive(core::virtio::Queues& queues);
     // Sends one popped chain's frame; false when it was dropped.
     bool send(const core::virtio::Segment* segs, uint32_t count);
     void set_rx_watch(bool on);
+    // Whether a frame from the TAP (its vnet header) fits what the guest
+    // negotiated; clears the hints it did not.
+    bool acceptable(uint8_t* hdr) const;
     void arm_timer(uint64_t at_ns);
     void complain(const char* what, const std::string& detail);
 
@@ -109,7 +112,7 @@ private:
     std::string name_;
     std::shared_ptr<spdlog::logger> log_;
     const std::atomic<bool>& stop_;
-    int timer_ = -1; // timerfd: the rate limit's wake-up
+    TimerFd timer_; // the rate limit's wake-up
     std::function<void(bool)> rx_watch_;
     bool rx_watched_ = false;
     uint64_t features_ = 0;

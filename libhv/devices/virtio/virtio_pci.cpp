@@ -136,6 +136,13 @@ void VirtioPci::poll() {
     std::lock_guard lock(mu_);
     fn_.poll();
     status_.store(fn_.status(), std::memory_order_relaxed);
+    // Work the device left for want of its share (a timer's call moves a
+    // share, as a kick's does): its queue's kick brings it back.
+    for (uint32_t q = 0; q < kick_fds_.size(); ++q) {
+        if (!fn_.pending(q)) continue;
+        const uint64_t one = 1;
+        (void)!::write(kick_fds_[q], &one, sizeof one);
+    }
 }
 
 // Under mu_ (the transport calls it while it handles an access or a kick).

@@ -19,10 +19,12 @@
 // 4 KiB-aligned offsets in that range). Then it powers off through ACPI.
 #include <stdint.h>
 
+#include "../hello/pc_io.hpp"
 #include "../hello/runtime.hpp"
 
 using hello::Line;
 using hello::say;
+using namespace hello::pc;
 
 namespace {
 
@@ -32,30 +34,6 @@ struct HvmStartInfo {
     uint32_t memmap_entries, reserved;
 };
 constexpr uint32_t kHvmStartMagic = 0x336ec578;
-
-// ---- port I/O and PCI configuration (0xcf8/0xcfc) -------------------------
-
-void outl(uint16_t port, uint32_t v) { asm volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
-uint32_t inl(uint16_t port) {
-    uint32_t v;
-    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-void outw(uint16_t port, uint16_t v) { asm volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
-
-uint32_t cfg_read(uint32_t slot, uint32_t off) {
-    outl(0xcf8, 0x80000000u | (slot << 11) | (off & 0xfc));
-    return inl(0xcfc) >> (8 * (off & 3));
-}
-void cfg_write32(uint32_t slot, uint32_t off, uint32_t v) {
-    outl(0xcf8, 0x80000000u | (slot << 11) | (off & 0xfc));
-    outl(0xcfc, v);
-}
-
-// ---- MMIO ----------------------------------------------------------------
-
-template <typename T> T mmio_read(uint64_t a) { return *reinterpret_cast<volatile T*>(a); }
-template <typename T> void mmio_write(uint64_t a, T v) { *reinterpret_cast<volatile T*>(a) = v; }
 
 [[noreturn]] void die(const char* what) {
     Line l;
@@ -130,20 +108,20 @@ uint32_t reap() {
 Device probe() {
     uint32_t slot = 1;
     for (; slot < 32; ++slot)
-        if (cfg_read(slot, 0) == 0x10421af4) break; // virtio 1.x block
+        if (cfg_read(slot << 3, 0) == 0x10421af4) break; // virtio 1.x block
     if (slot == 32) die("no virtio-blk function on bus 0");
     // BAR0, 64-bit memory, placed by hv; decoding and bus mastering on.
-    const uint64_t bar = (cfg_read(slot, 0x10) & ~0xfu) | (uint64_t{cfg_read(slot, 0x14)} << 32);
-    cfg_write32(slot, 0x04, 0x6);
+    const uint64_t bar = (cfg_read(slot << 3, 0x10) & ~0xfu) | (uint64_t{cfg_read(slot << 3, 0x14)} << 32);
+    cfg_write32(slot << 3, 0x04, 0x6);
     Device dev;
-    for (uint32_t cap = cfg_read(slot, 0x34) & 0xff; cap != 0; cap = (cfg_read(slot, cap) >> 8) & 0xff) {
-        if ((cfg_read(slot, cap) & 0xff) != 0x09) continue; // vendor-specific: virtio
-        const uint32_t type = (cfg_read(slot, cap) >> 24) & 0xff;
-        const uint64_t at = bar + cfg_read(slot, cap + 8);
+    for (uint32_t cap = cfg_read(slot << 3, 0x34) & 0xff; cap != 0; cap = (cfg_read(slot << 3, cap) >> 8) & 0xff) {
+        if ((cfg_read(slot << 3, cap) & 0xff) != 0x09) continue; // vendor-specific: virtio
+        const uint32_t type = (cfg_read(slot << 3, cap) >> 24) & 0xff;
+        const uint64_t at = bar + cfg_read(slot << 3, cap + 8);
         if (type == 1) dev.common = at;
         if (type == 2) {
             dev.notify = at;
-            dev.notify_mult = cfg_read(slot, cap + 16);
+            dev.notify_mult = cfg_read(slot << 3, cap + 16);
         }
         if (type == 4) dev.device = at;
     }

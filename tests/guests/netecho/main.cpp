@@ -20,37 +20,14 @@
 // Anything else is ignored (its buffer goes back to the device).
 #include <stdint.h>
 
+#include "../hello/pc_io.hpp"
 #include "../hello/runtime.hpp"
 
 using hello::Line;
 using hello::say;
+using namespace hello::pc;
 
 namespace {
-
-// ---- port I/O and PCI configuration (0xcf8/0xcfc) -------------------------
-
-void outl(uint16_t port, uint32_t v) { asm volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
-uint32_t inl(uint16_t port) {
-    uint32_t v;
-    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-void outw(uint16_t port, uint16_t v) { asm volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
-
-// `fn` is (slot << 3) | function on bus 0.
-uint32_t cfg_read(uint32_t fn, uint32_t off) {
-    outl(0xcf8, 0x80000000u | (fn << 8) | (off & 0xfc));
-    return inl(0xcfc) >> (8 * (off & 3));
-}
-void cfg_write32(uint32_t fn, uint32_t off, uint32_t v) {
-    outl(0xcf8, 0x80000000u | (fn << 8) | (off & 0xfc));
-    outl(0xcfc, v);
-}
-
-// ---- MMIO ----------------------------------------------------------------
-
-template <typename T> T mmio_read(uint64_t a) { return *reinterpret_cast<volatile T*>(a); }
-template <typename T> void mmio_write(uint64_t a, T v) { *reinterpret_cast<volatile T*>(a) = v; }
 
 [[noreturn]] void die(const char* what) {
     Line l;

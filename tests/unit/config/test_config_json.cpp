@@ -78,7 +78,13 @@ TEST_CASE("config_json: a parsed config as the exact document", "[config][json]"
       "discard": null,
       "trusted": null,
       "grant_usage": null,
-      "legacy_prefix": "file:"
+      "legacy_prefix": "file:",
+      "rate": "",
+      "rate_bytes_per_interval": 0,
+      "rate_interval_usecs": 0,
+      "iops": "",
+      "iops_per_interval": 0,
+      "iops_interval_usecs": 0
     }
   ],
   "vifs": [],
@@ -175,7 +181,13 @@ TEST_CASE("config_json: disks and vifs, every field", "[config][json]") {
       "discard": true,
       "trusted": false,
       "grant_usage": null,
-      "legacy_prefix": ""
+      "legacy_prefix": "",
+      "rate": "",
+      "rate_bytes_per_interval": 0,
+      "rate_interval_usecs": 0,
+      "iops": "",
+      "iops_per_interval": 0,
+      "iops_interval_usecs": 0
     },
     {
       "target": "host:1",
@@ -191,7 +203,13 @@ TEST_CASE("config_json: disks and vifs, every field", "[config][json]") {
       "discard": null,
       "trusted": null,
       "grant_usage": null,
-      "legacy_prefix": "nbd:"
+      "legacy_prefix": "nbd:",
+      "rate": "",
+      "rate_bytes_per_interval": 0,
+      "rate_interval_usecs": 0,
+      "iops": "",
+      "iops_per_interval": 0,
+      "iops_interval_usecs": 0
     },
     {
       "target": "/q",
@@ -207,7 +225,13 @@ TEST_CASE("config_json: disks and vifs, every field", "[config][json]") {
       "discard": false,
       "trusted": true,
       "grant_usage": true,
-      "legacy_prefix": ""
+      "legacy_prefix": "",
+      "rate": "",
+      "rate_bytes_per_interval": 0,
+      "rate_interval_usecs": 0,
+      "iops": "",
+      "iops_per_interval": 0,
+      "iops_interval_usecs": 0
     }
   ],
 )");

@@ -46,7 +46,7 @@ const std::string formats = " (raw, qcow, qcow2, vhd, qed, empty)";
 const std::string prefixes =
     " (file, phy, tap, tap2, tapdisk, aio, ioemu, raw, qcow, qcow2, vhd, iscsi, nbd, enbd, drbd)";
 const std::string keys =
-    " (target, format, vdev, access, devtype, backend, backendtype, script, specification, grant_usage)";
+    " (target, format, vdev, access, devtype, backend, backendtype, script, specification, grant_usage, rate, iops)";
 
 } // namespace
 
@@ -256,4 +256,26 @@ TEST_CASE("disk_spec: every refusal, with its message", "[config][disk]") {
         CHECK(bad(std::string(key) + "=x,/a,,xvda") == "'" + std::string(key) + "=x,/a,,xvda': '" + key +
                                                          "=x': COLO disk replication is not supported");
     }
+}
+
+TEST_CASE("disk spec: hv's rate= and iops= limits", "[config][disk][qos]") {
+    auto d = hv::config::parse_disk_spec("format=raw, vdev=xvda, access=rw, rate=40Mb/s, iops=500@20ms, target=/img");
+    REQUIRE(d);
+    CHECK(d->rate == "40Mb/s");
+    CHECK(d->rate_bytes_per_interval == 250000); // 5 MB/s for the default 50 ms
+    CHECK(d->rate_interval_usecs == 50000);
+    CHECK(d->iops == "500@20ms");
+    CHECK(d->iops_per_interval == 10);
+    CHECK(d->iops_interval_usecs == 20000);
+    CHECK(d->target == "/img");
+    const auto error = [](const char* spec) {
+        auto r = hv::config::parse_disk_spec(spec);
+        REQUIRE_FALSE(r);
+        return r.error().message;
+    };
+    CHECK(error("/img,raw,xvda,rw,iops=fast") .find("iops is a number of requests a second") != std::string::npos);
+    CHECK(error("vdev=xvda,iops=1@1us,target=/img").find("iops is less than one request per interval") != std::string::npos);
+    CHECK(error("vdev=xvda,rate=1b/s@1us,target=/img").find("rate is less than one byte per interval") != std::string::npos);
+    CHECK(error("vdev=xvda,rate=10Mb/s,rate=1MB/s,target=/img").find("rate given twice") != std::string::npos);
+    CHECK(error("vdev=xvda,rate=10Mbit,target=/img").find("bad rate") != std::string::npos);
 }

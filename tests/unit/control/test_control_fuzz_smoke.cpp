@@ -81,7 +81,10 @@ public:
         case HV_DOMCTL_PAUSE:
         case HV_DOMCTL_UNPAUSE:
         case HV_DOMCTL_INFO:
-        case HV_DOMCTL_BLOCK_LIST: return wire::pack(hv_ctl_domid_t{domid(), 0});
+        case HV_DOMCTL_BLOCK_LIST:
+        case HV_DOMCTL_NETWORK_LIST: return wire::pack(hv_ctl_domid_t{domid(), 0});
+        case HV_DOMCTL_VIF_SET_RATE: // mostly a rate xl.cfg could give; one in four no limit
+            return wire::pack(hv_ctl_vif_rate_t{domid(), u32() % 4, one_in(8) ? 0u : 50000u, 0, one_in(4) ? 0u : uint64_t{u32() % 1000000}});
         case HV_DOMCTL_CONSOLE_HISTORY: return wire::pack(hv_ctl_console_t{domid(), u32() % 3});
         case HV_DOMCTL_CONSOLE_WRITE: return wire::pack(hv_ctl_console_t{domid(), u32() % 3}, bytes(below(40)));
         case HV_DOMCTL_VCPU_SET: return wire::pack(hv_ctl_vcpu_set_t{domid(), u32() % 8});

@@ -106,6 +106,15 @@ public:
     hv::sdk::ConsoleType last_console = hv::sdk::ConsoleType::automatic;
     std::vector<hv::sdk::BlockInfo> blocks;
     Result<std::vector<hv::sdk::BlockInfo>> block_list(uint32_t domid) override { return record({"block_list", domid}, blocks); }
+    std::vector<hv::sdk::VifInfo> vifs;
+    Result<std::vector<hv::sdk::VifInfo>> network_list(uint32_t domid) override { return record({"network_list", domid}, vifs); }
+    // text: "devid bytes interval_us"
+    Result<void> set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us) override {
+        return record_void({"set_vif_rate", domid, fmt_rate(devid, bytes, interval_us)});
+    }
+    static std::string fmt_rate(uint32_t devid, uint64_t bytes, uint32_t interval_us) {
+        return std::to_string(devid) + " " + std::to_string(bytes) + " " + std::to_string(interval_us);
+    }
     Result<void> console_write(uint32_t domid, hv::sdk::ConsoleType type, std::string_view bytes) override {
         last_console = type;
         return record_void({"console_write", domid, std::string(bytes)});
@@ -184,6 +193,10 @@ std::string shutdown_payload(uint32_t domid, uint32_t reason, uint32_t flags, ui
     return wire::pack(hv_ctl_shutdown_t{domid, reason, flags, timeout_ms});
 }
 
+std::string vif_rate_payload(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us, uint32_t pad = 0) {
+    return wire::pack(hv_ctl_vif_rate_t{domid, devid, interval_us, pad, bytes});
+}
+
 uint32_t reply_domid(const Reply& r) {
     REQUIRE(r.payload.size() == sizeof(hv_ctl_domid_t));
     auto d = wire::unpack<hv_ctl_domid_t>(r.payload);
@@ -233,6 +246,9 @@ std::vector<GoodCase> good_cases() {
         {"start", HV_DOMCTL_START, lookup_payload("alpha"), "start"},
         {"undefine", HV_DOMCTL_UNDEFINE, lookup_payload("alpha"), "undefine"},
         {"list defined", HV_DOMCTL_LIST_DEFINED, "", "list_defined"},
+        {"block list", HV_DOMCTL_BLOCK_LIST, domid_payload(7), "block_list"},
+        {"network list", HV_DOMCTL_NETWORK_LIST, domid_payload(7), "network_list"},
+        {"vif rate", HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(7, 0, 62500, 50000), "set_vif_rate"},
     };
 }
 
@@ -265,7 +281,9 @@ std::vector<BadCase> bad_cases() {
     const std::pair<uint32_t, const char*> domid_ops[] = {{HV_DOMCTL_DESTROY, "destroy"},
                                                           {HV_DOMCTL_PAUSE, "pause"},
                                                           {HV_DOMCTL_UNPAUSE, "unpause"},
-                                                          {HV_DOMCTL_INFO, "info"}};
+                                                          {HV_DOMCTL_INFO, "info"},
+                                                          {HV_DOMCTL_BLOCK_LIST, "block list"},
+                                                          {HV_DOMCTL_NETWORK_LIST, "network list"}};
     for (const auto& [op, word] : domid_ops) {
         v.push_back({std::string(word) + " empty", op, "", word});
         v.push_back({std::string(word) + " 7 bytes", op, domid_payload(7).substr(0, 7), word});
@@ -301,6 +319,15 @@ std::vector<BadCase> bad_cases() {
     // vcpu set
     v.push_back({"vcpu set 7 bytes", HV_DOMCTL_VCPU_SET, wire::pack(hv_ctl_vcpu_set_t{7, 3}).substr(0, 7), "vcpu set"});
     v.push_back({"vcpu set 9 bytes", HV_DOMCTL_VCPU_SET, wire::pack(hv_ctl_vcpu_set_t{7, 3}) + "x", "vcpu set"});
+    // vif rate: wrong size, padding, a limit without an interval, past 100Gb/s
+    v.push_back({"vif rate empty", HV_DOMCTL_VIF_SET_RATE, "", "vif rate"});
+    v.push_back({"vif rate 8 bytes", HV_DOMCTL_VIF_SET_RATE, domid_payload(7), "vif rate"});
+    v.push_back({"vif rate 23 bytes", HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(7, 0, 1, 1).substr(0, 23), "vif rate"});
+    v.push_back({"vif rate 25 bytes", HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(7, 0, 1, 1) + "x", "vif rate"});
+    v.push_back({"vif rate padding", HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(7, 0, 1, 1, 1), "vif rate"});
+    v.push_back({"vif rate no interval", HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(7, 0, 62500, 0), "vif rate"});
+    v.push_back({"vif rate over 100Gb/s", HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(7, 0, 12500001, 1000), "vif rate"});
+    v.push_back({"vif rate all ones", HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(7, 0, ~0ull, 1), "vif rate"});
     // lookup / start / undefine
     const std::pair<uint32_t, const char*> name_ops[] = {
         {HV_DOMCTL_LOOKUP, "lookup"}, {HV_DOMCTL_START, "start"}, {HV_DOMCTL_UNDEFINE, "undefine"}};
@@ -661,6 +688,159 @@ TEST_CASE("request: block list returns one record per disk, decoded as sent", "[
     CHECK(handle_request(b, HV_DOMCTL_BLOCK_LIST, domid_payload(3, 1)).status == HV_EINVAL);
 }
 
+namespace {
+
+hv::sdk::VifInfo vif(uint32_t devid, std::string tap, std::string bridge, std::string script, std::string ips) {
+    hv::sdk::VifInfo v;
+    v.devid = devid;
+    v.mac = {0x00, 0x16, 0x3e, 0x6e, 0xdb, static_cast<uint8_t>(0xf4 + devid)};
+    v.tap = std::move(tap);
+    v.bridge = std::move(bridge);
+    v.script = std::move(script);
+    v.ips = std::move(ips);
+    return v;
+}
+
+std::vector<hv::sdk::VifInfo> network_reply(const Reply& r) {
+    REQUIRE(r.payload.size() % sizeof(hv_ctl_vif_info_t) == 0);
+    std::vector<hv::sdk::VifInfo> out;
+    for (size_t at = 0; at < r.payload.size(); at += sizeof(hv_ctl_vif_info_t)) {
+        auto w = wire::unpack<hv_ctl_vif_info_t>(std::string_view(r.payload).substr(at));
+        REQUIRE(w);
+        auto v = wire::from_wire(*w);
+        REQUIRE(v);
+        out.push_back(*v);
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("request: network list returns one record per vif, decoded as sent", "[control][request]") {
+    FakeBackend b;
+    b.vifs = {vif(0, "vif3.0", "xenbr0", "vif-bridge", ""), vif(1, "web-ext", "", "vif-route", "172.16.30.130 10.0.0.1")};
+    b.vifs[0].connected = true;
+    b.vifs[0].mtu = 9000;
+    b.vifs[0].rate_bytes = 62500;
+    b.vifs[0].rate_interval_us = 50000;
+    b.vifs[0].rx_frames = 1, b.vifs[0].rx_bytes = 2, b.vifs[0].rx_dropped = 3;
+    b.vifs[0].tx_frames = 4, b.vifs[0].tx_bytes = 5, b.vifs[0].tx_dropped = 6ull << 40;
+    Reply r = handle_request(b, HV_DOMCTL_NETWORK_LIST, domid_payload(3));
+    REQUIRE(r.status == HV_OK);
+    CHECK(b.only_call().method == "network_list");
+    CHECK(b.only_call().domid == 3);
+    const auto got = network_reply(r);
+    REQUIRE(got.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+        const hv::sdk::VifInfo& want = b.vifs[i];
+        CHECK(got[i].devid == want.devid);
+        CHECK(got[i].mac == want.mac);
+        CHECK(got[i].tap == want.tap);
+        CHECK(got[i].bridge == want.bridge);
+        CHECK(got[i].script == want.script);
+        CHECK(got[i].ips == want.ips);
+        CHECK_FALSE(got[i].ips_cut);
+        CHECK(got[i].mtu == want.mtu);
+        CHECK(got[i].rate_bytes == want.rate_bytes);
+        CHECK(got[i].rate_interval_us == want.rate_interval_us);
+        CHECK(got[i].connected == want.connected);
+        CHECK(got[i].rx_frames == want.rx_frames);
+        CHECK(got[i].rx_bytes == want.rx_bytes);
+        CHECK(got[i].rx_dropped == want.rx_dropped);
+        CHECK(got[i].tx_frames == want.tx_frames);
+        CHECK(got[i].tx_bytes == want.tx_bytes);
+        CHECK(got[i].tx_dropped == want.tx_dropped);
+    }
+
+    // No vifs: an empty reply. A domain that is not there keeps its error.
+    b.vifs.clear();
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_NETWORK_LIST, domid_payload(3));
+    REQUIRE(r.status == HV_OK);
+    CHECK(r.payload.empty());
+    b.fail = Error{Errc::not_found, "no domain with id 9"};
+    r = handle_request(b, HV_DOMCTL_NETWORK_LIST, domid_payload(9));
+    CHECK(r.status == HV_ENOENT);
+    CHECK(r.payload == "no domain with id 9");
+    CHECK(handle_request(b, HV_DOMCTL_NETWORK_LIST, domid_payload(3, 1)).status == HV_EINVAL);
+    CHECK(handle_request(b, HV_DOMCTL_NETWORK_LIST, domid_payload(3) + "x").status == HV_EINVAL);
+}
+
+TEST_CASE("wire: a vif's ip= list past its field keeps whole addresses and says so", "[control][wire]") {
+    // 16 of the longest addresses fit (15 bytes and a blank each, the last
+    // blank's byte for the NUL); a 17th is left out whole, not cut.
+    std::string sixteen;
+    for (int i = 0; i < 16; ++i) sixteen += (i == 0 ? "" : " ") + std::string("255.255.255.") + std::to_string(100 + i);
+    REQUIRE(sixteen.size() == HV_CTL_VIF_IPS_MAX - 1);
+    hv_ctl_vif_info_t w = wire::to_wire(vif(0, "vif1.0", "xenbr0", "vif-bridge", sixteen));
+    CHECK((w.flags & HV_CTL_VIF_IPS_CUT) == 0);
+    CHECK(wire::from_wire(w)->ips == sixteen);
+
+    w = wire::to_wire(vif(0, "vif1.0", "xenbr0", "vif-bridge", sixteen + " 10.0.0.1"));
+    CHECK((w.flags & HV_CTL_VIF_IPS_CUT) != 0);
+    auto back = wire::from_wire(w);
+    REQUIRE(back);
+    CHECK(back->ips == sixteen);
+    CHECK(back->ips_cut);
+
+    // A long address that does not fit is left out even when a shorter
+    // one after it would: the list stays a prefix of the vif's.
+    const std::string kept = sixteen.substr(0, 16 * 15) + "1.2.3.4"; // 247 bytes: 8 left
+    w = wire::to_wire(vif(0, "vif1.0", "xenbr0", "vif-bridge", kept + " 255.255.255.255 1.2.3.5"));
+    CHECK((w.flags & HV_CTL_VIF_IPS_CUT) != 0);
+    CHECK(wire::from_wire(w)->ips == kept);
+
+    // What a client refuses: an unterminated name, unknown flags, padding.
+    hv_ctl_vif_info_t bad = wire::to_wire(vif(0, "vif1.0", "", "vif-route", "10.0.0.2"));
+    std::memset(bad.tap, 'x', sizeof bad.tap);
+    CHECK_FALSE(wire::from_wire(bad));
+    bad = wire::to_wire(vif(0, "vif1.0", "", "vif-route", "10.0.0.2"));
+    bad.flags = 1u << 5;
+    CHECK_FALSE(wire::from_wire(bad));
+    bad = wire::to_wire(vif(0, "vif1.0", "", "vif-route", "10.0.0.2"));
+    bad._pad0 = 1;
+    CHECK_FALSE(wire::from_wire(bad));
+}
+
+TEST_CASE("request: vif rate hands devid, bytes and interval to the backend; bad ones never reach it", "[control][request]") {
+    FakeBackend b;
+    Reply r = handle_request(b, HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(3, 1, 62500, 20000));
+    REQUIRE(r.status == HV_OK);
+    CHECK(r.payload.empty());
+    CHECK(b.only_call().method == "set_vif_rate");
+    CHECK(b.only_call().domid == 3);
+    CHECK(b.only_call().text == "1 62500 20000");
+
+    // 0 bytes lifts the limit, whatever the interval.
+    for (uint32_t interval : {0u, 50000u}) {
+        b.calls.clear();
+        r = handle_request(b, HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(3, 0, 0, interval));
+        REQUIRE(r.status == HV_OK);
+        CHECK(b.only_call().text == "0 0 " + std::to_string(interval));
+    }
+    // 100Gb/s exactly is create's limit, and allowed.
+    b.calls.clear();
+    CHECK(handle_request(b, HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(3, 0, 12500000, 1000)).status == HV_OK);
+
+    // A limit without an interval is EINVAL, and says why.
+    b.calls.clear();
+    r = handle_request(b, HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(3, 0, 62500, 0));
+    CHECK(r.status == HV_EINVAL);
+    CHECK(r.payload.find("interval") != std::string::npos);
+    r = handle_request(b, HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(3, 0, 12500001, 1000));
+    CHECK(r.status == HV_EINVAL);
+    CHECK(r.payload.find("100Gb/s") != std::string::npos);
+    CHECK(handle_request(b, HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(3, 0, 1, 1, 7)).status == HV_EINVAL);
+    CHECK(handle_request(b, HV_DOMCTL_VIF_SET_RATE, domid_payload(3)).status == HV_EINVAL);
+    CHECK(b.calls.empty());
+
+    // No such domain or devid: the backend's not_found, as HV_ENOENT.
+    b.fail = Error{Errc::not_found, "domain 3: no vif with devid 9"};
+    r = handle_request(b, HV_DOMCTL_VIF_SET_RATE, vif_rate_payload(3, 9, 0, 0));
+    CHECK(r.status == HV_ENOENT);
+    CHECK(r.payload == "domain 3: no vif with devid 9");
+}
+
 TEST_CASE("request: console ops name the console (xl console -t); an unknown one is refused", "[control][request]") {
     FakeBackend b;
     Reply r = handle_request(b, HV_DOMCTL_CONSOLE_WRITE, wire::pack(hv_ctl_console_t{4, HV_CTL_CONSOLE_PV}) + "ls\n");
@@ -732,7 +912,7 @@ TEST_CASE("request: unknown ops get HV_ENOSYS and never reach the backend", "[co
     const uint32_t ops[] = {0u,
                             0xdeadbeefu,
                             HV_CTL_OP(HV_CTL_GROUP_SYSCTL, 99),
-                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 20),
+                            HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 22), // the first domctl number not taken
                             HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 0),
                             HV_CTL_EVENT_DOMAIN,
                             HV_CTL_EVENT_CONSOLE,

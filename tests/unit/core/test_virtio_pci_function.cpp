@@ -54,7 +54,10 @@ public:
     // Like a real device model: takes every available chain, returns each
     // with nothing written and tells the transport, which may interrupt.
     // Host-side work: whatever the test wants done with the queues.
+    // Called whatever the state; a device works only while the driver
+    // runs it (what `polls` counts), as the device models do.
     void poll(Queues& queues) override {
+        if (!queues.running()) return;
         ++polls;
         if (on_poll) on_poll(queues);
     }

@@ -103,6 +103,7 @@ const cv::Queues::Ops Guest::kOps = {
     [](void* t, uint32_t qi) { return qi < 2 ? &static_cast<Guest*>(t)->q[qi].queue : nullptr; },
     [](void* t, uint32_t) { ++static_cast<Guest*>(t)->used_calls; },
     [](void* t) { ++static_cast<Guest*>(t)->resets; },
+    [](void*) { return true; },
 };
 
 std::vector<uint8_t> eth_frame(const hv::config::MacAddress& dst, uint8_t src_last, size_t len, uint8_t seed) {

@@ -51,6 +51,17 @@ public:
         (void)domid;
         return make_error(Errc::not_supported, "this backend does not list disks");
     }
+    // xl network-list: the domain's vifs in the config's order.
+    virtual Result<std::vector<VifInfo>> network_list(uint32_t domid) {
+        (void)domid;
+        return make_error(Errc::not_supported, "this backend does not list vifs");
+    }
+    // A vif's transmit limit (xl.cfg's rate=) while it runs: `bytes` per
+    // `interval_us`; 0 bytes lifts it.
+    virtual Result<void> set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us) {
+        (void)domid, (void)devid, (void)bytes, (void)interval_us;
+        return make_error(Errc::not_supported, "this backend does not set vif rates");
+    }
     virtual Result<std::vector<std::string>> dmesg() = 0;
 
     // Managed domains (xl new / start / delete): hvd keeps their configs

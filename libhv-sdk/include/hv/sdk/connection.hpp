@@ -165,6 +165,13 @@ public:
     }
     // xl block-list.
     Result<std::vector<BlockInfo>> block_list() const { return b_->block_list(id_); }
+    // xl network-list.
+    Result<std::vector<VifInfo>> network_list() const { return b_->network_list(id_); }
+    // Vif `devid`'s transmit limit, as xl.cfg's rate= gives it: `bytes`
+    // per `interval_us`; 0 bytes for none.
+    Result<void> set_vif_rate(uint32_t devid, uint64_t bytes, uint32_t interval_us) const {
+        return b_->set_vif_rate(id_, devid, bytes, interval_us);
+    }
 
     template <class Token>
     auto async_shutdown(ShutdownRequest req, Token&& token) const {

@@ -177,6 +177,21 @@ public:
         }
         return out;
     }
+    Result<std::vector<VifInfo>> network_list(uint32_t domid) override {
+        auto r = ch_->call(HV_DOMCTL_NETWORK_LIST, wire::pack(hv_ctl_domid_t{domid, 0}));
+        if (!r) return r.error();
+        if (r->size() % sizeof(hv_ctl_vif_info_t) != 0) return make_error(Errc::protocol_error, "network list reply of a wrong size");
+        std::vector<VifInfo> out;
+        for (size_t at = 0; at < r->size(); at += sizeof(hv_ctl_vif_info_t)) {
+            auto v = wire::from_wire(*wire::unpack<hv_ctl_vif_info_t>(std::string_view(*r).substr(at)));
+            if (!v) return v.error();
+            out.push_back(std::move(*v));
+        }
+        return out;
+    }
+    Result<void> set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us) override {
+        return none(ch_->call(HV_DOMCTL_VIF_SET_RATE, wire::pack(hv_ctl_vif_rate_t{domid, devid, interval_us, 0, bytes})));
+    }
     Result<std::vector<VcpuInfo>> vcpu_list(std::optional<uint32_t> domid) override {
         auto r = ch_->call(HV_SCHEDCTL_VCPU_LIST, wire::pack(hv_ctl_domid_t{domid ? *domid : HV_CTL_ALL_DOMAINS, 0}));
         if (!r) return r.error();

@@ -306,6 +306,71 @@ inline Result<BlockInfo> from_wire(const hv_ctl_block_info_t& w) {
     return b;
 }
 
+// Copies the blank-separated words of `s` that fit whole into a NUL-padded
+// field, in order; false when some did not (a word is never cut).
+template <size_t N>
+inline bool put_words(char (&dst)[N], std::string_view s) {
+    std::memset(dst, 0, sizeof dst);
+    size_t used = 0;
+    while (!s.empty()) {
+        const size_t blank = s.find(' ');
+        const std::string_view word = s.substr(0, blank);
+        s = blank == std::string_view::npos ? std::string_view{} : s.substr(blank + 1);
+        if (word.empty()) continue;
+        const size_t need = (used == 0 ? 0 : 1) + word.size();
+        if (used + need >= sizeof dst) return false; // the NUL needs a byte too
+        if (used != 0) dst[used++] = ' ';
+        std::memcpy(dst + used, word.data(), word.size());
+        used += word.size();
+    }
+    return true;
+}
+
+inline hv_ctl_vif_info_t to_wire(const VifInfo& v) {
+    hv_ctl_vif_info_t w{};
+    w.devid = v.devid;
+    std::memcpy(w.mac, v.mac.data(), sizeof w.mac);
+    w.mtu = v.mtu;
+    w.rate_interval_us = v.rate_interval_us;
+    w.rate_bytes = v.rate_bytes;
+    w.rx_frames = v.rx_frames, w.rx_bytes = v.rx_bytes, w.rx_dropped = v.rx_dropped;
+    w.tx_frames = v.tx_frames, w.tx_bytes = v.tx_bytes, w.tx_dropped = v.tx_dropped;
+    // Interface names are at most 15 bytes (config/interface_name.hpp);
+    // the script is vif-bridge or vif-route.
+    (void)put_name(w.tap, v.tap);
+    (void)put_name(w.bridge, v.bridge);
+    (void)put_name(w.script, v.script);
+    // ip= takes any number of addresses: the ones past the field are left
+    // out whole, and the record says so.
+    const bool all_ips = put_words(w.ips, v.ips) && !v.ips_cut;
+    w.flags = (v.connected ? HV_CTL_VIF_CONNECTED : 0u) | (all_ips ? 0u : HV_CTL_VIF_IPS_CUT);
+    return w;
+}
+
+inline Result<VifInfo> from_wire(const hv_ctl_vif_info_t& w) {
+    auto tap = get_name(w.tap);
+    auto bridge = get_name(w.bridge);
+    auto script = get_name(w.script);
+    auto ips = get_name(w.ips);
+    if (!tap || !bridge || !script || !ips || (w.flags & ~(HV_CTL_VIF_CONNECTED | HV_CTL_VIF_IPS_CUT)) != 0 || w._pad0 != 0)
+        return make_error(Errc::protocol_error, "vif record with an unterminated name, unknown flags or nonzero padding");
+    VifInfo v;
+    v.devid = w.devid;
+    std::memcpy(v.mac.data(), w.mac, sizeof w.mac);
+    v.tap = std::move(*tap);
+    v.bridge = std::move(*bridge);
+    v.script = std::move(*script);
+    v.ips = std::move(*ips);
+    v.ips_cut = (w.flags & HV_CTL_VIF_IPS_CUT) != 0;
+    v.mtu = w.mtu;
+    v.rate_bytes = w.rate_bytes;
+    v.rate_interval_us = w.rate_interval_us;
+    v.connected = (w.flags & HV_CTL_VIF_CONNECTED) != 0;
+    v.rx_frames = w.rx_frames, v.rx_bytes = w.rx_bytes, v.rx_dropped = w.rx_dropped;
+    v.tx_frames = w.tx_frames, v.tx_bytes = w.tx_bytes, v.tx_dropped = w.tx_dropped;
+    return v;
+}
+
 inline hv_ctl_vcpu_info_t to_wire(const VcpuInfo& v) {
     hv_ctl_vcpu_info_t w{};
     w.domid = v.domid;

@@ -89,6 +89,8 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, length) == 20, "hv_ctl_header_t.lengt
 #define HV_DOMCTL_CREATE_SPEC HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 17)  /* hv_ctl_domain_spec_t + paths -> as CREATE */
 #define HV_DOMCTL_VCPU_SET HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 18)     /* hv_ctl_vcpu_set_t -> none */
 #define HV_DOMCTL_BLOCK_LIST HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 19)   /* hv_ctl_domid_t -> hv_ctl_block_info_t[] */
+#define HV_DOMCTL_NETWORK_LIST HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 20) /* hv_ctl_domid_t -> hv_ctl_vif_info_t[] */
+#define HV_DOMCTL_VIF_SET_RATE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 21) /* hv_ctl_vif_rate_t -> none */
 
 /* HELLO: the first request on a connection. The client offers a range;
  * the server answers with the version both speak (in `max_version`, and in
@@ -295,6 +297,68 @@ typedef struct hv_ctl_block_info {
 HV_STATIC_ASSERT(sizeof(hv_ctl_block_info_t) == 1072, "hv_ctl_block_info_t size");
 HV_STATIC_ASSERT(offsetof(hv_ctl_block_info_t, vdev) == 16, "hv_ctl_block_info_t.vdev");
 HV_STATIC_ASSERT(offsetof(hv_ctl_block_info_t, target) == 48, "hv_ctl_block_info_t.target");
+
+/* NETWORK_LIST: one record per vif, in the config's order (xl
+ * network-list). Names are NUL-terminated in their fields: a TAP, bridge
+ * or script name is at most 15 bytes (the host's IFNAMSIZ; create checks
+ * vifname= and bridge=, and the script is vif-bridge or vif-route). `ips`
+ * holds the vif's ip= addresses, blank-separated: all of them when they
+ * fit (HV_CTL_VIF_IPS_MAX holds 16 of the longest, 255.255.255.255);
+ * ip= takes any number, so past that the record carries the whole
+ * addresses that fit and sets HV_CTL_VIF_IPS_CUT rather than cut one. */
+#define HV_CTL_VIF_CONNECTED (1u << 0) /* the guest's driver has the device running */
+#define HV_CTL_VIF_IPS_CUT (1u << 1)   /* `ips` lists only the first addresses */
+#define HV_CTL_VIF_NAME_MAX 16u
+#define HV_CTL_VIF_IPS_MAX 256u
+typedef struct hv_ctl_vif_info {
+    uint32_t devid;
+    uint32_t flags;            /* HV_CTL_VIF_* */
+    uint8_t mac[6];
+    uint16_t _pad0;
+    uint32_t mtu;              /* 0: not set (1500) */
+    uint32_t rate_interval_us; /* the transmit limit: rate_bytes per this */
+    uint64_t rate_bytes;       /* 0: no limit */
+    uint64_t rx_frames;        /* to the guest */
+    uint64_t rx_bytes;
+    uint64_t rx_dropped;
+    uint64_t tx_frames;        /* from the guest */
+    uint64_t tx_bytes;
+    uint64_t tx_dropped;
+    char tap[HV_CTL_VIF_NAME_MAX];    /* the host's interface: vif<domid>.<devid> or vifname= */
+    char bridge[HV_CTL_VIF_NAME_MAX]; /* "" when routed */
+    char script[HV_CTL_VIF_NAME_MAX]; /* vif-bridge or vif-route */
+    char ips[HV_CTL_VIF_IPS_MAX];     /* ip=, blank-separated; "" for none */
+} hv_ctl_vif_info_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_vif_info_t) == 384, "hv_ctl_vif_info_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, flags) == 4, "hv_ctl_vif_info_t.flags");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, mac) == 8, "hv_ctl_vif_info_t.mac");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, _pad0) == 14, "hv_ctl_vif_info_t._pad0");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, mtu) == 16, "hv_ctl_vif_info_t.mtu");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, rate_interval_us) == 20, "hv_ctl_vif_info_t.rate_interval_us");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, rate_bytes) == 24, "hv_ctl_vif_info_t.rate_bytes");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, rx_frames) == 32, "hv_ctl_vif_info_t.rx_frames");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, tx_frames) == 56, "hv_ctl_vif_info_t.tx_frames");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, tx_dropped) == 72, "hv_ctl_vif_info_t.tx_dropped");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, tap) == 80, "hv_ctl_vif_info_t.tap");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, bridge) == 96, "hv_ctl_vif_info_t.bridge");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, script) == 112, "hv_ctl_vif_info_t.script");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_info_t, ips) == 128, "hv_ctl_vif_info_t.ips");
+
+/* VIF_SET_RATE (xl.cfg's rate=, changed while the domain runs): the vif's
+ * transmit limit becomes rate_bytes per interval_us; rate_bytes 0 lifts
+ * it. A nonzero rate needs a nonzero interval and at most create's limit
+ * (100 Gb/s); else HV_EINVAL. No vif with that devid: HV_ENOENT. */
+typedef struct hv_ctl_vif_rate {
+    uint32_t domid;
+    uint32_t devid;
+    uint32_t interval_us;
+    uint32_t _pad0;
+    uint64_t rate_bytes;
+} hv_ctl_vif_rate_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_vif_rate_t) == 24, "hv_ctl_vif_rate_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_rate_t, devid) == 4, "hv_ctl_vif_rate_t.devid");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_rate_t, interval_us) == 8, "hv_ctl_vif_rate_t.interval_us");
+HV_STATIC_ASSERT(offsetof(hv_ctl_vif_rate_t, rate_bytes) == 16, "hv_ctl_vif_rate_t.rate_bytes");
 
 typedef struct hv_ctl_lookup {
     char name[HV_CTL_NAME_MAX]; /* a name, or a domid in decimal */
