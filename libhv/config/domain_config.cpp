@@ -513,8 +513,8 @@ hv::Result<void> check_disks(const DomainConfig& dc) {
     return {};
 }
 
-// What create refuses of the vifs: too many, two with one devid, mac or
-// vifname, scripts other than vif-bridge and vif-route, vif-route without
+// What create refuses of the vifs: too many, more than 16 ip=, two with
+// one devid, mac or vifname, scripts other than vif-bridge and vif-route, vif-route without
 // ip=, backend domains, rates of 0 or past kMaxVifRateBytesPerSec, MTUs
 // outside 68..65535. Errors name the vif ("vif 2 (devid 1): ...").
 hv::Result<void> check_vifs(const DomainConfig& dc) {
@@ -540,6 +540,8 @@ hv::Result<void> check_vifs(const DomainConfig& dc) {
                           which + "script vif-nat is not supported (hv runs no DHCP server): use vif-route and masquerade on the host");
         if (!script.empty() && script != "vif-bridge" && script != "vif-route")
             return refuse_vif(Errc::not_supported, which + fmt::format("script '{}' is not supported (vif-bridge or vif-route)", v.script));
+        if (v.ips.size() > kMaxVifIps)
+            return refuse_vif(Errc::invalid_argument, which + fmt::format("{} ip= addresses: at most {}", v.ips.size(), kMaxVifIps));
         if (script == "vif-route" && v.ips.empty()) return refuse_vif(Errc::invalid_argument, which + "vif-route needs ip= (the routes it adds)");
         if (v.rate_interval_usecs != 0 || !v.rate.empty()) {
             if (v.rate_bytes_per_interval == 0 || v.rate_interval_usecs == 0)

@@ -27,6 +27,9 @@ namespace hv::config {
 
 // The most vifs a domain may have (PCI slots after the disks).
 constexpr size_t kMaxVifs = 8;
+// The most ip= addresses one vif may list (a network-list record holds
+// 16 of the longest form).
+constexpr size_t kMaxVifIps = 16;
 // The fastest rate= hv takes: 100 Gb/s (12.5e9 bytes a second).
 constexpr uint64_t kMaxVifRateBytesPerSec = 12500000000ull;
 

@@ -44,19 +44,6 @@ namespace {
 
 using namespace hv::core::virtio;
 
-uint64_t le(const uint8_t* p, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v |= uint64_t{p[i]} << (8 * i);
-    return v;
-}
-
-// Input bytes past the end read as zero, so every input means something.
-uint64_t field(const uint8_t* data, size_t size, size_t at, size_t n) {
-    uint8_t b[8] = {};
-    for (size_t i = 0; i < n && at + i < size; ++i) b[i] = data[at + i];
-    return le(b, n);
-}
-
 // The bytes the device may read, in chain order: where the header and the
 // ranges come from.
 std::vector<uint8_t> readable_bytes(const std::vector<uint8_t>& mem, const std::vector<Segment>& segs) {

@@ -51,19 +51,6 @@ namespace {
 
 using namespace hv::core::virtio;
 
-uint64_t le(const uint8_t* p, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v |= uint64_t{p[i]} << (8 * i);
-    return v;
-}
-
-// Input bytes past the end read as zero, so every input means something.
-uint64_t field(const uint8_t* data, size_t size, size_t at, size_t n) {
-    uint8_t b[8] = {};
-    for (size_t i = 0; i < n && at + i < size; ++i) b[i] = data[at + i];
-    return le(b, n);
-}
-
 uint16_t get16(const std::vector<uint8_t>& m, uint64_t at) { return static_cast<uint16_t>(m[at] | m[at + 1] << 8); }
 uint32_t get32(const std::vector<uint8_t>& m, uint64_t at) { return static_cast<uint32_t>(le(&m[at], 4)); }
 

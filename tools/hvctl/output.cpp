@@ -203,7 +203,7 @@ namespace {
 
 // The -l lines under a vif's xl line.
 std::string vif_details(const hv::sdk::VifInfo& v) {
-    const std::string ips = v.ips.empty() ? "-" : printable(v.ips) + (v.ips_cut ? " ..." : "");
+    const std::string ips = v.ips.empty() ? "-" : printable(v.ips);
     return fmt::format("    tap {}  bridge {}  script {}  mtu {}  rate {}  ip {}\n"
                        "    rx {} frames {} bytes {} dropped  tx {} frames {} bytes {} dropped\n",
                        printable(v.tap), v.bridge.empty() ? "-" : printable(v.bridge), printable(v.script),

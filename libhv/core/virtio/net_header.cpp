@@ -47,4 +47,16 @@ const char* check_net_tx_header(const NetHeader& h, uint64_t frame_len, uint64_t
     return nullptr;
 }
 
+bool accept_net_rx_header(NetHeader& h, uint64_t features) {
+    const bool csum = (features & kNetFGuestCsum) != 0;
+    if ((h.flags & kNetHdrFNeedsCsum) != 0 && !csum) return false;
+    if (!csum) h.flags = 0;
+    const uint8_t gso = static_cast<uint8_t>(h.gso_type & ~kNetGsoEcn);
+    if (gso == kNetGsoNone) return true;
+    if (gso == kNetGsoTcpv4 && (features & kNetFGuestTso4) == 0) return false;
+    if (gso == kNetGsoTcpv6 && (features & kNetFGuestTso6) == 0) return false;
+    if (gso != kNetGsoTcpv4 && gso != kNetGsoTcpv6) return false;
+    return (h.gso_type & kNetGsoEcn) == 0 || (features & kNetFGuestEcn) != 0;
+}
+
 } // namespace hv::core::virtio

@@ -59,4 +59,12 @@ void encode_net_header(const NetHeader& h, uint8_t bytes[kNetHeaderSize]);
 // else what is wrong. The host kernel checks again; this is hv's gate.
 const char* check_net_tx_header(const NetHeader& h, uint64_t frame_len, uint64_t features);
 
+// Whether a received frame's header (from the host's TAP) uses only the
+// offloads the driver negotiated: NEEDS_CSUM needs GUEST_CSUM, TSO the
+// matching GUEST_TSO4/6 (and GUEST_ECN for ECN). The TAP follows
+// TUNSETOFFLOAD, but frames it queued under an earlier driver's offloads
+// outlive a reset. Clears DATA_VALID (a hint) for a driver without
+// GUEST_CSUM. false: drop the frame.
+bool accept_net_rx_header(NetHeader& h, uint64_t features);
+
 } // namespace hv::core::virtio

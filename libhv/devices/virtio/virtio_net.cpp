@@ -129,23 +129,6 @@ void VirtioNet::poll(cv::Queues& queues) {
     receive(queues);
 }
 
-// A frame from the TAP the guest may take: checksum offload and
-// segmentation only as it negotiated them. The TAP follows TUNSETOFFLOAD,
-// but frames queued under an earlier driver's offloads outlive a reset.
-// DATA_VALID (a hint) is cleared for a guest without GUEST_CSUM.
-bool VirtioNet::acceptable(uint8_t* hdr) const {
-    const cv::NetHeader h = cv::decode_net_header(hdr);
-    const bool csum = (features_ & cv::kNetFGuestCsum) != 0;
-    if ((h.flags & cv::kNetHdrFNeedsCsum) != 0 && !csum) return false;
-    if (!csum) hdr[0] = 0;
-    const uint8_t gso = static_cast<uint8_t>(h.gso_type & ~cv::kNetGsoEcn);
-    if (gso == cv::kNetGsoNone) return true;
-    if (gso == cv::kNetGsoTcpv4 && (features_ & cv::kNetFGuestTso4) == 0) return false;
-    if (gso == cv::kNetGsoTcpv6 && (features_ & cv::kNetFGuestTso6) == 0) return false;
-    if (gso != cv::kNetGsoTcpv4 && gso != cv::kNetGsoTcpv6) return false;
-    return (h.gso_type & cv::kNetGsoEcn) == 0 || (features_ & cv::kNetFGuestEcn) != 0;
-}
-
 void VirtioNet::arm_timer(uint64_t at_ns) {
     if (!timer_.arm_at(at_ns)) complain("timerfd_settime", std::strerror(errno));
 }
@@ -260,10 +243,12 @@ void VirtioNet::receive(cv::Queues& queues) {
                 break;
             }
             if (static_cast<size_t>(r) <= cv::kNetHeaderSize) continue;
-            if (!acceptable(rx_frame_.data())) {
+            cv::NetHeader h = cv::decode_net_header(rx_frame_.data());
+            if (!cv::accept_net_rx_header(h, features_)) {
                 stats_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
                 continue;
             }
+            cv::encode_net_header(h, rx_frame_.data());
             rx_len_ = static_cast<uint32_t>(r);
         }
         cv::RxResult res = cv::deliver_frame(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);

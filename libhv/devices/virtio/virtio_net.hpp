@@ -100,9 +100,6 @@ private:
     // Sends one popped chain's frame; false when it was dropped.
     bool send(const core::virtio::Segment* segs, uint32_t count);
     void set_rx_watch(bool on);
-    // Whether a frame from the TAP (its vnet header) fits what the guest
-    // negotiated; clears the hints it did not.
-    bool acceptable(uint8_t* hdr) const;
     void arm_timer(uint64_t at_ns);
     void complain(const char* what, const std::string& detail);
 

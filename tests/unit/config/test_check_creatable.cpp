@@ -198,5 +198,8 @@ TEST_CASE("check_creatable: vifs hv cannot make are refused, naming the vif", "[
     says(refusal("vif = [ 'rate=200Gb/s' ]\n"), "over 100Gb/s");
     says(refusal("vif = [ 'mtu=60' ]\n"), "mtu 60 is outside 68..65535");
     says(refusal("vif = [ '', '', '', '', '', '', '', '', '' ]\n"), "9 vifs: at most 8");
+    std::string ips;
+    for (int i = 1; i <= 17; ++i) ips += (i == 1 ? "" : " ") + std::string("10.0.0.") + std::to_string(i);
+    says(refusal("vif = [ 'ip=" + ips + "' ]\n"), "17 ip= addresses: at most 16");
     CHECK(refusal("vif = [ 'script=vif-nat' ]\n").code == Errc::not_supported);
 }

@@ -194,3 +194,29 @@ TEST_CASE("virtio-net rx: with event_idx, a device waiting for more buffers gets
     // avail_event: at its next chain, index 2 -> 3.
     CHECK(drv.avail_event() == 2);
 }
+
+TEST_CASE("virtio-net rx: a frame from the host passes only with offloads the driver took", "[virtio][net]") {
+    const uint64_t csum = cv::kNetFGuestCsum, tso4 = cv::kNetFGuestTso4, tso6 = cv::kNetFGuestTso6, ecn = cv::kNetFGuestEcn;
+    cv::NetHeader plain;
+    CHECK(cv::accept_net_rx_header(plain, 0));
+    cv::NetHeader valid;
+    valid.flags = cv::kNetHdrFDataValid;
+    CHECK(cv::accept_net_rx_header(valid, 0));
+    CHECK(valid.flags == 0); // a hint for a driver that did not take checksums: cleared
+    valid.flags = cv::kNetHdrFDataValid;
+    CHECK(cv::accept_net_rx_header(valid, csum));
+    CHECK(valid.flags == cv::kNetHdrFDataValid);
+    cv::NetHeader partial;
+    partial.flags = cv::kNetHdrFNeedsCsum;
+    CHECK_FALSE(cv::accept_net_rx_header(partial, 0));
+    CHECK(cv::accept_net_rx_header(partial, csum));
+    cv::NetHeader gso = partial;
+    gso.gso_type = cv::kNetGsoTcpv4;
+    CHECK_FALSE(cv::accept_net_rx_header(gso, csum));
+    CHECK(cv::accept_net_rx_header(gso, csum | tso4));
+    gso.gso_type = cv::kNetGsoTcpv6 | cv::kNetGsoEcn;
+    CHECK_FALSE(cv::accept_net_rx_header(gso, csum | tso6));
+    CHECK(cv::accept_net_rx_header(gso, csum | tso6 | ecn));
+    gso.gso_type = cv::kNetGsoUdp;
+    CHECK_FALSE(cv::accept_net_rx_header(gso, csum | tso4 | tso6 | ecn));
+}

@@ -42,7 +42,6 @@ struct VifInfo {
     std::string bridge;      // "" when routed
     std::string script;      // vif-bridge or vif-route
     std::string ips;         // ip=, blank-separated ("" for none)
-    bool ips_cut = false;    // `ips` lists only the first addresses: the rest did not fit the control ABI's record (16 always do)
     uint32_t mtu = 0;        // 0: not set (1500)
     uint64_t rate_bytes = 0; // the transmit limit: bytes per rate_interval_us; 0: none
     uint32_t rate_interval_us = 0;

@@ -306,26 +306,6 @@ inline Result<BlockInfo> from_wire(const hv_ctl_block_info_t& w) {
     return b;
 }
 
-// Copies the blank-separated words of `s` that fit whole into a NUL-padded
-// field, in order; false when some did not (a word is never cut).
-template <size_t N>
-inline bool put_words(char (&dst)[N], std::string_view s) {
-    std::memset(dst, 0, sizeof dst);
-    size_t used = 0;
-    while (!s.empty()) {
-        const size_t blank = s.find(' ');
-        const std::string_view word = s.substr(0, blank);
-        s = blank == std::string_view::npos ? std::string_view{} : s.substr(blank + 1);
-        if (word.empty()) continue;
-        const size_t need = (used == 0 ? 0 : 1) + word.size();
-        if (used + need >= sizeof dst) return false; // the NUL needs a byte too
-        if (used != 0) dst[used++] = ' ';
-        std::memcpy(dst + used, word.data(), word.size());
-        used += word.size();
-    }
-    return true;
-}
-
 inline hv_ctl_vif_info_t to_wire(const VifInfo& v) {
     hv_ctl_vif_info_t w{};
     w.devid = v.devid;
@@ -340,10 +320,10 @@ inline hv_ctl_vif_info_t to_wire(const VifInfo& v) {
     (void)put_name(w.tap, v.tap);
     (void)put_name(w.bridge, v.bridge);
     (void)put_name(w.script, v.script);
-    // ip= takes any number of addresses: the ones past the field are left
-    // out whole, and the record says so.
-    const bool all_ips = put_words(w.ips, v.ips) && !v.ips_cut;
-    w.flags = (v.connected ? HV_CTL_VIF_CONNECTED : 0u) | (all_ips ? 0u : HV_CTL_VIF_IPS_CUT);
+    // Create takes at most 16 ip= (config::kMaxVifIps), and 16 of the
+    // longest fit the field.
+    (void)put_name(w.ips, v.ips);
+    w.flags = v.connected ? HV_CTL_VIF_CONNECTED : 0u;
     return w;
 }
 
@@ -352,7 +332,7 @@ inline Result<VifInfo> from_wire(const hv_ctl_vif_info_t& w) {
     auto bridge = get_name(w.bridge);
     auto script = get_name(w.script);
     auto ips = get_name(w.ips);
-    if (!tap || !bridge || !script || !ips || (w.flags & ~(HV_CTL_VIF_CONNECTED | HV_CTL_VIF_IPS_CUT)) != 0 || w._pad0 != 0)
+    if (!tap || !bridge || !script || !ips || (w.flags & ~HV_CTL_VIF_CONNECTED) != 0 || w._pad0 != 0)
         return make_error(Errc::protocol_error, "vif record with an unterminated name, unknown flags or nonzero padding");
     VifInfo v;
     v.devid = w.devid;
@@ -361,7 +341,6 @@ inline Result<VifInfo> from_wire(const hv_ctl_vif_info_t& w) {
     v.bridge = std::move(*bridge);
     v.script = std::move(*script);
     v.ips = std::move(*ips);
-    v.ips_cut = (w.flags & HV_CTL_VIF_IPS_CUT) != 0;
     v.mtu = w.mtu;
     v.rate_bytes = w.rate_bytes;
     v.rate_interval_us = w.rate_interval_us;

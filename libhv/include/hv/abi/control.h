@@ -302,12 +302,9 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_block_info_t, target) == 48, "hv_ctl_block_info
  * network-list). Names are NUL-terminated in their fields: a TAP, bridge
  * or script name is at most 15 bytes (the host's IFNAMSIZ; create checks
  * vifname= and bridge=, and the script is vif-bridge or vif-route). `ips`
- * holds the vif's ip= addresses, blank-separated: all of them when they
- * fit (HV_CTL_VIF_IPS_MAX holds 16 of the longest, 255.255.255.255);
- * ip= takes any number, so past that the record carries the whole
- * addresses that fit and sets HV_CTL_VIF_IPS_CUT rather than cut one. */
+ * holds the vif's ip= addresses, blank-separated: create takes at most
+ * 16, and HV_CTL_VIF_IPS_MAX holds 16 of the longest (255.255.255.255). */
 #define HV_CTL_VIF_CONNECTED (1u << 0) /* the guest's driver has the device running */
-#define HV_CTL_VIF_IPS_CUT (1u << 1)   /* `ips` lists only the first addresses */
 #define HV_CTL_VIF_NAME_MAX 16u
 #define HV_CTL_VIF_IPS_MAX 256u
 typedef struct hv_ctl_vif_info {
