@@ -15,7 +15,7 @@ constexpr uint8_t kResetCpu = 0x04; // 0xcf9: bit 2 starts the reset
 } // namespace
 
 void AcpiPm::update_sci_locked() {
-    const bool level = (status_ & enable_) != 0;
+    const bool level = (status_ & enable_) != 0 || (gpe_status_ & gpe_enable_) != 0;
     if (level == sci_level_) return;
     sci_level_ = level;
     if (sci_) sci_(level);
@@ -60,6 +60,31 @@ void AcpiPm::press_power_button() {
     std::lock_guard lock(mu_);
     status_ |= kPwrBtn;
     update_sci_locked();
+}
+
+void AcpiPm::raise_gpe(uint32_t bit) {
+    if (bit >= 16) return;
+    std::lock_guard lock(mu_);
+    gpe_status_ = static_cast<uint16_t>(gpe_status_ | (1u << bit));
+    update_sci_locked();
+}
+
+uint8_t AcpiPm::Gpe0Block::read(uint16_t offset) {
+    std::lock_guard lock(pm_.mu_);
+    const uint16_t reg = offset < 2 ? pm_.gpe_status_ : pm_.gpe_enable_;
+    return static_cast<uint8_t>(reg >> (8 * (offset % 2)));
+}
+
+void AcpiPm::Gpe0Block::write(uint16_t offset, uint8_t value) {
+    std::lock_guard lock(pm_.mu_);
+    const uint16_t bits = static_cast<uint16_t>(uint16_t{value} << (8 * (offset % 2)));
+    if (offset < 2) {
+        pm_.gpe_status_ = static_cast<uint16_t>(pm_.gpe_status_ & ~bits); // write 1 to clear
+    } else {
+        const uint16_t keep = offset % 2 == 0 ? 0xff00 : 0x00ff;
+        pm_.gpe_enable_ = static_cast<uint16_t>((pm_.gpe_enable_ & keep) | bits);
+    }
+    pm_.update_sci_locked();
 }
 
 void AcpiPm::ResetRegister::write(uint16_t, uint8_t value) {

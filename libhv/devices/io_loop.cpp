@@ -16,9 +16,11 @@ namespace {
 
 Error sys_error(const char* what) { return make_error(Errc::io_error, fmt::format("I/O loop: {}: {}", what, std::strerror(errno))); }
 
+constexpr uint64_t kStopCookie = UINT64_MAX;
+
 } // namespace
 
-IoLoop::IoLoop() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+IoLoop::IoLoop() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), slots_(kMaxWatches) {}
 
 IoLoop::~IoLoop() {
     stop();
@@ -26,36 +28,73 @@ IoLoop::~IoLoop() {
     if (epoll_ >= 0) ::close(epoll_);
 }
 
+IoLoop::Slot* IoLoop::find_locked(int fd) {
+    for (Slot& s : slots_)
+        if (s.fd == fd && fd >= 0) return &s;
+    return nullptr;
+}
+
 Result<void> IoLoop::watch(int fd, std::function<void()> ready) {
-    if (running()) return make_error(Errc::busy, "I/O loop: fds are watched before it starts");
     if (epoll_ < 0 || wake_ < 0) return sys_error("epoll_create1/eventfd");
-    if (handlers_.size() >= kMaxWatches) return make_error(Errc::invalid_argument, "I/O loop: too many fds to watch");
+    if (fd < 0) return make_error(Errc::invalid_argument, "I/O loop: watch() of no fd");
+    std::lock_guard lock(mu_);
+    if (find_locked(fd) != nullptr) return make_error(Errc::exists, "I/O loop: the fd is watched already");
+    // Not the slot whose handler is running: if that handler unwatched its
+    // own fd, its std::function is still in use until it returns.
+    Slot* free = nullptr;
+    for (size_t i = 0; i < slots_.size() && free == nullptr; ++i)
+        if (slots_[i].fd < 0 && i != running_) free = &slots_[i];
+    if (free == nullptr) return make_error(Errc::invalid_argument, "I/O loop: too many fds to watch");
+    const size_t index = static_cast<size_t>(free - slots_.data());
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = handlers_.size();
+    ev.data.u64 = cookie(index, free->generation);
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) return sys_error("epoll_ctl");
-    handlers_.push_back(std::move(ready));
-    fds_.push_back(fd);
+    free->fd = fd;
+    free->ready = std::move(ready);
     return {};
 }
 
-Result<void> IoLoop::enable(int fd, bool on) {
-    for (size_t i = 0; i < fds_.size(); ++i) {
-        if (fds_[i] != fd) continue;
-        epoll_event ev{};
-        ev.events = on ? static_cast<uint32_t>(EPOLLIN) : 0u;
-        ev.data.u64 = i;
-        if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev) != 0) return sys_error("epoll_ctl");
-        return {};
+void IoLoop::unwatch(int fd) {
+    std::unique_lock lock(mu_);
+    Slot* s = find_locked(fd);
+    if (s == nullptr) return;
+    const size_t index = static_cast<size_t>(s - slots_.data());
+    (void)::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr); // fails only for an fd closed already: then it is gone anyway
+    s->fd = -1;
+    ++s->generation; // events fetched before this are stale
+    if (on_loop_thread()) {
+        // From a handler: if it is this fd's own, its std::function must
+        // outlive the call; main() frees it when the handler returns.
+        if (running_ != index) s->ready = nullptr;
+        return;
     }
-    return make_error(Errc::not_found, "I/O loop: enable() of an fd it does not watch");
+    idle_.wait(lock, [&] { return running_ != index; });
+    s->ready = nullptr;
+}
+
+Result<void> IoLoop::enable(int fd, bool on) {
+    std::lock_guard lock(mu_);
+    Slot* s = find_locked(fd);
+    if (s == nullptr) return make_error(Errc::not_found, "I/O loop: enable() of an fd it does not watch");
+    epoll_event ev{};
+    ev.events = on ? static_cast<uint32_t>(EPOLLIN) : 0u;
+    ev.data.u64 = cookie(static_cast<size_t>(s - slots_.data()), s->generation);
+    if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev) != 0) return sys_error("epoll_ctl");
+    return {};
 }
 
 Result<void> IoLoop::start() {
-    if (running() || handlers_.empty()) return {};
+    if (running()) return {};
+    {
+        std::lock_guard lock(mu_);
+        bool any = false;
+        for (const Slot& s : slots_) any = any || s.fd >= 0;
+        if (!any) return {};
+    }
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = UINT64_MAX; // the stop signal
+    ev.data.u64 = kStopCookie;
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev) != 0 && errno != EEXIST) return sys_error("epoll_ctl");
     try {
         thread_ = std::thread([this] { main(); });
@@ -86,9 +125,21 @@ void IoLoop::main() {
             return; // EBADF/EINVAL: cannot happen with our own epoll fd
         }
         for (int i = 0; i < n; ++i) {
-            const uint64_t which = events[i].data.u64;
-            if (which == UINT64_MAX) return;
-            handlers_[which]();
+            const uint64_t c = events[i].data.u64;
+            if (c == kStopCookie) return;
+            const size_t index = static_cast<size_t>(c & 0xffffffffu);
+            {
+                std::lock_guard lock(mu_);
+                if (index >= slots_.size() || slots_[index].fd < 0 || slots_[index].generation != (c >> 32)) continue;
+                running_ = index;
+            }
+            // Without the lock: a handler may enable() its own fd, or
+            // watch and unwatch others.
+            slots_[index].ready();
+            std::lock_guard lock(mu_);
+            running_ = SIZE_MAX;
+            if (slots_[index].fd < 0) slots_[index].ready = nullptr; // unwatched by its own handler
+            idle_.notify_all();
         }
     }
 }

@@ -4,12 +4,15 @@
 // kernel, and the vCPU goes on running the guest while the disk works.
 // One loop per domain (one per domain process under hvd), one thread.
 //
-// Every fd is watched before start() and stays until the loop has
-// stopped, so the table needs no lock and no handler runs on a closed fd.
+// fds come and go while the loop runs (device hotplug): unwatch() returns
+// only once the fd's handler is not running and cannot run again, so the
+// caller may then close the fd and free what the handler touches.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -30,9 +33,13 @@ public:
     IoLoop& operator=(const IoLoop&) = delete;
 
     // Calls `ready` on the loop's thread each time `fd` becomes readable
-    // (level-triggered: `ready` must consume what made it so). Before
-    // start() only.
+    // (level-triggered: `ready` must consume what made it so). Any thread,
+    // before or after start(); an fd is watched once.
     Result<void> watch(int fd, std::function<void()> ready);
+    // Stops watching `fd`. On return its handler is not running (unless
+    // this is that handler itself, on the loop's thread) and will not be
+    // called again. Any thread; an fd not watched is ignored.
+    void unwatch(int fd);
     // Stops or resumes watching `fd` (one watch() gave), from any thread:
     // for a device that cannot take what its fd has until the guest acts
     // (a full receive queue), so a level-triggered fd does not spin.
@@ -47,12 +54,23 @@ public:
     bool on_loop_thread() const { return running() && std::this_thread::get_id() == thread_.get_id(); }
 
 private:
+    // One watch. epoll's cookie for it is its index and generation, so an
+    // event already fetched for an fd unwatched since is recognised as stale.
+    struct Slot {
+        int fd = -1; // -1: free
+        uint32_t generation = 0;
+        std::function<void()> ready;
+    };
+    static uint64_t cookie(size_t index, uint32_t generation) { return (uint64_t{generation} << 32) | index; }
+    Slot* find_locked(int fd);
     void main();
 
     int epoll_ = -1;
     int wake_ = -1; // an eventfd: stop() writes it
-    std::vector<std::function<void()>> handlers_;
-    std::vector<int> fds_; // handlers_[i] watches fds_[i]
+    std::mutex mu_; // slots_, running_
+    std::condition_variable idle_; // the handler of slot running_ returned
+    std::vector<Slot> slots_;      // kMaxWatches, never reallocated: a running handler stays put
+    size_t running_ = SIZE_MAX;    // the slot whose handler the loop is in
     std::thread thread_;
 };
 

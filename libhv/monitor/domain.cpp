@@ -156,6 +156,11 @@ Result<void> Domain::build_pc_machine() {
     pvpanic_ = std::make_unique<dev::PvPanic>([this] { device_stop(core::ShutdownReason::crash); });
     if (auto r = io_bus_.attach(dev::CmosRtc::kBase, dev::CmosRtc::kPorts, &rtc_); !r) return r.error();
     if (auto r = io_bus_.attach(core::acpi::kPm1EvtPort, core::acpi::kPmPorts, acpi_pm_.get()); !r) return r.error();
+    gpe0_ = std::make_unique<dev::AcpiPm::Gpe0Block>(*acpi_pm_);
+    if (auto r = io_bus_.attach(core::acpi::kGpe0Port, core::acpi::kGpe0Ports, gpe0_.get()); !r) return r.error();
+    hotplug_ = std::make_unique<dev::PciHotplug>([this] { acpi_pm_->raise_gpe(core::acpi::kGpePciHotplug); },
+                                                 [this](uint32_t slots) { guest_ejected(slots); });
+    if (auto r = io_bus_.attach(core::acpi::kPciHotplugPort, dev::PciHotplug::kPorts, hotplug_.get()); !r) return r.error();
     // The reset register at 0xcf9 sits inside the PCI configuration ports:
     // the host bridge hands its byte accesses on.
     static_assert(core::acpi::kResetPort == dev::PciHost::kPortBase + 1);
@@ -178,109 +183,6 @@ Result<void> Domain::build_pc_machine() {
     static_assert(dev::PvPanic::kPort == core::acpi::kPvPanicPort);
     if (auto r = io_bus_.attach(dev::PvPanic::kPort, 1, pvpanic_.get()); !r) return r.error();
     return add_pci_devices();
-}
-
-// The virtio devices, each a PCI function with its BAR placed by hv in the
-// PCI window as firmware would: the disks in config order (slots 1..: the
-// guest names them vda, vdb, ... in that order), then the console.
-Result<void> Domain::add_pci_devices() {
-    uint64_t bar = core::kPciMmioBase;
-    const auto add = [&](std::unique_ptr<core::virtio::VirtioDevice> device, std::string name) -> Result<dev::VirtioPci*> {
-        if (bar + core::virtio::kBarSize > core::kPciMmioBase + core::kPciMmioSize)
-            return make_error(Errc::invalid_argument, "too many devices for the PCI window");
-        auto fn = dev::VirtioPci::create(std::move(device), *vm_, bar, std::move(name), log_);
-        if (!fn) return fn.error();
-        if (auto slot = pci_host_->add(fn->get()); !slot) return slot.error();
-        if (auto r = (*fn)->serve_on(io_loop_); !r) return r.error();
-        bar += core::virtio::kBarSize;
-        pci_devices_.push_back(std::move(*fn));
-        return pci_devices_.back().get();
-    };
-    for (DiskDevice& disk : spec_.disks) {
-        auto blk = std::make_unique<dev::VirtioBlk>(std::move(disk.backend), vm_->ram(), disk.vdev, log_, devices_stop_);
-        if (blk->timer_fd() < 0) return make_error(Errc::io_error, fmt::format("disk {}: timerfd_create failed", disk.vdev));
-        blk->set_limits(disk.limits);
-        const dev::VirtioBlk* model = blk.get();
-        auto fn = add(std::move(blk), fmt::format("domain {} disk {}", spec_.domid, disk.vdev));
-        if (!fn) return fn.error();
-        // The limits' timer (even without limits: they may be set while
-        // the domain runs, and the loop's fds are fixed once it starts).
-        dev::VirtioPci* pci = *fn;
-        if (auto r = io_loop_.watch(model->timer_fd(), [pci] { pci->poll(); }); !r) return r.error();
-        disks_.push_back(Disk{*fn, model, disk.vdev, disk.guest_name, disk.devid});
-    }
-    spec_.disks.clear(); // the devices own the backends now
-    for (VifDevice& vif : spec_.vifs) {
-        const std::string name = fmt::format("domain {} vif {}", spec_.domid, vif.tap->name());
-        const int tap_fd = vif.tap->fd();
-        auto net = dev::VirtioNet::create(std::move(vif.tap), vm_->ram(), vif.options, name, log_, devices_stop_);
-        if (!net) return net.error();
-        dev::VirtioNet* model = net->get();
-        auto fn = add(std::move(*net), name);
-        if (!fn) return fn.error();
-        // Frames from the host and the rate limit's timer wake the device;
-        // the TAP is watched only while the guest can take its frames (the
-        // device says when), so a full receive queue does not spin the loop.
-        dev::VirtioPci* pci = *fn;
-        for (int fd : {tap_fd, model->timer_fd()})
-            if (auto r = io_loop_.watch(fd, [pci] { pci->poll(); }); !r) return r.error();
-        if (auto r = io_loop_.enable(tap_fd, false); !r) return r.error();
-        model->on_rx_watch([this, tap_fd](bool on) { (void)io_loop_.enable(tap_fd, on); });
-        vifs_.push_back(Vif{pci, model, vif.devid, vif.bridge, vif.script, vif.ips});
-    }
-    spec_.vifs.clear();
-    auto con = add(std::make_unique<dev::VirtioConsole>(pv_console_, vm_->ram()), fmt::format("domain {} console", spec_.domid));
-    if (!con) return con.error();
-    pv_console_device_ = *con;
-    return {};
-}
-
-std::vector<sdk::BlockInfo> Domain::block_list() const {
-    std::vector<sdk::BlockInfo> out;
-    for (const Disk& d : disks_) {
-        sdk::BlockInfo b;
-        b.devid = d.devid;
-        b.vdev = d.vdev;
-        b.guest = d.guest_name;
-        b.target = d.blk->backend().path();
-        b.bytes = d.blk->backend().size();
-        b.read_only = d.blk->backend().read_only();
-        b.connected = d.device->driver_ok();
-        out.push_back(std::move(b));
-    }
-    return out;
-}
-
-std::vector<sdk::VifInfo> Domain::network_list() const {
-    std::vector<sdk::VifInfo> out;
-    for (const Vif& v : vifs_) {
-        sdk::VifInfo i;
-        i.devid = v.devid;
-        i.tap = v.net->tap().name();
-        i.bridge = v.bridge;
-        i.script = v.script;
-        for (const auto& ip : v.ips) i.ips += (i.ips.empty() ? "" : " ") + config::ipv4_to_string(ip);
-        const dev::VirtioNet::Options o = v.device->locked([&](core::virtio::VirtioDevice&) { return v.net->options(); });
-        i.mac = o.mac;
-        i.mtu = o.mtu;
-        i.rate_bytes = o.rate_bytes;
-        i.rate_interval_us = o.rate_interval_us;
-        i.connected = v.device->driver_ok();
-        const auto& st = v.net->stats();
-        i.rx_frames = st.rx_frames, i.rx_bytes = st.rx_bytes, i.rx_dropped = st.rx_dropped;
-        i.tx_frames = st.tx_frames, i.tx_bytes = st.tx_bytes, i.tx_dropped = st.tx_dropped;
-        out.push_back(std::move(i));
-    }
-    return out;
-}
-
-Result<void> Domain::set_vif_rate(uint32_t devid, uint64_t bytes, uint32_t interval_us) {
-    for (const Vif& v : vifs_) {
-        if (v.devid != devid) continue;
-        v.device->locked([&](core::virtio::VirtioDevice&) { v.net->set_rate(bytes, interval_us); });
-        return {};
-    }
-    return make_error(Errc::not_found, fmt::format("domain {}: no vif with devid {}", spec_.domid, devid));
 }
 
 dev::Console& Domain::console(ConsoleKind kind) {
@@ -389,6 +291,11 @@ void Domain::halt() {
         policy_.stop(core::ShutdownReason::poweroff, false); // dying, unless the guest stopped it first
     }
     devices_stop_.store(true, std::memory_order_relaxed); // the I/O loop inside a device's work comes out
+    {
+        std::lock_guard lock(dev_mu_); // a detach waiting for the guest gives up
+        halting_ = true;
+    }
+    unplugged_cv_.notify_all();
     for (Vcpu& v : vcpus_)
         if (v.thread.joinable()) v.thread.join();
     io_loop_.stop();

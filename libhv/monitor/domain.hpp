@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -36,6 +37,7 @@
 #include "devices/io_bus.hpp"
 #include "devices/io_loop.hpp"
 #include "devices/pci/pci_host.hpp"
+#include "devices/pci/pci_hotplug.hpp"
 #include "devices/net/tap_device.hpp"
 #include "devices/virtio/virtio_blk.hpp"
 #include "devices/virtio/virtio_net.hpp"
@@ -158,6 +160,25 @@ public:
     std::vector<sdk::VifInfo> network_list() const;
     // A vif's transmit limit, changed while it runs (0 bytes: none).
     Result<void> set_vif_rate(uint32_t devid, uint64_t bytes, uint32_t interval_us);
+    // A disk's rate= and iops= limits, changed while it runs.
+    Result<void> set_disk_limits(uint32_t devid, const dev::VirtioBlk::Limits& limits);
+
+    // Hotplug (xl block-attach, network-attach) on a PC guest: the device
+    // takes the lowest free PCI slot and the guest is told (ACPI PCI
+    // hotplug: a GPE, then its acpiphp scans the slot). Returns once the
+    // device is on the bus; the guest's driver binds it in its own time
+    // (block-list and network-list show when).
+    Result<void> attach_disk(DiskDevice disk);
+    Result<void> attach_vif(VifDevice vif);
+    // xl block-detach / network-detach: `name` is a disk's vdev or devid,
+    // a vif's devid or mac. The guest is asked to let go (an ACPI eject
+    // request) and the device goes when it has (its _EJ0), within
+    // `timeout`; else Errc::timed_out and the request stays open. `force`
+    // removes it at once, whatever the guest is doing with it (a surprise
+    // removal; the guest is then told to check the slot). Returns the
+    // device's devid.
+    enum class DeviceKind : uint8_t { disk, vif };
+    Result<uint32_t> detach(DeviceKind kind, std::string_view name, bool force, std::chrono::milliseconds timeout);
 
 private:
     struct Vcpu {
@@ -189,6 +210,19 @@ private:
     // The PC machine's devices, firmware tables and boot vCPUs.
     Result<void> build_pc_machine();
     Result<void> add_pci_devices();
+    // One virtio device into the lowest free slot, its kicks and `fds`
+    // (a TAP, a timer: each calls the transport's poll()) served on
+    // io_loop_; `removable`: the guest may eject it; `announce`: the guest
+    // is told now (hotplug) rather than finding it at boot.
+    Result<dev::VirtioPci*> plug(std::unique_ptr<core::virtio::VirtioDevice> device, std::string name, std::vector<int> fds,
+                                 bool removable, bool announce, uint32_t& slot);
+    Result<void> add_disk(DiskDevice disk, bool announce);
+    Result<void> add_vif(VifDevice vif, bool announce);
+    // Takes the device in `slot` (a disk or vif) off the bus and frees it;
+    // `tell_guest`: it went without the guest's consent.
+    void unplug(uint32_t slot, bool tell_guest);
+    // The guest let go of the devices in `slots` (a bit each), on a vCPU thread.
+    void guest_ejected(uint32_t slots);
     // A device asked for a stop during this exit (ACPI poweroff or reset,
     // a pvpanic report); the exit's handler carries it out.
     void device_request(dev::AcpiPm::Request r);
@@ -231,28 +265,49 @@ private:
     std::unique_ptr<dev::AcpiPm> acpi_pm_;
     std::unique_ptr<dev::AcpiPm::ResetRegister> reset_reg_;
     std::unique_ptr<dev::PvPanic> pvpanic_;
+    std::unique_ptr<dev::AcpiPm::Gpe0Block> gpe0_;
     std::unique_ptr<dev::PciHost> pci_host_;
-    std::vector<std::unique_ptr<dev::VirtioPci>> pci_devices_; // slots 1..
+    std::unique_ptr<dev::PciHotplug> hotplug_;
     std::atomic<bool> devices_stop_{false}; // halt(): device work a kick started ends early
     kvm::UniqueFd port_drain_timer_;        // a timerfd on io_loop_ while ports are queued (outlives the loop)
     dev::IoLoop io_loop_;                   // serves the virtio devices' queues (stopped by halt())
     std::mutex halt_mu_;                    // halt() joins threads: one caller at a time
-    dev::VirtioPci* pv_console_device_ = nullptr;              // among them
+    dev::VirtioPci* pv_console_device_ = nullptr;              // among functions_ (never unplugged)
+
+    // The PCI functions, and what the control plane knows of the disks
+    // and vifs among them, under dev_mu_ (hotplug changes them while the
+    // guest runs). A vCPU reaches a function through pci_host_, the I/O
+    // loop through its watches; unplug() cuts both before freeing it.
+    struct Function {
+        std::unique_ptr<dev::VirtioPci> pci;
+        uint32_t slot = 0;
+        uint64_t serial = 0;  // never reused: a detach waits for this one to go
+        std::vector<int> fds; // watched on io_loop_ besides its kicks
+    };
     struct Disk {
-        dev::VirtioPci* device; // among pci_devices_
-        const dev::VirtioBlk* blk;
+        dev::VirtioPci* device; // among functions_
+        dev::VirtioBlk* blk;
         std::string vdev, guest_name;
         uint32_t devid;
+        uint32_t slot;
     };
-    std::vector<Disk> disks_;
     struct Vif {
-        dev::VirtioPci* device; // among pci_devices_
+        dev::VirtioPci* device; // among functions_
         dev::VirtioNet* net;
         uint32_t devid;
         std::string bridge, script;
         std::vector<config::Ipv4Address> ips;
+        uint32_t slot;
     };
+    const Function* function_locked(uint32_t slot) const;
+    mutable std::mutex dev_mu_;
+    std::condition_variable unplugged_cv_; // a function went (or the domain is halting)
+    std::vector<Function> functions_;
+    std::vector<Disk> disks_;
     std::vector<Vif> vifs_;
+    uint64_t next_serial_ = 1;
+    bool halting_ = false;
+    std::mutex attach_mu_; // one attach at a time: a slot is chosen, then filled
 
     mutable std::mutex mu_;
     std::condition_variable left_cv_; // a vCPU left the guest (pause() waits for quiescence)

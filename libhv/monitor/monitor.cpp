@@ -125,35 +125,6 @@ Result<uint32_t> Monitor::create(const config::DomainConfig& cfg, bool paused) {
     return create_locked(cfg, cfg.uuid.value_or(random_uuid()), paused);
 }
 
-// Each vif= spec made real (config/guest_vifs.hpp says how it is named
-// and placed): a TAP on its bridge, or routed with vif-route.
-Result<std::vector<VifDevice>> Monitor::make_vifs(const config::DomainConfig& cfg, const config::Uuid& uuid, uint32_t domid) {
-    std::vector<VifDevice> vifs;
-    for (size_t i = 0; i < cfg.vifs.size(); ++i) {
-        const config::VifSpec& v = cfg.vifs[i];
-        VifDevice vif;
-        vif.devid = config::vif_devid(v, i);
-        vif.bridge = config::vif_bridge(v);
-        const bool routed = config::vif_script(v) == config::VifScript::route;
-        vif.script = routed ? "vif-route" : "vif-bridge";
-        vif.ips = v.ips;
-        const auto fail = [&](const Error& e) {
-            return make_error(e.code, fmt::format("domain '{}': vif {} (devid {}): {}", cfg.name, i + 1, vif.devid, e.message));
-        };
-        auto tap = dev::TapDevice::create({config::vif_tap_name(v, domid, vif.devid), vif.bridge, v.mtu});
-        if (!tap) return fail(tap.error());
-        if (routed)
-            if (auto r = (*tap)->route(config::vif_gatewaydev(v), v.ips); !r) return fail(r.error());
-        vif.tap = std::move(*tap);
-        vif.options.mac = config::vif_mac(v, uuid, vif.devid);
-        vif.options.mtu = v.mtu.value_or(0);
-        vif.options.rate_bytes = v.rate_bytes_per_interval;
-        vif.options.rate_interval_us = v.rate_interval_usecs;
-        vifs.push_back(std::move(vif));
-    }
-    return vifs;
-}
-
 Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused) {
     if (closing_) return make_error(Errc::busy, "monitor is shutting down");
     // Opened now (a missing file fails the create); read at load, straight
@@ -170,13 +141,9 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     // nothing is left open: the backends close with `disks`).
     std::vector<DiskDevice> disks;
     for (size_t i = 0; i < cfg.disks.size(); ++i) {
-        const config::DiskSpec& d = cfg.disks[i];
-        auto file = dev::open_disk(d.target, d.format, d.read_only);
-        if (!file)
-            return make_error(file.error().code, fmt::format("domain '{}': disk {} ({}): {}", cfg.name, i + 1, d.vdev, file.error().message));
-        const auto vdev = config::parse_vdev(d.vdev); // checked by check_creatable
-        const dev::VirtioBlk::Limits limits{d.rate_bytes_per_interval, d.rate_interval_usecs, d.iops_per_interval, d.iops_interval_usecs};
-        disks.push_back(DiskDevice{std::move(*file), d.vdev, vdev ? config::xen_devid(*vdev) : 0, config::guest_disk_name(i), limits});
+        auto disk = make_disk(cfg, i);
+        if (!disk) return disk.error();
+        disks.push_back(std::move(*disk));
     }
     const config::RootMapping root = config::map_root(cfg.cmdline, cfg.disks);
     if (!root.notice.empty()) log_->warn("domain '{}': notice: {}", cfg.name, root.notice);
@@ -415,24 +382,6 @@ Result<int> Monitor::console_subscribe(uint32_t domid, Domain::ConsoleKind kind,
 
 void Monitor::console_unsubscribe(uint32_t domid, Domain::ConsoleKind kind, int id) {
     if (auto d = domain_of(domid)) (*d)->console(kind).unsubscribe(id);
-}
-
-Result<std::vector<sdk::BlockInfo>> Monitor::block_list(uint32_t domid) const {
-    auto d = domain_of(domid);
-    if (!d) return d.error();
-    return (*d)->block_list();
-}
-
-Result<std::vector<sdk::VifInfo>> Monitor::network_list(uint32_t domid) const {
-    auto d = domain_of(domid);
-    if (!d) return d.error();
-    return (*d)->network_list();
-}
-
-Result<void> Monitor::set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us) {
-    auto d = domain_of(domid);
-    if (!d) return d.error();
-    return (*d)->set_vif_rate(devid, bytes, interval_us);
 }
 
 Result<std::string> Monitor::console_history(uint32_t domid, Domain::ConsoleKind kind) const {

@@ -126,6 +126,22 @@ public:
     // A vif's transmit limit (xl.cfg rate=), changed while it runs:
     // `bytes` per `interval_us`, 0 bytes for none.
     Result<void> set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us);
+    // A disk's rate= / iops= limits, changed while it runs (0 lifts one).
+    // Like set_vif_rate(), until the domain restarts (its config's are then used).
+    Result<void> set_disk_limits(uint32_t domid, uint32_t devid, const sdk::DiskLimits& limits);
+    // xl block-attach / network-attach: `spec` is one xl disk= or vif= spec
+    // (the text a config's list holds; "" for a vif with every default),
+    // checked by create's rules against the domain's config with it
+    // added. Returns the new device's devid. The device stays for the
+    // domain's life, its restarts included (libxl's semantics: the
+    // domain's config is updated; hvd's stored one only when asked).
+    Result<uint32_t> attach_device(uint32_t domid, sdk::DeviceKind kind, std::string_view spec);
+    // xl block-detach / network-detach: `device` names it (a disk's vdev,
+    // "xvdb", or devid; a vif's devid or mac). Waits up to `timeout` for
+    // the guest to let go (Errc::timed_out, the request left open);
+    // `force` removes it at once (Domain::detach()).
+    Result<void> detach_device(uint32_t domid, sdk::DeviceKind kind, std::string_view device, bool force,
+                               std::chrono::milliseconds timeout);
     // `kind`: which of the domain's consoles (Domain::console()).
     Result<int> console_subscribe(uint32_t domid, Domain::ConsoleKind kind, dev::Console::Listener fn, bool replay = false);
     void console_unsubscribe(uint32_t domid, Domain::ConsoleKind kind, int id);
@@ -163,6 +179,10 @@ private:
     Monitor() = default;
     Result<uint32_t> create_locked(const config::DomainConfig& cfg, const config::Uuid& uuid, bool paused);
     Result<std::vector<VifDevice>> make_vifs(const config::DomainConfig& cfg, const config::Uuid& uuid, uint32_t domid);
+    // cfg.vifs[index] made real: its TAP on its bridge, or routed.
+    Result<VifDevice> make_vif(const config::DomainConfig& cfg, size_t index, const config::Uuid& uuid, uint32_t domid);
+    // cfg.disks[index] opened (guest_name: as create names it).
+    Result<DiskDevice> make_disk(const config::DomainConfig& cfg, size_t index);
     Result<std::shared_ptr<Domain>> domain_of(uint32_t domid) const;
     Result<void> set_paused(uint32_t domid, bool paused);
     DomainInfo info_locked(uint32_t domid, const Entry& e) const;

@@ -106,8 +106,10 @@ uint32_t write_fadt(Writer& w, uint32_t off, uint64_t dsdt_gpa, uint64_t facs_gp
     // SMI_CMD (48) stays 0: no SMM, always in ACPI mode.
     w.u32(off + 56, kPm1EvtPort);
     w.u32(off + 64, kPm1CntPort);
+    w.u32(off + 80, kGpe0Port);
     w.u8(off + 88, 4); // PM1_EVT_LEN
     w.u8(off + 89, 2); // PM1_CNT_LEN
+    w.u8(off + 92, kGpe0Ports); // GPE0_BLK_LEN: status half, enable half
     w.u16(off + 96, 101);  // P_LVL2_LAT > 100: no C2
     w.u16(off + 98, 1001); // P_LVL3_LAT > 1000: no C3
     w.u8(off + 108, 0x32); // CENTURY: CMOS register 0x32
@@ -123,6 +125,7 @@ uint32_t write_fadt(Writer& w, uint32_t off, uint64_t dsdt_gpa, uint64_t facs_gp
     w.u64(off + 140, dsdt_gpa); // X_DSDT
     w.gas_io(off + 148, kPm1EvtPort, 32, 2);
     w.gas_io(off + 172, kPm1CntPort, 16, 2);
+    w.gas_io(off + 220, kGpe0Port, 8 * kGpe0Ports, 1); // X_GPE0_BLK
     w.bytes(off + 268, "HVHVHVHV", 8); // hypervisor vendor identity
     w.seal(off, kFadtLen, off + 9);
     return kFadtLen;

@@ -8,7 +8,8 @@
 //                -> MCFG (the PCI ECAM)
 //
 // The FADT describes the fixed-hardware power button and sleep control in
-// hv's ACPI PM block (ports kPm1EvtPort.., devices/acpi_pm.hpp), the reset
+// hv's ACPI PM block (ports kPm1EvtPort.., devices/acpi_pm.hpp), the GPE0
+// block whose event 1 is PCI hotplug (kGpe0Port), the reset
 // register (port 0xcf9) and the CMOS century byte. No SMI port: the
 // machine is always in ACPI mode. Freestanding: the ring-0 image builds the
 // same tables.
@@ -25,6 +26,12 @@ namespace hv::core::acpi {
 constexpr uint16_t kPm1EvtPort = 0x600; // PM1a status (2 bytes) + enable (2 bytes)
 constexpr uint16_t kPm1CntPort = 0x604; // PM1a control (2 bytes)
 constexpr uint16_t kPmPorts = 6;
+// The GPE0 block: status (2 bytes) then enable (2 bytes); one event so far.
+constexpr uint16_t kGpe0Port = HV_GPE0_PORT;
+constexpr uint16_t kGpe0Ports = 4;
+constexpr uint32_t kGpePciHotplug = HV_GPE_PCI_HOTPLUG; // the DSDT's \_GPE._E01
+// The PCI hotplug controller the DSDT drives (core/pci/hotplug_slots.hpp).
+constexpr uint16_t kPciHotplugPort = HV_PCI_HOTPLUG_PORT;
 constexpr uint16_t kResetPort = 0xcf9;
 constexpr uint8_t kResetValue = 0x06;
 constexpr uint8_t kSciIrq = 9;

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "core/le_bytes.hpp"
 #include "core/memory_map.hpp"
 
@@ -24,26 +26,49 @@ void store(uint8_t* d, uint32_t v, uint8_t size) { core::store_le(d, v, size); }
 
 PciHost::PciHost(IoDevice* reset) : reset_(reset), bridge_(kBridge) {}
 
+Result<uint32_t> PciHost::free_slot() {
+    std::lock_guard lock(mu_);
+    for (uint32_t slot = 1; slot < kSlots; ++slot)
+        if (devices_[slot] == nullptr) return slot;
+    return make_error(Errc::invalid_argument, "PCI bus 0 is full (31 devices at most)");
+}
+
 Result<uint32_t> PciHost::add(PciDevice* device) {
-    if (devices_.size() + 1 >= kSlots) return make_error(Errc::invalid_argument, "PCI bus 0 is full (31 devices at most)");
-    devices_.push_back(device);
-    return static_cast<uint32_t>(devices_.size());
+    auto slot = free_slot();
+    if (!slot) return slot.error();
+    if (auto r = add_at(*slot, device); !r) return r.error();
+    return *slot;
+}
+
+Result<void> PciHost::add_at(uint32_t slot, PciDevice* device) {
+    std::lock_guard lock(mu_);
+    std::unique_lock devices(devices_mu_);
+    if (slot == 0 || slot >= kSlots || device == nullptr) return make_error(Errc::invalid_argument, fmt::format("PCI slot {}: no such slot", slot));
+    if (devices_[slot] != nullptr) return make_error(Errc::busy, fmt::format("PCI slot {} is taken", slot));
+    devices_[slot] = device;
+    return {};
+}
+
+void PciHost::remove(uint32_t slot) {
+    std::lock_guard lock(mu_);
+    std::unique_lock devices(devices_mu_);
+    if (slot < kSlots) devices_[slot] = nullptr;
 }
 
 uint32_t PciHost::config_read(uint32_t bus, uint32_t dev, uint32_t fn, uint32_t offset, uint8_t size) {
     const uint32_t none = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
     if (bus != 0 || fn != 0 || dev >= kSlots) return none;
     if (dev == 0) return bridge_.read(offset, size); // under mu_
-    if (dev > devices_.size()) return none;
-    return devices_[dev - 1]->config_read(offset, size);
+    if (devices_[dev] == nullptr) return none;
+    return devices_[dev]->config_read(offset, size);
 }
 
 void PciHost::config_write(uint32_t bus, uint32_t dev, uint32_t fn, uint32_t offset, uint32_t value, uint8_t size) {
     if (bus != 0 || fn != 0 || dev >= kSlots) return;
     if (dev == 0) {
         bridge_.write(offset, value, size);
-    } else if (dev <= devices_.size()) {
-        devices_[dev - 1]->config_write(offset, value, size);
+    } else if (devices_[dev] != nullptr) {
+        devices_[dev]->config_write(offset, value, size);
     }
 }
 
@@ -64,8 +89,9 @@ bool PciHost::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {
         }
         return true;
     }
+    std::shared_lock devices(devices_mu_);
     for (PciDevice* d : devices_)
-        if (d->mmio(gpa, data, size, write)) return true;
+        if (d != nullptr && d->mmio(gpa, data, size, write)) return true;
     return false;
 }
 

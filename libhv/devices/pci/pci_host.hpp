@@ -6,15 +6,17 @@
 //    a byte at 0xcf9 is the PC's reset register, handed on;
 //  - ECAM at kPciEcamBase: bus 0's 32 devices x 8 functions x 4 KiB.
 //
-// Slot 0 is the bridge itself; devices take slots 1.. in the order they
-// are added (the guest enumerates them in that order: config order for
-// disks). Function 0 only. Devices are added before the guest runs and
-// never removed while it runs (hotplug is issue 9's).
+// Slot 0 is the bridge itself; devices take the lowest free slot of 1..31
+// (so at create they are in the order added, which the guest enumerates:
+// config order for disks). Function 0 only. Devices come and go while the
+// guest runs (hotplug, devices/pci/pci_hotplug.hpp): remove() returns once
+// no vCPU is inside the device, and none reaches it after.
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <mutex>
-#include <vector>
+#include <shared_mutex>
 
 #include "core/pci/config_space.hpp"
 #include "devices/io_device.hpp"
@@ -32,8 +34,14 @@ public:
     // `reset` takes byte accesses to port 0xcf9 (may be null: none).
     explicit PciHost(IoDevice* reset);
 
-    // The next free slot for `device` (not owned), or an error when bus 0 is full.
+    // The lowest free slot for `device` (not owned), or an error when bus 0 is full.
     Result<uint32_t> add(PciDevice* device);
+    // The slot add() would take now, or an error when bus 0 is full.
+    Result<uint32_t> free_slot();
+    // `device` (not owned) into `slot` (1..31, free).
+    Result<void> add_at(uint32_t slot, PciDevice* device);
+    // `slot` is empty from now on; waits for accesses to its device to end.
+    void remove(uint32_t slot);
 
     // An MMIO exit: ECAM or a device's BAR. false when nobody decodes it.
     bool mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write);
@@ -50,10 +58,15 @@ private:
     void config_write(uint32_t bus, uint32_t dev, uint32_t fn, uint32_t offset, uint32_t value, uint8_t size);
 
     IoDevice* reset_;
-    std::mutex mu_; // the address latch and the bridge's own config space
+    // Configuration accesses, add and remove hold mu_ (the address latch,
+    // the bridge's own config space); BAR accesses only share devices_mu_,
+    // which add and remove also take alone, so vCPUs reach different
+    // devices' BARs at once.
+    std::mutex mu_;
     uint32_t address_ = 0;
     core::pci::ConfigSpace bridge_;
-    std::vector<PciDevice*> devices_; // slot i + 1
+    std::shared_mutex devices_mu_;
+    std::array<PciDevice*, kSlots> devices_{}; // by slot; [0], the bridge, stays null
 };
 
 } // namespace hv::dev

@@ -10,6 +10,13 @@
 
 namespace hv::dev {
 
+namespace {
+// Where queue `q`'s kicks land in a BAR0 at `base`.
+uint64_t notify_address(uint64_t base, uint32_t q) {
+    return base + core::virtio::kNotifyOffset + q * core::virtio::kNotifyMultiplier;
+}
+} // namespace
+
 Result<std::unique_ptr<VirtioPci>> VirtioPci::create(std::unique_ptr<core::virtio::VirtioDevice> device, platform::Vm& vm,
                                                      uint64_t bar_gpa, std::string name, std::shared_ptr<spdlog::logger> log) {
     std::unique_ptr<VirtioPci> d(new VirtioPci(std::move(device), vm, bar_gpa, std::move(name), std::move(log)));
@@ -24,9 +31,24 @@ VirtioPci::VirtioPci(std::unique_ptr<core::virtio::VirtioDevice> device, platfor
       fn_(*device_, vm.ram(), *this, bar_gpa) {}
 
 // The platform keeps its own reference to each eventfd, so closing ours is
-// safe while notifiers still name them; they go with the Vm.
+// safe while notifiers still name them; they go with the Vm, or before
+// with unserve() (hot unplug: a later device may want the same address).
 VirtioPci::~VirtioPci() {
     for (int fd : kick_fds_) ::close(fd);
+}
+
+void VirtioPci::unserve(IoLoop& loop) {
+    for (int fd : kick_fds_) loop.unwatch(fd);
+    std::lock_guard lock(mu_);
+    drop_notifiers();
+    notifiers_unsupported_ = true; // not placed again, whatever the guest writes now
+}
+
+void VirtioPci::drop_notifiers() {
+    for (uint32_t q = 0; q < kick_fds_.size() && notifier_bar_ != 0; ++q)
+        if (auto r = vm_.set_mmio_notifier(notify_address(notifier_bar_, q), kick_fds_[q], false); !r)
+            log_->warn("{}: queue {}: {}", name_, q, r.error().message);
+    notifier_bar_ = 0;
 }
 
 Result<void> VirtioPci::serve_on(IoLoop& loop) {
@@ -65,12 +87,9 @@ void VirtioPci::place_notifiers() {
     // period, and config writes are the guest's to repeat).
     if (kick_fds_.empty() || notifiers_unsupported_ || bar == tried_bar_) return;
     tried_bar_ = bar;
-    const auto at = [](uint64_t base, uint32_t q) { return base + core::virtio::kNotifyOffset + q * core::virtio::kNotifyMultiplier; };
-    for (uint32_t q = 0; q < kick_fds_.size() && notifier_bar_ != 0; ++q)
-        if (auto r = vm_.set_mmio_notifier(at(notifier_bar_, q), kick_fds_[q], false); !r)
-            log_->warn("{}: queue {}: {}", name_, q, r.error().message);
-    notifier_bar_ = 0;
+    drop_notifiers();
     if (bar == 0) return;
+    const auto at = notify_address;
     for (uint32_t q = 0; q < kick_fds_.size(); ++q) {
         if (auto r = vm_.set_mmio_notifier(at(bar, q), kick_fds_[q], true); !r) {
             // Kicks then exit to mmio(), which signals the loop itself. A

@@ -30,8 +30,12 @@ public:
     core::virtio::VirtioDevice& device() { return *device_; }
     // The device's queues are then served on `loop`'s thread: a kick
     // (caught by the platform without an exit where it can, else by
-    // mmio()) only signals the loop. Before the loop starts; once.
+    // mmio()) only signals the loop. Once; before or while the loop runs.
     Result<void> serve_on(IoLoop& loop);
+    // Before the device is unplugged from a running guest: kicks reach it
+    // no more (the platform's notifiers are gone and `loop`, the one
+    // serve_on() was given, no longer watches its kick fds).
+    void unserve(IoLoop& loop);
     // Host-side work arrived for the device (any thread).
     void poll();
     // The guest's driver has the device running (DRIVER_OK, no reset needed).
@@ -54,6 +58,7 @@ private:
     void msi(uint64_t address, uint32_t data) override;
     // Moves the platform's notifiers to where BAR0 is now (under mu_).
     void place_notifiers();
+    void drop_notifiers(); // under mu_
     void kicked(uint32_t q);
 
     std::mutex mu_;

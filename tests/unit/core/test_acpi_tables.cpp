@@ -191,6 +191,12 @@ TEST_CASE("acpi: the FADT describes hv's fixed hardware", "[core][acpi]") {
     CHECK(int{b[f.off + 89]} == 2); // PM1_CNT_LEN
     check_gas_io(b, f.off + 148, acpi::kPm1EvtPort); // X_PM1a_EVT_BLK
     check_gas_io(b, f.off + 172, acpi::kPm1CntPort); // X_PM1a_CNT_BLK
+    // The GPE0 block (PCI hotplug's event), in the 32-bit and GAS fields.
+    CHECK(rd<uint32_t>(b, f.off + 80) == acpi::kGpe0Port);
+    CHECK(int{b[f.off + 92]} == acpi::kGpe0Ports);
+    CHECK(int{b[f.off + 220]} == 1); // system I/O
+    CHECK(int{b[f.off + 221]} == 8 * acpi::kGpe0Ports);
+    CHECK(rd<uint64_t>(b, f.off + 224) == acpi::kGpe0Port);
     // No PM1b blocks.
     CHECK(rd<uint32_t>(b, f.off + 60) == 0u);
     CHECK(rd<uint32_t>(b, f.off + 68) == 0u);
@@ -317,6 +323,33 @@ TEST_CASE("acpi: the DSDT describes the pvpanic device at its port", "[core][acp
     const uint8_t lo = acpi::kPvPanicPort & 0xff, hi = acpi::kPvPanicPort >> 8;
     CHECK(acpi::kPvPanicPort == 0x505);
     CHECK(has({0x47, 0x01, lo, hi, lo, hi, 0x01, 0x01, 0x79, 0x00}));
+}
+
+TEST_CASE("acpi: the DSDT has the hotplug slots, their eject method and the GPE that notifies them", "[core][acpi]") {
+    const Built t(1);
+    const Table f = t.table(t.find("FACP"), "FACP");
+    const Table d = t.table(rd<uint64_t>(t.buf, f.off + 140), "DSDT");
+    const std::vector<uint8_t> body(t.buf.begin() + static_cast<long>(d.off + 36),
+                                    t.buf.begin() + static_cast<long>(d.off + d.len));
+    const auto has = [&](const std::vector<uint8_t>& bytes) {
+        return std::search(body.begin(), body.end(), bytes.begin(), bytes.end()) != body.end();
+    };
+    // \_GPE._E01: the method ACPICA binds to GPE kGpePciHotplug.
+    CHECK(acpi::kGpePciHotplug == 1);
+    CHECK(has({'_', 'E', '0', '1', 0x00})); // a method of no arguments
+    // The controller's registers: OperationRegion (PHPR, SystemIO, port, 12).
+    const uint8_t lo = acpi::kPciHotplugPort & 0xff, hi = acpi::kPciHotplugPort >> 8;
+    CHECK(has({0x5b, 0x80, 'P', 'H', 'P', 'R', 0x01, 0x0b, lo, hi, 0x0a, 0x0c}));
+    // Every slot 1..31 is a device with _ADR (slot << 16), _SUN and _EJ0.
+    for (int n = 1; n < 32; ++n) {
+        const char name[5] = {'S', "0123456789ABCDEF"[n >> 4], "0123456789ABCDEF"[n & 15], 0, 0};
+        INFO("slot " << n);
+        CHECK(has({0x5b, 0x82}));
+        CHECK(has({static_cast<uint8_t>(name[0]), static_cast<uint8_t>(name[1]), static_cast<uint8_t>(name[2]), '_'}));
+    }
+    CHECK(has({'_', 'E', 'J', '0'}));
+    CHECK(has({'_', 'S', 'U', 'N'}));
+    CHECK(has({'P', 'C', 'N', 'T'}));
 }
 
 TEST_CASE("acpi: the PCI host bridge's window and the MCFG's ECAM are the memory map's", "[core][acpi]") {

@@ -27,6 +27,14 @@ int in_netns(F body) {
         if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) ::_exit(90);
         if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(91);
         if (::mount("sysfs", "/sys", "sysfs", 0, nullptr) != 0) ::_exit(92);
+        // No IPv6 here: a link coming up would send its own router
+        // solicitations and MLD reports, frames a test did not send
+        // arriving among those it did. (No IPv6 on the host: nothing to do.)
+        for (const char* knob : {"/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6"})
+            if (std::FILE* f = std::fopen(knob, "w")) {
+                std::fputs("1", f);
+                std::fclose(f);
+            }
         ::_exit(body());
     }
     int status = 0;

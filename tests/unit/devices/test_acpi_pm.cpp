@@ -155,3 +155,32 @@ TEST_CASE("acpi pm: without handlers nothing breaks", "[devices][acpi_pm]") {
     reset.write(0, 0x06);
     CHECK(pm.read(kStsHi) == kPwrBtnHi);
 }
+
+TEST_CASE("acpi pm: a GPE raises the SCI while enabled; the guest clears its status", "[devices][acpi_pm]") {
+    Wired w;
+    AcpiPm::Gpe0Block gpe(w.pm);
+    CHECK(hv::core::acpi::kGpe0Ports == 4); // status 2 bytes, enable 2 bytes
+    w.pm.raise_gpe(hv::core::acpi::kGpePciHotplug);
+    CHECK(gpe.read(0) == 1u << hv::core::acpi::kGpePciHotplug);
+    CHECK(w.sci.empty()); // not enabled yet
+    gpe.write(2, 1u << hv::core::acpi::kGpePciHotplug); // what ACPICA does for a GPE with an _E01 method
+    CHECK(gpe.read(2) == 1u << hv::core::acpi::kGpePciHotplug);
+    CHECK(w.sci == std::vector<int>{1});
+    gpe.write(0, 0x01); // a bit not set: nothing changes
+    CHECK(w.sci == std::vector<int>{1});
+    gpe.write(0, 1u << hv::core::acpi::kGpePciHotplug); // write 1 to clear
+    CHECK(gpe.read(0) == 0u);
+    CHECK(w.sci == std::vector<int>{1, 0});
+    // The PM1 power button and a GPE share the one SCI line.
+    w.pm.write(kEnHi, kPwrBtnHi);
+    w.pm.press_power_button();
+    w.pm.raise_gpe(hv::core::acpi::kGpePciHotplug);
+    CHECK(w.sci == std::vector<int>{1, 0, 1});
+    w.pm.write(kStsHi, kPwrBtnHi);
+    CHECK(w.sci == std::vector<int>{1, 0, 1}); // the GPE still holds it
+    gpe.write(0, 1u << hv::core::acpi::kGpePciHotplug);
+    CHECK(w.sci == std::vector<int>{1, 0, 1, 0});
+    w.pm.raise_gpe(16); // no such event
+    CHECK(gpe.read(0) == 0u);
+    CHECK(gpe.read(1) == 0u);
+}

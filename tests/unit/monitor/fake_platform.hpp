@@ -157,12 +157,17 @@ public:
     uint64_t max_ram_bytes() const override { return 64ull << 20; }
     hv::Result<std::unique_ptr<hv::platform::Vm>> create_vm(uint64_t bytes) override {
         ++vms;
-        return std::unique_ptr<hv::platform::Vm>(new FakeVm(bytes, program_));
+        auto vm = std::make_unique<FakeVm>(bytes, program_);
+        last_vm_ = vm.get();
+        return std::unique_ptr<hv::platform::Vm>(std::move(vm));
     }
     std::atomic<int> vms{0};
+    // The Vm made last (owned by its domain: valid while that lives).
+    FakeVm* last_vm() const { return last_vm_; }
 
 private:
     GuestProgram program_;
+    std::atomic<FakeVm*> last_vm_{nullptr};
 };
 
 // Waits up to `ms` for `pred`.

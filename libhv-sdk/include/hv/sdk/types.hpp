@@ -50,6 +50,19 @@ struct VifInfo {
     uint64_t tx_frames = 0, tx_bytes = 0, tx_dropped = 0; // from the guest
 };
 
+// Which kind of device a hotplug call is about.
+enum class DeviceKind : uint32_t { disk = 1, vif = 2 };
+
+// A disk's limits (the disk spec's rate= and iops=): `rate_bytes` read or
+// written per `rate_interval_us`, `iops` requests per `iops_interval_us`;
+// 0 for none.
+struct DiskLimits {
+    uint64_t rate_bytes = 0;
+    uint32_t rate_interval_us = 0;
+    uint64_t iops = 0;
+    uint32_t iops_interval_us = 0;
+};
+
 inline const char* reason_name(ShutdownReason r) {
     switch (r) {
     case ShutdownReason::poweroff: return "poweroff";

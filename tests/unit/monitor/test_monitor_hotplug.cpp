@@ -1,0 +1,218 @@
+// Disk hotplug on the fake platform, with a scripted guest that does what
+// Linux's acpiphp does through hv's ACPI registers: it enables the GPE,
+// reads the hotplug controller's UP and DOWN registers, scans a slot's
+// configuration space, and ejects (the _EJ0 write). The monitor's side:
+// attach puts the disk in the lowest free slot and raises the SCI; detach
+// asks (DOWN), waits for the guest's eject, times out with the request
+// left open, or removes by force and tells the guest; a guest cannot eject
+// the PV console; bad names and specs are refused by name.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <string>
+#include <unistd.h>
+
+#include "../boot/kernel_image.hpp"
+#include "config/domain_config.hpp"
+#include "config/disk_spec.hpp"
+#include "core/acpi/acpi_tables.hpp"
+#include "core/pci/hotplug_slots.hpp"
+#include "fake_platform.hpp"
+#include "monitor/monitor.hpp"
+#include "pvh_image.hpp"
+
+using namespace std::chrono_literals;
+using hv::sdk::DeviceKind;
+
+namespace {
+
+// The guest: port accesses the test asks for, one per vCPU exit, with the
+// results handed back. The vCPU spins in between; a kick brings it out.
+class PortScript {
+public:
+    std::optional<hv::platform::VcpuExit> step(hvtest::FakeVcpu& v) {
+        std::lock_guard lock(mu_);
+        vcpu_ = &v;
+        if (in_exit_) { // the monitor handled the last exit: its result is in buf_
+            in_exit_ = false;
+            results_.push_back(static_cast<uint32_t>(buf_[0] | buf_[1] << 8 | buf_[2] << 16 | uint32_t{buf_[3]} << 24));
+            cv_.notify_all();
+        }
+        if (ops_.empty()) return std::nullopt;
+        const Op op = ops_.front();
+        ops_.pop_front();
+        for (int i = 0; i < 4; ++i) buf_[i] = static_cast<uint8_t>(op.value >> (8 * i));
+        in_exit_ = true;
+        return hv::platform::IoExit{op.port, op.size, op.write, 1, buf_};
+    }
+    // One access, done by the guest's vCPU; what a read returned.
+    uint32_t access(uint16_t port, uint8_t size, bool write, uint32_t value = 0) {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, 5s, [&] { return vcpu_ != nullptr; });
+        REQUIRE(vcpu_ != nullptr);
+        const size_t want = results_.size() + 1;
+        ops_.push_back(Op{port, size, write, value});
+        vcpu_->kick();
+        REQUIRE(cv_.wait_for(lock, 5s, [&] { return results_.size() >= want; }));
+        return results_[want - 1];
+    }
+    uint32_t in(uint16_t port, uint8_t size = 4) { return access(port, size, false); }
+    void out(uint16_t port, uint32_t value, uint8_t size = 4) { access(port, size, true, value); }
+    // Mechanism #1: the vendor id of bus 0's `slot` (0xffff: empty).
+    uint32_t vendor(uint32_t slot) {
+        out(0xcf8, 0x80000000u | (slot << 11));
+        return in(0xcfc) & 0xffff;
+    }
+
+private:
+    struct Op {
+        uint16_t port;
+        uint8_t size;
+        bool write;
+        uint32_t value;
+    };
+    std::mutex mu_;
+    std::condition_variable cv_;
+    hvtest::FakeVcpu* vcpu_ = nullptr;
+    std::deque<Op> ops_;
+    std::vector<uint32_t> results_;
+    bool in_exit_ = false;
+    uint8_t buf_[4]{};
+};
+
+struct TempDisk {
+    std::string path;
+    explicit TempDisk(const char* tag) : path(std::string("/tmp/hv-hotplug-") + tag + "-" + std::to_string(::getpid())) {
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        REQUIRE(f != nullptr);
+        std::vector<char> zero(1 << 20, 0);
+        REQUIRE(std::fwrite(zero.data(), 1, zero.size(), f) == zero.size());
+        std::fclose(f);
+    }
+    ~TempDisk() { std::remove(path.c_str()); }
+};
+
+constexpr uint16_t kUp = hv::core::acpi::kPciHotplugPort + hv::core::pci::HotplugSlots::kUp;
+constexpr uint16_t kDown = hv::core::acpi::kPciHotplugPort + hv::core::pci::HotplugSlots::kDown;
+constexpr uint16_t kEject = hv::core::acpi::kPciHotplugPort + hv::core::pci::HotplugSlots::kEject;
+constexpr uint16_t kGpeStatus = hv::core::acpi::kGpe0Port;
+constexpr uint16_t kGpeEnable = hv::core::acpi::kGpe0Port + 2;
+constexpr uint32_t kGpeBit = 1u << hv::core::acpi::kGpePciHotplug;
+
+bool sci(hvtest::FakeVm* vm) {
+    std::lock_guard lock(vm->irq_mu);
+    return vm->irq_levels[hv::core::acpi::kSciIrq];
+}
+
+} // namespace
+
+TEST_CASE("monitor: disks are hot-attached and detached through hv's ACPI PCI hotplug", "[monitor][fake][hotplug]") {
+    PortScript guest;
+    hvtest::FakeVm* vm = nullptr;
+    auto platform = std::make_shared<hvtest::FakeHypervisor>([&](hvtest::FakeVcpu& v) { return guest.step(v); });
+    hv::Monitor::Options o;
+    o.platform = platform;
+    o.log_level = "off";
+    auto m = hv::Monitor::open(o);
+    REQUIRE(m);
+    hvbench::TempFile kernel{hvtest::without_hv_note(hvbench::pvh_elf(hvbench::first_byte_code()))};
+    TempDisk boot("a"), extra("b");
+    hv::config::DomainConfig c;
+    c.name = "hotplug";
+    c.kernel = kernel.path();
+    c.memory_mib = 32;
+    c.disks = {*hv::config::parse_disk_spec(boot.path + ",raw,xvda,rw")};
+    auto id = (*m)->create(c);
+    REQUIRE(id);
+    vm = platform->last_vm();
+    REQUIRE(vm != nullptr);
+
+    // At boot: xvda in slot 1, the PV console in slot 2; nothing announced.
+    CHECK(guest.vendor(1) == 0x1af4);
+    CHECK(guest.vendor(2) == 0x1af4);
+    CHECK(guest.vendor(3) == 0xffff);
+    CHECK(guest.in(kUp) == 0u);
+    guest.out(kGpeEnable, kGpeBit, 2); // ACPICA enables the GPE that has an _E01
+
+    // Attach: the lowest free slot, announced in UP with the SCI raised.
+    auto devid = (*m)->attach_device(*id, DeviceKind::disk, extra.path + ",raw,xvdb,rw");
+    REQUIRE(devid);
+    CHECK(*devid == 51728u); // Xen's number for xvdb
+    CHECK(sci(vm));
+    CHECK(guest.in(kGpeStatus, 2) == kGpeBit);
+    guest.out(kGpeStatus, kGpeBit, 2); // the guest acknowledges
+    CHECK_FALSE(sci(vm));
+    CHECK(guest.in(kUp) == (1u << 3));
+    CHECK(guest.in(kUp) == 0u);
+    CHECK(guest.vendor(3) == 0x1af4);
+    auto disks = (*m)->block_list(*id);
+    REQUIRE(disks);
+    REQUIRE(disks->size() == 2);
+    CHECK((*disks)[1].vdev == "xvdb");
+    CHECK((*disks)[1].guest == "vdb");
+    CHECK((*disks)[1].target == extra.path);
+
+    // Bad input: named, nothing changes.
+    auto dup = (*m)->attach_device(*id, DeviceKind::disk, extra.path + ",raw,xvda,rw");
+    REQUIRE_FALSE(dup);
+    CHECK(dup.error().message.find("xvda") != std::string::npos);
+    auto missing = (*m)->attach_device(*id, DeviceKind::disk, "/nonexistent/disk.img,raw,xvdc,rw");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().message.find("/nonexistent/disk.img") != std::string::npos);
+    auto nodisk = (*m)->detach_device(*id, DeviceKind::disk, "xvdz", false, 100ms);
+    REQUIRE_FALSE(nodisk);
+    CHECK(nodisk.error().code == hv::Errc::not_found);
+    CHECK(nodisk.error().message.find("xvdz") != std::string::npos);
+    CHECK((*m)->detach_device(*id, DeviceKind::vif, "0", false, 100ms).error().code == hv::Errc::not_found);
+    CHECK((*m)->block_list(*id)->size() == 2);
+
+    // Detach: asked in DOWN; a guest that does not answer times it out,
+    // and the request stays open.
+    auto slow = (*m)->detach_device(*id, DeviceKind::disk, "xvdb", false, 50ms);
+    REQUIRE_FALSE(slow);
+    CHECK(slow.error().code == hv::Errc::timed_out);
+    CHECK(guest.in(kDown) == (1u << 3));
+    CHECK((*m)->block_list(*id)->size() == 2);
+    // A guest that answers: the detach returns once it has ejected.
+    auto waiting = std::async(std::launch::async, [&] { return (*m)->detach_device(*id, DeviceKind::disk, "51728", false, 10s); });
+    CHECK(waiting.wait_for(100ms) == std::future_status::timeout);
+    guest.out(kEject, 1u << 3);
+    REQUIRE(waiting.wait_for(5s) == std::future_status::ready);
+    CHECK(waiting.get());
+    CHECK(guest.vendor(3) == 0xffff);
+    CHECK(guest.in(kDown) == 0u);
+    CHECK((*m)->block_list(*id)->size() == 1);
+
+    // The PV console is not the guest's to eject.
+    guest.out(kEject, 1u << 2);
+    CHECK(guest.vendor(2) == 0x1af4);
+
+    // Again into the freed slot, then removed by force: at once, and the
+    // guest is told to check the slot.
+    REQUIRE((*m)->attach_device(*id, DeviceKind::disk, extra.path + ",raw,xvdc,ro"));
+    CHECK(guest.in(kUp) == (1u << 3));
+    disks = (*m)->block_list(*id);
+    REQUIRE(disks->size() == 2);
+    CHECK((*disks)[1].guest == "vdb"); // Linux gives the first free letter
+    CHECK((*disks)[1].read_only);
+    REQUIRE((*m)->detach_device(*id, DeviceKind::disk, "xvdc", true, 10s));
+    CHECK(guest.in(kUp) == (1u << 3));
+    CHECK(guest.vendor(3) == 0xffff);
+    CHECK((*m)->block_list(*id)->size() == 1);
+
+    // The boot disk is removable too (as xl block-detach can).
+    auto boot_detach = std::async(std::launch::async, [&] { return (*m)->detach_device(*id, DeviceKind::disk, "xvda", false, 10s); });
+    for (int i = 0; i < 500 && guest.in(kDown) == 0u; ++i) std::this_thread::sleep_for(10ms);
+    guest.out(kEject, 1u << 1);
+    REQUIRE(boot_detach.wait_for(5s) == std::future_status::ready);
+    CHECK(boot_detach.get());
+    CHECK((*m)->block_list(*id)->empty());
+    REQUIRE((*m)->destroy(*id));
+    CHECK_FALSE((*m)->attach_device(*id, DeviceKind::disk, extra.path + ",raw,xvdb,rw"));
+}
