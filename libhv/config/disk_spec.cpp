@@ -176,25 +176,13 @@ private:
         return {};
     }
 
-    // rate= in vif rate='s grammar (one parser); iops= is the same grammar
-    // with a bare count of requests for the amount.
     hv::Result<void> set_limit(std::string_view key, std::string_view value, std::string_view item) {
         const bool rate = key == "rate";
         std::string& text = rate ? disk_.rate : disk_.iops;
         if (!text.empty()) return fail(item, std::string(key) + " given twice");
-        std::string as_rate(value);
-        if (!rate) {
-            const size_t at = value.find('@');
-            const std::string_view count = value.substr(0, at);
-            if (count.empty() || count.find_first_not_of("0123456789") != std::string_view::npos)
-                return fail(item, "iops is a number of requests a second, optionally @INTERVAL (500, 2000@20ms)");
-            as_rate = std::string(count) + "B/s" + std::string(at == std::string_view::npos ? "" : value.substr(at));
-        }
-        std::string problem;
         uint64_t& amount = rate ? disk_.rate_bytes_per_interval : disk_.iops_per_interval;
         uint32_t& interval = rate ? disk_.rate_interval_usecs : disk_.iops_interval_usecs;
-        if (!parse_vif_rate(as_rate, amount, interval, problem)) return fail(item, problem);
-        if (amount == 0) return fail(item, std::string(key) + " is less than one " + (rate ? "byte" : "request") + " per interval");
+        if (auto r = parse_disk_limit(key, value, amount, interval); !r) return fail(item, r.error().message);
         text = std::string(value);
         return {};
     }
@@ -316,6 +304,28 @@ private:
 } // namespace
 
 hv::Result<DiskSpec> parse_disk_spec(std::string_view spec) { return DiskParser(spec).run(); }
+
+// rate= in vif rate='s grammar (one parser); iops= is the same grammar
+// with a bare count of requests for the amount.
+hv::Result<void> parse_disk_limit(std::string_view key, std::string_view value, uint64_t& amount,
+                                  uint32_t& interval_usecs) {
+    const bool rate = key == "rate";
+    std::string as_rate(value);
+    if (!rate) {
+        const size_t at = value.find('@');
+        const std::string_view count = value.substr(0, at);
+        if (count.empty() || count.find_first_not_of("0123456789") != std::string_view::npos)
+            return hv::make_error(Errc::invalid_argument,
+                                  "iops is a number of requests a second, optionally @INTERVAL (500, 2000@20ms)");
+        as_rate = std::string(count) + "B/s" + std::string(at == std::string_view::npos ? "" : value.substr(at));
+    }
+    std::string problem;
+    if (!parse_vif_rate(as_rate, amount, interval_usecs, problem)) return hv::make_error(Errc::invalid_argument, problem);
+    if (amount == 0)
+        return hv::make_error(Errc::invalid_argument,
+                              std::string(key) + " is less than one " + (rate ? "byte" : "request") + " per interval");
+    return {};
+}
 
 const char* disk_format_name(DiskFormat f) {
     for (const auto& [name, format] : formats)

@@ -77,6 +77,14 @@ struct DiskSpec {
 // (or "'SPEC': problem" when no single item is to blame).
 hv::Result<DiskSpec> parse_disk_spec(std::string_view spec);
 
+// The value of a disk spec's rate= or iops= (`key`), read as a spec's is:
+// rate= in vif rate='s grammar ("40Mb/s", "100MB/s@20ms"), iops= a count
+// of requests a second with an optional @INTERVAL ("500", "2000@20ms").
+// Sets the amount per interval (at least 1) and the interval; an error is
+// Errc::invalid_argument naming the problem (without the spec).
+hv::Result<void> parse_disk_limit(std::string_view key, std::string_view value, uint64_t& amount,
+                                  uint32_t& interval_usecs);
+
 // xl's spellings: "raw", "cdrom", "phy", "virtio"; "" for unset.
 const char* disk_format_name(DiskFormat f);
 const char* disk_devtype_name(DiskDevtype d);

@@ -546,9 +546,7 @@ hv::Result<void> check_vifs(const DomainConfig& dc) {
         if (v.rate_interval_usecs != 0 || !v.rate.empty()) {
             if (v.rate_bytes_per_interval == 0 || v.rate_interval_usecs == 0)
                 return refuse_vif(Errc::invalid_argument, which + fmt::format("rate '{}' is less than one byte per interval", v.rate));
-            // bytes per second = per interval * 1e6 / interval (no overflow: both checked by parse_vif_rate)
-            const long double per_sec = static_cast<long double>(v.rate_bytes_per_interval) * 1e6L / v.rate_interval_usecs;
-            if (per_sec > static_cast<long double>(kMaxVifRateBytesPerSec))
+            if (vif_rate_over_limit(v.rate_bytes_per_interval, v.rate_interval_usecs))
                 return refuse_vif(Errc::invalid_argument, which + fmt::format("rate '{}' is over 100Gb/s", v.rate));
         }
         if (v.mtu && (*v.mtu < 68 || *v.mtu > 65535))

@@ -33,6 +33,15 @@ constexpr size_t kMaxVifIps = 16;
 // The fastest rate= hv takes: 100 Gb/s (12.5e9 bytes a second).
 constexpr uint64_t kMaxVifRateBytesPerSec = 12500000000ull;
 
+// Whether `bytes` per `interval_us` (> 0) is faster than that: the one
+// rule for create's rate= (check_vifs) and a rate changed while the vif
+// runs (the control ABI's VIF_SET_RATE).
+inline bool vif_rate_over_limit(uint64_t bytes, uint32_t interval_us) {
+    // bytes per second = per interval * 1e6 / interval; long double: no overflow
+    const long double per_sec = static_cast<long double>(bytes) * 1e6L / interval_us;
+    return per_sec > static_cast<long double>(kMaxVifRateBytesPerSec);
+}
+
 enum class VifScript : uint8_t { bridge, route };
 
 uint32_t vif_devid(const VifSpec& v, size_t index);

@@ -147,6 +147,8 @@ bool parse_vif_rate(std::string_view rate, uint64_t& bytes_per_interval, uint32_
     return true;
 }
 
+bool parse_mac_address(std::string_view text, MacAddress& mac) { return parse_mac(text, mac); }
+
 std::string mac_to_string(const MacAddress& mac) {
     static constexpr char hex[] = "0123456789abcdef";
     std::string s;

@@ -69,6 +69,9 @@ bool parse_vif_rate(std::string_view rate, uint64_t& bytes_per_interval, uint32_
                     std::string& problem);
 
 std::string mac_to_string(const MacAddress& mac); // "00:16:3e:6e:db:f4"
+// mac='s form (six two-digit hex groups split by ':', either case); false
+// for anything else.
+bool parse_mac_address(std::string_view text, MacAddress& mac);
 std::string ipv4_to_string(const Ipv4Address& ip);
 const char* vif_type_name(VifType t);             // "vif", "ioemu", "" for unset
 

@@ -3,8 +3,10 @@
 // domain's monitor process serves to hvd.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
+#include "control/request_handler.hpp"
 #include "control/sched_control.hpp"
 #include "hv/sdk/backend.hpp"
 #include "monitor/monitor.hpp"
@@ -53,6 +55,22 @@ public:
     Result<void> set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us) override {
         return m_->set_vif_rate(domid, devid, bytes, interval_us);
     }
+    // PERSIST changes a managed domain's stored definition, which is hvd's
+    // (it acts on the flag and never passes it on): a monitor on its own
+    // has none to change, and says so rather than drop the request's half.
+    Result<uint32_t> attach_device(uint32_t domid, sdk::DeviceKind kind, std::string_view spec, uint32_t flags) override {
+        if ((flags & HV_CTL_DEVICE_PERSIST) != 0) return persist_unsupported();
+        return m_->attach_device(domid, kind, spec);
+    }
+    Result<void> detach_device(uint32_t domid, sdk::DeviceKind kind, std::string_view device, uint32_t flags,
+                               uint32_t timeout_ms) override {
+        if ((flags & HV_CTL_DEVICE_PERSIST) != 0) return persist_unsupported();
+        return m_->detach_device(domid, kind, device, (flags & HV_CTL_DEVICE_FORCE) != 0,
+                                 std::chrono::milliseconds(device_timeout_ms(timeout_ms)));
+    }
+    Result<void> set_disk_limits(uint32_t domid, uint32_t devid, const sdk::DiskLimits& limits) override {
+        return m_->set_disk_limits(domid, devid, limits);
+    }
     static Domain::ConsoleKind kind_of(sdk::ConsoleType t) {
         return t == sdk::ConsoleType::serial ? Domain::ConsoleKind::serial
                : t == sdk::ConsoleType::pv   ? Domain::ConsoleKind::pv
@@ -65,6 +83,10 @@ private:
     SchedControl sched() { return SchedControl(m_->sched_host()); }
     static Error managed_unsupported() {
         return make_error(Errc::not_supported, "managed domains (new/start/delete) need hvd; an embedded monitor keeps no state");
+    }
+    static Error persist_unsupported() {
+        return make_error(Errc::not_supported,
+                          "persist changes a managed domain's stored definition, which needs hvd; an embedded monitor keeps no state");
     }
     std::unique_ptr<Monitor> m_;
 };

@@ -26,15 +26,52 @@ std::optional<T> exactly(std::string_view payload) {
     return wire::unpack<T>(payload);
 }
 
-// VIF_SET_RATE's numbers, by create's rule for rate= (check_vifs): a
-// limit needs an interval, and at most 100 Gb/s; 0 bytes is no limit.
+// A limit given as `amount` per `interval_us` while the device runs (a
+// vif's rate, a disk's rate and iops), by create's rule for the same key:
+// 0 lifts it; any other amount needs an interval. `what` names it.
+std::string limit_problem(std::string_view what, uint64_t amount, const char* unit, uint32_t interval_us) {
+    if (amount == 0 || interval_us != 0) return {};
+    return fmt::format("{}: {} {} per an interval of 0us (a limit needs an interval)", what, amount, unit);
+}
+
+// VIF_SET_RATE's numbers: the rule above, and create's ceiling for rate=.
 std::string vif_rate_problem(const hv_ctl_vif_rate_t& r) {
     if (r._pad0 != 0) return "vif rate: nonzero padding";
-    if (r.rate_bytes == 0) return {};
-    if (r.interval_us == 0) return fmt::format("vif rate: {} bytes per an interval of 0us (a limit needs an interval)", r.rate_bytes);
-    const long double per_sec = static_cast<long double>(r.rate_bytes) * 1e6L / r.interval_us;
-    if (per_sec > static_cast<long double>(config::kMaxVifRateBytesPerSec))
+    if (auto why = limit_problem("vif rate", r.rate_bytes, "bytes", r.interval_us); !why.empty()) return why;
+    if (r.rate_bytes != 0 && config::vif_rate_over_limit(r.rate_bytes, r.interval_us))
         return fmt::format("vif rate: {} bytes per {}us is over 100Gb/s", r.rate_bytes, r.interval_us);
+    return {};
+}
+
+// DISK_SET_LIMITS' numbers: the same rule for each (create sets no
+// ceiling on a disk's rate= or iops=, so neither does this).
+std::string disk_limits_problem(const hv_ctl_disk_limits_t& l) {
+    if (auto why = limit_problem("disk limits: rate", l.rate_bytes, "bytes", l.rate_interval_us); !why.empty()) return why;
+    return limit_problem("disk limits: iops", l.iops, "requests", l.iops_interval_us);
+}
+
+// A string field's text, or what is wrong with it: no NUL, or bytes after
+// its NUL (padding, which is zero: docs/abi.md).
+template <size_t N>
+std::optional<std::string> field_text(const char (&field)[N], const char* op, const char* what, std::string& problem) {
+    auto text = wire::get_name(field);
+    if (!text) {
+        problem = fmt::format("{}: {} not NUL-terminated (at most {} bytes)", op, what, N - 1);
+        return std::nullopt;
+    }
+    for (size_t i = text->size(); i < N; ++i)
+        if (field[i] != 0) {
+            problem = fmt::format("{}: {} has nonzero bytes after its NUL", op, what);
+            return std::nullopt;
+        }
+    return text;
+}
+
+// The checks DEVICE_ATTACH and DEVICE_DETACH share; "" or what is wrong.
+std::string device_head_problem(const char* op, uint32_t kind, uint32_t flags, uint32_t known_flags) {
+    if ((flags & ~known_flags) != 0) return fmt::format("{}: unknown flags {:#x}", op, flags & ~known_flags);
+    if (kind != HV_CTL_DEVICE_DISK && kind != HV_CTL_DEVICE_VIF)
+        return fmt::format("{}: unknown device kind {} ({} disk, {} vif)", op, kind, HV_CTL_DEVICE_DISK, HV_CTL_DEVICE_VIF);
     return {};
 }
 
@@ -68,6 +105,9 @@ const char* op_name(uint32_t op) {
     case HV_DOMCTL_BLOCK_LIST: return "block list";
     case HV_DOMCTL_NETWORK_LIST: return "network list";
     case HV_DOMCTL_VIF_SET_RATE: return "vif rate";
+    case HV_DOMCTL_DEVICE_ATTACH: return "device attach";
+    case HV_DOMCTL_DEVICE_DETACH: return "device detach";
+    case HV_DOMCTL_DISK_SET_LIMITS: return "disk limits";
     case HV_DOMCTL_LIST: return "list";
     case HV_DOMCTL_LOOKUP: return "lookup";
     case HV_DOMCTL_WAIT: return "wait";
@@ -113,6 +153,56 @@ std::string decode_create(std::string_view payload, sdk::CreateRequest& c, uint3
     c.paused = (req->flags & HV_CTL_CREATE_PAUSED) != 0;
     c.replace = (req->flags & HV_CTL_CREATE_REPLACE) != 0;
     return {};
+}
+
+std::string decode_device_attach(std::string_view payload, DeviceAttach& out) {
+    const char* op = op_name(HV_DOMCTL_DEVICE_ATTACH);
+    auto req = exactly<hv_ctl_device_attach_t>(payload);
+    if (!req) return fmt::format("{}: payload of {} bytes, want {}", op, payload.size(), sizeof(hv_ctl_device_attach_t));
+    if (auto why = device_head_problem(op, req->kind, req->flags, HV_CTL_DEVICE_PERSIST); !why.empty()) return why;
+    if (req->_pad0 != 0) return fmt::format("{}: nonzero padding", op);
+    std::string problem;
+    auto spec = field_text(req->spec, op, "spec", problem);
+    if (!spec) return problem;
+    // vif = [''] is one vif with every default; a disk needs a target and a vdev.
+    if (spec->empty() && req->kind == HV_CTL_DEVICE_DISK) return fmt::format("{}: empty disk spec", op);
+    out = DeviceAttach{req->domid, static_cast<sdk::DeviceKind>(req->kind), req->flags, std::move(*spec)};
+    return {};
+}
+
+std::string decode_device_detach(std::string_view payload, DeviceDetach& out) {
+    const char* op = op_name(HV_DOMCTL_DEVICE_DETACH);
+    auto req = exactly<hv_ctl_device_detach_t>(payload);
+    if (!req) return fmt::format("{}: payload of {} bytes, want {}", op, payload.size(), sizeof(hv_ctl_device_detach_t));
+    if (auto why = device_head_problem(op, req->kind, req->flags, HV_CTL_DEVICE_FORCE | HV_CTL_DEVICE_PERSIST); !why.empty())
+        return why;
+    if (req->timeout_ms > HV_CTL_DEVICE_TIMEOUT_MAX_MS)
+        return fmt::format("{}: timeout of {} ms is over the limit of {} ms", op, req->timeout_ms, HV_CTL_DEVICE_TIMEOUT_MAX_MS);
+    std::string problem;
+    auto device = field_text(req->device, op, "device name", problem);
+    if (!device) return problem;
+    if (device->empty()) return fmt::format("{}: empty device name", op);
+    out = DeviceDetach{req->domid, static_cast<sdk::DeviceKind>(req->kind), req->flags, req->timeout_ms, std::move(*device)};
+    return {};
+}
+
+std::string encode_device_attach(const DeviceAttach& a) {
+    hv_ctl_device_attach_t w{};
+    w.domid = a.domid;
+    w.kind = static_cast<uint32_t>(a.kind);
+    w.flags = a.flags;
+    (void)wire::put_name(w.spec, a.spec); // decoded from this field: it fits
+    return wire::pack(w);
+}
+
+std::string encode_device_detach(const DeviceDetach& d) {
+    hv_ctl_device_detach_t w{};
+    w.domid = d.domid;
+    w.kind = static_cast<uint32_t>(d.kind);
+    w.flags = d.flags;
+    w.timeout_ms = d.timeout_ms;
+    (void)wire::put_name(w.device, d.device);
+    return wire::pack(w);
 }
 
 Reply error_reply(const Error& e) { return Reply{wire::status_of(e.code), e.message}; }
@@ -188,6 +278,24 @@ Reply handle_request(sdk::Backend& b, uint32_t op, std::string_view payload) {
         if (!req) return size_error("vif rate", payload.size(), sizeof(hv_ctl_vif_rate_t));
         if (auto why = vif_rate_problem(*req); !why.empty()) return bad(why);
         return from(b.set_vif_rate(req->domid, req->devid, req->rate_bytes, req->interval_us));
+    }
+    case HV_DOMCTL_DEVICE_ATTACH: {
+        DeviceAttach a;
+        if (auto why = decode_device_attach(payload, a); !why.empty()) return bad(why);
+        auto id = b.attach_device(a.domid, a.kind, a.spec, a.flags);
+        return id ? ok(wire::pack(hv_ctl_device_id_t{*id, 0})) : error_reply(id.error());
+    }
+    case HV_DOMCTL_DEVICE_DETACH: {
+        DeviceDetach d;
+        if (auto why = decode_device_detach(payload, d); !why.empty()) return bad(why);
+        return from(b.detach_device(d.domid, d.kind, d.device, d.flags, d.timeout_ms));
+    }
+    case HV_DOMCTL_DISK_SET_LIMITS: {
+        auto req = exactly<hv_ctl_disk_limits_t>(payload);
+        if (!req) return size_error("disk limits", payload.size(), sizeof(hv_ctl_disk_limits_t));
+        if (auto why = disk_limits_problem(*req); !why.empty()) return bad(why);
+        return from(b.set_disk_limits(req->domid, req->devid,
+                                      sdk::DiskLimits{req->rate_bytes, req->rate_interval_us, req->iops, req->iops_interval_us}));
     }
     case HV_DOMCTL_CONSOLE_HISTORY: {
         auto req = exactly<hv_ctl_console_t>(payload);

@@ -20,7 +20,16 @@ constexpr uint64_t kStopCookie = UINT64_MAX;
 
 } // namespace
 
-IoLoop::IoLoop() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), slots_(kMaxWatches) {}
+IoLoop::IoLoop() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), slots_(kMaxWatches) {
+    if (epoll_ < 0 || wake_ < 0) return; // watch() and start() report it
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kStopCookie;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev) != 0) {
+        ::close(wake_);
+        wake_ = -1;
+    }
+}
 
 IoLoop::~IoLoop() {
     stop();
@@ -52,6 +61,7 @@ Result<void> IoLoop::watch(int fd, std::function<void()> ready) {
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) return sys_error("epoll_ctl");
     free->fd = fd;
     free->ready = std::move(ready);
+    if (wanted_ && !thread_.joinable()) return spawn_locked();
     return {};
 }
 
@@ -85,37 +95,46 @@ Result<void> IoLoop::enable(int fd, bool on) {
 }
 
 Result<void> IoLoop::start() {
-    if (running()) return {};
-    {
-        std::lock_guard lock(mu_);
-        bool any = false;
-        for (const Slot& s : slots_) any = any || s.fd >= 0;
-        if (!any) return {};
-    }
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kStopCookie;
-    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev) != 0 && errno != EEXIST) return sys_error("epoll_ctl");
+    if (epoll_ < 0 || wake_ < 0) return sys_error("epoll_create1/eventfd");
+    std::lock_guard lock(mu_);
+    wanted_ = true;
+    if (thread_.joinable()) return {};
+    for (const Slot& s : slots_)
+        if (s.fd >= 0) return spawn_locked();
+    return {};
+}
+
+Result<void> IoLoop::spawn_locked() {
     try {
         thread_ = std::thread([this] { main(); });
     } catch (const std::system_error& e) {
         return make_error(Errc::io_error, fmt::format("I/O loop: cannot start its thread: {}", e.what()));
     }
+    loop_id_.store(thread_.get_id());
     return {};
 }
 
 void IoLoop::stop() {
-    if (!running() || on_loop_thread()) return;
+    if (on_loop_thread()) return;
+    std::thread t;
+    {
+        std::lock_guard lock(mu_);
+        wanted_ = false;
+        t = std::move(thread_);
+    }
+    if (!t.joinable()) return;
     const uint64_t one = 1;
     // An eventfd write fails only when its counter would overflow: it is
     // then readable already.
     (void)!::write(wake_, &one, sizeof one);
-    thread_.join();
+    t.join();
+    loop_id_.store(std::thread::id());
     uint64_t drained = 0;
     (void)!::read(wake_, &drained, sizeof drained); // a later start() runs
 }
 
 void IoLoop::main() {
+    loop_id_.store(std::this_thread::get_id()); // before any handler asks on_loop_thread()
     epoll_event events[16];
     for (;;) {
         // No timeout needed: stop() always wakes the wait.

@@ -9,6 +9,7 @@
 // caller may then close the fd and free what the handler touches.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -44,14 +45,16 @@ public:
     // for a device that cannot take what its fd has until the guest acts
     // (a full receive queue), so a level-triggered fd does not spin.
     Result<void> enable(int fd, bool on);
-    // The thread starts (no-op when nothing is watched, or twice).
+    // The thread starts now if anything is watched, else at the first
+    // watch() (no idle thread for a domain without devices). Twice: no-op.
     Result<void> start();
-    // The thread ends after the handler it is in (joined here). Idempotent.
-    // Not from the loop's own thread (a handler): that would join itself,
-    // so it does nothing there (callers check on_loop_thread() first).
+    // The thread ends after the handler it is in (joined here); a later
+    // watch() does not start it again. Idempotent. Not from the loop's own
+    // thread (a handler): that would join itself, so it does nothing
+    // there (callers check on_loop_thread() first).
     void stop();
-    bool running() const { return thread_.joinable(); }
-    bool on_loop_thread() const { return running() && std::this_thread::get_id() == thread_.get_id(); }
+    bool running() const { return loop_id_.load() != std::thread::id(); }
+    bool on_loop_thread() const { return loop_id_.load() == std::this_thread::get_id(); }
 
 private:
     // One watch. epoll's cookie for it is its index and generation, so an
@@ -63,6 +66,7 @@ private:
     };
     static uint64_t cookie(size_t index, uint32_t generation) { return (uint64_t{generation} << 32) | index; }
     Slot* find_locked(int fd);
+    Result<void> spawn_locked();
     void main();
 
     int epoll_ = -1;
@@ -71,7 +75,11 @@ private:
     std::condition_variable idle_; // the handler of slot running_ returned
     std::vector<Slot> slots_;      // kMaxWatches, never reallocated: a running handler stays put
     size_t running_ = SIZE_MAX;    // the slot whose handler the loop is in
-    std::thread thread_;
+    bool wanted_ = false;          // start() was called, stop() not since
+    std::thread thread_;           // under mu_ (stop() takes it out to join it)
+    // The thread's id while it runs: running() and on_loop_thread() read
+    // it from any thread without the lock.
+    std::atomic<std::thread::id> loop_id_{};
 };
 
 } // namespace hv::dev

@@ -405,8 +405,9 @@ core::Step Domain::handle_exit(uint32_t id, const platform::VcpuExit& exit) {
         }
         take_device_stop(step);
     } else if (const auto* mmio = std::get_if<platform::MmioExit>(&exit)) {
-        // The PCI bus (ECAM, BARs) is the only MMIO there is; it was built
-        // before the vCPUs started and is not changed while they run.
+        // The PCI bus (ECAM, BARs) is the only MMIO there is; built before
+        // the vCPUs started, its devices come and go under its own locks
+        // (hotplug).
         if (pci_host_ == nullptr || !pci_host_->mmio(mmio->addr, mmio->data, mmio->size, mmio->write)) {
             if (!mmio->write) std::fill(mmio->data, mmio->data + mmio->size, uint8_t{0xff});
             log_->debug("domain {} vcpu {}: unclaimed MMIO {:#x}", spec_.domid, id, mmio->addr);

@@ -179,6 +179,11 @@ public:
     // device's devid.
     enum class DeviceKind : uint8_t { disk, vif };
     Result<uint32_t> detach(DeviceKind kind, std::string_view name, bool force, std::chrono::milliseconds timeout);
+    // Called once a disk or vif has left the domain, however it went (a
+    // detach, a forced one, the guest ejecting it by itself), from the
+    // thread that removed it (a vCPU's for the guest's eject). Before start().
+    using DeviceGone = std::function<void(DeviceKind, uint32_t devid)>;
+    void on_device_gone(DeviceGone fn) { on_device_gone_ = std::move(fn); }
 
 private:
     struct Vcpu {
@@ -210,16 +215,18 @@ private:
     // The PC machine's devices, firmware tables and boot vCPUs.
     Result<void> build_pc_machine();
     Result<void> add_pci_devices();
-    // One virtio device into the lowest free slot, its kicks and `fds`
-    // (a TAP, a timer: each calls the transport's poll()) served on
-    // io_loop_; `removable`: the guest may eject it; `announce`: the guest
-    // is told now (hotplug) rather than finding it at boot.
+    // One virtio device into the lowest free slot (its number in `slot`),
+    // its kicks and `fds` (a TAP, a timer: each calls the transport's
+    // poll()) served on io_loop_, `quiet_fd` (one of `fds`, or -1) not
+    // watched until the device asks. The caller records it, then tells
+    // hotplug_ (announcing it, or not at boot). Under hotplug_mu_ once the
+    // domain runs.
     Result<dev::VirtioPci*> plug(std::unique_ptr<core::virtio::VirtioDevice> device, std::string name, std::vector<int> fds,
-                                 bool removable, bool announce, uint32_t& slot);
+                                 int quiet_fd, uint32_t& slot);
     Result<void> add_disk(DiskDevice disk, bool announce);
     Result<void> add_vif(VifDevice vif, bool announce);
     // Takes the device in `slot` (a disk or vif) off the bus and frees it;
-    // `tell_guest`: it went without the guest's consent.
+    // `tell_guest`: it went without the guest's consent. Takes hotplug_mu_.
     void unplug(uint32_t slot, bool tell_guest);
     // The guest let go of the devices in `slots` (a bit each), on a vCPU thread.
     void guest_ejected(uint32_t slots);
@@ -270,7 +277,6 @@ private:
     std::unique_ptr<dev::PciHotplug> hotplug_;
     std::atomic<bool> devices_stop_{false}; // halt(): device work a kick started ends early
     kvm::UniqueFd port_drain_timer_;        // a timerfd on io_loop_ while ports are queued (outlives the loop)
-    dev::IoLoop io_loop_;                   // serves the virtio devices' queues (stopped by halt())
     std::mutex halt_mu_;                    // halt() joins threads: one caller at a time
     dev::VirtioPci* pv_console_device_ = nullptr;              // among functions_ (never unplugged)
 
@@ -306,8 +312,15 @@ private:
     std::vector<Disk> disks_;
     std::vector<Vif> vifs_;
     uint64_t next_serial_ = 1;
+    std::vector<uint64_t> going_; // serials being unplugged: off the bus, not yet freed
     bool halting_ = false;
-    std::mutex attach_mu_; // one attach at a time: a slot is chosen, then filled
+    // Attaches and unplugs one at a time: a slot is chosen, then filled
+    // and recorded, before a guest's eject can empty it.
+    std::mutex hotplug_mu_;
+    DeviceGone on_device_gone_;
+    // After the devices: destroyed first (halt() has stopped it already),
+    // so no handler outlives what it serves.
+    dev::IoLoop io_loop_; // serves the virtio devices' queues (stopped by halt())
 
     mutable std::mutex mu_;
     std::condition_variable left_cv_; // a vCPU left the guest (pause() waits for quiescence)

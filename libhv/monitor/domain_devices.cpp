@@ -4,6 +4,8 @@
 // control plane asks of them (block-list, network-list, limits).
 #include <algorithm>
 #include <charconv>
+#include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -35,8 +37,8 @@ bool same_text_ignoring_case(std::string_view a, std::string_view b) {
 // devices present at create sit in slots 1.. in order, and a hot-plugged
 // one's BAR cannot land on a neighbour's (the guest may move it anyway).
 Result<dev::VirtioPci*> Domain::plug(std::unique_ptr<core::virtio::VirtioDevice> device, std::string name, std::vector<int> fds,
-                                     bool removable, bool announce, uint32_t& slot) {
-    auto free = pci_host_->free_slot();
+                                     int quiet_fd, uint32_t& slot) {
+    auto free = pci_host_->free_slot(hotplug_->unannounced_removals());
     if (!free) return free.error();
     slot = *free;
     const uint64_t bar = core::kPciMmioBase + uint64_t{slot - 1} * core::virtio::kBarSize;
@@ -51,8 +53,11 @@ Result<dev::VirtioPci*> Domain::plug(std::unique_ptr<core::virtio::VirtioDevice>
         return e;
     };
     if (auto r = pci->serve_on(io_loop_); !r) return undo(r.error());
-    for (int fd : fds)
+    for (int fd : fds) {
         if (auto r = io_loop_.watch(fd, [pci] { pci->poll(); }); !r) return undo(r.error());
+        if (fd == quiet_fd)
+            if (auto r = io_loop_.enable(fd, false); !r) return undo(r.error());
+    }
     {
         std::lock_guard lock(dev_mu_);
         functions_.push_back(Function{std::move(*fn), slot, next_serial_++, std::move(fds)});
@@ -66,7 +71,6 @@ Result<dev::VirtioPci*> Domain::plug(std::unique_ptr<core::virtio::VirtioDevice>
         }
         return undo(r.error());
     }
-    hotplug_->plug(slot, removable, announce);
     return pci;
 }
 
@@ -78,10 +82,13 @@ Result<void> Domain::add_disk(DiskDevice disk, bool announce) {
     // The limits' timer is watched even without limits: they may be set
     // while the domain runs.
     uint32_t slot = 0;
-    auto fn = plug(std::move(blk), fmt::format("domain {} disk {}", spec_.domid, disk.vdev), {model->timer_fd()}, true, announce, slot);
+    auto fn = plug(std::move(blk), fmt::format("domain {} disk {}", spec_.domid, disk.vdev), {model->timer_fd()}, -1, slot);
     if (!fn) return fn.error();
-    std::lock_guard lock(dev_mu_);
-    disks_.push_back(Disk{*fn, model, disk.vdev, disk.guest_name, disk.devid, slot});
+    {
+        std::lock_guard lock(dev_mu_);
+        disks_.push_back(Disk{*fn, model, disk.vdev, disk.guest_name, disk.devid, slot});
+    }
+    hotplug_->plug(slot, true, announce);
     return {};
 }
 
@@ -93,14 +100,16 @@ Result<void> Domain::add_vif(VifDevice vif, bool announce) {
     dev::VirtioNet* model = net->get();
     // The TAP is watched only while the guest can take its frames (the
     // device says when), so a full receive queue does not spin the loop;
-    // off until the driver gives the device buffers.
+    // not at first: the driver has given no buffers yet.
     model->on_rx_watch([this, tap_fd](bool on) { (void)io_loop_.enable(tap_fd, on); });
     uint32_t slot = 0;
-    auto fn = plug(std::move(*net), name, {tap_fd, model->timer_fd()}, true, announce, slot);
+    auto fn = plug(std::move(*net), name, {tap_fd, model->timer_fd()}, tap_fd, slot);
     if (!fn) return fn.error();
-    if (auto r = io_loop_.enable(tap_fd, false); !r) log_->warn("{}: {}", name, r.error().message);
-    std::lock_guard lock(dev_mu_);
-    vifs_.push_back(Vif{*fn, model, vif.devid, vif.bridge, vif.script, vif.ips, slot});
+    {
+        std::lock_guard lock(dev_mu_);
+        vifs_.push_back(Vif{*fn, model, vif.devid, vif.bridge, vif.script, vif.ips, slot});
+    }
+    hotplug_->plug(slot, true, announce);
     return {};
 }
 
@@ -116,15 +125,16 @@ Result<void> Domain::add_pci_devices() {
     spec_.vifs.clear();
     uint32_t slot = 0;
     auto con = plug(std::make_unique<dev::VirtioConsole>(pv_console_, vm_->ram()), fmt::format("domain {} console", spec_.domid), {},
-                    false, false, slot);
+                    -1, slot);
     if (!con) return con.error();
+    hotplug_->plug(slot, false, false);
     pv_console_device_ = *con;
     return {};
 }
 
 Result<void> Domain::attach_disk(DiskDevice disk) {
     if (!pc_) return make_error(Errc::not_supported, fmt::format("domain {}: hotplug needs hv's PC machine", spec_.domid));
-    std::lock_guard one(attach_mu_);
+    std::lock_guard one(hotplug_mu_);
     {
         std::lock_guard lock(dev_mu_);
         for (const Disk& d : disks_)
@@ -144,11 +154,16 @@ Result<void> Domain::attach_disk(DiskDevice disk) {
 
 Result<void> Domain::attach_vif(VifDevice vif) {
     if (!pc_) return make_error(Errc::not_supported, fmt::format("domain {}: hotplug needs hv's PC machine", spec_.domid));
-    std::lock_guard one(attach_mu_);
+    std::lock_guard one(hotplug_mu_);
     {
         std::lock_guard lock(dev_mu_);
-        for (const Vif& v : vifs_)
+        // Generated macs are not in the config, so its check cannot see them.
+        for (const Vif& v : vifs_) {
             if (v.devid == vif.devid) return make_error(Errc::exists, fmt::format("domain {}: it has a vif {} already", spec_.domid, v.devid));
+            if (v.net->options().mac == vif.options.mac)
+                return make_error(Errc::exists, fmt::format("domain {}: vif {} has the same mac {} already", spec_.domid, v.devid,
+                                                            config::mac_to_string(vif.options.mac)));
+        }
     }
     const std::string tap = vif.tap->name();
     if (auto r = add_vif(std::move(vif), true); !r) return r.error();
@@ -163,15 +178,22 @@ const Domain::Function* Domain::function_locked(uint32_t slot) const {
 }
 
 void Domain::unplug(uint32_t slot, bool tell_guest) {
+    std::lock_guard one(hotplug_mu_);
     Function gone;
+    std::optional<std::pair<DeviceKind, uint32_t>> what;
     {
         std::lock_guard lock(dev_mu_);
         const auto it = std::find_if(functions_.begin(), functions_.end(), [&](const Function& f) { return f.slot == slot; });
         if (it == functions_.end() || it->pci.get() == pv_console_device_) return;
+        for (const Disk& d : disks_)
+            if (d.slot == slot) what = {DeviceKind::disk, d.devid};
+        for (const Vif& v : vifs_)
+            if (v.slot == slot) what = {DeviceKind::vif, v.devid};
         std::erase_if(disks_, [&](const Disk& d) { return d.slot == slot; });
         std::erase_if(vifs_, [&](const Vif& v) { return v.slot == slot; });
         gone = std::move(*it);
         functions_.erase(it);
+        going_.push_back(gone.serial); // a detach waiting for it returns once it is freed
     }
     // No vCPU reaches it after this, nor does the I/O loop.
     pci_host_->remove(slot);
@@ -180,6 +202,11 @@ void Domain::unplug(uint32_t slot, bool tell_guest) {
     hotplug_->removed(slot, tell_guest);
     gone.pci.reset(); // the backend closes: a disk's file, a vif's TAP (with its bridge port and routes)
     log_->info("domain {}: PCI slot {} unplugged{}", spec_.domid, slot, tell_guest ? " (forced)" : "");
+    if (what && on_device_gone_) on_device_gone_(what->first, what->second);
+    {
+        std::lock_guard lock(dev_mu_);
+        std::erase(going_, gone.serial);
+    }
     unplugged_cv_.notify_all();
 }
 
@@ -205,10 +232,11 @@ Result<uint32_t> Domain::detach(DeviceKind kind, std::string_view name, bool for
                 if (!found && ((number && v.devid == *number) || same_text_ignoring_case(config::mac_to_string(v.net->options().mac), name)))
                     found = true, slot = v.slot, devid = v.devid;
         }
-        if (!found)
+        const Function* f = found ? function_locked(slot) : nullptr;
+        if (f == nullptr)
             return make_error(Errc::not_found, fmt::format("domain {}: no {} '{}' ({} shows them)", spec_.domid, what, name,
                                                            kind == DeviceKind::disk ? "block-list" : "network-list"));
-        serial = function_locked(slot)->serial;
+        serial = f->serial;
     }
     if (force) {
         unplug(slot, true);
@@ -217,13 +245,14 @@ Result<uint32_t> Domain::detach(DeviceKind kind, std::string_view name, bool for
     if (!hotplug_->request_eject(slot))
         return make_error(Errc::busy, fmt::format("domain {}: {} '{}' cannot be ejected", spec_.domid, what, name));
     log_->info("domain {}: asked the guest to let go of {} '{}' (PCI slot {})", spec_.domid, what, name, slot);
-    std::unique_lock lock(dev_mu_);
-    const bool gone = unplugged_cv_.wait_for(lock, timeout, [&] {
+    // Freed, not just off the bus: its TAP or file is closed on return.
+    const auto freed = [&] {
         const Function* f = function_locked(slot);
-        return f == nullptr || f->serial != serial || halting_;
-    });
-    const Function* f = function_locked(slot);
-    if (gone && (f == nullptr || f->serial != serial)) return devid;
+        return (f == nullptr || f->serial != serial) && std::find(going_.begin(), going_.end(), serial) == going_.end();
+    };
+    std::unique_lock lock(dev_mu_);
+    unplugged_cv_.wait_for(lock, std::min(timeout, std::chrono::milliseconds(std::chrono::hours(1))), [&] { return freed() || halting_; });
+    if (freed()) return devid;
     if (halting_) return make_error(Errc::busy, fmt::format("domain {} is going away", spec_.domid));
     return make_error(Errc::timed_out, fmt::format("domain {}: the guest did not let go of {} '{}' within {} ms; the request stays "
                                                    "open (the device goes when the guest ejects it), and -f removes it now",
@@ -285,8 +314,9 @@ Result<void> Domain::set_disk_limits(uint32_t devid, const dev::VirtioBlk::Limit
     std::lock_guard lock(dev_mu_);
     for (const Disk& d : disks_) {
         if (d.devid != devid) continue;
+        // A queue held back by the old limits is looked at again on the
+        // timer set_limits() arms.
         d.device->locked([&](core::virtio::VirtioDevice&) { d.blk->set_limits(limits); });
-        d.device->poll(); // requests held back by the old limits are looked at again
         return {};
     }
     return make_error(Errc::not_found, fmt::format("domain {}: no disk with devid {}", spec_.domid, devid));

@@ -204,6 +204,8 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
             return ok.error();
         }
     }
+    const Domain* raw = dom->get();
+    (*dom)->on_device_gone([this, domid, raw](Domain::DeviceKind kind, uint32_t devid) { forget_device(domid, raw, kind, devid); });
     Entry& e = domains_[domid];
     e.domain = std::shared_ptr<Domain>(std::move(*dom));
     e.config = cfg;

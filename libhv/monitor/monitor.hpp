@@ -183,6 +183,9 @@ private:
     Result<VifDevice> make_vif(const config::DomainConfig& cfg, size_t index, const config::Uuid& uuid, uint32_t domid);
     // cfg.disks[index] opened (guest_name: as create names it).
     Result<DiskDevice> make_disk(const config::DomainConfig& cfg, size_t index);
+    // A disk or vif left `domain` (Domain::on_device_gone): its config
+    // forgets it, so a restart does not bring it back.
+    void forget_device(uint32_t domid, const Domain* domain, Domain::DeviceKind kind, uint32_t devid);
     Result<std::shared_ptr<Domain>> domain_of(uint32_t domid) const;
     Result<void> set_paused(uint32_t domid, bool paused);
     DomainInfo info_locked(uint32_t domid, const Entry& e) const;
@@ -205,6 +208,7 @@ private:
     std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
     std::shared_ptr<spdlog::logger> log_;
 
+    std::mutex hotplug_mu_; // attach_device: one at a time (never held with mu_ while a domain works)
     mutable std::mutex mu_;
     std::condition_variable cv_; // domain state changes (waiters)
     core::DomainTable table_;

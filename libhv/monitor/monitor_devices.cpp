@@ -72,18 +72,31 @@ Result<std::vector<VifDevice>> Monitor::make_vifs(const config::DomainConfig& cf
     return vifs;
 }
 
+// Without the monitor's lock: opening a file or making a TAP takes time,
+// and putting the device on the bus waits for vCPUs inside the bus (one of
+// which may be in a console listener that calls the monitor).
 Result<uint32_t> Monitor::attach_device(uint32_t domid, sdk::DeviceKind kind, std::string_view spec) {
-    std::lock_guard lock(mu_);
-    const auto it = domains_.find(domid);
-    if (it == domains_.end()) return make_error(Errc::not_found, fmt::format("no domain {}", domid));
-    Entry& e = it->second;
-    const core::DomainState state = e.domain->state();
+    std::lock_guard one(hotplug_mu_); // a device is checked against the config, then added to it
+    std::shared_ptr<Domain> dom;
+    config::DomainConfig next;
+    {
+        std::lock_guard lock(mu_);
+        const auto it = domains_.find(domid);
+        if (it == domains_.end()) return make_error(Errc::not_found, fmt::format("no domain {}", domid));
+        dom = it->second.domain;
+        next = it->second.config;
+    }
+    if (dom->on_vcpu_thread())
+        return make_error(Errc::busy, fmt::format("domain {}: devices are not attached from its own vCPU or I/O thread", domid));
+    if (!dom->pc_machine())
+        return make_error(Errc::not_supported, fmt::format("domain {}: hotplug needs hv's PC machine (a stock kernel)", domid));
+    const core::DomainState state = dom->state();
     if (state == core::DomainState::shutdown || state == core::DomainState::crashed || state == core::DomainState::dying)
         return make_error(Errc::busy, fmt::format("domain {} has stopped: nothing to attach to", domid));
     // The device is checked as part of the domain's config, by create's
     // rules: its spec, the counts, a vdev or mac the domain has already.
-    config::DomainConfig next = e.config;
     pin_vif_devids(next);
+    uint32_t devid = 0;
     if (kind == sdk::DeviceKind::disk) {
         auto d = config::parse_disk_spec(spec);
         if (!d) return d.error();
@@ -92,53 +105,68 @@ Result<uint32_t> Monitor::attach_device(uint32_t domid, sdk::DeviceKind kind, st
         auto disk = make_disk(next, next.disks.size() - 1);
         if (!disk) return disk.error();
         disk->guest_name.clear(); // the domain gives it the guest's next free name
-        const uint32_t devid = disk->devid;
-        if (auto r = e.domain->attach_disk(std::move(*disk)); !r) return r.error();
-        e.config = std::move(next);
-        return devid;
+        devid = disk->devid;
+        if (auto r = dom->attach_disk(std::move(*disk)); !r) return r.error();
+    } else {
+        config::VifSpec v;
+        if (!spec.empty()) {
+            auto parsed = config::parse_vif_spec(spec);
+            if (!parsed) return parsed.error();
+            v = std::move(*parsed);
+        }
+        // A new devid is one past the highest, as libxl picks it: never
+        // one of a vif the domain has (its TAP is named after it).
+        if (!v.devid) {
+            uint32_t next_devid = 0;
+            for (const config::VifSpec& o : next.vifs) next_devid = std::max(next_devid, *o.devid + 1);
+            v.devid = next_devid;
+        }
+        next.vifs.push_back(std::move(v));
+        if (auto r = config::check_creatable(next); !r) return r.error();
+        auto vif = make_vif(next, next.vifs.size() - 1, dom->uuid_bytes(), domid);
+        if (!vif) return vif.error();
+        devid = vif->devid;
+        if (auto r = dom->attach_vif(std::move(*vif)); !r) return r.error();
     }
-    config::VifSpec v;
-    if (!spec.empty()) {
-        auto parsed = config::parse_vif_spec(spec);
-        if (!parsed) return parsed.error();
-        v = std::move(*parsed);
+    // The domain's config gets the device (a restart brings it back); the
+    // rest of the config is as it is now (a rename may have come).
+    std::lock_guard lock(mu_);
+    const auto it = domains_.find(domid);
+    if (it != domains_.end() && it->second.domain == dom) {
+        config::DomainConfig& cfg = it->second.config;
+        if (kind == sdk::DeviceKind::disk) {
+            cfg.disks.push_back(next.disks.back());
+        } else {
+            pin_vif_devids(cfg);
+            cfg.vifs.push_back(next.vifs.back());
+        }
     }
-    // A new devid is one past the highest, as libxl picks it: never one
-    // of a vif the domain has (its TAP is named after it).
-    if (!v.devid) {
-        uint32_t next_devid = 0;
-        for (const config::VifSpec& o : next.vifs) next_devid = std::max(next_devid, *o.devid + 1);
-        v.devid = next_devid;
-    }
-    next.vifs.push_back(std::move(v));
-    if (auto r = config::check_creatable(next); !r) return r.error();
-    auto vif = make_vif(next, next.vifs.size() - 1, e.domain->uuid_bytes(), domid);
-    if (!vif) return vif.error();
-    const uint32_t devid = vif->devid;
-    if (auto r = e.domain->attach_vif(std::move(*vif)); !r) return r.error();
-    e.config = std::move(next);
     return devid;
 }
 
+// The config follows in forget_device(), however the device went.
 Result<void> Monitor::detach_device(uint32_t domid, sdk::DeviceKind kind, std::string_view device, bool force,
                                     std::chrono::milliseconds timeout) {
-    // Without the monitor's lock while the guest takes its time.
     auto d = domain_of(domid);
     if (!d) return d.error();
-    const bool disk = kind == sdk::DeviceKind::disk;
-    auto devid = (*d)->detach(disk ? Domain::DeviceKind::disk : Domain::DeviceKind::vif, device, force, timeout);
+    if ((*d)->on_vcpu_thread())
+        return make_error(Errc::busy, fmt::format("domain {}: devices are not detached from its own vCPU or I/O thread", domid));
+    auto devid = (*d)->detach(kind == sdk::DeviceKind::disk ? Domain::DeviceKind::disk : Domain::DeviceKind::vif, device, force, timeout);
     if (!devid) return devid.error();
+    return {};
+}
+
+void Monitor::forget_device(uint32_t domid, const Domain* domain, Domain::DeviceKind kind, uint32_t devid) {
     std::lock_guard lock(mu_);
     const auto it = domains_.find(domid);
-    if (it == domains_.end() || it->second.domain != *d) return {};
+    if (it == domains_.end() || it->second.domain.get() != domain) return;
     config::DomainConfig& cfg = it->second.config;
-    if (disk) {
-        std::erase_if(cfg.disks, [&](const config::DiskSpec& s) { return disk_devid(s) == *devid; });
+    if (kind == Domain::DeviceKind::disk) {
+        std::erase_if(cfg.disks, [&](const config::DiskSpec& s) { return disk_devid(s) == devid; });
     } else {
         pin_vif_devids(cfg);
-        std::erase_if(cfg.vifs, [&](const config::VifSpec& s) { return s.devid == *devid; });
+        std::erase_if(cfg.vifs, [&](const config::VifSpec& s) { return s.devid == devid; });
     }
-    return {};
 }
 
 Result<void> Monitor::set_disk_limits(uint32_t domid, uint32_t devid, const sdk::DiskLimits& l) {

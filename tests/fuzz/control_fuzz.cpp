@@ -119,6 +119,30 @@ public:
         if (bytes != 0 && interval_us == 0) bad("vif rate: a limit without an interval reached the backend");
         return note_void(domid);
     }
+    Result<uint32_t> attach_device(uint32_t domid, sdk::DeviceKind kind, std::string_view spec, uint32_t flags) override {
+        check_kind("device attach", kind);
+        if ((flags & ~uint32_t{HV_CTL_DEVICE_PERSIST}) != 0) bad("device attach: unknown flags reached the backend");
+        if (spec.size() >= HV_CTL_DEVICE_SPEC_MAX || spec.find('\0') != std::string_view::npos)
+            bad("device attach: a spec that does not fit the ABI reached the backend");
+        if (spec.empty() && kind == sdk::DeviceKind::disk) bad("device attach: an empty disk spec reached the backend");
+        note();
+        if (missing(domid)) return not_found();
+        return 1u;
+    }
+    Result<void> detach_device(uint32_t domid, sdk::DeviceKind kind, std::string_view device, uint32_t flags,
+                               uint32_t timeout_ms) override {
+        check_kind("device detach", kind);
+        if ((flags & ~(HV_CTL_DEVICE_PERSIST | HV_CTL_DEVICE_FORCE)) != 0) bad("device detach: unknown flags reached the backend");
+        if (timeout_ms > HV_CTL_DEVICE_TIMEOUT_MAX_MS) bad("device detach: a timeout over the limit reached the backend");
+        if (device.empty() || device.size() >= HV_CTL_DEVICE_NAME_MAX || device.find('\0') != std::string_view::npos)
+            bad("device detach: a device name that does not fit the ABI reached the backend");
+        return note_void(domid);
+    }
+    Result<void> set_disk_limits(uint32_t domid, uint32_t, const sdk::DiskLimits& l) override {
+        if ((l.rate_bytes != 0 && l.rate_interval_us == 0) || (l.iops != 0 && l.iops_interval_us == 0))
+            bad("disk limits: a limit without an interval reached the backend");
+        return note_void(domid);
+    }
     Result<std::string> console_history(uint32_t domid, sdk::ConsoleType) override {
         note();
         if (missing(domid)) return not_found();
@@ -177,6 +201,9 @@ private:
     static Error not_found() { return make_error(Errc::not_found, kNotFound); }
     void bad(const std::string& why) {
         if (violation.empty()) violation = why;
+    }
+    void check_kind(const char* op, sdk::DeviceKind kind) {
+        if (kind != sdk::DeviceKind::disk && kind != sdk::DeviceKind::vif) bad(std::string(op) + ": an unknown device kind reached the backend");
     }
     void check_name(const char* op, std::string_view name) {
         if (name.size() >= HV_CTL_NAME_MAX || name.find('\0') != std::string_view::npos)
@@ -294,7 +321,13 @@ std::string check_ok_reply(uint32_t op, const std::string& p, ControlFuzzStats& 
     case HV_DOMCTL_UNDEFINE:
     case HV_DOMCTL_VCPU_SET:
     case HV_DOMCTL_VIF_SET_RATE:
+    case HV_DOMCTL_DEVICE_DETACH:
+    case HV_DOMCTL_DISK_SET_LIMITS:
     case HV_DOMCTL_CONSOLE_WRITE: HV_FUZZ_CHECK(p.empty(), "empty reply expected"); break;
+    case HV_DOMCTL_DEVICE_ATTACH:
+        HV_FUZZ_CHECK(p.size() == sizeof(hv_ctl_device_id_t), "device attach reply size");
+        HV_FUZZ_CHECK(wire::unpack<hv_ctl_device_id_t>(p)->_pad0 == 0, "device attach reply padding");
+        break;
     case HV_SYSCTL_DMESG:
     case HV_DOMCTL_LIST_DEFINED: HV_FUZZ_CHECK(p.empty() || p.back() == '\n', "text reply not newline-terminated"); break;
     case HV_DOMCTL_CONSOLE_HISTORY: break;

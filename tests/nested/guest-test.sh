@@ -34,6 +34,28 @@ case " $(cat /proc/cmdline) " in
   done
   echo "RTT $(ping -c 20 -i 0.2 "$srv" | tail -n 1)"
   ;;
+*" hvtest=hotplug "*)
+  # tests/nested/hotplug-tests: devices come and go while this runs. A disk
+  # hot-attached as vda is read (its first line) and written (a line at
+  # 1 MiB, synced); a NIC hot-attached as eth0 pings the host and fetches
+  # a file; then both are detached by the host and vanish here. 5 minutes
+  # at most.
+  appear() { i=0; while [ ! -e "$1" ] && [ $i -lt 1200 ]; do sleep 0.25; i=$((i+1)); done; [ -e "$1" ]; }
+  vanish() { i=0; while [ -e "$1" ] && [ $i -lt 1200 ]; do sleep 0.25; i=$((i+1)); done; [ ! -e "$1" ]; }
+  echo "HP-READY slots=$(ls /sys/bus/pci/slots 2>/dev/null | wc -l)"
+  if appear /sys/block/vda; then
+    echo "HP-DISK $(head -n 1 /dev/vda)"
+    echo "WRITTEN-BY-GUEST" | dd of=/dev/vda bs=1M seek=1 conv=fsync 2>/dev/null && echo "HP-DISK-WRITTEN"
+  fi
+  if appear /sys/class/net/eth0; then
+    net_up
+    ping -c 3 -W 10 "$(arg hvnet_srv)" > /dev/null && echo "HP-NET-PING-OK"
+    wget -q -O /tmp/got "http://$(arg hvnet_srv):8080/blob" && echo "HP-NET-GOT $(sha256sum /tmp/got | cut -d' ' -f1)"
+  fi
+  echo "HP-USED"
+  vanish /sys/block/vda && echo "HP-DISK-GONE"
+  vanish /sys/class/net/eth0 && echo "HP-NET-GONE"
+  ;;
 *" hvtest=net-wait "*)
   # Up, then waits (a minute at most) for another guest's bye on port 7000.
   net_up

@@ -13,7 +13,8 @@ int usage_error(std::string_view cmd, std::string_view usage, const std::string&
 }
 
 ParsedArgs parse_args(std::string_view cmd, const std::vector<std::string>& args, std::string_view spec,
-                      std::string_view usage, std::initializer_list<std::string_view> long_values) {
+                      std::string_view usage, std::initializer_list<std::string_view> long_values,
+                      std::initializer_list<std::string_view> long_flags) {
     ParsedArgs p;
     auto error = [&](const std::string& problem) {
         p.done = usage_error(cmd, usage, problem);
@@ -38,6 +39,13 @@ ParsedArgs parse_args(std::string_view cmd, const std::vector<std::string>& args
         if (a[1] == '-') { // --name VALUE or --name=VALUE
             const size_t eq = a.find('=');
             const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+            bool is_flag = false;
+            for (std::string_view l : long_flags) is_flag = is_flag || l == name;
+            if (is_flag) {
+                if (eq != std::string::npos) return error("option '--" + name + "' takes no value");
+                p.long_flags.push_back(name);
+                continue;
+            }
             bool known = false;
             for (std::string_view l : long_values) known = known || l == name;
             if (!known) return error("unknown option '--" + name + "'");

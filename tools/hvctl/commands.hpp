@@ -27,6 +27,8 @@ struct Globals {
 // default socket (Connection::default_uri()).
 std::string connection_uri(const Globals& g);
 hv::Result<hv::sdk::Connection> open_connection(const Globals& g);
+// Opens the connection and finds DOMAIN (a name or an id).
+hv::Result<hv::sdk::Domain> find_domain(const Globals& g, const std::string& name_or_id);
 bool is_embedded_uri(const std::string& uri);
 
 // Prints "hvctl: <message>" on stderr and returns kExitError.
@@ -53,6 +55,12 @@ int pause_command(const Globals& g, const Args& args);
 int block_list_command(const Globals& g, const Args& args);
 int network_list_command(const Globals& g, const Args& args);
 int vif_rate_command(const Globals& g, const Args& args);
+// Hotplug and disk limits (device_commands.cpp).
+int block_attach_command(const Globals& g, const Args& args);
+int block_detach_command(const Globals& g, const Args& args);
+int network_attach_command(const Globals& g, const Args& args);
+int network_detach_command(const Globals& g, const Args& args);
+int block_limits_command(const Globals& g, const Args& args);
 int unpause_command(const Globals& g, const Args& args);
 int vcpu_set_command(const Globals& g, const Args& args);
 int destroy_command(const Globals& g, const Args& args);

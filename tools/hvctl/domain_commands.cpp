@@ -12,14 +12,13 @@
 
 namespace hvctl {
 
-namespace {
-
-// Opens the connection and finds DOMAIN (a name or an id).
-hv::Result<hv::sdk::Domain> find(const Globals& g, const std::string& name_or_id) {
+hv::Result<hv::sdk::Domain> find_domain(const Globals& g, const std::string& name_or_id) {
     auto conn = open_connection(g);
     if (!conn) return conn.error();
     return conn->domain(name_or_id);
 }
+
+namespace {
 
 // CMD DOMAIN, carried out by op(domain).
 template <class Op>
@@ -28,7 +27,7 @@ int one_domain(const Globals& g, const Args& args, const char* cmd, Op op) {
     const ParsedArgs p = parse_args(cmd, args, "", usage);
     if (p.done) return *p.done;
     if (!positional_count(p, cmd, usage, 1, 1)) return kExitError;
-    auto dom = find(g, p.positional[0]);
+    auto dom = find_domain(g, p.positional[0]);
     if (!dom) return fail(dom.error());
     if (auto r = op(*dom); !r) return fail(r.error());
     return kExitOk;
@@ -52,7 +51,7 @@ int network_list_command(const Globals& g, const Args& args) {
     const ParsedArgs p = parse_args("network-list", args, "l", kUsage);
     if (p.done) return *p.done;
     if (!positional_count(p, "network-list", kUsage, 1, 1)) return kExitError;
-    auto dom = find(g, p.positional[0]);
+    auto dom = find_domain(g, p.positional[0]);
     if (!dom) return fail(dom.error());
     auto vifs = dom->network_list();
     if (!vifs) return fail(vifs.error());
@@ -83,7 +82,7 @@ int vif_rate_command(const Globals& g, const Args& args) {
         if (bytes == 0)
             return usage_error("vif-rate", kUsage, "rate '" + rate + "' is less than one byte per interval (none: no limit)");
     }
-    auto dom = find(g, p.positional[0]);
+    auto dom = find_domain(g, p.positional[0]);
     if (!dom) return fail(dom.error());
     if (auto r = dom->set_vif_rate(devid, bytes, interval_us); !r) return fail(r.error());
     return kExitOk;
@@ -110,7 +109,7 @@ int vcpu_set_command(const Globals& g, const Args& args) {
     const auto [ptr, ec] = std::from_chars(v.data(), end, n);
     if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || ec != std::errc() || ptr != end)
         return usage_error("vcpu-set", kUsage, "'" + v + "' is not a number of vCPUs");
-    auto dom = find(g, p.positional[0]);
+    auto dom = find_domain(g, p.positional[0]);
     if (!dom) return fail(dom.error());
     if (auto r = dom->set_vcpus(n); !r) return fail(r.error());
     return kExitOk;
@@ -125,7 +124,7 @@ int rename_command(const Globals& g, const Args& args) {
     const ParsedArgs p = parse_args("rename", args, "", kUsage);
     if (p.done) return *p.done;
     if (!positional_count(p, "rename", kUsage, 2, 2)) return kExitError;
-    auto dom = find(g, p.positional[0]);
+    auto dom = find_domain(g, p.positional[0]);
     if (!dom) return fail(dom.error());
     if (auto r = dom->rename(p.positional[1]); !r) return fail(r.error());
     return kExitOk;
@@ -136,7 +135,7 @@ int domid_command(const Globals& g, const Args& args) {
     const ParsedArgs p = parse_args("domid", args, "", kUsage);
     if (p.done) return *p.done;
     if (!positional_count(p, "domid", kUsage, 1, 1)) return kExitError;
-    auto dom = find(g, p.positional[0]);
+    auto dom = find_domain(g, p.positional[0]);
     if (!dom) return fail(dom.error());
     std::printf("%u\n", dom->id());
     return kExitOk;
@@ -152,7 +151,7 @@ int domname_command(const Globals& g, const Args& args) {
     const char* end = id.data() + id.size();
     if (id.empty() || std::from_chars(id.data(), end, value).ptr != end)
         return usage_error("domname", kUsage, "'" + id + "' is not a domain id");
-    auto dom = find(g, id);
+    auto dom = find_domain(g, id);
     if (!dom) return fail(dom.error());
     auto info = dom->info();
     if (!info) return fail(info.error());

@@ -69,6 +69,22 @@ devices:
   vif-rate DOMAIN DEVID RATE
                         set a vif's transmit limit (xl.cfg rate=: 10Mb/s,
                           1MB/s@20ms; none or 0 for no limit)
+  block-attach [--persist] DOMAIN DISK-SPEC...
+                        hot-add a disk (an xl disk= spec; components are
+                          joined with ',')
+  block-detach [-f] [-t SECONDS] [--persist] DOMAIN VDEV|DEVID
+                        hot-remove a disk once the guest lets it go (-t:
+                          wait at most, 1-600 s, default 10; -f: at once,
+                          without the guest's consent)
+  network-attach [--persist] DOMAIN [VIF-SPEC...]
+                        hot-add a vif (an xl vif= spec; none: every default)
+  network-detach [-f] [-t SECONDS] [--persist] DOMAIN DEVID|MAC
+                        hot-remove a vif, as block-detach
+  block-limits DOMAIN VDEV|DEVID [rate=RATE] [iops=N[@INTERVAL]]
+                        set a disk's limits (the disk spec's rate= and
+                          iops=; 0 or none, or a key not given: no limit)
+                        --persist (attach, detach): a managed domain's
+                          stored config changes too
 host:
   info [-n]             host and monitor figures (-n: CPU and NUMA topology)
   dmesg                 the monitor's log
@@ -97,13 +113,14 @@ constexpr Entry kCommands[] = {
     {"sched-rtds", sched_rtds_command}, {"sched-policy", sched_policy_command},
     {"vcpu-list", vcpu_list_command}, {"vcpu-pin", vcpu_pin_command}, {"vcpu-set", vcpu_set_command},
     {"block-list", block_list_command}, {"network-list", network_list_command}, {"vif-rate", vif_rate_command},
+    {"block-attach", block_attach_command}, {"block-detach", block_detach_command},
+    {"network-attach", network_attach_command}, {"network-detach", network_detach_command},
+    {"block-limits", block_limits_command},
 };
 
 // xl commands hv does not carry out yet.
 constexpr const char* kNotYet[] = {
-    "sched-credit2", "mem-set", "mem-max",
-    "block-attach", "block-detach", "network-attach", "network-detach",
-    "save", "restore", "migrate", "suspend", "resume",
+    "sched-credit2", "mem-set", "mem-max", "save", "restore", "migrate", "suspend", "resume",
 };
 
 } // namespace

@@ -61,6 +61,7 @@ HvdService::~HvdService() {
     pool_.join();
     for (auto& [serial, p] : procs_) {
         if (p->link) p->link->detach();
+        if (p->device_link) p->device_link->detach();
         if (p->watch) p->watch->cancel();
         if (p->pidfd >= 0 && p->watch == nullptr) ::close(p->pidfd);
     }
@@ -114,6 +115,8 @@ void HvdService::dispatch(const Peer& peer, uint32_t op, std::string payload, Re
             done(r ? ok(wire::pack(wire::to_wire(*r))) : error_reply(r.error()));
         });
     }
+    case HV_DOMCTL_DEVICE_ATTACH: return do_attach(peer, std::move(payload), std::move(done));
+    case HV_DOMCTL_DEVICE_DETACH: return do_detach(std::move(payload), std::move(done));
     case HV_DOMCTL_SHUTDOWN: return do_shutdown(std::move(payload), std::move(done));
     case HV_DOMCTL_RENAME: return do_rename(std::move(payload), std::move(done));
     case HV_DOMCTL_DESTROY:
@@ -124,6 +127,7 @@ void HvdService::dispatch(const Peer& peer, uint32_t op, std::string payload, Re
     case HV_DOMCTL_BLOCK_LIST:
     case HV_DOMCTL_NETWORK_LIST:
     case HV_DOMCTL_VIF_SET_RATE:
+    case HV_DOMCTL_DISK_SET_LIMITS:
     case HV_DOMCTL_CONSOLE_HISTORY:
     case HV_DOMCTL_CONSOLE_WRITE: {
         // Routed by the domid at the payload's head; the process that

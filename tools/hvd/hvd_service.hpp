@@ -106,6 +106,10 @@ private:
         hv::core::ShutdownAction on_crash = hv::core::ShutdownAction::destroy;
         std::shared_ptr<hv::sched::SharedMapping> sched_page; // its SOCKET.sched, mapped while scheduled
         uint32_t sched_domid = 0;            // the domain its page is scheduled as (0: none)
+        // Device attaches and detaches, one at a time on a connection of
+        // their own (hvd_devices.cpp); the others wait their turn.
+        std::shared_ptr<DomainLink> device_link; // the one running
+        std::deque<std::function<void()>> device_queue;
     };
     using ProcPtr = std::shared_ptr<Proc>;
 
@@ -139,6 +143,14 @@ private:
     void do_list(ReplyFn done);
     void do_dmesg(ReplyFn done);
     void do_managed(const hv::control::Peer& peer, uint32_t op, std::string payload, ReplyFn done);
+    // Device hotplug (hvd_devices.cpp).
+    void do_attach(const hv::control::Peer& peer, std::string payload, ReplyFn done);
+    void do_detach(std::string payload, ReplyFn done);
+    void device_call(uint32_t domid, uint32_t op, std::string payload, std::chrono::milliseconds timeout, ReplyFn done);
+    void device_next(const ProcPtr& p);
+    void vif_devid_of(uint32_t domid, const std::string& device, std::function<void(std::string)> then);
+    void persist_device(const std::string& name, std::function<hv::Result<hv::sdk::CreateRequest>(const hv::sdk::CreateRequest&)> change,
+                        std::string done_live, ReplyFn done);
     hv::Result<uint32_t> lookup(std::string_view name_or_id) const;
     // Runs `work` on the pool and `then` with its result on the io thread.
     template <class T>

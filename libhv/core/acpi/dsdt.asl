@@ -15,7 +15,8 @@
  *                   \_GPE._E01 (GPE HV_GPE_PCI_HOTPLUG: iasl needs the
  *                   number in the name) has PCNT notify them: 1, device
  *                   check (scan the slot); 3, eject request (stop the
- *                   driver, then _EJ0 tells hv the slot is let go).
+ *                   driver, then _EJ0 tells hv the slot is let go); and
+ *                   0 on PCI0, a bus check, after a forced removal.
  *
  * No _PRT: PCI functions on hv offer MSI-X only, no INTx pin.
  */
@@ -53,12 +54,13 @@ DefinitionBlock ("dsdt.aml", "DSDT", 2, "HVHVHV", "HVMACHIN", 1)
                     0x00000000, HV_PCI_MMIO_SIZE)
             })
 
-            OperationRegion (PHPR, SystemIO, HV_PCI_HOTPLUG_PORT, 12)
+            OperationRegion (PHPR, SystemIO, HV_PCI_HOTPLUG_PORT, 16)
             Field (PHPR, DWordAcc, NoLock, WriteAsZeros)
             {
                 PCIU, 32, // UP: slots to check (reading clears)
                 PCID, 32, // DOWN: slots the host asks to let go
                 B0EJ, 32, // EJECT: slots let go
+                PCGO, 32, // GONE: slots emptied by the host (reading clears)
             }
             Method (PCEJ, 1, NotSerialized) { B0EJ = (One << Arg0) }
 
@@ -96,6 +98,9 @@ DefinitionBlock ("dsdt.aml", "DSDT", 2, "HVHVHV", "HVMACHIN", 1)
 
             Method (PCNT, 0, Serialized)
             {
+                // A bus check: acpiphp drops the devices no longer there
+                // (and adds any new ones) on every slot.
+                If (PCGO) { Notify (PCI0, 0) }
                 Local0 = PCIU
                 Local1 = PCID
                 If (Local0 & 0x00000002) { Notify (S01, 1) } If (Local1 & 0x00000002) { Notify (S01, 3) }

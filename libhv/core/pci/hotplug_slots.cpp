@@ -30,7 +30,8 @@ bool HotplugSlots::removed(uint32_t slot, bool tell_guest) {
     down_ &= ~bit;
     removable_ &= ~bit;
     if (!tell_guest) return false;
-    up_ |= bit;
+    up_ &= ~bit; // a plug not yet seen is void
+    gone_ |= bit;
     return true;
 }
 
@@ -41,6 +42,11 @@ uint32_t HotplugSlots::read(uint32_t offset) {
         return v;
     }
     if (offset == kDown) return down_;
+    if (offset == kGone) {
+        const uint32_t v = gone_;
+        gone_ = 0;
+        return v;
+    }
     return 0;
 }
 

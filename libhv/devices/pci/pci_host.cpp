@@ -26,11 +26,12 @@ void store(uint8_t* d, uint32_t v, uint8_t size) { core::store_le(d, v, size); }
 
 PciHost::PciHost(IoDevice* reset) : reset_(reset), bridge_(kBridge) {}
 
-Result<uint32_t> PciHost::free_slot() {
+Result<uint32_t> PciHost::free_slot(uint32_t avoid) {
     std::lock_guard lock(mu_);
     for (uint32_t slot = 1; slot < kSlots; ++slot)
-        if (devices_[slot] == nullptr) return slot;
-    return make_error(Errc::invalid_argument, "PCI bus 0 is full (31 devices at most)");
+        if (devices_[slot] == nullptr && (avoid & (1u << slot)) == 0) return slot;
+    return make_error(Errc::invalid_argument, "PCI bus 0 is full (31 devices at most, and a slot emptied by force is free "
+                                              "again once the guest has seen it)");
 }
 
 Result<uint32_t> PciHost::add(PciDevice* device) {

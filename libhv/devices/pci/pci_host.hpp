@@ -36,8 +36,9 @@ public:
 
     // The lowest free slot for `device` (not owned), or an error when bus 0 is full.
     Result<uint32_t> add(PciDevice* device);
-    // The slot add() would take now, or an error when bus 0 is full.
-    Result<uint32_t> free_slot();
+    // The lowest free slot not in `avoid` (a bit per slot), or an error
+    // when there is none.
+    Result<uint32_t> free_slot(uint32_t avoid = 0);
     // `device` (not owned) into `slot` (1..31, free).
     Result<void> add_at(uint32_t slot, PciDevice* device);
     // `slot` is empty from now on; waits for accesses to its device to end.

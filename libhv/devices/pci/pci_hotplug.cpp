@@ -39,6 +39,11 @@ bool PciHotplug::eject_requested(uint32_t slot) {
     return slots_.eject_requested(slot);
 }
 
+uint32_t PciHotplug::unannounced_removals() {
+    std::lock_guard lock(mu_);
+    return slots_.unannounced_removals();
+}
+
 void PciHotplug::read_access(uint16_t offset, uint8_t* data, uint8_t size) {
     if (size != 4 || offset % 4 != 0) {
         std::memset(data, 0xff, size);

@@ -26,6 +26,7 @@ public:
     bool request_eject(uint32_t slot);
     void removed(uint32_t slot, bool tell_guest);
     bool eject_requested(uint32_t slot);
+    uint32_t unannounced_removals();
 
     // Registers are dwords (the DSDT's Field is DWordAcc); other accesses
     // read all ones and are dropped.

@@ -85,6 +85,26 @@ public:
         case HV_DOMCTL_NETWORK_LIST: return wire::pack(hv_ctl_domid_t{domid(), 0});
         case HV_DOMCTL_VIF_SET_RATE: // mostly a rate xl.cfg could give; one in four no limit
             return wire::pack(hv_ctl_vif_rate_t{domid(), u32() % 4, one_in(8) ? 0u : 50000u, 0, one_in(4) ? 0u : uint64_t{u32() % 1000000}});
+        case HV_DOMCTL_DEVICE_ATTACH: { // mostly a kind and flags the ABI knows; specs of either kind
+            hv_ctl_device_attach_t a{};
+            a.domid = domid();
+            a.kind = one_in(8) ? u32() % 4 : 1 + u32() % 2;
+            a.flags = one_in(8) ? u32() % 4 : u32() % 2;
+            wire::put_name(a.spec, one_in(4) ? "" : one_in(2) ? "/images/" + text(below(12)) + ",raw,xvdb,w" : "bridge=" + text(below(8)));
+            return wire::pack(a);
+        }
+        case HV_DOMCTL_DEVICE_DETACH: {
+            hv_ctl_device_detach_t d{};
+            d.domid = domid();
+            d.kind = one_in(8) ? u32() % 4 : 1 + u32() % 2;
+            d.flags = u32() % (one_in(8) ? 8 : 4);
+            d.timeout_ms = one_in(8) ? interesting() : u32() % (HV_CTL_DEVICE_TIMEOUT_MAX_MS + 1);
+            wire::put_name(d.device, one_in(8) ? "" : text(1 + below(HV_CTL_DEVICE_NAME_MAX - 1)));
+            return wire::pack(d);
+        }
+        case HV_DOMCTL_DISK_SET_LIMITS: // one in eight amounts without an interval
+            return wire::pack(hv_ctl_disk_limits_t{domid(), u32(), one_in(8) ? 0u : 50000u, one_in(8) ? 0u : 1000000u,
+                                                   one_in(4) ? 0u : uint64_t{u32()}, one_in(4) ? 0u : uint64_t{u32() % 5000}});
         case HV_DOMCTL_CONSOLE_HISTORY: return wire::pack(hv_ctl_console_t{domid(), u32() % 3});
         case HV_DOMCTL_CONSOLE_WRITE: return wire::pack(hv_ctl_console_t{domid(), u32() % 3}, bytes(below(40)));
         case HV_DOMCTL_VCPU_SET: return wire::pack(hv_ctl_vcpu_set_t{domid(), u32() % 8});

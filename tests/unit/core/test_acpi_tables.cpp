@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/acpi/acpi_tables.hpp"
+#include "core/pci/hotplug_slots.hpp"
 #include "core/memory_map.hpp"
 
 namespace acpi = hv::core::acpi;
@@ -337,15 +338,19 @@ TEST_CASE("acpi: the DSDT has the hotplug slots, their eject method and the GPE 
     // \_GPE._E01: the method ACPICA binds to GPE kGpePciHotplug.
     CHECK(acpi::kGpePciHotplug == 1);
     CHECK(has({'_', 'E', '0', '1', 0x00})); // a method of no arguments
-    // The controller's registers: OperationRegion (PHPR, SystemIO, port, 12).
+    // The controller's registers: OperationRegion (PHPR, SystemIO, port, length).
     const uint8_t lo = acpi::kPciHotplugPort & 0xff, hi = acpi::kPciHotplugPort >> 8;
-    CHECK(has({0x5b, 0x80, 'P', 'H', 'P', 'R', 0x01, 0x0b, lo, hi, 0x0a, 0x0c}));
-    // Every slot 1..31 is a device with _ADR (slot << 16), _SUN and _EJ0.
+    CHECK(hv::core::pci::HotplugSlots::kRegisterBytes == 16);
+    CHECK(has({0x5b, 0x80, 'P', 'H', 'P', 'R', 0x01, 0x0b, lo, hi, 0x0a, 0x10}));
+    // PCNT's bus check after a forced removal: Notify (PCI0, Zero).
+    CHECK(has({0x86, 'P', 'C', 'I', '0', 0x00}));
+    // Every slot 1..31 is a device (DeviceOp, PkgLength, its name) whose
+    // _ADR is slot << 16 (a DWordConst), with _SUN and _EJ0.
     for (int n = 1; n < 32; ++n) {
-        const char name[5] = {'S', "0123456789ABCDEF"[n >> 4], "0123456789ABCDEF"[n & 15], 0, 0};
+        const uint8_t s1 = static_cast<uint8_t>("0123456789ABCDEF"[n >> 4]), s2 = static_cast<uint8_t>("0123456789ABCDEF"[n & 15]);
         INFO("slot " << n);
-        CHECK(has({0x5b, 0x82}));
-        CHECK(has({static_cast<uint8_t>(name[0]), static_cast<uint8_t>(name[1]), static_cast<uint8_t>(name[2]), '_'}));
+        const std::vector<uint8_t> dev = {'S', s1, s2, '_', 0x08, '_', 'A', 'D', 'R', 0x0c, 0x00, 0x00, static_cast<uint8_t>(n), 0x00};
+        CHECK(has(dev));
     }
     CHECK(has({'_', 'E', 'J', '0'}));
     CHECK(has({'_', 'S', 'U', 'N'}));

@@ -1,8 +1,9 @@
 // core::pci::HotplugSlots: what hv's ACPI PCI hotplug registers mean. UP
 // announces plugged (or force-removed) slots once; DOWN holds the host's
-// eject requests until the slot is gone; the guest's EJECT write counts
-// only for slots the host made removable (never the bridge, never the PV
-// console), whether or not the host asked.
+// eject requests until the slot is gone; GONE announces forced removals
+// once; the guest's EJECT write counts only for slots the host made
+// removable (never the bridge, never the PV console), whether or not the
+// host asked.
 #include <catch2/catch.hpp>
 
 #include "core/pci/hotplug_slots.hpp"
@@ -56,15 +57,26 @@ TEST_CASE("hotplug slots: the guest's eject counts for removable slots only", "[
     CHECK(s.write(HotplugSlots::kEject, 0xffffffffu) == 0u); // gone: nothing more to remove
 }
 
-TEST_CASE("hotplug slots: a forced removal tells the guest to check the slot", "[core][hotplug]") {
+TEST_CASE("hotplug slots: a forced removal is announced in GONE, once", "[core][hotplug]") {
     HotplugSlots s;
     s.plug(6, true, false);
     CHECK(s.request_eject(6));
     CHECK(s.removed(6, true));
-    CHECK(s.read(HotplugSlots::kUp) == (1u << 6));
+    CHECK(s.read(HotplugSlots::kGone) == (1u << 6));
+    CHECK(s.read(HotplugSlots::kGone) == 0u); // reading cleared it
+    CHECK(s.read(HotplugSlots::kUp) == 0u);
     CHECK(s.read(HotplugSlots::kDown) == 0u);
-    // A new device in the slot starts with no request open.
+    CHECK(s.write(HotplugSlots::kEject, 1u << 6) == 0u); // a belated _EJ0 removes nothing
+    // Until the guest has read of a removal, the slot is not to be filled
+    // again; a device removed before the guest saw its plug voids that.
+    CHECK(s.removed(6, true));
+    CHECK(s.unannounced_removals() == (1u << 6));
+    CHECK(s.read(HotplugSlots::kGone) == (1u << 6));
+    CHECK(s.unannounced_removals() == 0u);
     CHECK(s.plug(6, true));
     CHECK_FALSE(s.eject_requested(6));
+    CHECK(s.removed(6, true));
+    CHECK(s.read(HotplugSlots::kUp) == 0u);
+    CHECK(s.read(HotplugSlots::kGone) == (1u << 6));
     CHECK_FALSE(s.plug(0, true)); // the bridge's slot is never plugged
 }

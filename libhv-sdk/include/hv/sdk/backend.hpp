@@ -19,6 +19,10 @@
 
 namespace hv::sdk {
 
+// "disk" or "vif", for messages. DeviceKind's values are the control
+// ABI's HV_CTL_DEVICE_*.
+inline const char* device_kind_name(DeviceKind k) { return k == DeviceKind::vif ? "vif" : "disk"; }
+
 class Subscription {
 public:
     virtual ~Subscription() = default;
@@ -61,6 +65,28 @@ public:
     virtual Result<void> set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us) {
         (void)domid, (void)devid, (void)bytes, (void)interval_us;
         return make_error(Errc::not_supported, "this backend does not set vif rates");
+    }
+    // xl block-attach / network-attach: `spec` is one xl disk= or vif= spec
+    // (the text a config's list holds; "" is one vif with every default).
+    // `flags`: HV_CTL_DEVICE_PERSIST (hvd: the managed domain's stored
+    // definition gets it too). Returns the new device's devid.
+    virtual Result<uint32_t> attach_device(uint32_t domid, DeviceKind kind, std::string_view spec, uint32_t flags) {
+        (void)domid, (void)kind, (void)spec, (void)flags;
+        return make_error(Errc::not_supported, "this backend does not attach devices");
+    }
+    // xl block-detach / network-detach: `device` is a disk's vdev or devid,
+    // a vif's devid or MAC. Waits up to `timeout_ms` (0: 10 s) for the
+    // guest to release it; `flags`: HV_CTL_DEVICE_FORCE (remove it without
+    // waiting), HV_CTL_DEVICE_PERSIST.
+    virtual Result<void> detach_device(uint32_t domid, DeviceKind kind, std::string_view device, uint32_t flags,
+                                       uint32_t timeout_ms) {
+        (void)domid, (void)kind, (void)device, (void)flags, (void)timeout_ms;
+        return make_error(Errc::not_supported, "this backend does not detach devices");
+    }
+    // A disk's rate= and iops= limits while it runs (0 lifts one).
+    virtual Result<void> set_disk_limits(uint32_t domid, uint32_t devid, const DiskLimits& limits) {
+        (void)domid, (void)devid, (void)limits;
+        return make_error(Errc::not_supported, "this backend does not set disk limits");
     }
     virtual Result<std::vector<std::string>> dmesg() = 0;
 

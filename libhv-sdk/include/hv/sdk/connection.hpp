@@ -173,6 +173,34 @@ public:
         return b_->set_vif_rate(id_, devid, bytes, interval_us);
     }
 
+    // xl block-attach / network-attach: one xl disk= or vif= spec, as a
+    // config's list holds it ("" is a vif with every default). Returns the
+    // devid. The attach lasts for the domain's life, restarts included;
+    // `persist` also adds it to a managed domain's stored definition
+    // (hvd), so the next start has it.
+    Result<uint32_t> attach_disk(std::string_view spec, bool persist = false) const {
+        return b_->attach_device(id_, DeviceKind::disk, spec, persist ? HV_CTL_DEVICE_PERSIST : 0u);
+    }
+    Result<uint32_t> attach_vif(std::string_view spec, bool persist = false) const {
+        return b_->attach_device(id_, DeviceKind::vif, spec, persist ? HV_CTL_DEVICE_PERSIST : 0u);
+    }
+    // xl block-detach / network-detach: `device` is a disk's vdev ("xvdb")
+    // or devid, a vif's devid or MAC. Waits up to `timeout_ms` (0: 10 s,
+    // at most 600 s) for the guest to release it; `force` removes it
+    // without the guest's consent. `persist` also removes it from a
+    // managed domain's stored definition.
+    Result<void> detach_disk(std::string_view device, bool force = false, uint32_t timeout_ms = 0, bool persist = false) const {
+        return b_->detach_device(id_, DeviceKind::disk, device, device_flags(force, persist), timeout_ms);
+    }
+    Result<void> detach_vif(std::string_view device, bool force = false, uint32_t timeout_ms = 0, bool persist = false) const {
+        return b_->detach_device(id_, DeviceKind::vif, device, device_flags(force, persist), timeout_ms);
+    }
+    // Disk `devid`'s rate= and iops= limits while it runs (block_list()
+    // gives the devids); an amount of 0 lifts that limit.
+    Result<void> set_disk_limits(uint32_t devid, const DiskLimits& limits) const {
+        return b_->set_disk_limits(id_, devid, limits);
+    }
+
     template <class Token>
     auto async_shutdown(ShutdownRequest req, Token&& token) const {
         return detail::async_run<Result<void>>([b = b_, id = id_, req] { return b->shutdown(id, req); },
@@ -185,6 +213,9 @@ public:
     }
 
 private:
+    static uint32_t device_flags(bool force, bool persist) {
+        return (force ? HV_CTL_DEVICE_FORCE : 0u) | (persist ? HV_CTL_DEVICE_PERSIST : 0u);
+    }
     std::shared_ptr<Backend> b_;
     uint32_t id_;
 };

@@ -192,6 +192,53 @@ public:
     Result<void> set_vif_rate(uint32_t domid, uint32_t devid, uint64_t bytes, uint32_t interval_us) override {
         return none(ch_->call(HV_DOMCTL_VIF_SET_RATE, wire::pack(hv_ctl_vif_rate_t{domid, devid, interval_us, 0, bytes})));
     }
+    Result<uint32_t> attach_device(uint32_t domid, DeviceKind kind, std::string_view spec, uint32_t flags) override {
+        auto payload = device_attach_payload(domid, kind, spec, flags);
+        if (!payload) return payload.error();
+        auto r = ch_->call(HV_DOMCTL_DEVICE_ATTACH, *payload);
+        if (!r) return r.error();
+        auto id = wire::unpack<hv_ctl_device_id_t>(*r);
+        if (!id || r->size() != sizeof *id) return make_error(Errc::protocol_error, "device attach reply of a wrong size");
+        return id->devid;
+    }
+    Result<void> detach_device(uint32_t domid, DeviceKind kind, std::string_view device, uint32_t flags,
+                               uint32_t timeout_ms) override {
+        auto payload = device_detach_payload(domid, kind, device, flags, timeout_ms);
+        if (!payload) return payload.error();
+        return none(ch_->call(HV_DOMCTL_DEVICE_DETACH, *payload));
+    }
+    Result<void> set_disk_limits(uint32_t domid, uint32_t devid, const DiskLimits& l) override {
+        return none(ch_->call(HV_DOMCTL_DISK_SET_LIMITS, wire::pack(hv_ctl_disk_limits_t{
+                                                              domid, devid, l.rate_interval_us, l.iops_interval_us,
+                                                              l.rate_bytes, l.iops})));
+    }
+    // DEVICE_ATTACH's and DEVICE_DETACH's payloads; a string that the
+    // ABI's field cannot carry (too long, or holding a NUL) is refused
+    // here, naming it.
+    static Result<std::string> device_attach_payload(uint32_t domid, DeviceKind kind, std::string_view spec, uint32_t flags) {
+        hv_ctl_device_attach_t a{};
+        a.domid = domid;
+        a.kind = static_cast<uint32_t>(kind);
+        a.flags = flags;
+        if (spec.find('\0') != std::string_view::npos || !wire::put_name(a.spec, spec))
+            return make_error(Errc::invalid_argument, std::string(device_kind_name(kind)) + " spec of " + std::to_string(spec.size()) +
+                                                          " bytes: at most " + std::to_string(HV_CTL_DEVICE_SPEC_MAX - 1) +
+                                                          ", without NUL bytes");
+        return wire::pack(a);
+    }
+    static Result<std::string> device_detach_payload(uint32_t domid, DeviceKind kind, std::string_view device, uint32_t flags,
+                                                     uint32_t timeout_ms) {
+        hv_ctl_device_detach_t d{};
+        d.domid = domid;
+        d.kind = static_cast<uint32_t>(kind);
+        d.flags = flags;
+        d.timeout_ms = timeout_ms;
+        if (device.find('\0') != std::string_view::npos || !wire::put_name(d.device, device))
+            return make_error(Errc::invalid_argument, std::string(device_kind_name(kind)) + " '" + std::string(device) +
+                                                          "' is not a device name (at most " +
+                                                          std::to_string(HV_CTL_DEVICE_NAME_MAX - 1) + " bytes)");
+        return wire::pack(d);
+    }
     Result<std::vector<VcpuInfo>> vcpu_list(std::optional<uint32_t> domid) override {
         auto r = ch_->call(HV_SCHEDCTL_VCPU_LIST, wire::pack(hv_ctl_domid_t{domid ? *domid : HV_CTL_ALL_DOMAINS, 0}));
         if (!r) return r.error();

@@ -91,6 +91,11 @@ HV_STATIC_ASSERT(offsetof(hv_ctl_header_t, length) == 20, "hv_ctl_header_t.lengt
 #define HV_DOMCTL_BLOCK_LIST HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 19)   /* hv_ctl_domid_t -> hv_ctl_block_info_t[] */
 #define HV_DOMCTL_NETWORK_LIST HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 20) /* hv_ctl_domid_t -> hv_ctl_vif_info_t[] */
 #define HV_DOMCTL_VIF_SET_RATE HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 21) /* hv_ctl_vif_rate_t -> none */
+/* Hotplug (xl block-attach/-detach, network-attach/-detach) and a disk's
+ * rate= / iops= changed while it runs. */
+#define HV_DOMCTL_DEVICE_ATTACH HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 22)   /* hv_ctl_device_attach_t -> hv_ctl_device_id_t */
+#define HV_DOMCTL_DEVICE_DETACH HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 23)   /* hv_ctl_device_detach_t -> none */
+#define HV_DOMCTL_DISK_SET_LIMITS HV_CTL_OP(HV_CTL_GROUP_DOMCTL, 24) /* hv_ctl_disk_limits_t -> none */
 
 /* HELLO: the first request on a connection. The client offers a range;
  * the server answers with the version both speak (in `max_version`, and in
@@ -356,6 +361,83 @@ HV_STATIC_ASSERT(sizeof(hv_ctl_vif_rate_t) == 24, "hv_ctl_vif_rate_t size");
 HV_STATIC_ASSERT(offsetof(hv_ctl_vif_rate_t, devid) == 4, "hv_ctl_vif_rate_t.devid");
 HV_STATIC_ASSERT(offsetof(hv_ctl_vif_rate_t, interval_us) == 8, "hv_ctl_vif_rate_t.interval_us");
 HV_STATIC_ASSERT(offsetof(hv_ctl_vif_rate_t, rate_bytes) == 16, "hv_ctl_vif_rate_t.rate_bytes");
+
+/* DEVICE_ATTACH / DEVICE_DETACH: which kind of device. */
+#define HV_CTL_DEVICE_DISK 1u
+#define HV_CTL_DEVICE_VIF 2u
+/* Their flags. PERSIST: hvd also changes the stored definition of a
+ * managed domain (xl new), so the next start has the change; a domain
+ * that is not managed gets HV_EINVAL and nothing is done. FORCE (detach):
+ * the device is removed without waiting for the guest to let it go. */
+#define HV_CTL_DEVICE_PERSIST (1u << 0)
+#define HV_CTL_DEVICE_FORCE (1u << 1)
+#define HV_CTL_DEVICE_SPEC_MAX 1024u /* an xl disk= or vif= spec and its NUL */
+#define HV_CTL_DEVICE_NAME_MAX 64u   /* a vdev, a devid in decimal or a MAC, and its NUL */
+/* How long a detach waits for the guest to release the device: 0 in
+ * timeout_ms is the default; more than the maximum is HV_EINVAL. */
+#define HV_CTL_DEVICE_TIMEOUT_DEFAULT_MS 10000u
+#define HV_CTL_DEVICE_TIMEOUT_MAX_MS 600000u
+
+/* DEVICE_ATTACH: one xl disk= or vif= spec (the text a config's list
+ * holds), NUL-terminated in `spec` and the rest of the field zero; an
+ * empty spec is one vif with every default (vif = ['']) and is refused
+ * for a disk. flags: PERSIST. The reply is the new device's devid. */
+typedef struct hv_ctl_device_attach {
+    uint32_t domid;
+    uint32_t kind;  /* HV_CTL_DEVICE_DISK or HV_CTL_DEVICE_VIF */
+    uint32_t flags; /* HV_CTL_DEVICE_PERSIST */
+    uint32_t _pad0;
+    char spec[HV_CTL_DEVICE_SPEC_MAX];
+} hv_ctl_device_attach_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_device_attach_t) == 1040, "hv_ctl_device_attach_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_device_attach_t, kind) == 4, "hv_ctl_device_attach_t.kind");
+HV_STATIC_ASSERT(offsetof(hv_ctl_device_attach_t, flags) == 8, "hv_ctl_device_attach_t.flags");
+HV_STATIC_ASSERT(offsetof(hv_ctl_device_attach_t, _pad0) == 12, "hv_ctl_device_attach_t._pad0");
+HV_STATIC_ASSERT(offsetof(hv_ctl_device_attach_t, spec) == 16, "hv_ctl_device_attach_t.spec");
+
+typedef struct hv_ctl_device_id {
+    uint32_t devid;
+    uint32_t _pad0;
+} hv_ctl_device_id_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_device_id_t) == 8, "hv_ctl_device_id_t size");
+
+/* DEVICE_DETACH: `device` names it, NUL-terminated (the rest zero): a
+ * disk by its vdev (xvdb) or devid in decimal, a vif by its devid in
+ * decimal or its MAC (aa:bb:cc:dd:ee:ff). Waits up to timeout_ms (0: the
+ * default) for the guest to release it, HV_ETIMEDOUT after; FORCE
+ * removes it at once. */
+typedef struct hv_ctl_device_detach {
+    uint32_t domid;
+    uint32_t kind;       /* HV_CTL_DEVICE_DISK or HV_CTL_DEVICE_VIF */
+    uint32_t flags;      /* HV_CTL_DEVICE_FORCE, HV_CTL_DEVICE_PERSIST */
+    uint32_t timeout_ms; /* 0..HV_CTL_DEVICE_TIMEOUT_MAX_MS */
+    char device[HV_CTL_DEVICE_NAME_MAX];
+} hv_ctl_device_detach_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_device_detach_t) == 80, "hv_ctl_device_detach_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_device_detach_t, kind) == 4, "hv_ctl_device_detach_t.kind");
+HV_STATIC_ASSERT(offsetof(hv_ctl_device_detach_t, flags) == 8, "hv_ctl_device_detach_t.flags");
+HV_STATIC_ASSERT(offsetof(hv_ctl_device_detach_t, timeout_ms) == 12, "hv_ctl_device_detach_t.timeout_ms");
+HV_STATIC_ASSERT(offsetof(hv_ctl_device_detach_t, device) == 16, "hv_ctl_device_detach_t.device");
+
+/* DISK_SET_LIMITS (the disk spec's rate= and iops=, changed while the
+ * domain runs): disk `devid` (its number in BLOCK_LIST) may move
+ * rate_bytes per rate_interval_us and make iops requests per
+ * iops_interval_us; 0 in rate_bytes or iops lifts that limit. A nonzero
+ * amount needs a nonzero interval; else HV_EINVAL. */
+typedef struct hv_ctl_disk_limits {
+    uint32_t domid;
+    uint32_t devid;
+    uint32_t rate_interval_us;
+    uint32_t iops_interval_us;
+    uint64_t rate_bytes;
+    uint64_t iops;
+} hv_ctl_disk_limits_t;
+HV_STATIC_ASSERT(sizeof(hv_ctl_disk_limits_t) == 32, "hv_ctl_disk_limits_t size");
+HV_STATIC_ASSERT(offsetof(hv_ctl_disk_limits_t, devid) == 4, "hv_ctl_disk_limits_t.devid");
+HV_STATIC_ASSERT(offsetof(hv_ctl_disk_limits_t, rate_interval_us) == 8, "hv_ctl_disk_limits_t.rate_interval_us");
+HV_STATIC_ASSERT(offsetof(hv_ctl_disk_limits_t, iops_interval_us) == 12, "hv_ctl_disk_limits_t.iops_interval_us");
+HV_STATIC_ASSERT(offsetof(hv_ctl_disk_limits_t, rate_bytes) == 16, "hv_ctl_disk_limits_t.rate_bytes");
+HV_STATIC_ASSERT(offsetof(hv_ctl_disk_limits_t, iops) == 24, "hv_ctl_disk_limits_t.iops");
 
 typedef struct hv_ctl_lookup {
     char name[HV_CTL_NAME_MAX]; /* a name, or a domid in decimal */
