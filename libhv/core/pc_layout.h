@@ -16,10 +16,11 @@
 
 /* The ACPI GPE0 block (status, enable: 2 bytes each), the GPE that
  * announces PCI hotplug, and the hotplug controller's registers (UP, DOWN,
- * EJECT: 4 bytes each; core/pci/hotplug_slots.hpp). */
+ * EJECT, GONE: 4 bytes each; core/pci/hotplug_slots.hpp). */
 #define HV_GPE0_PORT 0x0620
 #define HV_GPE_PCI_HOTPLUG 1
 #define HV_PCI_HOTPLUG_PORT 0x0610
+#define HV_PCI_HOTPLUG_LEN 16
 
 /* QEMU's pvpanic device (devices/pvpanic.hpp). */
 #define HV_PVPANIC_PORT 0x0505

@@ -54,7 +54,7 @@ DefinitionBlock ("dsdt.aml", "DSDT", 2, "HVHVHV", "HVMACHIN", 1)
                     0x00000000, HV_PCI_MMIO_SIZE)
             })
 
-            OperationRegion (PHPR, SystemIO, HV_PCI_HOTPLUG_PORT, 16)
+            OperationRegion (PHPR, SystemIO, HV_PCI_HOTPLUG_PORT, HV_PCI_HOTPLUG_LEN)
             Field (PHPR, DWordAcc, NoLock, WriteAsZeros)
             {
                 PCIU, 32, // UP: slots to check (reading clears)

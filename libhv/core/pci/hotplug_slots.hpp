@@ -22,12 +22,15 @@
 
 #include <stdint.h>
 
+#include "core/pc_layout.h"
+
 namespace hv::core::pci {
 
 class HotplugSlots {
 public:
-    static constexpr uint32_t kRegisterBytes = 16;
+    static constexpr uint32_t kRegisterBytes = HV_PCI_HOTPLUG_LEN; // the DSDT's OperationRegion too
     static constexpr uint32_t kUp = 0, kDown = 4, kEject = 8, kGone = 12;
+    static_assert(kGone + 4 == kRegisterBytes, "four dword registers");
 
     // The host put a device in `slot`; `removable`: the guest may eject
     // it. True: the guest must be told (raise the GPE). For devices there
