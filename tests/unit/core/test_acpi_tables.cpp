@@ -130,6 +130,15 @@ std::vector<MadtEntry> madt_entries(const std::vector<uint8_t>& b, const Table& 
 
 } // namespace
 
+namespace {
+// The DSDT's AML after its header, found through the FADT's X_DSDT.
+std::vector<uint8_t> dsdt_body(const Built& t) {
+    const Table f = t.table(t.find("FACP"), "FACP");
+    const Table d = t.table(rd<uint64_t>(t.buf, f.off + 140), "DSDT");
+    return {t.buf.begin() + static_cast<long>(d.off + 36), t.buf.begin() + static_cast<long>(d.off + d.len)};
+}
+} // namespace
+
 TEST_CASE("acpi: the RSDP has its signature, revision 2 and both checksums", "[core][acpi]") {
     const Built t(1);
     REQUIRE(t.built.rsdp_gpa == kBase); // first in the buffer
@@ -285,10 +294,7 @@ TEST_CASE("acpi: the MADT has one enabled local APIC per vCPU, the IOAPIC and th
 
 TEST_CASE("acpi: the DSDT holds the \\_S5_ package with SLP_TYP 5", "[core][acpi]") {
     const Built t(1);
-    const Table f = t.table(t.find("FACP"), "FACP");
-    const Table d = t.table(rd<uint64_t>(t.buf, f.off + 140), "DSDT");
-    const std::vector<uint8_t> body(t.buf.begin() + static_cast<long>(d.off + 36),
-                                    t.buf.begin() + static_cast<long>(d.off + d.len));
+    const std::vector<uint8_t> body = dsdt_body(t);
     // NameOp "_S5_" PackageOp in the root scope (iasl drops the redundant
     // root prefix of "\_S5"): the name Linux evaluates for soft-off.
     const std::vector<uint8_t> name = {0x08, '_', 'S', '5', '_', 0x12};
@@ -308,10 +314,7 @@ TEST_CASE("acpi: the DSDT holds the \\_S5_ package with SLP_TYP 5", "[core][acpi
 
 TEST_CASE("acpi: the DSDT describes the pvpanic device at its port", "[core][acpi]") {
     const Built t(1);
-    const Table f = t.table(t.find("FACP"), "FACP");
-    const Table d = t.table(rd<uint64_t>(t.buf, f.off + 140), "DSDT");
-    const std::vector<uint8_t> body(t.buf.begin() + static_cast<long>(d.off + 36),
-                                    t.buf.begin() + static_cast<long>(d.off + d.len));
+    const std::vector<uint8_t> body = dsdt_body(t);
     const auto has = [&](const std::vector<uint8_t>& bytes) {
         return std::search(body.begin(), body.end(), bytes.begin(), bytes.end()) != body.end();
     };
@@ -328,10 +331,7 @@ TEST_CASE("acpi: the DSDT describes the pvpanic device at its port", "[core][acp
 
 TEST_CASE("acpi: the DSDT has the hotplug slots, their eject method and the GPE that notifies them", "[core][acpi]") {
     const Built t(1);
-    const Table f = t.table(t.find("FACP"), "FACP");
-    const Table d = t.table(rd<uint64_t>(t.buf, f.off + 140), "DSDT");
-    const std::vector<uint8_t> body(t.buf.begin() + static_cast<long>(d.off + 36),
-                                    t.buf.begin() + static_cast<long>(d.off + d.len));
+    const std::vector<uint8_t> body = dsdt_body(t);
     const auto has = [&](const std::vector<uint8_t>& bytes) {
         return std::search(body.begin(), body.end(), bytes.begin(), bytes.end()) != body.end();
     };
@@ -359,10 +359,7 @@ TEST_CASE("acpi: the DSDT has the hotplug slots, their eject method and the GPE 
 
 TEST_CASE("acpi: the PCI host bridge's window and the MCFG's ECAM are the memory map's", "[core][acpi]") {
     const Built t(1);
-    const Table f = t.table(t.find("FACP"), "FACP");
-    const Table d = t.table(rd<uint64_t>(t.buf, f.off + 140), "DSDT");
-    const std::vector<uint8_t> body(t.buf.begin() + static_cast<long>(d.off + 36),
-                                    t.buf.begin() + static_cast<long>(d.off + d.len));
+    const std::vector<uint8_t> body = dsdt_body(t);
     const auto has = [&](const std::vector<uint8_t>& bytes) {
         return std::search(body.begin(), body.end(), bytes.begin(), bytes.end()) != body.end();
     };

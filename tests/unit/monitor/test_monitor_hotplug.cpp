@@ -110,6 +110,18 @@ constexpr uint16_t kGpeStatus = hv::core::acpi::kGpe0Port;
 constexpr uint16_t kGpeEnable = hv::core::acpi::kGpe0Port + 2;
 constexpr uint32_t kGpeBit = 1u << hv::core::acpi::kGpePciHotplug;
 
+// A monitor on the fake platform whose vCPUs run `guest`.
+hv::Result<std::unique_ptr<hv::Monitor>> open_monitor(std::shared_ptr<hvtest::FakeHypervisor> platform) {
+    hv::Monitor::Options o;
+    o.platform = std::move(platform);
+    o.log_level = "off";
+    return hv::Monitor::open(o);
+}
+
+std::shared_ptr<hvtest::FakeHypervisor> platform_for(PortScript& guest) {
+    return std::make_shared<hvtest::FakeHypervisor>([&guest](hvtest::FakeVcpu& v) { return guest.step(v); });
+}
+
 bool sci(hvtest::FakeVm* vm) {
     std::lock_guard lock(vm->irq_mu);
     return vm->irq_levels[hv::core::acpi::kSciIrq];
@@ -120,11 +132,8 @@ bool sci(hvtest::FakeVm* vm) {
 TEST_CASE("monitor: disks are hot-attached and detached through hv's ACPI PCI hotplug", "[monitor][fake][hotplug]") {
     PortScript guest;
     hvtest::FakeVm* vm = nullptr;
-    auto platform = std::make_shared<hvtest::FakeHypervisor>([&](hvtest::FakeVcpu& v) { return guest.step(v); });
-    hv::Monitor::Options o;
-    o.platform = platform;
-    o.log_level = "off";
-    auto m = hv::Monitor::open(o);
+    auto platform = platform_for(guest);
+    auto m = open_monitor(platform);
     REQUIRE(m);
     hvbench::TempFile kernel{hvtest::without_hv_note(hvbench::pvh_elf(hvbench::first_byte_code()))};
     TempDisk boot("a"), extra("b");
@@ -241,11 +250,7 @@ TEST_CASE("monitor: vifs are hot-attached with their TAPs and detached, leaving 
     const int rc = hvtest::in_netns([] {
         EXPECT(hvtest::make_bridge("xenbr0"));
         PortScript guest;
-        auto platform = std::make_shared<hvtest::FakeHypervisor>([&](hvtest::FakeVcpu& v) { return guest.step(v); });
-        hv::Monitor::Options o;
-        o.platform = platform;
-        o.log_level = "off";
-        auto m = hv::Monitor::open(o);
+        auto m = open_monitor(platform_for(guest));
         EXPECT(m);
         hvbench::TempFile kernel{hvtest::without_hv_note(hvbench::pvh_elf(hvbench::first_byte_code()))};
         hv::config::DomainConfig c;
