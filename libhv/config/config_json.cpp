@@ -179,6 +179,7 @@ std::string domain_config_to_json(const DomainConfig& c) {
     field("cpus_soft", affinity(c.sched.cpus_soft));
     field("cpu_weight", optional_number(c.sched.weight));
     field("cap", optional_number(c.sched.cap));
+    field("io_weight", std::to_string(c.io_weight));
     field("on_poweroff", json_quote(core::action_name(c.actions.on_poweroff)));
     field("on_reboot", json_quote(core::action_name(c.actions.on_reboot)));
     field("on_crash", json_quote(core::action_name(c.actions.on_crash)));

@@ -18,6 +18,7 @@ namespace hv::config {
 //    "cpus_soft" null (no affinity), a string (one CPU list for every vCPU,
 //    "0-3,5") or a list of strings (one per vCPU, as xl.cfg's list form),
 //    "cpu_weight" and "cap" a number or null (the scheduler's default);
+//  - "io_weight" a number (100 when unset);
 //  - actions in xl spelling, uuid as a string or null, disks and vifs as
 //    arrays of objects (unset strings "", unset flags and numbers null).
 std::string domain_config_to_json(const DomainConfig& config);

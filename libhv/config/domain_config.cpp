@@ -321,6 +321,12 @@ hv::Result<DomainConfig> build(const XlCfg& cfg, std::string_view source, const 
                                   : dc.actions.on_crash) = action;
             if (!core::action_supported(action))
                 note(s, std::string("action '") + core::action_name(action) + "' not supported yet");
+        } else if (key == "io_weight") {
+            using core::qos::ShareArbiter;
+            auto n = get_number(s, ShareArbiter::kMinWeight, ShareArbiter::kMaxWeight);
+            if (!n) return n.error();
+            locate(s);
+            dc.io_weight = static_cast<uint32_t>(*n);
         } else if (key == "cpu_weight" || key == "cap") {
             // cap is held to 100 x the max vCPUs once those are known.
             auto n = key == "cap" ? get_number(s, 0, UINT64_MAX)
@@ -603,6 +609,11 @@ hv::Result<void> check_creatable(const DomainConfig& dc) {
                                                  std::to_string(kCreditWeightMax) + ")");
     if (sched.cap)
         if (auto why = cap_problem(*sched.cap, dc); !why.empty()) return invalid_value({"cap"}, why);
+    using core::qos::ShareArbiter;
+    if (dc.io_weight < ShareArbiter::kMinWeight || dc.io_weight > ShareArbiter::kMaxWeight)
+        return invalid_value({"io_weight"}, std::to_string(dc.io_weight) + " is out of range (" +
+                                                std::to_string(ShareArbiter::kMinWeight) + ".." +
+                                                std::to_string(ShareArbiter::kMaxWeight) + ")");
     using Masks = std::pair<std::string_view, const std::vector<uint64_t>*>;
     for (const auto& [key, masks] : {Masks{"cpus", &sched.cpus_hard}, Masks{"cpus_soft", &sched.cpus_soft}}) {
         if (auto why = per_vcpu_problem(masks->size(), dc); !why.empty()) return invalid_value({key}, why);

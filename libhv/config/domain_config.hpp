@@ -16,6 +16,7 @@
 #include "config/vif_spec.hpp"
 #include "config/xl_cfg_parser.hpp"
 #include "core/domain_state.hpp"
+#include "core/qos/share_arbiter.hpp"
 #include "hv/result.hpp"
 
 namespace hv::config {
@@ -84,6 +85,11 @@ struct DomainConfig {
     uint32_t vcpus = 1;
     uint32_t maxvcpus = 0;      // 0: same as vcpus; vCPUs vcpus..maxvcpus-1 start offline
     SchedConfig sched;
+    // hv's own key io_weight = 1..10000 (cgroup v2's io.weight scale): the
+    // domain's proportional share of each backing device its disks share
+    // with other domains' (core/qos/share_arbiter.hpp). Xen has no such
+    // key; the seeds do this with ionice on dom0.
+    uint32_t io_weight = core::qos::ShareArbiter::kDefaultWeight;
     core::ShutdownActions actions{};
     // disk= and vif=, parsed and checked; the devices do not exist yet, so
     // both keys are also listed in `unsupported` and create refuses them.

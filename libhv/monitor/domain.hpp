@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,7 @@ struct DiskDevice {
     uint32_t devid = 0;                         // Xen's number for the vdev
     std::string guest_name;                     // what the guest calls it (vda)
     dev::VirtioBlk::Limits limits;              // rate= and iops=
+    std::optional<uint64_t> backing_device;     // what its bytes are on (IoShare::device_of), if known
 };
 
 // One vif: its TAP (made at create, on its bridge or routed) and what the
@@ -86,6 +88,11 @@ struct DomainSpec {
     boot::KernelEntry kernel_entry = boot::KernelEntry::automatic;
     std::vector<DiskDevice> disks; // PC machine only
     std::vector<VifDevice> vifs;   // PC machine only
+    // Where the I/O share tables are (devices/block/io_share.hpp; "": the
+    // disks are not weighted against other domains') and this domain's
+    // io_weight.
+    std::string io_share_dir;
+    uint32_t io_weight = core::qos::ShareArbiter::kDefaultWeight;
     // The host scheduler's gate for this domain's vCPUs (sched_client.hpp);
     // null: the vCPU threads are left to Linux's scheduler. Outlives the
     // Domain's vCPU threads (shared: the Domain may outlive its table entry).
@@ -306,6 +313,11 @@ private:
         uint32_t slot;
     };
     const Function* function_locked(uint32_t slot) const;
+    // The domain's share of the device `disk` is on, made at its first
+    // disk there and shared by the others (null: not weighted; a failure
+    // is logged, and the disk works unweighted).
+    std::shared_ptr<dev::IoShare> share_for(const DiskDevice& disk);
+    std::map<uint64_t, std::weak_ptr<dev::IoShare>> shares_; // under dev_mu_
     mutable std::mutex dev_mu_;
     std::condition_variable unplugged_cv_; // a function went (or the domain is halting)
     std::vector<Function> functions_;

@@ -74,10 +74,27 @@ Result<dev::VirtioPci*> Domain::plug(std::unique_ptr<core::virtio::VirtioDevice>
     return pci;
 }
 
+std::shared_ptr<dev::IoShare> Domain::share_for(const DiskDevice& disk) {
+    if (spec_.io_share_dir.empty() || !disk.backing_device) return nullptr;
+    std::lock_guard lock(dev_mu_);
+    std::weak_ptr<dev::IoShare>& known = shares_[*disk.backing_device];
+    if (auto share = known.lock()) return share;
+    auto joined = dev::IoShare::join(spec_.io_share_dir, *disk.backing_device, spec_.io_weight);
+    if (!joined) {
+        log_->warn("domain {} disk {}: io_weight not applied: {}", spec_.domid, disk.vdev, joined.error().message);
+        return nullptr;
+    }
+    std::shared_ptr<dev::IoShare> share = std::move(*joined);
+    known = share;
+    return share;
+}
+
 Result<void> Domain::add_disk(DiskDevice disk, bool announce) {
+    std::shared_ptr<dev::IoShare> share = share_for(disk);
     auto blk = std::make_unique<dev::VirtioBlk>(std::move(disk.backend), vm_->ram(), disk.vdev, log_, devices_stop_);
     if (blk->timer_fd() < 0) return make_error(Errc::io_error, fmt::format("disk {}: timerfd_create failed", disk.vdev));
     blk->set_limits(disk.limits);
+    blk->set_share(std::move(share));
     dev::VirtioBlk* model = blk.get();
     // The limits' timer is watched even without limits: they may be set
     // while the domain runs.

@@ -73,6 +73,7 @@ Result<std::unique_ptr<Monitor>> Monitor::open(const Options& options) {
         m->platform_ = std::move(*sys);
     }
     m->domid_source_ = options.domid_source;
+    m->io_share_dir_ = options.io_share_dir;
     m->sched_options_ = options.sched;
     const int kick = m->platform_->kick_signal();
     using Mode = Options::Sched::Mode;
@@ -188,6 +189,8 @@ Result<uint32_t> Monitor::create_locked(const config::DomainConfig& cfg, const c
     spec.kernel = std::move(*image);
     spec.initrd = std::move(initrd);
     spec.kernel_entry = cfg.kernel_entry;
+    spec.io_share_dir = io_share_dir_;
+    spec.io_weight = cfg.io_weight;
     auto on_stop = [this](uint32_t id, const StopInfo& info) {
         std::lock_guard lock(work_mu_);
         stops_.push_back(Stopped{id, info});

@@ -68,6 +68,10 @@ public:
         // Where domids come from; empty: the monitor's own table counts.
         // hvd's monitor processes share one counter so ids stay unique.
         std::function<Result<uint32_t>()> domid_source;
+        // Where domains' I/O share tables live (io_weight between domain
+        // processes: devices/block/io_share.hpp); hv-domain passes hvd's
+        // `<state-dir>/io-share`. Empty: disks are not weighted.
+        std::string io_share_dir;
         // What runs the domains. Null: KVM, opened at kvm_path. Unit tests
         // pass a fake platform here.
         std::shared_ptr<hv::platform::Hypervisor> platform;
@@ -205,6 +209,7 @@ private:
     std::unique_ptr<sched::SchedHost> sched_host_; // Mode::own
     std::shared_ptr<sched::SchedClient> external_gate_; // Mode::external
     std::function<Result<uint32_t>()> domid_source_;
+    std::string io_share_dir_;
     std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
     std::shared_ptr<spdlog::logger> log_;
 

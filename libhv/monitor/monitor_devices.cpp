@@ -3,6 +3,8 @@
 // block-attach, network-attach, and the detaches), the lists and limits.
 // A domain's config (Entry::config) follows its attaches and detaches, so
 // a restart brings back what it had (libxl's semantics).
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -35,7 +37,11 @@ Result<DiskDevice> Monitor::make_disk(const config::DomainConfig& cfg, size_t in
     if (!file)
         return make_error(file.error().code, fmt::format("domain '{}': disk {} ({}): {}", cfg.name, index + 1, d.vdev, file.error().message));
     const dev::VirtioBlk::Limits limits{d.rate_bytes_per_interval, d.rate_interval_usecs, d.iops_per_interval, d.iops_interval_usecs};
-    return DiskDevice{std::move(*file), d.vdev, disk_devid(d), config::guest_disk_name(index), limits};
+    // Which device's share the disk takes (io_weight). Looked up by path
+    // after the open: a rename meanwhile only picks another table.
+    std::optional<uint64_t> device;
+    if (struct stat st {}; ::stat(d.target.c_str(), &st) == 0) device = dev::IoShare::device_of(st);
+    return DiskDevice{std::move(*file), d.vdev, disk_devid(d), config::guest_disk_name(index), limits, device};
 }
 
 // config/guest_vifs.hpp says how a vif is named and placed.

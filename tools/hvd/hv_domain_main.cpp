@@ -24,6 +24,7 @@
 #include "control/control_server.hpp"
 #include "control/domid_counter.hpp"
 #include "control/monitor_backend.hpp"
+#include "devices/block/io_share.hpp"
 #include "monitor/sched_page.hpp"
 #include "monitor/shared_mapping.hpp"
 
@@ -60,6 +61,9 @@ int main(int argc, char** argv) {
     hv::Monitor::Options mo;
     mo.log_level = log_level;
     mo.domid_source = [counter] { return counter->next(); };
+    // io_weight: the domains' disks on one device share it through a
+    // table there (hvd made the folder).
+    mo.io_share_dir = hv::dev::IoShare::dir_in(state_dir);
     // hvd's scheduler decides when this process's vCPUs run: they meet
     // through SOCKET.sched (this process's page) and STATE/run/sched.bell
     // (hvd's). Without the bell (hvd runs with --sched none) Linux does.

@@ -10,6 +10,7 @@
 #include <boost/asio/read.hpp>
 #include <fmt/format.h>
 
+#include "devices/block/io_share.hpp"
 #include "control/monitor_backend.hpp"
 #include "domain_process.hpp"
 #include "hv/abi/domain_name.h"
@@ -34,10 +35,11 @@ constexpr auto kReadyWait = std::chrono::seconds(3); // requests wait this long 
 } // namespace
 
 hv::Result<void> HvdService::start() {
-    for (const char* sub : {"run", "managed", "log"}) {
+    for (const std::string& dir : {options_.state_dir + "/run", options_.state_dir + "/managed", options_.state_dir + "/log",
+                                   hv::dev::IoShare::dir_in(options_.state_dir)}) {
         std::error_code ec;
-        fs::create_directories(fs::path(options_.state_dir) / sub, ec);
-        if (ec) return make_error(Errc::io_error, fmt::format("{}/{}: {}", options_.state_dir, sub, ec.message()));
+        fs::create_directories(dir, ec);
+        if (ec) return make_error(Errc::io_error, fmt::format("{}: {}", dir, ec.message()));
     }
     if (const size_t n = managed_.clean_leftovers(); n > 0) log_->info("removed {} leftover temp file(s) of managed records", n);
     if (options_.sched) {

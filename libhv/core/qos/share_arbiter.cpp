@@ -21,6 +21,7 @@ ShareArbiter::ShareArbiter(ShareTable* table, unsigned slot, uint32_t weight, ui
     ShareSlot& s = table_->slots[slot_];
     store(s.vtime, 0);
     store(s.last_ns, 0);
+    store(s.in_flight, 0u); // a slot taken over from a domain that died mid-transfer
     store(s.weight, weight_);
 }
 
@@ -29,7 +30,7 @@ void ShareArbiter::release() {
     table_ = nullptr;
 }
 
-bool ShareArbiter::try_start(uint64_t now_ns, uint64_t bytes) {
+bool ShareArbiter::admit(uint64_t now_ns) {
     if (table_ == nullptr) return true;
     ShareSlot& me = table_->slots[slot_];
     // The slowest other active domain's virtual time.
@@ -46,37 +47,49 @@ bool ShareArbiter::try_start(uint64_t now_ns, uint64_t bytes) {
         if (!others || v < floor) floor = v;
         others = true;
     }
-    uint64_t mine = me.vtime; // only this domain writes it
+    bool may = true;
     if (others) {
         // Back from idle: no credit saved up while the others worked. (Not
         // while active: a busy domain is never more than a window and a
         // transfer behind, and pulling it up then would leak its share.)
-        const bool was_active = me.in_flight > 0 || (me.last_ns != 0 && me.last_ns + idle_ns_ >= now_ns);
-        if (!was_active && floor > window_ && mine < floor - window_) mine = floor - window_;
-        if (mine > floor + window_) {
-            store(me.vtime, mine);
-            store(me.last_ns, now_ns); // still wanting: active
-            return false;
+        const uint64_t last = load(me.last_ns);
+        const bool was_active = load(me.in_flight) > 0 || (last != 0 && last + idle_ns_ >= now_ns);
+        const uint64_t mine = load(me.vtime);
+        if (!was_active && floor > window_ && mine < floor - window_) {
+            // Only up: a charge made meanwhile by another thread stays.
+            uint64_t seen = mine;
+            while (seen < floor - window_ &&
+                   !__atomic_compare_exchange_n(&me.vtime, &seen, floor - window_, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            }
         }
+        may = load(me.vtime) <= floor + window_;
     }
+    store(me.last_ns, now_ns); // asked: active, whether or not it may start
+    return may;
+}
+
+void ShareArbiter::start(uint64_t now_ns, uint64_t bytes) {
+    if (table_ == nullptr) return;
+    ShareSlot& me = table_->slots[slot_];
     // The virtual time first: a neighbour that sees this domain active
     // sees its current virtual time, not one from before an idle spell.
-    store(me.vtime, mine + mul_div(bytes, kDefaultWeight, weight_));
-    store(me.in_flight, me.in_flight + 1);
+    __atomic_fetch_add(&me.vtime, mul_div(bytes, kDefaultWeight, weight_), __ATOMIC_ACQ_REL);
+    __atomic_fetch_add(&me.in_flight, 1u, __ATOMIC_ACQ_REL);
     store(me.last_ns, now_ns);
-    return true;
 }
 
 void ShareArbiter::done() {
     if (table_ == nullptr) return;
     ShareSlot& me = table_->slots[slot_];
-    if (me.in_flight > 0) store(me.in_flight, me.in_flight - 1);
+    uint32_t n = load(me.in_flight);
+    while (n > 0 && !__atomic_compare_exchange_n(&me.in_flight, &n, n - 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    }
 }
 
 void ShareArbiter::idle() {
     if (table_ == nullptr) return;
     ShareSlot& me = table_->slots[slot_];
-    if (me.in_flight == 0) store(me.last_ns, 0);
+    if (load(me.in_flight) == 0) store(me.last_ns, 0);
 }
 
 } // namespace hv::core::qos

@@ -17,7 +17,9 @@
 // flight, so a domain killed mid-transfer holds the others up only that long.
 // Lock-free on the table (each slot written by its owner only, read by
 // all with __atomic builtins), so a domain that dies holding nothing can
-// hold nobody up: its slot goes idle after `idle_ns`.
+// hold nobody up: its slot goes idle after `idle_ns`. The owner's own
+// updates are atomic read-modify-writes too, so one domain's disks may
+// share its slot from more than one thread.
 // Freestanding; time comes from the caller.
 #pragma once
 
@@ -52,9 +54,19 @@ public:
     // Gives the slot back (weight 0).
     void release();
 
-    // A transfer of `bytes` may start now (true: its cost is charged) or
-    // must wait (false: ask again after a completion or a short timer).
-    bool try_start(uint64_t now_ns, uint64_t bytes);
+    // Whether this domain may start a transfer now (false: ask again after
+    // a completion or a short timer; it counts as active meanwhile). The
+    // cost is charged by start(), once the device knows it (a virtio
+    // request's size is known only after it is taken off the queue).
+    bool admit(uint64_t now_ns);
+    // A transfer of `bytes` starts (after admit() said yes).
+    void start(uint64_t now_ns, uint64_t bytes);
+    // admit(), then start() if it may.
+    bool try_start(uint64_t now_ns, uint64_t bytes) {
+        if (!admit(now_ns)) return false;
+        start(now_ns, bytes);
+        return true;
+    }
     // A transfer try_start() let go has ended.
     void done();
     // Nothing in flight and nothing waiting (the guest's queue is empty):

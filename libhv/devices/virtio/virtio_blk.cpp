@@ -44,6 +44,18 @@ bool VirtioBlk::throttle() {
     return true;
 }
 
+bool VirtioBlk::held_by_share(uint64_t now) {
+    if (!share_ || share_->arbiter().admit(now)) return false;
+    if (in_flight_ > 0) return true; // a completion comes, and the loop asks again
+    throttled_ = true;
+    if (!timer_.arm_at(now + kShareRetryNs)) {
+        throttled_ = false;
+        complain("io_weight timer", "cannot be set; the share is not applied");
+        return false;
+    }
+    return true;
+}
+
 // The limits' timer, read whatever the state (it is level-triggered on
 // the loop); the queue goes on only while the driver runs the device.
 void VirtioBlk::poll(cv::Queues& queues) {
@@ -55,6 +67,7 @@ void VirtioBlk::poll(cv::Queues& queues) {
 
 void VirtioBlk::reset() {
     features_ = 0;
+    if (share_ && in_flight_ == 0) share_->arbiter().idle();
     throttled_ = false;
     timer_.disarm();
 }
@@ -106,8 +119,10 @@ void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
         // Kicks off while we look; everything available is started.
         queue->want_notify(false);
         more = true;
+        // The share is asked only when there is something to start: an
+        // empty queue must not look like a domain wanting the device.
         while (!free_.empty() && taken < kPerCall && !stop_.load(std::memory_order_relaxed) && !throttle() &&
-               (more = take(*queue))) {
+               (more = queue->available() > 0) && !held_by_share(TimerFd::now_ns()) && (more = take(*queue))) {
             ++taken;
             if (returned_) { // done at once (no asynchronous I/O): tell the driver now
                 returned_ = false;
@@ -128,7 +143,10 @@ void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
             // Sleep with kicks on, then look once more: a chain the driver
             // added without kicking (we had kicks off) is not lost.
             queue->want_notify(true);
-            if (queue->available() == 0) break;
+            if (queue->available() == 0) {
+                if (share_) share_->arbiter().idle(); // the others need not wait for this domain
+                break;
+            }
         }
     }
     drain(*queue); // what is in flight still ends and goes back
@@ -169,6 +187,7 @@ bool VirtioBlk::take(cv::SplitQueue& queue) {
         return true;
     }
     if (req.type == cv::BlkType::in || req.type == cv::BlkType::out) {
+        if (share_) share_->arbiter().start(now, req.data_bytes);
         const uint32_t s = free_.back();
         free_.pop_back();
         Slot& slot = slots_[s];
@@ -184,6 +203,7 @@ bool VirtioBlk::take(cv::SplitQueue& queue) {
             slot.io.result = slot.io.write ? backend_->write(slot.iov, slot.io.count, slot.io.offset)
                                            : backend_->read(slot.iov, slot.io.count, slot.io.offset);
             finish_slot(queue, s);
+            if (share_) share_->arbiter().done();
         }
         return true;
     }
@@ -201,6 +221,8 @@ bool VirtioBlk::complete_one(cv::SplitQueue& queue, bool block) {
     if (io == nullptr) {
         if (block) { // a backend that lost transfers: their chains are lost, not the slots
             complain("the backend lost transfers", std::to_string(in_flight_) + " never ended");
+            if (share_)
+                for (uint32_t i = 0; i < in_flight_; ++i) share_->arbiter().done();
             in_flight_ = 0;
             free_.clear();
             for (uint32_t i = kInFlight; i > 0; --i) free_.push_back(i - 1);
@@ -208,6 +230,7 @@ bool VirtioBlk::complete_one(cv::SplitQueue& queue, bool block) {
         return false;
     }
     --in_flight_;
+    if (share_) share_->arbiter().done();
     finish_slot(queue, io->tag);
     return true;
 }

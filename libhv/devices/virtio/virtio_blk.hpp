@@ -22,6 +22,7 @@
 #include "core/virtio/blk_request.hpp"
 #include "core/virtio/virtio_device.hpp"
 #include "devices/block/block_backend.hpp"
+#include "devices/block/io_share.hpp"
 #include "devices/timer_fd.hpp"
 
 namespace hv::dev {
@@ -59,6 +60,13 @@ public:
     // The limits' timerfd (-1 if it could not be made: then limits are
     // refused): the I/O loop watches it and calls the transport's poll().
     int timer_fd() const { return timer_.fd(); }
+    // The domain's share of the device the disk is on (io_weight; shared
+    // by the domain's disks on that device), or null: none. Reads and
+    // writes start only while the share allows; held back with nothing
+    // in flight, the queue waits kShareRetryNs on the timer. Before the
+    // domain runs.
+    void set_share(std::shared_ptr<IoShare> share) { share_ = std::move(share); }
+    static constexpr uint64_t kShareRetryNs = 500'000;
 
     uint16_t device_type() const override { return 2; }
     uint64_t features() const override;
@@ -104,6 +112,9 @@ private:
     void complain(const char* what, const std::string& detail);
     // Whether the limits hold requests back now (then the timer is set).
     bool throttle();
+    // Whether the domain's share holds requests back now: with transfers
+    // in flight their completions bring the queue back, else the timer.
+    bool held_by_share(uint64_t now);
 
     std::unique_ptr<BlockBackend> backend_;
     core::GuestRam ram_;
@@ -122,6 +133,7 @@ private:
     core::qos::TokenBucket bytes_, ops_;
     TimerFd timer_;
     bool throttled_ = false;
+    std::shared_ptr<IoShare> share_;
 };
 
 } // namespace hv::dev

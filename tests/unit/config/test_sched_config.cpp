@@ -238,6 +238,7 @@ TEST_CASE("sched config: create -n's JSON shows the keys as xl.cfg writes them",
   "cpus_soft": ["4-5", "6", "0-63"],
   "cpu_weight": 512,
   "cap": 0,
+  "io_weight": 100,
   "on_poweroff": "destroy",
 )") != std::string::npos);
     const std::string per_vcpu = hv::config::domain_config_to_json(ok_with("vcpus = 2\ncpus = [1, '2-3']\n"));
@@ -247,4 +248,16 @@ TEST_CASE("sched config: create -n's JSON shows the keys as xl.cfg writes them",
   "cpu_weight": null,
   "cap": null,
 )") != std::string::npos);
+}
+
+TEST_CASE("io_weight is hv's key, 1..10000, 100 when unset", "[config][qos]") {
+    CHECK(ok_with("x = 1").io_weight == 100u);
+    CHECK(ok_with("io_weight = 1").io_weight == 1u);
+    CHECK(ok_with("io_weight = 10000").io_weight == 10000u);
+    CHECK(invalid_with("io_weight = 0") == "t.cfg:3:13: io_weight: 0 is out of range (1..10000)");
+    CHECK(invalid_with("io_weight = 10001") == "t.cfg:3:13: io_weight: 10001 is out of range (1..10000)");
+    CHECK(invalid_with("io_weight = 'fast'") == "t.cfg:3:13: io_weight: 'fast' is not a number");
+    DomainConfig c = ok_with("x = 1");
+    c.io_weight = 0;
+    CHECK(not_creatable(c).message == "t.cfg: io_weight: 0 is out of range (1..10000)");
 }

@@ -17,6 +17,7 @@
 
 #include "../core/virtq_driver.hpp"
 #include "devices/virtio/virtio_blk.hpp"
+#include "qcow2_test_util.hpp"
 
 namespace cv = hv::core::virtio;
 using hvtest::VirtqDriver;
@@ -236,4 +237,66 @@ TEST_CASE("virtio-blk: iops and rate limits hold requests back until their timer
     for (int i = 0; i < 4; ++i) b.request(0, static_cast<uint64_t>(i) * 8, 4096);
     b.kick();
     CHECK(b.drv.used_idx() == 2);
+}
+
+// io_weight: another domain's slot on the same table is active at virtual
+// time 0, so this disk may start while its own virtual time is at most a
+// window (1 MiB of weight-100 bytes) ahead; then the queue waits on the
+// timer until the other domain has moved on.
+TEST_CASE("virtio-blk: the domain's io_weight share holds reads and writes back, by weight", "[virtio][blk][qos]") {
+    qcow2_test::TempDir dir;
+    const uint64_t device = 42;
+    const uint64_t now = hv::dev::TimerFd::now_ns();
+    // Ten 256 KiB reads (one buffer, reused: only what starts is counted).
+    const auto fill = [](Rig& r) {
+        for (int i = 0; i < 10; ++i) {
+            r.next_buf = 0x10000;
+            r.request(0, 0, 256 * 1024);
+        }
+    };
+    for (const auto& [weight, started] : {std::pair<uint32_t, uint16_t>{100, 5}, {200, 9}}) {
+        CAPTURE(weight);
+        auto other = hv::dev::IoShare::join(dir.path, device, 100);
+        REQUIRE(other);
+        (*other)->arbiter().start(now, 0); // in flight: active, at virtual time 0
+        Rig r;
+        r.backend->async = false;
+        auto mine = hv::dev::IoShare::join(dir.path, device, weight);
+        REQUIRE(mine);
+        r.blk->set_share(std::shared_ptr<hv::dev::IoShare>(std::move(*mine)));
+        fill(r);
+        r.kick();
+        // Weight 100: 0, 256 K, .. 1 MiB may start (5); weight 200 pays half: 9.
+        CHECK(r.drv.used_idx() == started);
+        CHECK_FALSE(r.blk->resume(0));
+        // The other domain moves on 4 MiB: the rest go when the timer comes.
+        (*other)->arbiter().start(now, 4u << 20);
+        pollfd p{r.blk->timer_fd(), POLLIN, 0};
+        REQUIRE(::poll(&p, 1, 2000) == 1);
+        cv::Queues qs(Rig::kOps, &r);
+        r.blk->poll(qs);
+        CHECK(r.drv.used_idx() == 10);
+        CHECK(r.blk->resume(0));
+    }
+    // Its queue empty, the disk's domain goes idle at once (not after
+    // ShareArbiter's idle time): a domain ahead of it is not held back.
+    auto other = hv::dev::IoShare::join(dir.path, device, 100);
+    REQUIRE(other);
+    hv::core::qos::ShareArbiter& o = (*other)->arbiter();
+    Rig r;
+    r.backend->async = false;
+    auto mine = hv::dev::IoShare::join(dir.path, device, 100);
+    REQUIRE(mine);
+    hv::core::qos::ShareArbiter& me = (*mine)->arbiter();
+    r.blk->set_share(std::shared_ptr<hv::dev::IoShare>(std::move(*mine)));
+    fill(r);
+    r.kick();
+    CHECK(r.drv.used_idx() == 10); // nobody else active: nothing holds it
+    // `other` 8 MiB on, this domain 2.5 MiB: more than a window apart.
+    o.start(hv::dev::TimerFd::now_ns(), 8u << 20);
+    CHECK(o.admit(hv::dev::TimerFd::now_ns()));
+    me.start(hv::dev::TimerFd::now_ns(), 0); // were it still active, `other` would wait
+    CHECK_FALSE(o.admit(hv::dev::TimerFd::now_ns()));
+    me.done();
+    o.done();
 }

@@ -5,7 +5,9 @@
 // attach puts the disk in the lowest free slot and raises the SCI; detach
 // asks (DOWN), waits for the guest's eject, times out with the request
 // left open, or removes by force and tells the guest; a guest cannot eject
-// the PV console; bad names and specs are refused by name.
+// the PV console; bad names and specs are refused by name. And io_weight:
+// a domain's disks on one device, at create or hot-attached, hold one slot
+// of that device's share table, which goes with the domain.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -14,9 +16,12 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <future>
 #include <mutex>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../boot/kernel_image.hpp"
@@ -27,6 +32,8 @@
 #include "config/vif_spec.hpp"
 #include "core/acpi/acpi_tables.hpp"
 #include "core/pci/hotplug_slots.hpp"
+#include "core/qos/share_arbiter.hpp"
+#include "devices/block/io_share.hpp"
 #include "fake_platform.hpp"
 #include "monitor/monitor.hpp"
 #include "pvh_image.hpp"
@@ -120,6 +127,17 @@ hv::Result<std::unique_ptr<hv::Monitor>> open_monitor(std::shared_ptr<hvtest::Fa
 
 std::shared_ptr<hvtest::FakeHypervisor> platform_for(PortScript& guest) {
     return std::make_shared<hvtest::FakeHypervisor>([&guest](hvtest::FakeVcpu& v) { return guest.step(v); });
+}
+
+// The weights of the slots held in `device`'s share table under `dir`.
+std::multiset<uint32_t> share_weights(const std::string& dir, uint64_t device) {
+    std::multiset<uint32_t> held;
+    std::ifstream f(hv::dev::IoShare::table_path(dir, device), std::ios::binary);
+    hv::core::qos::ShareTable t{};
+    if (!f.read(reinterpret_cast<char*>(&t), sizeof t)) return held;
+    for (const auto& s : t.slots)
+        if (s.weight != 0) held.insert(s.weight);
+    return held;
 }
 
 bool sci(hvtest::FakeVm* vm) {
@@ -295,4 +313,45 @@ TEST_CASE("monitor: vifs are hot-attached with their TAPs and detached, leaving 
         return 0;
     });
     CHECK(rc == 0);
+}
+
+TEST_CASE("monitor: a domain's disks on one device hold one slot of its share table, with its io_weight", "[monitor][fake][qos]") {
+    PortScript guest;
+    hv::Monitor::Options o;
+    o.platform = platform_for(guest);
+    o.log_level = "off";
+    char dir[] = "/tmp/hv-io-share-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    o.io_share_dir = dir;
+    auto m = hv::Monitor::open(o);
+    REQUIRE(m);
+    hvbench::TempFile kernel{hvtest::without_hv_note(hvbench::pvh_elf(hvbench::first_byte_code()))};
+    TempDisk a1("w1"), a2("w2"), b1("w3"), b2("w4");
+    struct stat st {};
+    REQUIRE(::stat(a1.path.c_str(), &st) == 0);
+    const uint64_t device = hv::dev::IoShare::device_of(st);
+    const auto make = [&](const char* name, uint32_t weight, std::vector<std::string> disks) {
+        hv::config::DomainConfig c;
+        c.name = name;
+        c.kernel = kernel.path();
+        c.memory_mib = 32;
+        c.io_weight = weight;
+        for (const std::string& d : disks) c.disks.push_back(*hv::config::parse_disk_spec(d));
+        return (*m)->create(c);
+    };
+    auto a = make("heavy", 300, {a1.path + ",raw,xvda,rw", a2.path + ",raw,xvdb,rw"});
+    REQUIRE(a);
+    CHECK(share_weights(dir, device) == std::multiset<uint32_t>{300});
+    auto b = make("light", 100, {b1.path + ",raw,xvda,rw"});
+    REQUIRE(b);
+    CHECK(share_weights(dir, device) == std::multiset<uint32_t>{100, 300});
+    // A hot-attached disk on the same device joins its domain's slot.
+    REQUIRE((*m)->attach_device(*b, DeviceKind::disk, b2.path + ",raw,xvdb,rw"));
+    CHECK(share_weights(dir, device) == std::multiset<uint32_t>{100, 300});
+    REQUIRE((*m)->destroy(*a));
+    CHECK(share_weights(dir, device) == std::multiset<uint32_t>{100});
+    REQUIRE((*m)->destroy(*b));
+    CHECK(share_weights(dir, device).empty());
+    m->reset();
+    std::filesystem::remove_all(dir);
 }

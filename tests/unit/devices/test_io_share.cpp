@@ -1,0 +1,120 @@
+// dev::IoShare: a domain process's slot in one backing device's share
+// table (io_weight). Slots are held by OFD locks, so a second holder gets
+// another slot, a full table says so, and a slot comes back when its
+// holder goes, however it goes (kill -9 included).
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/sysmacros.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "../fd_count.hpp"
+#include "devices/block/io_share.hpp"
+#include "qcow2_test_util.hpp"
+
+using hv::dev::IoShare;
+using hv::core::qos::ShareTable;
+
+namespace {
+const uint64_t kDevice = makedev(8, 17);
+}
+
+TEST_CASE("io share: the table is made whole, named after the device; each holder gets its own slot", "[io-share][qos]") {
+    qcow2_test::TempDir dir;
+    CHECK(IoShare::table_path(dir.path, kDevice) == dir.path + "/share-v1-8-17");
+    CHECK(IoShare::dir_in("/var/lib/hv") == "/var/lib/hv/io-share");
+    const size_t fds = hvtest::open_fds();
+    {
+        auto a = IoShare::join(dir.path, kDevice, 200);
+        REQUIRE(a);
+        struct stat st {};
+        REQUIRE(::stat(IoShare::table_path(dir.path, kDevice).c_str(), &st) == 0);
+        CHECK(static_cast<size_t>(st.st_size) == sizeof(ShareTable));
+        CHECK((st.st_mode & 0777) == 0600);
+        auto b = IoShare::join(dir.path, kDevice, 100);
+        REQUIRE(b);
+        CHECK((*a)->slot() != (*b)->slot());
+        // Another device: another table, and its slots are its own.
+        auto c = IoShare::join(dir.path, makedev(8, 18), 100);
+        REQUIRE(c);
+        CHECK((*c)->slot() == 0);
+        CHECK((*a)->arbiter().try_start(1, 4096));
+    }
+    CHECK(hvtest::open_fds() == fds); // the lock fds and mappings went with their holders
+}
+
+TEST_CASE("io share: 64 holders fill the table; a slot comes back when its holder goes", "[io-share][qos]") {
+    qcow2_test::TempDir dir;
+    std::vector<std::unique_ptr<IoShare>> held;
+    std::set<unsigned> slots;
+    for (unsigned i = 0; i < ShareTable::kSlots; ++i) {
+        auto s = IoShare::join(dir.path, kDevice, 100);
+        REQUIRE(s);
+        slots.insert((*s)->slot());
+        held.push_back(std::move(*s));
+    }
+    CHECK(slots.size() == ShareTable::kSlots);
+    auto full = IoShare::join(dir.path, kDevice, 100);
+    REQUIRE_FALSE(full);
+    CHECK(full.error().code == hv::Errc::busy);
+    CHECK(full.error().message.find("all 64 slots are held") != std::string::npos);
+    const unsigned freed = held[17]->slot();
+    held[17].reset();
+    auto again = IoShare::join(dir.path, kDevice, 100);
+    REQUIRE(again);
+    CHECK((*again)->slot() == freed);
+}
+
+TEST_CASE("io share: a holder killed with -9 leaves its slot to the next domain", "[io-share][qos]") {
+    qcow2_test::TempDir dir;
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        auto s = IoShare::join(dir.path, kDevice, 100);
+        const char c = s && (*s)->slot() == 0 ? 'y' : 'n';
+        (void)!::write(ready[1], &c, 1);
+        ::pause();
+        ::_exit(0);
+    }
+    ::close(ready[1]);
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    ::close(ready[0]);
+    CHECK(c == 'y');
+    auto while_alive = IoShare::join(dir.path, kDevice, 100);
+    REQUIRE(while_alive);
+    CHECK((*while_alive)->slot() == 1); // slot 0 is the child's
+    ::kill(child, SIGKILL);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    auto after = IoShare::join(dir.path, kDevice, 100);
+    REQUIRE(after);
+    CHECK((*after)->slot() == 0);
+}
+
+TEST_CASE("io share: a table file of another size or a symlink is refused by name", "[io-share][qos]") {
+    qcow2_test::TempDir dir;
+    const std::string path = IoShare::table_path(dir.path, kDevice);
+    std::ofstream(path) << "short";
+    auto r = IoShare::join(dir.path, kDevice, 100);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find(path) != std::string::npos);
+    ::unlink(path.c_str());
+    REQUIRE(::symlink("/etc/passwd", path.c_str()) == 0);
+    auto s = IoShare::join(dir.path, kDevice, 100);
+    REQUIRE_FALSE(s);
+    CHECK(s.error().message.find(path) != std::string::npos);
+    // No folder: the error names it.
+    auto none = IoShare::join(dir.path + "/missing", kDevice, 100);
+    REQUIRE_FALSE(none);
+    CHECK(none.error().message.find(dir.path + "/missing") != std::string::npos);
+}
