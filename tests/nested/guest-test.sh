@@ -56,6 +56,17 @@ case " $(cat /proc/cmdline) " in
   vanish /sys/block/vda && echo "HP-DISK-GONE"
   vanish /sys/class/net/eth0 && echo "HP-NET-GONE"
   ;;
+*" hvtest=ioload "*)
+  # bench/io_weight_guests.sh: four readers of /dev/vda (O_DIRECT, 64 KiB
+  # at a time), each through its own quarter, until the host ends the
+  # domain; IOLOAD-END if the disk ran out first.
+  i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+  n=$(($(cat /sys/block/vda/size) / 128 / 4))
+  for q in 0 1 2 3; do dd if=/dev/vda of=/dev/null bs=64k iflag=direct skip=$((q * n)) count=$n 2>/dev/null & done
+  echo "IOLOAD-START"
+  wait
+  echo "IOLOAD-END"
+  ;;
 *" hvtest=net-wait "*)
   # Up, then waits (a minute at most) for another guest's bye on port 7000.
   net_up

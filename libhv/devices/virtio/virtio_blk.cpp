@@ -67,7 +67,7 @@ void VirtioBlk::poll(cv::Queues& queues) {
 
 void VirtioBlk::reset() {
     features_ = 0;
-    if (share_ && in_flight_ == 0) share_->arbiter().idle();
+    if (share_ && in_flight_ == 0) share_->arbiter().idle(); // the driver let go of the device
     throttled_ = false;
     timer_.disarm();
 }
@@ -143,10 +143,11 @@ void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
             // Sleep with kicks on, then look once more: a chain the driver
             // added without kicking (we had kicks off) is not lost.
             queue->want_notify(true);
-            if (queue->available() == 0) {
-                if (share_) share_->arbiter().idle(); // the others need not wait for this domain
-                break;
-            }
+            // Not idle() for the share here: a guest that pauses between
+            // requests (think time) would lose its place at every gap,
+            // and the neighbour would gain up to a window each time. It
+            // stops counting after ShareArbiter's idle time instead.
+            if (queue->available() == 0) break;
         }
     }
     drain(*queue); // what is in flight still ends and goes back

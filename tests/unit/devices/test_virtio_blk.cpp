@@ -278,8 +278,9 @@ TEST_CASE("virtio-blk: the domain's io_weight share holds reads and writes back,
         CHECK(r.drv.used_idx() == 10);
         CHECK(r.blk->resume(0));
     }
-    // Its queue empty, the disk's domain goes idle at once (not after
-    // ShareArbiter's idle time): a domain ahead of it is not held back.
+    // Its queue empty, the disk's domain still counts (a guest's pause
+    // between requests does not give its place away) until ShareArbiter's
+    // idle time; a reset of the device ends that at once.
     auto other = hv::dev::IoShare::join(dir.path, device, 100);
     REQUIRE(other);
     hv::core::qos::ShareArbiter& o = (*other)->arbiter();
@@ -287,16 +288,15 @@ TEST_CASE("virtio-blk: the domain's io_weight share holds reads and writes back,
     r.backend->async = false;
     auto mine = hv::dev::IoShare::join(dir.path, device, 100);
     REQUIRE(mine);
-    hv::core::qos::ShareArbiter& me = (*mine)->arbiter();
     r.blk->set_share(std::shared_ptr<hv::dev::IoShare>(std::move(*mine)));
     fill(r);
+    const uint64_t before = hv::dev::TimerFd::now_ns(); // within the idle time of what the kick does
     r.kick();
     CHECK(r.drv.used_idx() == 10); // nobody else active: nothing holds it
     // `other` 8 MiB on, this domain 2.5 MiB: more than a window apart.
-    o.start(hv::dev::TimerFd::now_ns(), 8u << 20);
-    CHECK(o.admit(hv::dev::TimerFd::now_ns()));
-    me.start(hv::dev::TimerFd::now_ns(), 0); // were it still active, `other` would wait
-    CHECK_FALSE(o.admit(hv::dev::TimerFd::now_ns()));
-    me.done();
+    o.start(before, 8u << 20);
+    CHECK_FALSE(o.admit(before));
+    r.blk->reset();
+    CHECK(o.admit(before));
     o.done();
 }
