@@ -292,9 +292,13 @@ Result<config::DomainConfig> config_of(const sdk::CreateRequest& req) {
     auto cfg = config::parse_domain_config(req.config_text, req.source.empty() ? "config" : req.source, req.overrides);
     if (!cfg) return cfg.error();
     // Relative paths mean the folder the config came from (as
-    // load_domain_config does for files read here).
+    // load_domain_config does for files read here), an override's too:
+    // whoever sent it may be anywhere, and this process's working
+    // directory means nothing to it.
     const auto dir = std::filesystem::path(req.source).parent_path();
-    for (std::string* path : {&cfg->kernel, &cfg->ramdisk})
+    std::vector<std::string*> paths{&cfg->kernel, &cfg->ramdisk};
+    for (config::DiskSpec& d : cfg->disks) paths.push_back(&d.target);
+    for (std::string* path : paths)
         if (!path->empty() && std::filesystem::path(*path).is_relative() && !dir.empty())
             *path = (dir / *path).lexically_normal().string();
     return cfg;

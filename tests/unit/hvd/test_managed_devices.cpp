@@ -191,3 +191,21 @@ TEST_CASE("managed devices: a changed definition survives the store's record", "
     CHECK(devids(cfg) == std::vector<uint32_t>{0, 3});
     CHECK(cfg.memory_mib == 300);
 }
+
+TEST_CASE("config_of: relative kernel, ramdisk and disk targets mean the config's folder", "[hvd][managed][config]") {
+    CreateRequest r;
+    r.source = "/etc/hv/web.cfg";
+    r.config_text = "name = 'web'\nkernel = 'k/vmlinuz'\nramdisk = 'initrd.img'\nmemory = 256\n"
+                    "disk = [ 'disks/root.img,raw,xvda,rw', '/abs/data.img,raw,xvdb,rw' ]\n";
+    r.overrides = {"disk=['../shared/x.img,raw,xvdc,r']"};
+    const auto c = read(r);
+    CHECK(c.kernel == "/etc/hv/k/vmlinuz");
+    CHECK(c.ramdisk == "/etc/hv/initrd.img");
+    REQUIRE(c.disks.size() == 1); // the override's list replaces the file's, as xl's does
+    CHECK(c.disks[0].target == "/etc/shared/x.img");
+    r.overrides.clear();
+    const auto d = read(r);
+    REQUIRE(d.disks.size() == 2);
+    CHECK(d.disks[0].target == "/etc/hv/disks/root.img");
+    CHECK(d.disks[1].target == "/abs/data.img");
+}
