@@ -39,7 +39,7 @@ GUEST_TEST=$nested/guest-test.sh "$nested/mkguest" "$dir/guest.cpio" virtio_pci 
 mib=$(( (secs + 40) * mibps ))
 head -c $((mib << 20)) /dev/urandom > "$work/data/a.img"
 head -c $((mib << 20)) /dev/urandom > "$work/data/b.img"
-mke2fs -q -t ext4 -d "$work/data" "$work/disk.img" $((2 * mib + 64))M > /dev/null
+mke2fs -q -t ext4 -d "$work/data" "$work/disk.img" $((2 * mib + mib / 4 + 64))M > /dev/null
 rm -f "$work/data/a.img" "$work/data/b.img"
 for g in a b; do
   cat > "$dir/$g.cfg.in" <<CFG
