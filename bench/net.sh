@@ -61,7 +61,28 @@ for i in 1 2 3; do
   ip netns exec vb wget -q -O /dev/null http://10.9.0.1:8080/big && echo "VETH-TPUT $(awk "BEGIN{print $(now) - $t0}")"
 done
 echo "VETH-RTT $(ip netns exec vb ping -c 20 -i 0.2 10.9.0.1 | tail -n 1)"
-timeout 300 hvctl --connect embedded:// create -c /guest.cfg 2>&1 | grep -E "^(TPUT|RTT|NET-UP)"
+# Where the CPU goes during the three fetches (multiqueue pays only if a
+# queue's thread, not the guest's vCPU or the outer VM's CPUs, is what
+# runs out): each of hv's threads' CPU time by name (d<id>.vcpu<n>, d<id>.io,
+# the rest hvctl), and how busy the outer VM's CPUs were.
+snap() { # PID: "NAME TICKS" per thread, then "outer BUSY TOTAL" and "wall UPTIME"
+  for t in /proc/$1/task/*; do echo "$(cat $t/comm) $(awk '{print $14 + $15}' $t/stat)"; done
+  awk '/^cpu /{b = 0; for (i = 2; i <= NF; i++) b += $i; print "outer", b - $5 - $6, b}' /proc/stat
+  echo "wall $(now)"
+}
+timeout 300 hvctl --connect embedded:// create -c /guest.cfg > /tmp/guest.con 2>&1 &
+hv=$!
+i=0; while [ $i -lt 3000 ] && ! grep -q "^NET-UP" /tmp/guest.con; do sleep 0.1; i=$((i+1)); done
+snap $hv > /tmp/cpu0
+i=0; while [ $i -lt 3000 ] && [ "$(grep -c '^TPUT' /tmp/guest.con)" -lt 3 ]; do sleep 0.1; i=$((i+1)); done
+snap $hv > /tmp/cpu1
+wait $hv
+grep -E "^(TPUT|RTT|NET-UP)" /tmp/guest.con
+awk 'NR == FNR { a[$1] += $2; if ($1 == "outer") at = $3; if ($1 == "wall") w0 = $2; next }
+     { b[$1] += $2; if ($1 == "outer") bt = $3; if ($1 == "wall") w1 = $2 }
+     END { n = nproc + 0; printf "CPU-SHARE"
+           for (k in b) if (k != "outer" && k != "wall") printf " %s=%.0f%%", k, (b[k] - a[k]) / (w1 - w0)
+           printf " outer-busy=%.0f%% of %d CPUs\n", 100 * (b["outer"] - a["outer"]) / (bt - at), n }' nproc="$(grep -c ^processor /proc/cpuinfo)" /tmp/cpu0 /tmp/cpu1
 ip netns exec srv frame_peer s0 hello 00:16:3e:00:00:11 120 > /dev/null 2>&1 &
 hello=$!
 sleep 0.5
@@ -79,7 +100,7 @@ for attempt in 1 2; do
   grep -q '^NESTED-RC 0' "$out" && break
   echo "bench_net: outer run $attempt ended without a result; last lines:"; tail -n 5 "$out"
 done
-grep -E '^(VETH-|TPUT|RTT|RATE|NET-UP)' "$out" || true
+grep -E '^(VETH-|TPUT|RTT|RATE|NET-UP|CPU-SHARE)' "$out" || true
 python3 - "$out" <<'PY'
 import re, statistics, sys
 text = open(sys.argv[1]).read()

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "platform/thread_name.hpp"
+
 namespace hv::dev {
 
 namespace {
@@ -135,6 +137,7 @@ void IoLoop::stop() {
 
 void IoLoop::main() {
     loop_id_.store(std::this_thread::get_id()); // before any handler asks on_loop_thread()
+    hv::name_this_thread(name_);
     epoll_event events[16];
     for (;;) {
         // No timeout needed: stop() always wakes the wait.

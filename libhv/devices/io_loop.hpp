@@ -48,6 +48,9 @@ public:
     // The thread starts now if anything is watched, else at the first
     // watch() (no idle thread for a domain without devices). Twice: no-op.
     Result<void> start();
+    // What the thread is called (top -H, /proc/PID/task/TID/comm): at most
+    // 15 bytes are kept. Before start().
+    void set_name(std::string name) { name_ = std::move(name); }
     // The thread ends after the handler it is in (joined here); a later
     // watch() does not start it again. Idempotent. Not from the loop's own
     // thread (a handler): that would join itself, so it does nothing
@@ -77,6 +80,7 @@ private:
     size_t running_ = SIZE_MAX;    // the slot whose handler the loop is in
     bool wanted_ = false;          // start() was called, stop() not since
     std::thread thread_;           // under mu_ (stop() takes it out to join it)
+    std::string name_ = "hv-io";
     // The thread's id while it runs: running() and on_loop_thread() read
     // it from any thread without the lock.
     std::atomic<std::thread::id> loop_id_{};

@@ -19,6 +19,7 @@
 #include "devices/virtio/virtio_blk.hpp"
 #include "devices/virtio/virtio_console.hpp"
 #include "core/memory_map.hpp"
+#include "platform/thread_name.hpp"
 
 namespace hv {
 
@@ -216,6 +217,7 @@ void Domain::start(bool paused) {
     // On a PC every vCPU's thread starts now: the others wait inside the
     // platform for the guest's INIT/SIPI, as on hardware.
     const uint32_t n = pc_ ? spec_.vcpus : 1;
+    io_loop_.set_name(fmt::format("d{}.io", spec_.domid));
     if (auto r = io_loop_.start(); !r) log_->error("domain {}: {} (its devices will not answer)", spec_.domid, r.error().message);
     for (uint32_t i = 0; i < n; ++i) start_vcpu_locked(i);
 }
@@ -312,6 +314,7 @@ void Domain::announce_stop(StopInfo info) {
 }
 
 void Domain::vcpu_main(uint32_t id) {
+    name_this_thread(fmt::format("d{}.vcpu{}", spec_.domid, id));
     platform::Vcpu& vcpu = *vcpus_[id].cpu;
     {
         std::lock_guard lock(mu_);
