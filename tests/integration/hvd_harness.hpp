@@ -32,7 +32,8 @@
 
 namespace hvtest {
 
-// Starts argv (argv[0] is the binary) with stdin from /dev/null and stdout
+// Starts argv (argv[0] is the binary, found on PATH when it has no slash:
+// a launcher such as `ip netns exec`) with stdin from /dev/null and stdout
 // and stderr appended to `log`. A daemon left behind by a test that aborts
 // then never holds the test runner's pipes open (meson would wait for EOF
 // until its timeout).
@@ -45,7 +46,7 @@ inline pid_t spawn_logged(const std::vector<std::string>& argv, const std::strin
         const int in = ::open("/dev/null", O_RDONLY);
         const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (in < 0 || out < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) _exit(126);
-        ::execv(args[0], args.data());
+        ::execvp(args[0], args.data());
         _exit(127);
     }
     REQUIRE(pid > 0);
@@ -54,7 +55,8 @@ inline pid_t spawn_logged(const std::vector<std::string>& argv, const std::strin
 
 // Sends `sig` to a child and reaps it, waiting at most `grace` before
 // SIGKILL: a test never hangs on a process that ignores the signal. The
-// exit status, or 128 + the signal it died of.
+// exit status, or 128 + the signal it died of. Signal 0 sends nothing: it
+// only waits for a child that should end by itself.
 inline int stop_process(pid_t pid, int sig, std::chrono::milliseconds grace = std::chrono::seconds(20)) {
     ::kill(pid, sig);
     int status = 0;
@@ -65,15 +67,46 @@ inline int stop_process(pid_t pid, int sig, std::chrono::milliseconds grace = st
     if (r == 0) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, &status, 0);
-        FAIL_CHECK("pid " << pid << " did not exit within " << grace.count() << " ms of signal " << sig);
+        FAIL_CHECK("pid " << pid << " did not exit within " << grace.count() << " ms"
+                          << (sig != 0 ? " of signal " + std::to_string(sig) : std::string()));
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// A child started with spawn_logged, killed and reaped when the test ends
+// early (a failed REQUIRE), so none outlives the test.
+class ChildProcess {
+public:
+    ChildProcess(const std::vector<std::string>& argv, std::string log) : log_(std::move(log)), pid_(spawn_logged(argv, log_)) {}
+    ~ChildProcess() {
+        if (pid_ > 0) stop_process(pid_, SIGKILL);
+    }
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+    const std::string& log() const { return log_; }
+    // Waits for it to end by itself (killed after `grace`, a failed
+    // check); its exit status as stop_process gives it.
+    int wait(std::chrono::milliseconds grace) {
+        const int status = stop_process(pid_, 0, grace);
+        pid_ = -1;
+        return status;
+    }
+
+private:
+    std::string log_;
+    pid_t pid_;
+};
+
 class HvdProcess {
 public:
-    // `extra`: more hvd options (limits, timeouts, --group).
-    explicit HvdProcess(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
+    // `extra`: more hvd options (limits, timeouts, --group). `launcher`:
+    // what hvd is started through, e.g. {"ip", "netns", "exec", NS} so its
+    // domains' TAPs are made in that network namespace (it execs hvd, so
+    // pid() is still hvd's).
+    explicit HvdProcess(std::vector<std::string> extra = {}, std::vector<std::string> launcher = {})
+        : extra_(std::move(extra)), launcher_(std::move(launcher)) {
         std::string tmpl = (std::filesystem::temp_directory_path() / "hvd-test-XXXXXX").string();
         dir_ = ::mkdtemp(tmpl.data());
         start();
@@ -95,7 +128,8 @@ public:
 
     void start() {
         const std::string sock = socket(), state = state_dir();
-        std::vector<std::string> argv{env_path("HVD"), "--socket", sock, "--state-dir", state};
+        std::vector<std::string> argv = launcher_;
+        for (const auto& a : {env_path("HVD"), std::string("--socket"), sock, std::string("--state-dir"), state}) argv.push_back(a);
         argv.insert(argv.end(), extra_.begin(), extra_.end());
         pid_ = spawn_logged(argv, (dir_ / "hvd.log").string());
         // Ready when it accepts (a killed hvd's stale socket file may still
@@ -163,7 +197,7 @@ private:
         for (pid_t p : domain_processes(true)) ::kill(p, SIGKILL);
     }
     std::filesystem::path dir_;
-    std::vector<std::string> extra_;
+    std::vector<std::string> extra_, launcher_;
     pid_t pid_ = -1;
 };
 
@@ -240,14 +274,21 @@ private:
     std::unique_ptr<hv::sdk::Subscription> sub_;
 };
 
-// Polls `count` until it is 0 (up to about 10 s).
+// Polls `f` every 10 ms until it is true, at most `tries` times (1000:
+// about 10 s).
 template <class F>
-bool eventually_empty(F count) {
-    for (int i = 0; i < 1000; ++i) {
-        if (count() == 0) return true;
+bool eventually(F f, int tries = 1000) {
+    for (int i = 0; i < tries; ++i) {
+        if (f()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
+}
+
+// Polls `count` until it is 0 (up to about 10 s).
+template <class F>
+bool eventually_empty(F count) {
+    return eventually([&] { return count() == 0; });
 }
 
 // A process's figure from /proc/PID/status ("Threads", "VmHWM", ...).

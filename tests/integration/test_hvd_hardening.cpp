@@ -33,15 +33,6 @@ constexpr long kRssScale = 4;
 constexpr long kRssScale = 1;
 #endif
 
-template <class F>
-bool eventually(F f, int tries = 1000) {
-    for (int i = 0; i < tries; ++i) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-}
-
 // Runs fn in a child with other credentials; its exit status.
 template <class F>
 int as_user(uid_t uid, gid_t gid, std::vector<gid_t> groups, F fn) {

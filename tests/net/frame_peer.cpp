@@ -4,6 +4,9 @@
 // CAP_NET_RAW. Every wait has a timeout.
 //
 //   frame_peer IFACE hello MAC [TIMEOUT_S]       wait for MAC's "HVNET hello"
+//                                                (says "hello: listening" once
+//                                                its socket is bound, so a test
+//                                                starts the guest after that)
 //   frame_peer IFACE ping MAC COUNT [TIMEOUT_S]  COUNT pings, each pong checked
 //   frame_peer IFACE blast MAC N [TIMEOUT_S]     ask for N frames, measure them
 //   frame_peer IFACE off MAC                     tell the guest to power off
@@ -178,6 +181,10 @@ std::vector<uint8_t> bytes(std::string_view s) { return std::vector<uint8_t>(s.b
 Clock::time_point after_seconds(uint64_t s) { return Clock::now() + std::chrono::seconds(s); }
 
 int do_hello(Peer& peer, const Mac& mac, uint64_t timeout) {
+    // The guest says hello once, as it comes up: whoever starts it waits
+    // for this line, not for a guessed time.
+    std::printf("hello: listening for %s\n", mac_text(mac.data()).c_str());
+    std::fflush(stdout);
     const auto deadline = after_seconds(timeout);
     while (auto f = peer.receive_from(mac, deadline)) {
         if (!payload_starts(*f, "HVNET hello")) continue;
