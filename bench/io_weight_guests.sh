@@ -84,6 +84,9 @@ pair() { # KIND WEIGHT-A WEIGHT-B
   a1=$(read_bytes $pa); b1=$(read_bytes $pb)
   ends=$(cat /tmp/a.con /tmp/b.con | grep -c IOLOAD-END || true)
   echo "PAIR $1 $((a1 - a0)) $((b1 - b0)) $secs ends=$ends"
+  if [ "$ends" != 0 ] || [ -z "$pa" ] || [ -z "$pb" ]; then # what went wrong, for the report
+    tail -n 8 /tmp/a.con /tmp/b.con /tmp/hvd.log; hvctl list
+  fi
   hvctl destroy ioa; hvctl destroy iob
   kill $ca $cb 2>/dev/null; wait $ca $cb 2>/dev/null
 }
@@ -99,6 +102,7 @@ HV_NESTED_TIMEOUT=$((300 + rounds * 2 * (secs + 120))) HV_NESTED_MODULES="virtio
   HV_NESTED_QEMU_ARGS="-drive file=$work/disk.img,if=none,id=d0,format=raw,cache=none,throttling.bps-read=$((mibps << 20)) -device virtio-blk-pci,drive=d0" \
   "$nested/run-outer" "$dir" > "$out" 2>&1 || { tail -40 "$out" >&2; echo "bench_io_weight_guests: the outer run failed" >&2; exit 1; }
 grep '^PAIR' "$out" >&2 || true
+grep -q '^PAIR.*ends=0' "$out" && ! grep -q '^PAIR.*ends=[1-9]' "$out" || sed -n '/^PAIR/,$p' "$out" | head -60 >&2
 awk '
   /^PAIR (equal|weighted) [0-9]+ [0-9]+ / {
     if ($6 != "ends=0" || $4 == 0) { bad = bad " " $0; next }

@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
         hv::dev::BlockIo* io = (*queue)->wait(true, complete);
         if (io == nullptr) continue;
         if (!complete) fail("a transfer failed or ended short");
-        arbiter.done();
+        arbiter.done(boot_ns());
         bytes += bs;
         for (auto& s : slots)
             if (&s.io == io) idle.push_back(&s);

@@ -77,6 +77,7 @@ Result<dev::VirtioPci*> Domain::plug(std::unique_ptr<core::virtio::VirtioDevice>
 std::shared_ptr<dev::IoShare> Domain::share_for(const DiskDevice& disk) {
     if (spec_.io_share_dir.empty() || !disk.backing_device) return nullptr;
     std::lock_guard lock(dev_mu_);
+    std::erase_if(shares_, [](const auto& kv) { return kv.second.expired(); }); // devices whose disks all went
     std::weak_ptr<dev::IoShare>& known = shares_[*disk.backing_device];
     if (auto share = known.lock()) return share;
     auto joined = dev::IoShare::join(spec_.io_share_dir, *disk.backing_device, spec_.io_weight);

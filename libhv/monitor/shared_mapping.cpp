@@ -163,6 +163,11 @@ Result<SharedMapping> SharedMapping::create(const std::string& path, size_t size
 Result<SharedMapping> SharedMapping::open(const std::string& path, size_t size) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return sys_error(path, "open");
+    return open_fd(fd, path, size);
+}
+
+Result<SharedMapping> SharedMapping::open_fd(int fd, const std::string& path, size_t size) {
+    if (fd < 0) return sys_error(path, "dup");
     struct stat st {};
     // One link only: a hard link to another domain's page would have it
     // scheduled under the wrong process.

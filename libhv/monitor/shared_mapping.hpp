@@ -27,6 +27,9 @@ public:
     // An existing file: a regular file (no symlink followed, one link) of
     // exactly `size` bytes, owned by this user.
     static Result<SharedMapping> open(const std::string& path, size_t size);
+    // open() on a descriptor the caller opened (taken over: closed here,
+    // mapped or not), so the caller may keep another on the same file.
+    static Result<SharedMapping> open_fd(int fd, const std::string& path, size_t size);
     // open() when the file is there, else create(); `created` says which.
     static Result<SharedMapping> open_or_create(const std::string& path, size_t size, bool& created);
     ~SharedMapping();

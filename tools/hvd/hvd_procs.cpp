@@ -10,8 +10,8 @@
 #include <boost/asio/read.hpp>
 #include <fmt/format.h>
 
-#include "devices/block/io_share.hpp"
 #include "control/monitor_backend.hpp"
+#include "devices/block/io_share.hpp"
 #include "domain_process.hpp"
 #include "hv/abi/domain_name.h"
 #include "hv/sdk/unix_backend.hpp"

@@ -2,14 +2,16 @@
 // device (the config's io_weight; core/qos/share_arbiter.hpp decides who
 // may start). Every domain process with a disk on the device maps the
 // same table, a file in hvd's state folder named after the device
-// (`<dir>/share-v1-MAJOR-MINOR`), and holds one of its 64 slots.
+// (`<dir>/share-v2-MAJOR-MINOR`), and holds one of its 64 slots.
 //
 // A slot is held by an open-file-description lock on its byte of the
 // file (fcntl F_OFD_SETLK): the kernel drops it when the holder's last fd
-// closes, however the process ends (kill -9 included), so a new domain
-// takes over a dead one's slot and no slot outlives its owner. The table
-// itself stays (a few KiB per device ever used; `hvd` never removes it
-// while a domain might map it).
+// closes, however the process ends (kill -9 included). A joiner takes the
+// first free slot and clears every other free slot that still has a
+// weight (left by a process that died, or by a previous boot), so such a
+// slot lasts at most until the next domain starts on the device (and the
+// arbiter ignores it after a second anyway). The table itself stays (2
+// KiB per device ever used).
 #pragma once
 
 #include <sys/stat.h>

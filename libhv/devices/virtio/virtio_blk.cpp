@@ -44,6 +44,12 @@ bool VirtioBlk::throttle() {
     return true;
 }
 
+void VirtioBlk::charge_done(uint64_t now, uint64_t bytes) {
+    if (!share_) return;
+    share_->arbiter().start(now, bytes);
+    share_->arbiter().done(now);
+}
+
 bool VirtioBlk::held_by_share(uint64_t now) {
     if (!share_ || share_->arbiter().admit(now)) return false;
     if (in_flight_ > 0) return true; // a completion comes, and the loop asks again
@@ -67,7 +73,7 @@ void VirtioBlk::poll(cv::Queues& queues) {
 
 void VirtioBlk::reset() {
     features_ = 0;
-    if (share_ && in_flight_ == 0) share_->arbiter().idle(); // the driver let go of the device
+    if (share_) share_->arbiter().idle(TimerFd::now_ns()); // the driver let go of the device
     throttled_ = false;
     timer_.disarm();
 }
@@ -143,11 +149,12 @@ void VirtioBlk::notify(cv::Queues& queues, uint32_t q) {
             // Sleep with kicks on, then look once more: a chain the driver
             // added without kicking (we had kicks off) is not lost.
             queue->want_notify(true);
-            // Not idle() for the share here: a guest that pauses between
-            // requests (think time) would lose its place at every gap,
-            // and the neighbour would gain up to a window each time. It
-            // stops counting after ShareArbiter's idle time instead.
-            if (queue->available() == 0) break;
+            if (queue->available() == 0) {
+                // Nothing waits or runs: this domain holds nobody back
+                // (ShareArbiter keeps its place for a short pause).
+                if (share_) share_->arbiter().idle(TimerFd::now_ns());
+                break;
+            }
         }
     }
     drain(*queue); // what is in flight still ends and goes back
@@ -172,19 +179,21 @@ bool VirtioBlk::take(cv::SplitQueue& queue) {
     cv::Chain chain;
     if (!queue.pop(segs, kSegMax + 2, chain)) return false;
     cv::BlkRequest req;
+    const uint64_t now = TimerFd::now_ns();
     if (!cv::decode_blk_request(ram_, segs, chain, limits, data, ranges, req)) {
         complain("request without header or status byte", "returned unanswered");
         queue.push(chain.head, 0);
         returned_ = true;
+        charge_done(now, 0); // it took a turn: the share counts it
         return true;
     }
     // What the request costs the limits (a refused one too: it took a turn).
-    const uint64_t now = TimerFd::now_ns();
     (void)ops_.take(now, 1);
     if (req.type == cv::BlkType::in || req.type == cv::BlkType::out) (void)bytes_.take(now, req.data_bytes);
     if (req.refuse != cv::kBlkOk) {
         complain("request refused", req.why);
         finish(queue, chain.head, req.status_gpa, req.refuse, 0);
+        charge_done(now, 0);
         return true;
     }
     if (req.type == cv::BlkType::in || req.type == cv::BlkType::out) {
@@ -204,7 +213,7 @@ bool VirtioBlk::take(cv::SplitQueue& queue) {
             slot.io.result = slot.io.write ? backend_->write(slot.iov, slot.io.count, slot.io.offset)
                                            : backend_->read(slot.iov, slot.io.count, slot.io.offset);
             finish_slot(queue, s);
-            if (share_) share_->arbiter().done();
+            if (share_) share_->arbiter().done(TimerFd::now_ns());
         }
         return true;
     }
@@ -212,8 +221,10 @@ bool VirtioBlk::take(cv::SplitQueue& queue) {
     // after what is in flight the same way, which costs nothing that matters.
     drain(queue);
     uint32_t written = 0;
+    if (share_) share_->arbiter().start(now, 0); // FLUSH, DISCARD, WRITE_ZEROES, GET_ID: the device's time all the same
     const uint8_t status = execute(req, data, ranges, written);
     finish(queue, chain.head, req.status_gpa, status, written);
+    if (share_) share_->arbiter().done(TimerFd::now_ns());
     return true;
 }
 
@@ -223,7 +234,7 @@ bool VirtioBlk::complete_one(cv::SplitQueue& queue, bool block) {
         if (block) { // a backend that lost transfers: their chains are lost, not the slots
             complain("the backend lost transfers", std::to_string(in_flight_) + " never ended");
             if (share_)
-                for (uint32_t i = 0; i < in_flight_; ++i) share_->arbiter().done();
+                for (uint32_t i = 0; i < in_flight_; ++i) share_->arbiter().done(TimerFd::now_ns());
             in_flight_ = 0;
             free_.clear();
             for (uint32_t i = kInFlight; i > 0; --i) free_.push_back(i - 1);
@@ -231,7 +242,7 @@ bool VirtioBlk::complete_one(cv::SplitQueue& queue, bool block) {
         return false;
     }
     --in_flight_;
-    if (share_) share_->arbiter().done();
+    if (share_) share_->arbiter().done(TimerFd::now_ns());
     finish_slot(queue, io->tag);
     return true;
 }

@@ -61,12 +61,12 @@ public:
     // refused): the I/O loop watches it and calls the transport's poll().
     int timer_fd() const { return timer_.fd(); }
     // The domain's share of the device the disk is on (io_weight; shared
-    // by the domain's disks on that device), or null: none. Reads and
-    // writes start only while the share allows; held back with nothing
-    // in flight, the queue waits kShareRetryNs on the timer. Before the
-    // domain runs.
+    // by the domain's disks on that device), or null: none. Requests are
+    // taken only while the share allows (each costs its bytes and
+    // ShareArbiter::kRequestCost); held back with nothing in flight, the
+    // queue waits kShareRetryNs on the timer. Before the domain runs.
     void set_share(std::shared_ptr<IoShare> share) { share_ = std::move(share); }
-    static constexpr uint64_t kShareRetryNs = 500'000;
+    static constexpr uint64_t kShareRetryNs = 1'000'000;
 
     uint16_t device_type() const override { return 2; }
     uint64_t features() const override;
@@ -115,6 +115,8 @@ private:
     // Whether the domain's share holds requests back now: with transfers
     // in flight their completions bring the queue back, else the timer.
     bool held_by_share(uint64_t now);
+    // A request that moved no data and is over: its cost to the share.
+    void charge_done(uint64_t now, uint64_t bytes);
 
     std::unique_ptr<BlockBackend> backend_;
     core::GuestRam ram_;

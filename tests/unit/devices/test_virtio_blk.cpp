@@ -239,14 +239,15 @@ TEST_CASE("virtio-blk: iops and rate limits hold requests back until their timer
     CHECK(b.drv.used_idx() == 2);
 }
 
-// io_weight: another domain's slot on the same table is active at virtual
-// time 0, so this disk may start while its own virtual time is at most a
-// window (1 MiB of weight-100 bytes) ahead; then the queue waits on the
-// timer until the other domain has moved on.
-TEST_CASE("virtio-blk: the domain's io_weight share holds reads and writes back, by weight", "[virtio][blk][qos]") {
+// io_weight: another domain's slot on the same table is backlogged (a
+// transfer in flight), so this disk, placed beside it, may take requests
+// while its own virtual time is at most a window (1 MiB of weight-100
+// bytes) ahead; then the queue waits on the timer until the other domain
+// has moved on. Each 256 KiB read costs 256 KiB + ShareArbiter::kRequestCost.
+TEST_CASE("virtio-blk: the domain's io_weight share holds requests back, by weight", "[virtio][blk][qos]") {
+    using hv::dev::TimerFd;
     qcow2_test::TempDir dir;
     const uint64_t device = 42;
-    const uint64_t now = hv::dev::TimerFd::now_ns();
     // Ten 256 KiB reads (one buffer, reused: only what starts is counted).
     const auto fill = [](Rig& r) {
         for (int i = 0; i < 10; ++i) {
@@ -254,23 +255,24 @@ TEST_CASE("virtio-blk: the domain's io_weight share holds reads and writes back,
             r.request(0, 0, 256 * 1024);
         }
     };
-    for (const auto& [weight, started] : {std::pair<uint32_t, uint16_t>{100, 5}, {200, 9}}) {
+    for (const auto& [weight, started] : {std::pair<uint32_t, uint16_t>{100, 4}, {200, 8}}) {
         CAPTURE(weight);
         auto other = hv::dev::IoShare::join(dir.path, device, 100);
         REQUIRE(other);
-        (*other)->arbiter().start(now, 0); // in flight: active, at virtual time 0
         Rig r;
         r.backend->async = false;
         auto mine = hv::dev::IoShare::join(dir.path, device, weight);
         REQUIRE(mine);
         r.blk->set_share(std::shared_ptr<hv::dev::IoShare>(std::move(*mine)));
         fill(r);
+        (*other)->arbiter().start(TimerFd::now_ns(), 0); // in flight: backlogged
         r.kick();
-        // Weight 100: 0, 256 K, .. 1 MiB may start (5); weight 200 pays half: 9.
+        // Weight 100: at 4 K, 264 K, 524 K and 784 K of virtual time it may
+        // take one, not at 1044 K; weight 200 pays half: 8.
         CHECK(r.drv.used_idx() == started);
         CHECK_FALSE(r.blk->resume(0));
         // The other domain moves on 4 MiB: the rest go when the timer comes.
-        (*other)->arbiter().start(now, 4u << 20);
+        (*other)->arbiter().start(TimerFd::now_ns(), 4u << 20);
         pollfd p{r.blk->timer_fd(), POLLIN, 0};
         REQUIRE(::poll(&p, 1, 2000) == 1);
         cv::Queues qs(Rig::kOps, &r);
@@ -278,9 +280,8 @@ TEST_CASE("virtio-blk: the domain's io_weight share holds reads and writes back,
         CHECK(r.drv.used_idx() == 10);
         CHECK(r.blk->resume(0));
     }
-    // Its queue empty, the disk's domain still counts (a guest's pause
-    // between requests does not give its place away) until ShareArbiter's
-    // idle time; a reset of the device ends that at once.
+    // Its queue emptied, the disk's domain holds nobody back; with a
+    // transfer in flight it would.
     auto other = hv::dev::IoShare::join(dir.path, device, 100);
     REQUIRE(other);
     hv::core::qos::ShareArbiter& o = (*other)->arbiter();
@@ -288,15 +289,17 @@ TEST_CASE("virtio-blk: the domain's io_weight share holds reads and writes back,
     r.backend->async = false;
     auto mine = hv::dev::IoShare::join(dir.path, device, 100);
     REQUIRE(mine);
+    hv::core::qos::ShareArbiter& me = (*mine)->arbiter();
     r.blk->set_share(std::shared_ptr<hv::dev::IoShare>(std::move(*mine)));
     fill(r);
-    const uint64_t before = hv::dev::TimerFd::now_ns(); // within the idle time of what the kick does
     r.kick();
-    CHECK(r.drv.used_idx() == 10); // nobody else active: nothing holds it
+    CHECK(r.drv.used_idx() == 10); // nobody else backlogged: nothing holds it
     // `other` 8 MiB on, this domain 2.5 MiB: more than a window apart.
-    o.start(before, 8u << 20);
-    CHECK_FALSE(o.admit(before));
-    r.blk->reset();
-    CHECK(o.admit(before));
-    o.done();
+    o.start(TimerFd::now_ns(), 8u << 20);
+    CHECK(o.admit(TimerFd::now_ns()));
+    me.start(TimerFd::now_ns(), 0); // as if it had a transfer in flight again
+    CHECK_FALSE(o.admit(TimerFd::now_ns()));
+    me.done(TimerFd::now_ns());
+    CHECK(o.admit(TimerFd::now_ns()));
+    o.done(TimerFd::now_ns());
 }
