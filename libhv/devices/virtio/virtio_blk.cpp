@@ -65,9 +65,14 @@ bool VirtioBlk::held_by_share(uint64_t now) {
 // The limits' timer, read whatever the state (it is level-triggered on
 // the loop); the queue goes on only while the driver runs the device.
 void VirtioBlk::poll(cv::Queues& queues) {
-    if (timer_.consume() && throttled_ && queues.running()) {
+    if (!timer_.consume() || !throttled_) return;
+    if (queues.running()) {
         throttled_ = false;
         notify(queues, 0);
+    } else if (!timer_.arm_at(TimerFd::now_ns() + kStoppedRetryNs)) {
+        // Not running now (bus mastering off, say) but not reset either:
+        // looked at again later, or the queue would wait for a reset.
+        throttled_ = false;
     }
 }
 

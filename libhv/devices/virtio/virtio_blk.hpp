@@ -67,6 +67,9 @@ public:
     // queue waits kShareRetryNs on the timer. Before the domain runs.
     void set_share(std::shared_ptr<IoShare> share) { share_ = std::move(share); }
     static constexpr uint64_t kShareRetryNs = 1'000'000;
+    // A held-back queue whose device the driver stopped without a reset
+    // is looked at again this often.
+    static constexpr uint64_t kStoppedRetryNs = 10'000'000;
 
     uint16_t device_type() const override { return 2; }
     uint64_t features() const override;

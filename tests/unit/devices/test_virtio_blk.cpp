@@ -303,3 +303,28 @@ TEST_CASE("virtio-blk: the domain's io_weight share holds requests back, by weig
     CHECK(o.admit(TimerFd::now_ns()));
     o.done(TimerFd::now_ns());
 }
+
+TEST_CASE("virtio-blk: a held-back queue whose device was stopped without a reset is looked at again", "[virtio][blk][qos]") {
+    Rig r;
+    r.backend->async = false;
+    r.blk->set_limits({0, 0, 1, 1000000000}); // one request per 1000 s
+    r.request(0, 0, 512);
+    r.request(0, 8, 512);
+    r.kick();
+    REQUIRE(r.drv.used_idx() == 1);
+    static const cv::Queues::Ops kStopped = {
+        Rig::kOps.queue, Rig::kOps.used, Rig::kOps.needs_reset, [](void*) { return false; },
+    };
+    r.blk->set_limits({}); // the timer fires at once, while the device is stopped
+    pollfd p{r.blk->timer_fd(), POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 2000) == 1);
+    cv::Queues stopped(kStopped, &r);
+    r.blk->poll(stopped);
+    CHECK(r.drv.used_idx() == 1);
+    CHECK_FALSE(r.blk->resume(0));
+    // Running again (bus mastering back on): the timer comes back to it.
+    REQUIRE(::poll(&p, 1, 2000) == 1);
+    cv::Queues running(Rig::kOps, &r);
+    r.blk->poll(running);
+    CHECK(r.drv.used_idx() == 2);
+}
