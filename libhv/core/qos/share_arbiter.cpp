@@ -69,7 +69,8 @@ bool ShareArbiter::admit(uint64_t now_ns) {
     ShareSlot& me = table_->slots[slot_];
     // Whether this domain comes back from a quiet spell longer than its grace.
     const uint64_t quiet = load(me.quiet_ns);
-    const bool returning = load(me.in_flight) == 0 && quiet != 0 && !within(quiet, now_ns, grace_ns_);
+    const bool was_quiet = load(me.in_flight) == 0 && quiet != 0;
+    const bool returning = was_quiet && !within(quiet, now_ns, grace_ns_);
     bool backlogged_others = false, recent_others = false;
     uint64_t floor = 0, place = 0;
     for (unsigned i = 0; i < ShareTable::kSlots; ++i) {
@@ -82,11 +83,18 @@ bool ShareArbiter::admit(uint64_t now_ns) {
     }
     // Back after a quiet spell: beside the slowest of those still around
     // (up: no credit saved while quiet; down: no debt from another period).
-    // Its own disks may charge meanwhile from another thread: the place
-    // is taken only if nothing moved it.
-    if (returning && recent_others) {
+    // Back from a pause within the grace: its place, but at most two
+    // windows behind (what it lags by beyond that is a share it did not
+    // use, not one owed; a domain that keeps the device busy is never
+    // more than a window and a request behind, so this takes nothing from
+    // it). Its own disks may charge meanwhile from another thread: the
+    // place is taken only if nothing moved it.
+    if (recent_others && was_quiet) {
         uint64_t seen = load(me.vtime);
-        (void)__atomic_compare_exchange_n(&me.vtime, &seen, place, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        const uint64_t least = place > 2 * window_ ? place - 2 * window_ : 0;
+        if (returning || seen < least)
+            (void)__atomic_compare_exchange_n(&me.vtime, &seen, returning ? place : least, false, __ATOMIC_ACQ_REL,
+                                              __ATOMIC_ACQUIRE);
     }
     store(me.quiet_ns, 0);      // backlogged: it has a request, whether or not it may start it
     store(me.last_ns, now_ns);

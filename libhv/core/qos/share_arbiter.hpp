@@ -20,9 +20,11 @@
 // or went quiet within its grace (up or down: no credit saved while idle,
 // and no debt from another period either, such as a table a previous
 // boot left or a neighbour that joined meanwhile). One that comes back
-// within `grace_ns` keeps its place: a guest's pause between requests
-// (think time) does not hand its share to the neighbour. (Anticipation
-// as bfq's slice_idle, but without holding anyone while it waits.)
+// within `grace_ns` keeps its place, up to two windows behind that of
+// the slowest around: a guest's pause between requests (think time) does not
+// hand its share to the neighbour, and a domain that uses less than its
+// share does not save it up. (Anticipation as bfq's slice_idle, but
+// without holding anyone while it waits.)
 //
 // A slot not heard from for `dead_ns` is ignored whatever it says (a
 // domain killed mid-transfer holds the others up only that long), and so
@@ -55,7 +57,7 @@ class ShareArbiter {
 public:
     static constexpr uint32_t kMinWeight = 1, kMaxWeight = 10000, kDefaultWeight = 100;
     static constexpr uint64_t kDefaultWindow = 1u << 20; // weight-100 bytes
-    static constexpr uint64_t kDefaultGraceNs = 10'000'000;
+    static constexpr uint64_t kDefaultGraceNs = 100'000'000;
     static constexpr uint64_t kDeadNs = 1'000'000'000;
     // What any request costs besides its bytes (weight-100 bytes): one
     // that moves no data still takes the device's time, and a guest that
