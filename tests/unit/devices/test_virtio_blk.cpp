@@ -127,6 +127,14 @@ struct Rig {
         cv::Queues qs(kOps, this);
         blk->notify(qs, 0);
     }
+    // Waits (2 s at most) for the device's timer, then lets it act on it
+    // through a transport whose `ops` say whether the device runs.
+    void on_timer(const cv::Queues::Ops& ops = kOps) {
+        pollfd p{blk->timer_fd(), POLLIN, 0};
+        REQUIRE(::poll(&p, 1, 2000) == 1);
+        cv::Queues qs(ops, this);
+        blk->poll(qs);
+    }
 };
 
 const cv::Queues::Ops Rig::kOps = {
@@ -222,10 +230,7 @@ TEST_CASE("virtio-blk: iops and rate limits hold requests back until their timer
     CHECK(r.drv.used_idx() == 2);
     // Limits lifted: the timer fires at once and the rest go.
     r.blk->set_limits({});
-    pollfd p{r.blk->timer_fd(), POLLIN, 0};
-    REQUIRE(::poll(&p, 1, 2000) == 1);
-    cv::Queues qs(Rig::kOps, &r);
-    r.blk->poll(qs);
+    r.on_timer();
     CHECK(r.drv.used_idx() == 5);
     CHECK(r.blk->resume(0));
 
@@ -273,10 +278,7 @@ TEST_CASE("virtio-blk: the domain's io_weight share holds requests back, by weig
         CHECK_FALSE(r.blk->resume(0));
         // The other domain moves on 4 MiB: the rest go when the timer comes.
         (*other)->arbiter().start(TimerFd::now_ns(), 4u << 20);
-        pollfd p{r.blk->timer_fd(), POLLIN, 0};
-        REQUIRE(::poll(&p, 1, 2000) == 1);
-        cv::Queues qs(Rig::kOps, &r);
-        r.blk->poll(qs);
+        r.on_timer();
         CHECK(r.drv.used_idx() == 10);
         CHECK(r.blk->resume(0));
     }
@@ -316,15 +318,10 @@ TEST_CASE("virtio-blk: a held-back queue whose device was stopped without a rese
         Rig::kOps.queue, Rig::kOps.used, Rig::kOps.needs_reset, [](void*) { return false; },
     };
     r.blk->set_limits({}); // the timer fires at once, while the device is stopped
-    pollfd p{r.blk->timer_fd(), POLLIN, 0};
-    REQUIRE(::poll(&p, 1, 2000) == 1);
-    cv::Queues stopped(kStopped, &r);
-    r.blk->poll(stopped);
+    r.on_timer(kStopped);
     CHECK(r.drv.used_idx() == 1);
     CHECK_FALSE(r.blk->resume(0));
     // Running again (bus mastering back on): the timer comes back to it.
-    REQUIRE(::poll(&p, 1, 2000) == 1);
-    cv::Queues running(Rig::kOps, &r);
-    r.blk->poll(running);
+    r.on_timer();
     CHECK(r.drv.used_idx() == 2);
 }
