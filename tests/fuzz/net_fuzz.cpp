@@ -1,7 +1,10 @@
-// Fuzz target for the core's virtio-net decoders: deliver_frame
+// Fuzz target for the core's virtio-net decoders: RxBuffers
 // (libhv/core/virtio/net_rx.cpp), which places a frame from the host in the
 // receive queue a guest driver filled (one chain, or mergeable chains with
-// num_buffers), giving back chains it cannot use (SplitQueue::rewind); and
+// num_buffers), giving back chains it cannot use (SplitQueue::rewind),
+// either copying it in (deliver) or, as hv's TAP backend reads straight
+// into guest memory, holding chains ahead (fill), the frame written
+// through spans() and committed; and
 // check_net_tx_header / decode_net_header / encode_net_header
 // (libhv/core/virtio/net_header.cpp), the gate for the header a guest
 // writes before a frame it transmits. The input picks the queue, the frame
@@ -36,6 +39,7 @@
 // hv::fuzz::net_fuzz_check directly.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -113,6 +117,7 @@ std::string net_fuzz_check(const uint8_t* data, size_t size, NetFuzzStats& stats
     const uint32_t qsize = 1u << (field(data, size, 0, 1) % 9);
     const uint64_t opts = field(data, size, 1, 1);
     const bool mergeable = (opts & 1) != 0;
+    const bool direct = (opts & 8) != 0;
     SplitQueue::Features features;
     features.event_idx = (opts & 2) != 0;
     features.indirect_desc = (opts & 4) != 0;
@@ -213,7 +218,30 @@ std::string net_fuzz_check(const uint8_t* data, size_t size, NetFuzzStats& stats
     HV_FUZZ_CHECK(q.configure(ram, layout, features) == QueueError::none, "a valid layout refused");
     const uint32_t offered = q.available(); // an index past the queue breaks it here already
     const bool broken_before = q.error() != QueueError::none;
-    const RxResult got = deliver_frame(q, ram, frame.data(), len, mergeable);
+    const auto buffers = std::make_unique<RxBuffers>(); // 20 KiB: not on the stack
+    RxResult got;
+    if (!direct || len < kNetHeaderSize) {
+        got = buffers->deliver(q, ram, frame.data(), len, mergeable);
+    } else if (!buffers->fill(q, len, mergeable)) {
+        got = RxResult::broken;
+    } else if (buffers->capacity() >= len) {
+        // As the TAP backend's readv: the frame after its header into the
+        // spans, then commit() writes the header and returns the chains.
+        std::vector<RxBuffers::Span> spans(kNetRxMaxChains * kNetRxChainSegments);
+        const uint32_t n = buffers->spans(kNetHeaderSize, spans.data(), static_cast<uint32_t>(spans.size()));
+        uint64_t off = kNetHeaderSize;
+        for (uint32_t i = 0; i < n && off < len; ++i) {
+            const uint64_t k = std::min<uint64_t>(spans[i].len, len - off);
+            HV_FUZZ_CHECK(ram.write(spans[i].gpa, frame.data() + off, k), "a span outside guest RAM");
+            off += k;
+        }
+        HV_FUZZ_CHECK(off == len, "the spans do not hold the capacity they claim");
+        HV_FUZZ_CHECK(buffers->commit(q, ram, frame.data(), len) != 0, "commit refused a frame that fits");
+        got = RxResult::delivered;
+        ++stats.direct;
+    } else {
+        got = buffers->deliver(q, ram, frame.data(), len, mergeable); // the held chains first, then more
+    }
     HV_FUZZ_CHECK(got == RxResult::delivered || got == RxResult::no_room || got == RxResult::dropped ||
                       got == RxResult::broken,
                   "an outcome outside RxResult");
@@ -236,7 +264,7 @@ std::string net_fuzz_check(const uint8_t* data, size_t size, NetFuzzStats& stats
                                    kNames[static_cast<int>(want)]);
 
     // What may have changed: the writable buffers of the chains taken
-    // (all the reference read: deliver_frame takes the same prefix), the
+    // (all the reference read: RxBuffers takes the same prefix), the
     // used ring's entries and index when delivered, avail_event.
     std::vector<uint8_t> may(mem.size(), 0);
     for (const RefChain& r : ref)

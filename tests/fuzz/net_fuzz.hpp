@@ -11,7 +11,8 @@ namespace hv::fuzz {
 
 // What one input exercised; the smoke test sums these to show coverage.
 struct NetFuzzStats {
-    uint64_t delivered = 0;   // deliver_frame put the frame in the queue
+    uint64_t delivered = 0;   // RxBuffers put the frame in the queue
+    uint64_t direct = 0;      // ... through held chains and commit(), as the TAP backend reads
     uint64_t merged = 0;      // ... across more than one chain (num_buffers > 1)
     uint64_t no_room = 0;     // ... waited for more buffers
     uint64_t dropped = 0;     // ... dropped it (too big for the buffers, or under 12 bytes)
@@ -23,7 +24,9 @@ struct NetFuzzStats {
 
 // The input's layout (net_fuzz.cpp says why):
 //   byte 0      queue size: 1 << (b % 9)
-//   byte 1      bit 0 mergeable buffers, bit 1 event_idx, bit 2 indirect descriptors
+//   byte 1      bit 0 mergeable buffers, bit 1 event_idx, bit 2 indirect descriptors,
+//               bit 3 direct: chains held ahead (fill), the frame written
+//               through spans() and commit(), else deliver()
 //   bytes 2-4   the received frame's length (u24 LE, modulo kNetFuzzMaxFrame + 1),
 //               its 12-byte header included
 //   byte 5      seed of the frame's bytes after the header

@@ -90,6 +90,7 @@ void VirtioNet::reset() {
     throttled_ = false;
     timer_.disarm(); // an expiry already pending is taken by the next poll
     rx_len_ = 0; // a frame in hand is dropped, as a NIC's reset drops its FIFO
+    rx_bufs_.forget(); // the queue starts afresh
     set_rx_watch(false);
     (void)tap_->set_offloads(0);
 }
@@ -226,6 +227,41 @@ bool VirtioNet::send(const cv::Segment* segs, uint32_t count) {
     return true;
 }
 
+// Straight from the TAP into the buffers the driver gave (the kernel's copy
+// is the only one), when the chains held can take the largest frame the
+// TAP may hand over; otherwise (the driver is short of buffers, or gave
+// them in tiny pieces) the frame comes through rx_frame_.
+VirtioNet::Direct VirtioNet::receive_direct(cv::SplitQueue& queue, bool mergeable) {
+    if (!rx_bufs_.fill(queue, kRxBuffer, mergeable)) return Direct::broken;
+    cv::RxBuffers::Span spans[kRxSpans];
+    const uint32_t n = rx_bufs_.capacity() >= kRxBuffer ? rx_bufs_.spans(cv::kNetHeaderSize, spans, kRxSpans) : 0;
+    uint8_t hdr[cv::kNetHeaderSize];
+    iovec iov[kRxSpans + 1];
+    iov[0] = iovec{hdr, sizeof hdr};
+    uint64_t room = sizeof hdr;
+    for (uint32_t i = 0; i < n; ++i) {
+        iov[i + 1] = iovec{ram_.at(spans[i].gpa, spans[i].len), spans[i].len};
+        room += spans[i].len;
+    }
+    if (room < kRxBuffer) return Direct::unavailable; // deliver() uses what is held, and gives it back if short
+    const ssize_t r = ::readv(tap_->fd(), iov, static_cast<int>(n + 1));
+    if (r < 0) { // the chains stay held for the next frame
+        if (errno != EAGAIN && errno != EINTR) complain("TAP read", std::strerror(errno));
+        return Direct::empty;
+    }
+    if (static_cast<size_t>(r) <= cv::kNetHeaderSize) return Direct::dropped;
+    cv::NetHeader h = cv::decode_net_header(hdr);
+    if (!cv::accept_net_rx_header(h, features_)) {
+        stats_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
+        return Direct::dropped; // its bytes in the held buffers are overwritten by the next
+    }
+    cv::encode_net_header(h, hdr);
+    rx_bufs_.commit(queue, ram_, hdr, static_cast<uint64_t>(r));
+    stats_.rx_frames.fetch_add(1, std::memory_order_relaxed);
+    stats_.rx_bytes.fetch_add(static_cast<uint64_t>(r) - cv::kNetHeaderSize, std::memory_order_relaxed);
+    return Direct::delivered;
+}
+
 void VirtioNet::receive(cv::Queues& queues) {
     cv::SplitQueue* queue = queues.queue(kRxq);
     if (!active_ || !queues.running() || queue == nullptr) {
@@ -237,6 +273,14 @@ void VirtioNet::receive(cv::Queues& queues) {
     bool delivered = false;
     for (uint32_t moved = 0; moved < kPerCall && !stop_.load(std::memory_order_relaxed); ++moved) {
         if (rx_len_ == 0) {
+            const Direct d = receive_direct(*queue, mergeable);
+            if (d == Direct::delivered) {
+                delivered = true;
+                queue->want_notify(false); // buffers are there: no kicks needed while frames flow
+                continue;
+            }
+            if (d == Direct::dropped) continue;
+            if (d != Direct::unavailable) break;
             const ssize_t r = ::read(tap_->fd(), rx_frame_.data(), rx_frame_.size());
             if (r < 0) {
                 if (errno != EAGAIN && errno != EINTR) complain("TAP read", std::strerror(errno));
@@ -251,13 +295,13 @@ void VirtioNet::receive(cv::Queues& queues) {
             cv::encode_net_header(h, rx_frame_.data());
             rx_len_ = static_cast<uint32_t>(r);
         }
-        cv::RxResult res = cv::deliver_frame(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);
+        cv::RxResult res = rx_bufs_.deliver(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);
         if (res == cv::RxResult::no_room) {
             // Wait for the driver's buffers with kicks on (looking once
             // more: buffers added before they were on came without one);
             // its kick calls receive() again.
             queue->notify_when_added();
-            res = cv::deliver_frame(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);
+            res = rx_bufs_.deliver(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);
             if (res == cv::RxResult::no_room) {
                 set_rx_watch(false);
                 break;

@@ -27,6 +27,7 @@
 #include "config/vif_spec.hpp"
 #include "core/guest_ram.hpp"
 #include "core/qos/token_bucket.hpp"
+#include "core/virtio/net_rx.hpp"
 #include "core/virtio/virtio_device.hpp"
 #include "devices/net/tap_device.hpp"
 #include "devices/timer_fd.hpp"
@@ -95,8 +96,21 @@ private:
     VirtioNet(std::unique_ptr<TapDevice> tap, const core::GuestRam& ram, const Options& opts, std::string name,
               std::shared_ptr<spdlog::logger> log, const std::atomic<bool>& stop);
 
+    // What receive_direct() did with the next frame.
+    enum class Direct : uint8_t {
+        delivered,   // in the guest's buffers
+        dropped,     // read and dropped (a bad header, or no frame in it)
+        empty,       // nothing to read now (the buffers stay held)
+        unavailable, // the held buffers cannot take every frame: copy instead
+        broken,      // the receive queue is broken
+    };
+    // Buffer spans one direct read may fill: Linux's mergeable buffers
+    // are one each, so kNetRxMaxChains of them and then some.
+    static constexpr uint32_t kRxSpans = 2 * core::virtio::kNetRxMaxChains;
+
     void transmit(core::virtio::Queues& queues);
     void receive(core::virtio::Queues& queues);
+    Direct receive_direct(core::virtio::SplitQueue& queue, bool mergeable);
     // Sends one popped chain's frame; false when it was dropped.
     bool send(const core::virtio::Segment* segs, uint32_t count);
     void set_rx_watch(bool on);
@@ -116,6 +130,8 @@ private:
     bool active_ = false;
     bool throttled_ = false; // the bucket is empty: transmit waits for the timer
     core::qos::TokenBucket bucket_;
+    // Receive chains taken ahead of the TAP's next frames (receive_direct).
+    core::virtio::RxBuffers rx_bufs_;
     // A frame read from the TAP that the guest had no room for yet.
     std::vector<uint8_t> rx_frame_;
     uint32_t rx_len_ = 0;

@@ -67,7 +67,7 @@ public:
 
         std::string s;
         s += static_cast<char>(qexp);
-        s += static_cast<char>((mergeable ? 1 : 0) | (event_idx ? 2 : 0) | (indirect_ ? 4 : 0));
+        s += static_cast<char>((mergeable ? 1 : 0) | (event_idx ? 2 : 0) | (indirect_ ? 4 : 0) | (one_in(2) ? 8 : 0));
         put(s, len, 3);
         s += static_cast<char>(rng_());
         tx_header(s);
@@ -231,6 +231,7 @@ TEST_CASE("net fuzz: 12,000 seeded inputs keep every invariant", "[core][virtio]
         REQUIRE(why == "");
         total.delivered += s.delivered;
         total.merged += s.merged;
+        total.direct += s.direct;
         total.no_room += s.no_room;
         total.dropped += s.dropped;
         total.broken += s.broken;
@@ -239,11 +240,12 @@ TEST_CASE("net fuzz: 12,000 seeded inputs keep every invariant", "[core][virtio]
         total.tx_refused += s.tx_refused;
     }
     // Every outcome was reached often, and most inputs got the full checks.
-    INFO("delivered " << total.delivered << " merged " << total.merged << " no_room " << total.no_room << " dropped "
+    INFO("delivered " << total.delivered << " merged " << total.merged << " direct " << total.direct << " no_room " << total.no_room << " dropped "
                       << total.dropped << " broken " << total.broken << " aliased " << total.aliased
                       << " tx_accepted " << total.tx_accepted << " tx_refused " << total.tx_refused);
     CHECK(total.delivered > 4000);
     CHECK(total.merged > 700);
+    CHECK(total.direct > 1500);
     CHECK(total.no_room > 1000);
     CHECK(total.dropped > 1200);
     CHECK(total.broken > 1300);

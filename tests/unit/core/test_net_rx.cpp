@@ -1,11 +1,15 @@
-// The virtio-net policy in the core: deliver_frame() places a frame in one
-// chain, or across mergeable chains with num_buffers set; a frame that does
-// not fit waits (no_room) or is dropped, and in both cases the chains it
-// took are given back (SplitQueue::rewind). check_net_tx_header() lets
+// The virtio-net policy in the core: RxBuffers::deliver() places a frame in
+// one chain, or across mergeable chains with num_buffers set; a frame that
+// does not fit waits (no_room) or is dropped, and in both cases the chains
+// it took are given back (SplitQueue::rewind). Chains held ahead (fill) take
+// a frame written through spans() and commit(), and the rest stay held for
+// the next. check_net_tx_header() lets
 // through only headers the negotiated features allow.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/virtio/net_header.hpp"
@@ -20,6 +24,7 @@ namespace {
 struct Rx {
     VirtqDriver drv{64};
     cv::SplitQueue queue;
+    std::unique_ptr<cv::RxBuffers> bufs = std::make_unique<cv::RxBuffers>();
     uint64_t next_buf = VirtqDriver::kBuf;
     uint16_t next_desc = 0;
 
@@ -50,7 +55,7 @@ TEST_CASE("virtio-net rx: a frame in one chain, num_buffers 1", "[virtio][net]")
     Rx r;
     const uint64_t buf = r.offer(2048);
     auto f = frame(1500);
-    REQUIRE(cv::deliver_frame(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), false) == cv::RxResult::delivered);
+    REQUIRE(r.bufs->deliver(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), false) == cv::RxResult::delivered);
     CHECK(r.drv.used_idx() == 1);
     CHECK(r.drv.used(0).second == f.size());
     CHECK(num_buffers(r.drv, buf) == 1);
@@ -61,9 +66,9 @@ TEST_CASE("virtio-net rx: without mergeable buffers a too-small chain drops the 
     Rx r;
     const uint64_t buf = r.offer(600);
     auto big = frame(1500), small = frame(100);
-    CHECK(cv::deliver_frame(r.queue, r.drv.ram(), big.data(), static_cast<uint32_t>(big.size()), false) == cv::RxResult::dropped);
+    CHECK(r.bufs->deliver(r.queue, r.drv.ram(), big.data(), static_cast<uint32_t>(big.size()), false) == cv::RxResult::dropped);
     CHECK(r.drv.used_idx() == 0);
-    REQUIRE(cv::deliver_frame(r.queue, r.drv.ram(), small.data(), static_cast<uint32_t>(small.size()), false) == cv::RxResult::delivered);
+    REQUIRE(r.bufs->deliver(r.queue, r.drv.ram(), small.data(), static_cast<uint32_t>(small.size()), false) == cv::RxResult::delivered);
     CHECK(r.drv.used_idx() == 1);
     CHECK(r.drv.used(0) == std::pair<uint32_t, uint32_t>{0, 112});
     CHECK(std::memcmp(&r.drv.mem[buf + 12], small.data() + 12, 100) == 0);
@@ -75,7 +80,7 @@ TEST_CASE("virtio-net rx: mergeable buffers spread a 64 KiB frame over chains in
     for (int i = 0; i < 48; ++i) bufs.push_back(r.offer(1536));
     auto f = frame(65000);
     const uint32_t len = static_cast<uint32_t>(f.size());
-    REQUIRE(cv::deliver_frame(r.queue, r.drv.ram(), f.data(), len, true) == cv::RxResult::delivered);
+    REQUIRE(r.bufs->deliver(r.queue, r.drv.ram(), f.data(), len, true) == cv::RxResult::delivered);
     const uint32_t chains = (len + 1535) / 1536; // 43
     CHECK(r.drv.used_idx() == chains);
     CHECK(num_buffers(r.drv, bufs[0]) == chains);
@@ -95,12 +100,12 @@ TEST_CASE("virtio-net rx: not enough buffers yet: no_room, and the chains taken 
     r.offer(1000);
     r.offer(1000);
     auto f = frame(3000);
-    CHECK(cv::deliver_frame(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), true) == cv::RxResult::no_room);
+    CHECK(r.bufs->deliver(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), true) == cv::RxResult::no_room);
     CHECK(r.drv.used_idx() == 0);
     CHECK(r.queue.available() == 2);
     r.offer(1000);
     r.offer(1000);
-    REQUIRE(cv::deliver_frame(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), true) == cv::RxResult::delivered);
+    REQUIRE(r.bufs->deliver(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), true) == cv::RxResult::delivered);
     CHECK(r.drv.used_idx() == 4);
     CHECK(r.drv.used(0).first == 0); // the first chain offered is the first used
 }
@@ -109,7 +114,7 @@ TEST_CASE("virtio-net rx: a frame needing more chains than allowed is dropped, t
     Rx r;
     for (int i = 0; i < 60; ++i) r.offer(64); // a driver offering tiny buffers
     auto f = frame(60000);
-    CHECK(cv::deliver_frame(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), true) == cv::RxResult::dropped);
+    CHECK(r.bufs->deliver(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), true) == cv::RxResult::dropped);
     CHECK(r.drv.used_idx() == 0);
     CHECK(r.queue.available() == 60);
     CHECK(r.queue.error() == cv::QueueError::none);
@@ -120,8 +125,71 @@ TEST_CASE("virtio-net rx: a broken chain breaks the queue", "[virtio][net]") {
     r.drv.desc(0, 1ull << 40, 100, cv::kDescWrite); // outside RAM
     r.drv.offer(0);
     auto f = frame(100);
-    CHECK(cv::deliver_frame(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), true) == cv::RxResult::broken);
+    CHECK(r.bufs->deliver(r.queue, r.drv.ram(), f.data(), static_cast<uint32_t>(f.size()), true) == cv::RxResult::broken);
     CHECK(r.queue.error() == cv::QueueError::buffer_out_of_ram);
+}
+
+// What a host read does in the direct path: the frame after its header
+// through the spans.
+void write_spans(Rx& r, const std::vector<uint8_t>& f) {
+    cv::RxBuffers::Span spans[64];
+    const uint32_t n = r.bufs->spans(cv::kNetHeaderSize, spans, 64);
+    uint64_t off = cv::kNetHeaderSize;
+    for (uint32_t i = 0; i < n && off < f.size(); ++i) {
+        const uint64_t k = std::min<uint64_t>(spans[i].len, f.size() - off);
+        r.drv.ram().write(spans[i].gpa, f.data() + off, k);
+        off += k;
+    }
+    REQUIRE(off == f.size());
+}
+
+TEST_CASE("virtio-net rx: chains held ahead take a frame through spans and commit, the rest stay for the next", "[virtio][net]") {
+    Rx r;
+    std::vector<uint64_t> bufs;
+    for (int i = 0; i < 8; ++i) bufs.push_back(r.offer(1000));
+    REQUIRE(r.bufs->fill(r.queue, 5000, true));
+    CHECK(r.bufs->chains() == 5); // the fewest that hold 5000 bytes
+    CHECK(r.bufs->capacity() == 5000);
+    CHECK(r.queue.available() == 3);
+    cv::RxBuffers::Span spans[8];
+    REQUIRE(r.bufs->spans(1500, spans, 8) == 4); // from byte 1500: half the second buffer, then three whole
+    CHECK(spans[0].gpa == bufs[1] + 500);
+    CHECK(spans[0].len == 500);
+    CHECK(spans[1].gpa == bufs[2]);
+
+    auto f = frame(1800); // 1812 bytes: two chains
+    write_spans(r, f);
+    CHECK(r.bufs->commit(r.queue, r.drv.ram(), f.data(), f.size()) == 2);
+    CHECK(r.drv.used_idx() == 2);
+    CHECK(r.drv.used(0) == std::pair<uint32_t, uint32_t>{0, 1000});
+    CHECK(r.drv.used(1) == std::pair<uint32_t, uint32_t>{1, 812});
+    CHECK(num_buffers(r.drv, bufs[0]) == 2);
+    CHECK(std::memcmp(&r.drv.mem[bufs[0] + 12], f.data() + 12, 988) == 0);
+    CHECK(std::memcmp(&r.drv.mem[bufs[1]], f.data() + 1000, 812) == 0);
+    CHECK(r.bufs->chains() == 3);
+    CHECK(r.bufs->capacity() == 3000);
+
+    // The next frame starts in the first chain still held (the third).
+    auto g = frame(100);
+    write_spans(r, g);
+    CHECK(r.bufs->commit(r.queue, r.drv.ram(), g.data(), g.size()) == 1);
+    CHECK(r.drv.used(2) == std::pair<uint32_t, uint32_t>{2, 112});
+    CHECK(std::memcmp(&r.drv.mem[bufs[2] + 12], g.data() + 12, 100) == 0);
+    CHECK(num_buffers(r.drv, bufs[2]) == 1);
+    // More than is held: refused, nothing changes.
+    CHECK(r.bufs->commit(r.queue, r.drv.ram(), f.data(), 2001) == 0);
+    CHECK(r.drv.used_idx() == 3);
+
+    // deliver() uses the held chains first; released, they pop again.
+    REQUIRE(r.bufs->deliver(r.queue, r.drv.ram(), g.data(), static_cast<uint32_t>(g.size()), true) == cv::RxResult::delivered);
+    CHECK(r.drv.used(3).first == 3);
+    CHECK(r.bufs->chains() == 1);
+    r.bufs->release(r.queue);
+    CHECK(r.bufs->chains() == 0);
+    CHECK(r.queue.available() == 4);
+    auto big = frame(4000); // four chains are there: no_room, and they go back
+    CHECK(r.bufs->deliver(r.queue, r.drv.ram(), big.data(), static_cast<uint32_t>(big.size()), true) == cv::RxResult::no_room);
+    CHECK(r.queue.available() == 4);
 }
 
 TEST_CASE("split queue: rewind gives back only what is in flight", "[virtio][net]") {
@@ -188,7 +256,8 @@ TEST_CASE("virtio-net rx: with event_idx, a device waiting for more buffers gets
     drv.offer(0);
     drv.offer(1);
     auto fr = frame(3000);
-    CHECK(cv::deliver_frame(queue, drv.ram(), fr.data(), static_cast<uint32_t>(fr.size()), true) == cv::RxResult::no_room);
+    auto bufs = std::make_unique<cv::RxBuffers>();
+    CHECK(bufs->deliver(queue, drv.ram(), fr.data(), static_cast<uint32_t>(fr.size()), true) == cv::RxResult::no_room);
     queue.notify_when_added();
     // The driver (vring_need_event) kicks when its index passes
     // avail_event: at its next chain, index 2 -> 3.

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/virtio/net_header.hpp"
@@ -156,7 +157,7 @@ bool readable(int fd) {
 }
 
 std::unique_ptr<VirtioNet> make_net(Guest& g, const std::atomic<bool>& stop, VirtioNet::Options opts, bool& watched) {
-    auto tap = TapDevice::create({"vt0", "", {}});
+    auto tap = TapDevice::create({"vt0", "", opts.mtu != 0 ? std::optional<uint32_t>(opts.mtu) : std::nullopt});
     if (!tap) return nullptr;
     auto log = std::make_shared<spdlog::logger>("net-test", std::make_shared<spdlog::sinks::null_sink_mt>());
     opts.mac = kGuestMac;
@@ -223,6 +224,71 @@ TEST_CASE("virtio-net: frames cross the TAP both ways, with the device's mac and
         net->reset();
         EXPECT(!watched);
         EXPECT(g.resets == 0);
+        ::close(s);
+        return 0;
+    });
+    CHECK(rc == 0);
+}
+
+TEST_CASE("virtio-net: with mergeable buffers frames go straight from the TAP into held buffers, in order", "[net][virtio]") {
+    const int rc = in_netns([] {
+        Guest g;
+        std::atomic<bool> stop{false};
+        bool watched = false;
+        VirtioNet::Options jumbo;
+        jumbo.mtu = 9000; // the TAP's too: frames over one buffer
+        auto net = make_net(g, stop, jumbo, watched);
+        EXPECT(net != nullptr);
+        const int s = packet_socket("vt0");
+        EXPECT(s >= 0);
+        net->activate((1ull << 32) | cv::kNetFMrgRxbuf);
+        // Linux's mergeable buffers: enough of them for a 64 KiB frame.
+        std::vector<uint64_t> bufs;
+        for (int i = 0; i < 50; ++i) {
+            bufs.push_back(g.alloc(1536));
+            g.offer(VirtioNet::kRxq, bufs.back(), 1536, cv::kDescWrite);
+        }
+        net->notify(g.queues, VirtioNet::kRxq); // nothing from the TAP yet: the buffers are held
+        EXPECT(g.used_idx(VirtioNet::kRxq) == 0);
+        const auto a = eth_frame(kGuestMac, 0x09, 3000, 3), b = eth_frame(kGuestMac, 0x09, 200, 4);
+        EXPECT(::send(s, a.data(), a.size(), 0) == static_cast<ssize_t>(a.size()));
+        EXPECT(::send(s, b.data(), b.size(), 0) == static_cast<ssize_t>(b.size()));
+        EXPECT(readable(net->tap_fd()));
+        for (int i = 0; i < 20 && g.used_idx(VirtioNet::kRxq) < 3; ++i) {
+            readable(net->tap_fd());
+            net->poll(g.queues);
+        }
+        // a: 3012 bytes in two buffers (1536 + 1476), b: one.
+        EXPECT(g.used_idx(VirtioNet::kRxq) == 3);
+        EXPECT(g.used_len(VirtioNet::kRxq, 0) == 1536 && g.used_len(VirtioNet::kRxq, 1) == cv::kNetHeaderSize + a.size() - 1536);
+        EXPECT(g.mem[bufs[0] + 10] == 2 && g.mem[bufs[0] + 11] == 0); // num_buffers
+        EXPECT(std::memcmp(&g.mem[bufs[0] + cv::kNetHeaderSize], a.data(), 1536 - cv::kNetHeaderSize) == 0);
+        EXPECT(std::memcmp(&g.mem[bufs[1]], a.data() + 1536 - cv::kNetHeaderSize, a.size() - (1536 - cv::kNetHeaderSize)) == 0);
+        EXPECT(g.used_len(VirtioNet::kRxq, 2) == cv::kNetHeaderSize + b.size());
+        EXPECT(g.mem[bufs[2] + 10] == 1);
+        EXPECT(std::memcmp(&g.mem[bufs[2] + cv::kNetHeaderSize], b.data(), b.size()) == 0);
+        EXPECT(net->stats().rx_frames == 2 && net->stats().rx_bytes == a.size() + b.size());
+
+        // A reset forgets the held buffers: after it, frames land in the
+        // buffers the driver gives the queue afresh, and none of the old.
+        net->reset();
+        for (auto& q : g.q) {
+            q.next_desc = 0;
+            q.avail_idx = 0;
+            std::memset(&g.mem[q.used], 0, 8 + 8 * Guest::kSize);
+            std::memset(&g.mem[q.avail], 0, 8 + 2 * Guest::kSize);
+            q.queue.reset();
+            EXPECT(q.queue.configure(g.ram(), {Guest::kSize, q.desc, q.avail, q.used}, {}) == cv::QueueError::none);
+        }
+        net->activate(1ull << 32); // no mergeable buffers now: one 2 KiB buffer, the copy path
+        const uint64_t fresh = g.alloc(2048);
+        g.offer(VirtioNet::kRxq, fresh, 2048, cv::kDescWrite);
+        EXPECT(::send(s, b.data(), b.size(), 0) == static_cast<ssize_t>(b.size()));
+        EXPECT(readable(net->tap_fd()));
+        net->poll(g.queues);
+        EXPECT(g.used_idx(VirtioNet::kRxq) == 1);
+        EXPECT(g.used_len(VirtioNet::kRxq, 0) == cv::kNetHeaderSize + b.size());
+        EXPECT(std::memcmp(&g.mem[fresh + cv::kNetHeaderSize], b.data(), b.size()) == 0);
         ::close(s);
         return 0;
     });
