@@ -7,6 +7,12 @@
 #                       veth pair from another; seconds per fetch, so the
 #                       ratio is hv/veth time (throughput ratio = 1/ratio)
 #   net_rtt             ping round trips (20, 0.2 s apart) on the same paths
+#   net_tcp_vs_qemu, net_rtt_vs_qemu (and _vhost)
+#                       the same guest and fetches under QEMU with KVM in
+#                       the same outer VM, its virtio-net on a TAP on
+#                       xenbr0, vhost=off and vhost=on: what the standard
+#                       VMM gets on the same nested path (context for the
+#                       veth goals, which count every nested exit)
 #   vif_rate_10mbit     the ring-3 netecho guest sends full frames as fast
 #                       as it can with rate=10Mb/s; the peer's measured
 #                       rate against 10 Mb/s (goal: within 5%)
@@ -21,6 +27,8 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 dir=$work/dir; mkdir -p "$dir/bin" "$dir/srv"
 cp "$build/tools/hvctl/hvctl" "$build/tests/net/frame_peer" "$dir/bin/"
 cp "$(command -v ip)" "$dir/bin/iproute2"
+cp "$(command -v qemu-system-x86_64)" "$dir/bin/"
+mkdir -p "$dir/qemu"; cp /usr/share/qemu/{qboot.rom,linuxboot_dma.bin,kvmvapic.bin} "$dir/qemu/"
 cp "$build/tests/guests/netecho.elf" "$dir/netecho.elf"
 cp "$cache"/k/boot/vmlinuz-* "$dir/vmlinuz"
 truncate -s 32M "$dir/srv/big"
@@ -83,6 +91,21 @@ awk 'NR == FNR { a[$1] += $2; if ($1 == "outer") at = $3; if ($1 == "wall") w0 =
      END { n = nproc + 0; printf "CPU-SHARE"
            for (k in b) if (k != "outer" && k != "wall") printf " %s=%.0f%%", k, (b[k] - a[k]) / (w1 - w0)
            printf " outer-busy=%.0f%% of %d CPUs\n", 100 * (b["outer"] - a["outer"]) / (bt - at), n }' nproc="$(grep -c ^processor /proc/cpuinfo)" /tmp/cpu0 /tmp/cpu1
+# The same guest under QEMU (KVM, qboot, one vCPU, 256 MiB as hv's), its
+# TAP made here and put on xenbr0; vhost=off (QEMU's own virtio-net in
+# user space, as hv) and vhost=on (the kernel's vhost-net).
+ip tuntap add qtap0 mode tap vnet_hdr; ip link set qtap0 master xenbr0; ip link set qtap0 up
+n=3
+for vhost in off on; do
+  timeout 300 qemu-system-x86_64 -accel kvm -M pc -cpu host -m 256 -smp 1 -L /qemu -bios /qemu/qboot.rom -nodefaults \
+    -no-user-config -display none -no-reboot -serial file:/tmp/q-$vhost.con -kernel /vmlinuz -initrd /guest.cpio \
+    -append "console=ttyS0 quiet hvtest=netbench hvnet_ip=10.0.0.$n/24 hvnet_srv=10.0.0.9" \
+    -netdev tap,id=n0,ifname=qtap0,script=no,downscript=no,vhost=$vhost \
+    -device virtio-net-pci,netdev=n0,romfile=,mac=00:16:3e:00:00:2$n > /tmp/q-$vhost.log 2>&1 || tail -n 3 /tmp/q-$vhost.log
+  grep -E "^(TPUT|RTT)" /tmp/q-$vhost.con | sed "s/^/QEMU-$vhost-/"
+  n=$((n+1))
+done
+ip link del qtap0
 ip netns exec srv frame_peer s0 hello 00:16:3e:00:00:11 120 > /dev/null 2>&1 &
 hello=$!
 sleep 0.5
@@ -95,12 +118,12 @@ RUN
 out=$work/out.txt
 for attempt in 1 2; do
   set +e
-  HV_NESTED_MODULES="bridge veth tun" HV_NESTED_TIMEOUT=900 "$nested/run-outer" "$dir" > "$out" 2>&1
+  HV_NESTED_MODULES="bridge veth tun vhost_net" HV_NESTED_TIMEOUT=900 "$nested/run-outer" "$dir" > "$out" 2>&1
   set -e
   grep -q '^NESTED-RC 0' "$out" && break
   echo "bench_net: outer run $attempt ended without a result; last lines:"; tail -n 5 "$out"
 done
-grep -E '^(VETH-|TPUT|RTT|RATE|NET-UP|CPU-SHARE)' "$out" || true
+grep -E '^(VETH-|TPUT|RTT|QEMU-|RATE|NET-UP|CPU-SHARE)' "$out" || true
 python3 - "$out" <<'PY'
 import re, statistics, sys
 text = open(sys.argv[1]).read()
@@ -121,6 +144,19 @@ if o and b:
     print(f"RESULT net_rtt ratio={o / b:.2f} ours={o:.3f}ms baseline={b:.3f}ms (average of 20 pings)")
 else:
     print("RESULT net_rtt missing")
+for vhost, suffix in (("off", ""), ("on", "_vhost")):
+    q = [float(x) for x in re.findall(r"^QEMU-" + vhost + r"-TPUT ([0-9.]+)", text, re.M)]
+    if ours and q:
+        o, b = statistics.median(ours), statistics.median(q)
+        print(f"RESULT net_tcp_vs_qemu{suffix} ratio={o / b:.2f} ours={mib / o:.1f}MiB/s baseline={mib / b:.1f}MiB/s "
+              f"(QEMU virtio-net vhost={vhost}, same guest, seconds per fetch, medians of {len(ours)}/{len(q)})")
+    else:
+        print(f"RESULT net_tcp_vs_qemu{suffix} missing: hv {len(ours)}, qemu {len(q)} fetches")
+    o, b = avg("RTT"), avg("QEMU-" + vhost + "-RTT")
+    if o and b:
+        print(f"RESULT net_rtt_vs_qemu{suffix} ratio={o / b:.2f} ours={o:.3f}ms baseline={b:.3f}ms (QEMU vhost={vhost})")
+    else:
+        print(f"RESULT net_rtt_vs_qemu{suffix} missing")
 m = re.search(r"^RATE frames=(\d+) bytes=(\d+) seconds=([0-9.]+)", text, re.M)
 if m:
     bits = int(m.group(2)) * 8 / float(m.group(3))

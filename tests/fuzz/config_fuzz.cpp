@@ -25,8 +25,8 @@
 //     ("fuzz.cfg", or "override N" for an override);
 //   - a DomainConfig has a name that passes hv_domain_name_problem, a
 //     kernel, source == the source name, 1 <= vcpus <= kMaxVcpus, maxvcpus
-//     0 or within vcpus..kMaxVcpus, memory >= 1, maxmem 0 or >= memory, a
-//     cpu_weight within the scheduler's range, a cap of at most 100 x the
+//     0 or within vcpus..kMaxVcpus, memory >= 1, maxmem 0 or >= memory, an
+//     io_weight within 1..10000, a cpu_weight within the scheduler's range, a cap of at most 100 x the
 //     max vCPUs, CPU masks none empty and at most one per max vCPU, and
 //     every unsupported key has a key, a position and a reason;
 //   - check_creatable answers ok, or invalid_argument / not_supported with
@@ -180,6 +180,8 @@ std::string check_built(const config::DomainConfig& dc) {
                   "maxvcpus below vcpus or over kMaxVcpus");
     HV_FUZZ_CHECK(dc.memory_mib >= 1, "memory below 1 MiB");
     HV_FUZZ_CHECK(dc.maxmem_mib == 0 || dc.maxmem_mib >= dc.memory_mib, "maxmem below memory");
+    HV_FUZZ_CHECK(dc.io_weight >= core::qos::ShareArbiter::kMinWeight && dc.io_weight <= core::qos::ShareArbiter::kMaxWeight,
+                  "io_weight out of 1..10000");
     if (auto why = check_sched(dc); !why.empty()) return why;
     for (const auto& u : dc.unsupported)
         HV_FUZZ_CHECK(!u.key.empty() && !u.where.empty() && !u.why.empty(), "an unsupported key without key/where/why");
