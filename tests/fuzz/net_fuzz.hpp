@@ -25,8 +25,9 @@ struct NetFuzzStats {
 // The input's layout (net_fuzz.cpp says why):
 //   byte 0      queue size: 1 << (b % 9)
 //   byte 1      bit 0 mergeable buffers, bit 1 event_idx, bit 2 indirect descriptors,
-//               bit 3 direct: chains held ahead (fill), the frame written
-//               through spans() and commit(), else deliver()
+//               bit 3 direct: chains held ahead (fill, to the frame's
+//               length and bits 4-7 x 1 KiB more), the frame written
+//               through spans() and commit(), the rest released; else deliver()
 //   bytes 2-4   the received frame's length (u24 LE, modulo kNetFuzzMaxFrame + 1),
 //               its 12-byte header included
 //   byte 5      seed of the frame's bytes after the header

@@ -120,7 +120,7 @@ void VirtioNet::notify(cv::Queues& queues, uint32_t q) {
 void VirtioNet::poll(cv::Queues& queues) {
     const bool fired = timer_.consume();
     if (!queues.running()) {
-        set_rx_watch(false);
+        stop_receiving(queues);
         return;
     }
     if (fired) { // the rate limit's wait, or a share's end (arm_timer(now)): transmit goes on
@@ -151,7 +151,9 @@ void VirtioNet::transmit(cv::Queues& queues) {
             arm_timer(TimerFd::now_ns());
             break;
         }
-        const uint64_t now = TimerFd::now_ns();
+        // The clock only for a limit (it is a syscall where the vDSO cannot
+        // read it, as in a VM under TCG).
+        const uint64_t now = bucket_.unlimited() ? 0 : TimerFd::now_ns();
         if (const uint64_t at = bucket_.ready_at(now); at > now) {
             throttled_ = true; // kicks stay off: the timer brings the queue back
             arm_timer(at);
@@ -262,10 +264,23 @@ VirtioNet::Direct VirtioNet::receive_direct(cv::SplitQueue& queue, bool mergeabl
     return Direct::delivered;
 }
 
+// Not running (the driver stopped the device, or cleared Bus Master, as
+// Linux does before kexec): the TAP is not watched, and the chains held
+// go back to the ring, so that a driver that starts again (a new kernel
+// with new rings) is read afresh, not written through old buffers.
+void VirtioNet::stop_receiving(cv::Queues& queues) {
+    set_rx_watch(false); // the driver enables the queue (or resets the device) and kicks it
+    if (cv::SplitQueue* queue = queues.queue(kRxq); queue != nullptr) {
+        rx_bufs_.release(*queue); // refused by a broken queue: then only forgotten
+    } else {
+        rx_bufs_.forget();
+    }
+}
+
 void VirtioNet::receive(cv::Queues& queues) {
     cv::SplitQueue* queue = queues.queue(kRxq);
     if (!active_ || !queues.running() || queue == nullptr) {
-        set_rx_watch(false); // the driver enables the queue (or resets the device) and kicks it
+        stop_receiving(queues);
         return;
     }
     if (rx_len_ == 0) set_rx_watch(true); // nothing in hand: the TAP's frames are welcome

@@ -111,6 +111,7 @@ private:
     void transmit(core::virtio::Queues& queues);
     void receive(core::virtio::Queues& queues);
     Direct receive_direct(core::virtio::SplitQueue& queue, bool mergeable);
+    void stop_receiving(core::virtio::Queues& queues);
     // Sends one popped chain's frame; false when it was dropped.
     bool send(const core::virtio::Segment* segs, uint32_t count);
     void set_rx_watch(bool on);

@@ -67,7 +67,7 @@ public:
 
         std::string s;
         s += static_cast<char>(qexp);
-        s += static_cast<char>((mergeable ? 1 : 0) | (event_idx ? 2 : 0) | (indirect_ ? 4 : 0) | (one_in(2) ? 8 : 0));
+        s += static_cast<char>((mergeable ? 1 : 0) | (event_idx ? 2 : 0) | (indirect_ ? 4 : 0) | (one_in(2) ? 8 | static_cast<int>(below(16)) << 4 : 0));
         put(s, len, 3);
         s += static_cast<char>(rng_());
         tx_header(s);

@@ -50,6 +50,7 @@ struct Guest {
     } q[2];
     uint64_t next_buf = 0x100000;
     int used_calls = 0, resets = 0;
+    bool running = true; // the driver has the device running (DRIVER_OK, Bus Master)
     static const cv::Queues::Ops kOps;
     cv::Queues queues{kOps, this};
 
@@ -104,7 +105,7 @@ const cv::Queues::Ops Guest::kOps = {
     [](void* t, uint32_t qi) { return qi < 2 ? &static_cast<Guest*>(t)->q[qi].queue : nullptr; },
     [](void* t, uint32_t) { ++static_cast<Guest*>(t)->used_calls; },
     [](void* t) { ++static_cast<Guest*>(t)->resets; },
-    [](void*) { return true; },
+    [](void* t) { return static_cast<Guest*>(t)->running; },
 };
 
 std::vector<uint8_t> eth_frame(const hv::config::MacAddress& dst, uint8_t src_last, size_t len, uint8_t seed) {
@@ -268,6 +269,18 @@ TEST_CASE("virtio-net: with mergeable buffers frames go straight from the TAP in
         EXPECT(g.mem[bufs[2] + 10] == 1);
         EXPECT(std::memcmp(&g.mem[bufs[2] + cv::kNetHeaderSize], b.data(), b.size()) == 0);
         EXPECT(net->stats().rx_frames == 2 && net->stats().rx_bytes == a.size() + b.size());
+
+        // Stopped (Bus Master off, as before kexec): the held buffers go
+        // back to the ring, to be read afresh when it runs again.
+        EXPECT(g.q[VirtioNet::kRxq].queue.available() < 47 - 3);
+        g.running = false;
+        net->poll(g.queues);
+        EXPECT(!watched);
+        EXPECT(g.q[VirtioNet::kRxq].queue.available() == 47);
+        g.running = true;
+        net->notify(g.queues, VirtioNet::kRxq);
+        EXPECT(watched);
+        EXPECT(g.q[VirtioNet::kRxq].queue.available() < 47 - 3);
 
         // A reset forgets the held buffers: after it, frames land in the
         // buffers the driver gives the queue afresh, and none of the old.
