@@ -127,36 +127,28 @@ grep -E '^(VETH-|TPUT|RTT|QEMU-|RATE|NET-UP|CPU-SHARE)' "$out" || true
 python3 - "$out" <<'PY'
 import re, statistics, sys
 text = open(sys.argv[1]).read()
-veth = [float(x) for x in re.findall(r"^VETH-TPUT ([0-9.]+)", text, re.M)]
 ours = [float(x) for x in re.findall(r"^TPUT ([0-9.]+)", text, re.M)]
 mib = 32
-if veth and ours:
-    o, b = statistics.median(ours), statistics.median(veth)
-    print(f"RESULT net_tcp_throughput ratio={o / b:.2f} ours={mib / o:.1f}MiB/s baseline={mib / b:.1f}MiB/s "
-          f"(seconds per 32 MiB fetch, medians of {len(ours)}/{len(veth)}; throughput ratio {b / o:.2f})")
-else:
-    print(f"RESULT net_tcp_throughput missing: hv {len(ours)}, veth {len(veth)} fetches")
 def avg(tag):
     m = re.search(r"^" + tag + r" round-trip min/avg/max = ([0-9.]+)/([0-9.]+)/([0-9.]+) ms", text, re.M)
     return float(m.group(2)) if m else None
-o, b = avg("RTT"), avg("VETH-RTT")
-if o and b:
-    print(f"RESULT net_rtt ratio={o / b:.2f} ours={o:.3f}ms baseline={b:.3f}ms (average of 20 pings)")
-else:
-    print("RESULT net_rtt missing")
-for vhost, suffix in (("off", ""), ("on", "_vhost")):
-    q = [float(x) for x in re.findall(r"^QEMU-" + vhost + r"-TPUT ([0-9.]+)", text, re.M)]
-    if ours and q:
-        o, b = statistics.median(ours), statistics.median(q)
-        print(f"RESULT net_tcp_vs_qemu{suffix} ratio={o / b:.2f} ours={mib / o:.1f}MiB/s baseline={mib / b:.1f}MiB/s "
-              f"(QEMU virtio-net vhost={vhost}, same guest, seconds per fetch, medians of {len(ours)}/{len(q)})")
+def against(name, tag, what):
+    """The throughput and round-trip RESULT lines against the baseline whose lines start with tag."""
+    base = [float(x) for x in re.findall(r"^" + tag + r"TPUT ([0-9.]+)", text, re.M)]
+    if ours and base:
+        o, b = statistics.median(ours), statistics.median(base)
+        print(f"RESULT {name[0]} ratio={o / b:.2f} ours={mib / o:.1f}MiB/s baseline={mib / b:.1f}MiB/s "
+              f"({what}seconds per 32 MiB fetch, medians of {len(ours)}/{len(base)}; throughput ratio {b / o:.2f})")
     else:
-        print(f"RESULT net_tcp_vs_qemu{suffix} missing: hv {len(ours)}, qemu {len(q)} fetches")
-    o, b = avg("RTT"), avg("QEMU-" + vhost + "-RTT")
+        print(f"RESULT {name[0]} missing: hv {len(ours)}, baseline {len(base)} fetches")
+    o, b = avg("RTT"), avg(tag + "RTT")
     if o and b:
-        print(f"RESULT net_rtt_vs_qemu{suffix} ratio={o / b:.2f} ours={o:.3f}ms baseline={b:.3f}ms (QEMU vhost={vhost})")
+        print(f"RESULT {name[1]} ratio={o / b:.2f} ours={o:.3f}ms baseline={b:.3f}ms ({what}average of 20 pings)")
     else:
-        print(f"RESULT net_rtt_vs_qemu{suffix} missing")
+        print(f"RESULT {name[1]} missing")
+against(("net_tcp_throughput", "net_rtt"), "VETH-", "")
+against(("net_tcp_vs_qemu", "net_rtt_vs_qemu"), "QEMU-off-", "QEMU virtio-net vhost=off, ")
+against(("net_tcp_vs_qemu_vhost", "net_rtt_vs_qemu_vhost"), "QEMU-on-", "QEMU virtio-net vhost=on, ")
 m = re.search(r"^RATE frames=(\d+) bytes=(\d+) seconds=([0-9.]+)", text, re.M)
 if m:
     bits = int(m.group(2)) * 8 / float(m.group(3))
