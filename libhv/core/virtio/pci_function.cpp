@@ -87,10 +87,12 @@ PciFunction::PciFunction(VirtioDevice& device, const GuestRam& ram, InterruptSin
 bool PciFunction::msix_enabled() const { return (config_.read(msix_cap_ + 2u, 2) & kMsixEnable) != 0; }
 bool PciFunction::msix_masked() const { return (config_.read(msix_cap_ + 2u, 2) & kMsixFunctionMask) != 0; }
 
-void PciFunction::config_write(uint32_t offset, uint32_t value, uint8_t size) {
+bool PciFunction::config_write(uint32_t offset, uint32_t value, uint8_t size) {
+    const bool was_running = running();
     config_.write(offset, value, size);
     // Enabling MSI-X or clearing its function mask releases what was pending.
     deliver_pending();
+    return !was_running && running();
 }
 
 uint64_t PciFunction::bar_address() const {

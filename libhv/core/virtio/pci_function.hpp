@@ -60,7 +60,12 @@ public:
 
     pci::ConfigSpace& config() { return config_; }
     uint32_t config_read(uint32_t offset, uint8_t size) const { return config_.read(offset, size); }
-    void config_write(uint32_t offset, uint32_t value, uint8_t size);
+    // True when the write set the device running again (Bus Master back
+    // on with DRIVER_OK): the transport then has every queue looked at, as
+    // after a kick, since a driver that had kicks turned off by the device
+    // sends none, and a device that stopped watching its backend while it
+    // could not run would otherwise wait for one.
+    bool config_write(uint32_t offset, uint32_t value, uint8_t size);
 
     // Where BAR0 is now (the driver may move it); 0 while memory decoding
     // is off.

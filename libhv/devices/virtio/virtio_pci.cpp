@@ -112,8 +112,12 @@ uint32_t VirtioPci::config_read(uint32_t offset, uint8_t size) {
 
 void VirtioPci::config_write(uint32_t offset, uint32_t value, uint8_t size) {
     std::lock_guard lock(mu_);
-    fn_.config_write(offset, value, size);
+    const bool resumed = fn_.config_write(offset, value, size);
     place_notifiers(); // the driver may have moved BAR0 or turned decoding on or off
+    if (resumed) { // running again (Bus Master back on): the loop looks at every queue, as after a kick
+        const uint64_t one = 1;
+        for (const int fd : kick_fds_) (void)!::write(fd, &one, sizeof one);
+    }
 }
 
 bool VirtioPci::mmio(uint64_t gpa, uint8_t* data, uint8_t size, bool write) {

@@ -357,16 +357,22 @@ TEST_CASE("virtio-pci: FEATURES_OK sticks only for offered features with VERSION
 }
 
 TEST_CASE("virtio-pci: kicks and host-side work need Bus Master enabled", "[virtio]") {
+    Rig before;
+    // Bus Master on before DRIVER_OK (as Linux's probe does): not running yet.
+    CHECK(!before.fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory | hv::core::pci::kCommandBusMaster, 2));
     Rig r;
     r.start();
     const size_t kicks = r.dev.notified.size();
-    r.fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory, 2); // bus master off
+    CHECK(!r.fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory, 2)); // bus master off
     r.write(kNotifyOffset, 0, 2);
     const int polls = r.dev.polls;
     r.fn.poll();
     CHECK(r.dev.notified.size() == kicks);
     CHECK(r.dev.polls == polls);
-    r.fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory | hv::core::pci::kCommandBusMaster, 2);
+    // Back on: the transport is told to look at the queues (the driver
+    // may send no kick); set again, or set while not running, it is not.
+    CHECK(r.fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory | hv::core::pci::kCommandBusMaster, 2));
+    CHECK(!r.fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory | hv::core::pci::kCommandBusMaster, 2));
     r.write(kNotifyOffset, 0, 2);
     r.fn.poll();
     CHECK(r.dev.notified.size() == kicks + 1);
