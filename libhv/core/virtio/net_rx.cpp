@@ -16,7 +16,7 @@ bool RxBuffers::fill(SplitQueue& queue, uint64_t want, bool mergeable) {
         uint32_t n = 0;
         for (uint32_t i = 0; i < chain.segments; ++i)
             if (segs[i].writable) segs[n++] = segs[i];
-        held_[chains_++] = Held{chain.head, nsegs_, n, chain.writable};
+        held_[chains_++] = Held{chain.head, nsegs_, chain.writable};
         nsegs_ += n;
         capacity_ += chain.writable;
     }
@@ -71,9 +71,9 @@ uint32_t RxBuffers::commit(SplitQueue& queue, const GuestRam& ram, const uint8_t
         const uint64_t k = held_[c].bytes < left ? held_[c].bytes : left;
         queue.push(held_[c].head, static_cast<uint32_t>(k));
         left -= k;
+        capacity_ -= held_[c].bytes;
     }
     // The rest move to the front.
-    for (uint32_t c = 0; c < used; ++c) capacity_ -= held_[c].bytes;
     const uint32_t drop = used < chains_ ? held_[used].first : nsegs_;
     for (uint32_t i = drop; i < nsegs_; ++i) segs_[i - drop] = segs_[i];
     nsegs_ -= drop;

@@ -90,8 +90,7 @@ public:
 private:
     struct Held {
         uint16_t head;
-        uint32_t first; // its writable buffers: segs_[first, first + count)
-        uint32_t count;
+        uint32_t first; // its writable buffers start at segs_[first]
         uint64_t bytes;
     };
     Held held_[kNetRxMaxChains] = {};

@@ -229,6 +229,20 @@ bool VirtioNet::send(const cv::Segment* segs, uint32_t count) {
     return true;
 }
 
+// A read of `r` bytes from the TAP whose vnet header is at `hdr`: false
+// (the frame is dropped) when it holds no frame or offloads the driver did
+// not take; else the header is rewritten as the guest may see it.
+bool VirtioNet::accept_from_tap(uint8_t* hdr, ssize_t r) {
+    if (static_cast<size_t>(r) <= cv::kNetHeaderSize) return false;
+    cv::NetHeader h = cv::decode_net_header(hdr);
+    if (!cv::accept_net_rx_header(h, features_)) {
+        stats_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    cv::encode_net_header(h, hdr);
+    return true;
+}
+
 // Straight from the TAP into the buffers the driver gave (the kernel's copy
 // is the only one), when the chains held can take the largest frame the
 // TAP may hand over; otherwise (the driver is short of buffers, or gave
@@ -251,13 +265,8 @@ VirtioNet::Direct VirtioNet::receive_direct(cv::SplitQueue& queue, bool mergeabl
         if (errno != EAGAIN && errno != EINTR) complain("TAP read", std::strerror(errno));
         return Direct::empty;
     }
-    if (static_cast<size_t>(r) <= cv::kNetHeaderSize) return Direct::dropped;
-    cv::NetHeader h = cv::decode_net_header(hdr);
-    if (!cv::accept_net_rx_header(h, features_)) {
-        stats_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
-        return Direct::dropped; // its bytes in the held buffers are overwritten by the next
-    }
-    cv::encode_net_header(h, hdr);
+    // A refused frame's bytes in the held buffers are overwritten by the next.
+    if (!accept_from_tap(hdr, r)) return Direct::dropped;
     rx_bufs_.commit(queue, ram_, hdr, static_cast<uint64_t>(r));
     stats_.rx_frames.fetch_add(1, std::memory_order_relaxed);
     stats_.rx_bytes.fetch_add(static_cast<uint64_t>(r) - cv::kNetHeaderSize, std::memory_order_relaxed);
@@ -301,13 +310,7 @@ void VirtioNet::receive(cv::Queues& queues) {
                 if (errno != EAGAIN && errno != EINTR) complain("TAP read", std::strerror(errno));
                 break;
             }
-            if (static_cast<size_t>(r) <= cv::kNetHeaderSize) continue;
-            cv::NetHeader h = cv::decode_net_header(rx_frame_.data());
-            if (!cv::accept_net_rx_header(h, features_)) {
-                stats_.rx_dropped.fetch_add(1, std::memory_order_relaxed);
-                continue;
-            }
-            cv::encode_net_header(h, rx_frame_.data());
+            if (!accept_from_tap(rx_frame_.data(), r)) continue;
             rx_len_ = static_cast<uint32_t>(r);
         }
         cv::RxResult res = rx_bufs_.deliver(*queue, ram_, rx_frame_.data(), rx_len_, mergeable);

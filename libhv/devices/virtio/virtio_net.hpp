@@ -18,6 +18,8 @@
 
 #include <spdlog/logger.h>
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -111,6 +113,7 @@ private:
     void transmit(core::virtio::Queues& queues);
     void receive(core::virtio::Queues& queues);
     Direct receive_direct(core::virtio::SplitQueue& queue, bool mergeable);
+    bool accept_from_tap(uint8_t* hdr, ssize_t r);
     void stop_receiving(core::virtio::Queues& queues);
     // Sends one popped chain's frame; false when it was dropped.
     bool send(const core::virtio::Segment* segs, uint32_t count);
