@@ -176,7 +176,8 @@ std::string net_fuzz_check(const uint8_t* data, size_t size, NetFuzzStats& stats
     RxResult want = RxResult::dropped;
     if (len >= kNetHeaderSize) {
         uint64_t room = 0;
-        Segment segs[kNetRxChainSegments];
+        const uint32_t cap = mergeable ? kNetRxChainSegments : kNetRxMaxSegments;
+        std::vector<Segment> segs(cap);
         Chain chain;
         for (;;) {
             if (room >= len) {
@@ -187,8 +188,12 @@ std::string net_fuzz_check(const uint8_t* data, size_t size, NetFuzzStats& stats
                 want = RxResult::dropped;
                 break;
             }
-            if (!shadow.pop(segs, kNetRxChainSegments, chain)) {
-                want = shadow.error() != QueueError::none ? RxResult::broken : RxResult::no_room;
+            if (!shadow.pop(segs.data(), cap, chain)) {
+                // Every chain the ring can hold taken and still short: the
+                // frame could never fit, so it is dropped, not waited for.
+                want = shadow.error() != QueueError::none ? RxResult::broken
+                       : ref.size() >= qsize            ? RxResult::dropped
+                                                        : RxResult::no_room;
                 break;
             }
             RefChain r;
@@ -298,10 +303,10 @@ std::string net_fuzz_check(const uint8_t* data, size_t size, NetFuzzStats& stats
         if (got == RxResult::broken) return {};
         HV_FUZZ_CHECK(q.available() == offered, "the chains taken were not all given back");
         // The next pops are the chains taken, again.
-        Segment segs[kNetRxChainSegments];
+        std::vector<Segment> segs(kNetRxMaxSegments);
         Chain chain;
         for (const RefChain& r : ref) {
-            HV_FUZZ_CHECK(q.pop(segs, kNetRxChainSegments, chain), "a chain given back does not pop again");
+            HV_FUZZ_CHECK(q.pop(segs.data(), kNetRxMaxSegments, chain), "a chain given back does not pop again");
             HV_FUZZ_CHECK(chain.head == r.head && chain.writable == r.writable, "a chain given back pops differently");
         }
         return {};

@@ -8,10 +8,12 @@ bool RxBuffers::fill(SplitQueue& queue, uint64_t want, bool mergeable) {
     const uint32_t max_chains = mergeable ? kNetRxMaxChains : 1;
     while (capacity_ < want && chains_ < max_chains) {
         // Room for a whole chain is always there: kNetRxChainSegments for
-        // each of kNetRxMaxChains.
+        // each of kNetRxMaxChains, and all of it for the one chain a frame
+        // takes without mergeable buffers.
         Segment* segs = segs_ + nsegs_;
+        const uint32_t cap = mergeable ? kNetRxChainSegments : kNetRxMaxSegments;
         Chain chain;
-        if (!queue.pop(segs, kNetRxChainSegments, chain)) return queue.error() == QueueError::none;
+        if (!queue.pop(segs, cap, chain)) return queue.error() == QueueError::none;
         // Readable buffers in a receive chain are skipped.
         uint32_t n = 0;
         for (uint32_t i = 0; i < chain.segments; ++i)
@@ -104,8 +106,11 @@ RxResult RxBuffers::deliver(SplitQueue& queue, const GuestRam& ram, const uint8_
     if (!fill(queue, len, mergeable)) return RxResult::broken;
     if (capacity_ < len) {
         // Never fits in buffers like these (without mergeable buffers the
-        // chain stays for a smaller frame), or not in what is there now.
-        const bool never = chains_ == (mergeable ? kNetRxMaxChains : 1);
+        // chain stays for a smaller frame), nor when the held chains are
+        // every one the ring has room for (a small ring of small buffers:
+        // the driver can offer no more until some come back, so waiting
+        // would stall the queue for good); else not in what is there now.
+        const bool never = chains_ == (mergeable ? kNetRxMaxChains : 1) || chains_ >= queue.size();
         release(queue);
         return never ? RxResult::dropped : RxResult::no_room;
     }

@@ -8,8 +8,9 @@
 // Without VIRTIO_NET_F_MRG_RXBUF a frame takes one chain that must hold it
 // whole; with it, as many chains as it needs (num_buffers says how many),
 // at most kNetRxMaxChains. A frame that cannot fit in what the driver
-// could ever offer is dropped and the chains are given back; a frame that
-// does not fit in what is offered now waits (no_room). Freestanding.
+// could ever offer (kNetRxMaxChains chains, or every chain the ring can
+// hold) is dropped and the chains are given back; a frame that does not
+// fit in what is offered now waits (no_room). Freestanding.
 #pragma once
 
 #include <stdint.h>
@@ -24,9 +25,11 @@ namespace hv::core::virtio {
 // the TAP backend reads into held buffers (virtio_net.cpp) 46.
 constexpr uint32_t kNetRxMaxChains = 48;
 // Buffers in one receive chain, at most: Linux posts one per mergeable
-// chain, or up to 19 in one chain in its "big packets" mode. More breaks
-// the queue (as a chain past seg_max does).
+// chain. Without mergeable buffers the one chain a frame takes may have
+// kNetRxMaxSegments (Linux's "big packets" mode posts 19). More breaks the
+// queue (as a chain past seg_max does).
 constexpr uint32_t kNetRxChainSegments = 24;
+constexpr uint32_t kNetRxMaxSegments = kNetRxMaxChains * kNetRxChainSegments;
 
 enum class RxResult : uint8_t {
     delivered, // in the queue; the caller tells the driver (Queues::used)
@@ -94,7 +97,7 @@ private:
         uint64_t bytes;
     };
     Held held_[kNetRxMaxChains] = {};
-    Segment segs_[kNetRxMaxChains * kNetRxChainSegments] = {};
+    Segment segs_[kNetRxMaxSegments] = {};
     uint32_t chains_ = 0;
     uint32_t nsegs_ = 0;
     uint64_t capacity_ = 0;
