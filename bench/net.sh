@@ -13,6 +13,9 @@
 #                       xenbr0, vhost=off and vhost=on: what the standard
 #                       VMM gets on the same nested path (context for the
 #                       veth goals, which count every nested exit)
+#   EXITS lines         (no RESULT) the guest's exits during the three
+#                       fetches by reason, those that reached user space
+#                       and the MSIs sent, for hv and both QEMU runs
 #   vif_rate_10mbit     the ring-3 netecho guest sends full frames as fast
 #                       as it can with rate=10Mb/s; the peer's measured
 #                       rate against 10 Mb/s (goal: within 5%)
@@ -52,6 +55,27 @@ cat > "$dir/run.sh" <<'RUN'
 ip() { /bin/iproute2 "$@"; }
 now() { cut -d' ' -f1 /proc/uptime; }
 mkdir -p /run; mount -t tmpfs run /run; mkdir -p /run/netns
+# What the guest's exits were during its three fetches (the outer kernel's
+# kvm tracepoints as hist triggers, counted in the kernel): whether the
+# exits or the copies are what a fetch costs here. One VM runs at a time.
+T=/sys/kernel/tracing; mount -t tracefs tracefs $T 2>/dev/null || true
+HIST="kvm_exit:exit_reason kvm_userspace_exit:reason kvm_msi_set_irq:address"
+hist() { # on | off
+  for h in $HIST; do
+    echo "$([ "$1" = on ] || echo '!')hist:keys=${h#*:}" > $T/events/kvm/${h%:*}/trigger 2>/dev/null || { echo "EXITS unavailable"; return; }
+  done
+}
+exits() { # WHO: one line from the hist triggers' counts
+  awk -v who="$1" -v mib=32 '
+    BEGIN { split("96 intr 100 vintr 114 cpuid 120 hlt 123 io 124 msr 1024 npf", a, " ")
+            for (i = 1; i < 7 * 2; i += 2) name[a[i]] = a[i + 1] }
+    FILENAME ~ /kvm_exit/ && /^\{.*hitcount:/ { r = $3; n = $6; all += n; by[name[r] != "" ? name[r] : "reason" r] += n }
+    FILENAME ~ /userspace/ && /^\{.*hitcount:/ { user += $6 }
+    FILENAME ~ /msi/ && /^\{.*hitcount:/ { msi += $6 }
+    END { line = ""; for (k in by) line = line " " k "=" by[k]
+          printf "EXITS %s: %d in three 32 MiB fetches (%.0f per MiB;%s), %d to user space, %d MSIs\n", who, all, all / (3 * mib), line, user, msi }
+  ' $T/events/kvm/kvm_exit/hist $T/events/kvm/kvm_userspace_exit/hist $T/events/kvm/kvm_msi_set_irq/hist
+}
 ip link set lo up
 ip link add xenbr0 type bridge; ip link set xenbr0 up
 for ns in srv va vb; do ip netns add $ns; ip -n $ns link set lo up; done
@@ -81,9 +105,9 @@ snap() { # PID: "NAME TICKS" per thread, then "outer BUSY TOTAL" and "wall UPTIM
 timeout 300 hvctl --connect embedded:// create -c /guest.cfg > /tmp/guest.con 2>&1 &
 hv=$!
 i=0; while [ $i -lt 3000 ] && ! grep -q "^NET-UP" /tmp/guest.con; do sleep 0.1; i=$((i+1)); done
-snap $hv > /tmp/cpu0
+snap $hv > /tmp/cpu0; hist on
 i=0; while [ $i -lt 3000 ] && [ "$(grep -c '^TPUT' /tmp/guest.con)" -lt 3 ]; do sleep 0.1; i=$((i+1)); done
-snap $hv > /tmp/cpu1
+snap $hv > /tmp/cpu1; exits hv; hist off
 wait $hv
 grep -E "^(TPUT|RTT|NET-UP)" /tmp/guest.con
 awk 'NR == FNR { a[$1] += $2; if ($1 == "outer") at = $3; if ($1 == "wall") w0 = $2; next }
@@ -101,7 +125,13 @@ for vhost in off on; do
     -no-user-config -display none -no-reboot -serial file:/tmp/q-$vhost.con -kernel /vmlinuz -initrd /guest.cpio \
     -append "console=ttyS0 quiet hvtest=netbench hvnet_ip=10.0.0.$n/24 hvnet_srv=10.0.0.9" \
     -netdev tap,id=n0,ifname=qtap0,script=no,downscript=no,vhost=$vhost \
-    -device virtio-net-pci,netdev=n0,romfile=,mac=00:16:3e:00:00:2$n > /tmp/q-$vhost.log 2>&1 || tail -n 3 /tmp/q-$vhost.log
+    -device virtio-net-pci,netdev=n0,romfile=,mac=00:16:3e:00:00:2$n > /tmp/q-$vhost.log 2>&1 &
+  q=$!; touch /tmp/q-$vhost.con
+  i=0; while [ $i -lt 3000 ] && ! grep -q "^NET-UP" /tmp/q-$vhost.con; do sleep 0.1; i=$((i+1)); done
+  hist on
+  i=0; while [ $i -lt 3000 ] && [ "$(grep -c '^TPUT' /tmp/q-$vhost.con)" -lt 3 ]; do sleep 0.1; i=$((i+1)); done
+  exits qemu-vhost-$vhost; hist off
+  wait $q || tail -n 3 /tmp/q-$vhost.log
   grep -E "^(TPUT|RTT)" /tmp/q-$vhost.con | sed "s/^/QEMU-$vhost-/"
   n=$((n+1))
 done
@@ -123,7 +153,7 @@ for attempt in 1 2; do
   grep -q '^NESTED-RC 0' "$out" && break
   echo "bench_net: outer run $attempt ended without a result; last lines:"; tail -n 5 "$out"
 done
-grep -E '^(VETH-|TPUT|RTT|QEMU-|RATE|NET-UP|CPU-SHARE)' "$out" || true
+grep -E '^(VETH-|TPUT|RTT|QEMU-|RATE|NET-UP|CPU-SHARE|EXITS)' "$out" || true
 python3 - "$out" <<'PY'
 import re, statistics, sys
 text = open(sys.argv[1]).read()

@@ -14,23 +14,17 @@
 #include <vector>
 
 #include "core/virtio/pci_function.hpp"
+#include "virtio_pci_driver.hpp"
 #include "virtq_driver.hpp"
 
 using namespace hv::core::virtio;
-using hvtest::VirtqDriver;
+using namespace hvtest;
 
 namespace {
 
 // Device-specific feature bits the fake offers (virtio-blk's BLK_SIZE and FLUSH).
 constexpr uint64_t kDevFeatures = (1ull << 6) | (1ull << 9);
 constexpr uint64_t kBarGpa = 0xfe000000;
-
-// Common configuration offsets (struct virtio_pci_common_cfg).
-constexpr uint32_t kDeviceFeatureSelect = 0x00, kDeviceFeature = 0x04, kDriverFeatureSelect = 0x08,
-                   kDriverFeature = 0x0c, kConfigMsixVector = 0x10, kNumQueues = 0x12, kDeviceStatus = 0x14,
-                   kConfigGeneration = 0x15, kQueueSelect = 0x16, kQueueSize = 0x18, kQueueMsixVector = 0x1a,
-                   kQueueEnable = 0x1c, kQueueNotifyOff = 0x1e, kQueueDesc = 0x20, kQueueDriver = 0x28,
-                   kQueueDevice = 0x30;
 
 class FakeDevice final : public VirtioDevice {
 public:
@@ -90,62 +84,29 @@ public:
     std::vector<std::pair<uint64_t, uint32_t>> sent;
 };
 
-// One function with its device, interrupt sink and a driver's RAM.
-struct Rig {
+// One function with its device, interrupt sink and a driver's RAM; the
+// driver's accesses go straight to the function.
+struct Rig final : VirtioPciDriver {
     explicit Rig(uint32_t queues = 2) : dev(queues) {
         // SplitQueue wants RAM mapped 16-byte aligned, as the monitor maps it.
         REQUIRE(reinterpret_cast<uintptr_t>(drv.mem.data()) % 16 == 0);
     }
 
-    uint64_t read(uint32_t offset, uint8_t size) {
+    uint64_t read(uint32_t offset, uint8_t size) override {
         uint8_t b[8] = {};
         fn.bar_read(offset, b, size);
         uint64_t v = 0;
         std::memcpy(&v, b, size);
         return v;
     }
-    void write(uint32_t offset, uint64_t value, uint8_t size) {
+    void write(uint32_t offset, uint64_t value, uint8_t size) override {
         uint8_t b[8];
         std::memcpy(b, &value, 8);
         fn.bar_write(offset, b, size);
     }
-    uint8_t status() { return static_cast<uint8_t>(read(kDeviceStatus, 1)); }
-    void add_status(uint8_t bits) { write(kDeviceStatus, status() | bits, 1); }
-
-    // ACKNOWLEDGE, DRIVER, the features, FEATURES_OK; answers whether it stuck.
-    bool negotiate(uint64_t features) {
-        // As Linux's pci_enable_device and pci_set_master do first.
-        fn.config_write(hv::core::pci::kCommand, hv::core::pci::kCommandMemory | hv::core::pci::kCommandBusMaster, 2);
-        write(kDeviceStatus, kStatusAcknowledge, 1);
-        add_status(kStatusDriver);
-        write(kDriverFeatureSelect, 0, 4);
-        write(kDriverFeature, static_cast<uint32_t>(features), 4);
-        write(kDriverFeatureSelect, 1, 4);
-        write(kDriverFeature, features >> 32, 4);
-        add_status(kStatusFeaturesOk);
-        return (status() & kStatusFeaturesOk) != 0;
-    }
-    // Queue q with VirtqDriver's layout (the same rings for every queue:
-    // the tests use one queue's rings at a time).
-    void setup_queue(uint16_t q, uint16_t size = 8, uint64_t desc = VirtqDriver::kDesc) {
-        write(kQueueSelect, q, 2);
-        write(kQueueSize, size, 2);
-        write(kQueueDesc, static_cast<uint32_t>(desc), 4);
-        write(kQueueDesc + 4, desc >> 32, 4);
-        write(kQueueDriver, VirtqDriver::kAvail, 4);
-        write(kQueueDriver + 4, 0, 4);
-        write(kQueueDevice, VirtqDriver::kUsed, 4);
-        write(kQueueDevice + 4, 0, 4);
-        write(kQueueEnable, 1, 2);
-    }
+    void config_write(uint32_t offset, uint32_t value, uint8_t size) override { fn.config_write(offset, value, size); }
     // What Linux does before it uses the device: VERSION_1 only, queue 0, DRIVER_OK.
-    void start() {
-        REQUIRE(negotiate(kFVersion1));
-        setup_queue(0);
-        REQUIRE(read(kQueueEnable, 2) == 1);
-        add_status(kStatusDriverOk);
-        REQUIRE((status() & kStatusDriverOk) != 0);
-    }
+    void start() { REQUIRE(VirtioPciDriver::start(1)); }
     // Queue 0 gets one chain (a readable and a writable buffer) and a kick.
     void kick_with_chain() {
         drv.desc(0, VirtqDriver::kBuf, 16, kDescNext, 1);
