@@ -176,6 +176,7 @@ std::string net_fuzz_check(const uint8_t* data, size_t size, NetFuzzStats& stats
     RxResult want = RxResult::dropped;
     if (len >= kNetHeaderSize) {
         uint64_t room = 0;
+        uint32_t descriptors = 0; // of the queue's table, the chains taken
         const uint32_t cap = mergeable ? kNetRxChainSegments : kNetRxMaxSegments;
         std::vector<Segment> segs(cap);
         Chain chain;
@@ -189,10 +190,11 @@ std::string net_fuzz_check(const uint8_t* data, size_t size, NetFuzzStats& stats
                 break;
             }
             if (!shadow.pop(segs.data(), cap, chain)) {
-                // Every chain the ring can hold taken and still short: the
-                // frame could never fit, so it is dropped, not waited for.
+                // The chains taken hold every entry of the descriptor table
+                // and are still short: the driver can offer nothing more,
+                // so the frame is dropped, not waited for.
                 want = shadow.error() != QueueError::none ? RxResult::broken
-                       : ref.size() >= qsize            ? RxResult::dropped
+                       : descriptors >= qsize           ? RxResult::dropped
                                                         : RxResult::no_room;
                 break;
             }
@@ -202,6 +204,7 @@ std::string net_fuzz_check(const uint8_t* data, size_t size, NetFuzzStats& stats
             for (uint32_t i = 0; i < chain.segments; ++i)
                 if (segs[i].writable) r.segs.push_back(segs[i]);
             room += chain.writable;
+            descriptors += chain.descriptors;
             ref.push_back(r);
         }
     }

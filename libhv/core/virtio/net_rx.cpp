@@ -7,20 +7,22 @@ namespace hv::core::virtio {
 bool RxBuffers::fill(SplitQueue& queue, uint64_t want, bool mergeable) {
     const uint32_t max_chains = mergeable ? kNetRxMaxChains : 1;
     while (capacity_ < want && chains_ < max_chains) {
-        // Room for a whole chain is always there: kNetRxChainSegments for
-        // each of kNetRxMaxChains, and all of it for the one chain a frame
-        // takes without mergeable buffers.
+        // A chain may fill what room is left: kNetRxChainSegments for each
+        // of kNetRxMaxChains, or all of it for the one chain a frame takes
+        // without mergeable buffers.
         Segment* segs = segs_ + nsegs_;
-        const uint32_t cap = mergeable ? kNetRxChainSegments : kNetRxMaxSegments;
+        const uint32_t room = kNetRxMaxSegments - nsegs_;
+        const uint32_t cap = mergeable && room > kNetRxChainSegments ? kNetRxChainSegments : room;
         Chain chain;
         if (!queue.pop(segs, cap, chain)) return queue.error() == QueueError::none;
         // Readable buffers in a receive chain are skipped.
         uint32_t n = 0;
         for (uint32_t i = 0; i < chain.segments; ++i)
             if (segs[i].writable) segs[n++] = segs[i];
-        held_[chains_++] = Held{chain.head, nsegs_, chain.writable};
+        held_[chains_++] = Held{chain.head, nsegs_, chain.writable, chain.descriptors};
         nsegs_ += n;
         capacity_ += chain.writable;
+        descriptors_ += chain.descriptors;
     }
     return true;
 }
@@ -74,6 +76,7 @@ uint32_t RxBuffers::commit(SplitQueue& queue, const GuestRam& ram, const uint8_t
         queue.push(held_[c].head, static_cast<uint32_t>(k));
         left -= k;
         capacity_ -= held_[c].bytes;
+        descriptors_ -= held_[c].descriptors;
     }
     // The rest move to the front.
     const uint32_t drop = used < chains_ ? held_[used].first : nsegs_;
@@ -96,6 +99,7 @@ void RxBuffers::forget() {
     chains_ = 0;
     nsegs_ = 0;
     capacity_ = 0;
+    descriptors_ = 0;
 }
 
 RxResult RxBuffers::deliver(SplitQueue& queue, const GuestRam& ram, const uint8_t* frame, uint32_t len, bool mergeable) {
@@ -106,11 +110,12 @@ RxResult RxBuffers::deliver(SplitQueue& queue, const GuestRam& ram, const uint8_
     if (!fill(queue, len, mergeable)) return RxResult::broken;
     if (capacity_ < len) {
         // Never fits in buffers like these (without mergeable buffers the
-        // chain stays for a smaller frame), nor when the held chains are
-        // every one the ring has room for (a small ring of small buffers:
-        // the driver can offer no more until some come back, so waiting
-        // would stall the queue for good); else not in what is there now.
-        const bool never = chains_ == (mergeable ? kNetRxMaxChains : 1) || chains_ >= queue.size();
+        // chain stays for a smaller frame), nor when the held chains take
+        // every entry of the ring's descriptor table (a small ring of small
+        // buffers: the driver can offer no more until some come back, so
+        // waiting would stall the queue for good); else not in what is
+        // there now.
+        const bool never = chains_ == (mergeable ? kNetRxMaxChains : 1) || descriptors_ >= queue.size();
         release(queue);
         return never ? RxResult::dropped : RxResult::no_room;
     }

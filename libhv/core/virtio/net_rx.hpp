@@ -8,8 +8,8 @@
 // Without VIRTIO_NET_F_MRG_RXBUF a frame takes one chain that must hold it
 // whole; with it, as many chains as it needs (num_buffers says how many),
 // at most kNetRxMaxChains. A frame that cannot fit in what the driver
-// could ever offer (kNetRxMaxChains chains, or every chain the ring can
-// hold) is dropped and the chains are given back; a frame that does not
+// could ever offer (kNetRxMaxChains chains, or chains holding every entry
+// of the ring's descriptor table) is dropped and the chains are given back; a frame that does not
 // fit in what is offered now waits (no_room). Freestanding.
 #pragma once
 
@@ -95,12 +95,14 @@ private:
         uint16_t head;
         uint32_t first; // its writable buffers start at segs_[first]
         uint64_t bytes;
+        uint32_t descriptors; // of the queue's table (Chain::descriptors)
     };
     Held held_[kNetRxMaxChains] = {};
     Segment segs_[kNetRxMaxSegments] = {};
     uint32_t chains_ = 0;
     uint32_t nsegs_ = 0;
     uint64_t capacity_ = 0;
+    uint32_t descriptors_ = 0; // of the queue's table, all held chains'
 };
 
 } // namespace hv::core::virtio

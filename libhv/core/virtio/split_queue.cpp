@@ -124,6 +124,7 @@ bool SplitQueue::walk(uint16_t head, Segment* segs, uint32_t cap, Chain& chain) 
         // The copy is what was checked: the compiler may not go back to
         // guest memory (which the driver may be rewriting) for its fields.
         asm volatile("" ::: "memory");
+        if (!indirect) ++chain.descriptors;
         if ((d.flags & kDescIndirect) != 0) {
             if (!features_.indirect_desc) return fail(QueueError::indirect_refused);
             if (indirect) return fail(QueueError::nested_indirect);

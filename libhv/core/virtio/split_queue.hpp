@@ -48,6 +48,7 @@ struct Chain {
     uint32_t segments = 0; // filled entries of the caller's array
     uint64_t readable = 0; // bytes the device may read (the driver's request)
     uint64_t writable = 0; // bytes the device may write (its answer)
+    uint32_t descriptors = 0; // entries of the queue's own table it holds (an indirect table's descriptor is one)
 };
 
 enum class QueueError : uint8_t {

@@ -138,6 +138,23 @@ TEST_CASE("virtio-net rx: a frame larger than a whole small ring of buffers is d
     CHECK(r.drv.used(0) == std::pair<uint32_t, uint32_t>{0, 1012});
 }
 
+TEST_CASE("virtio-net rx: chains of two descriptors filling a small ring's table drop a frame too big for them", "[virtio][net]") {
+    // 8 chains of two 1536-byte buffers take all 16 entries of the table
+    // (without indirect descriptors): 24 KiB, and nothing more can come.
+    Rx r(16);
+    for (uint16_t c = 0; c < 8; ++c) {
+        const uint16_t d = static_cast<uint16_t>(2 * c);
+        r.drv.desc(d, VirtqDriver::kBuf + 4096ull * c, 1536, cv::kDescWrite | cv::kDescNext, static_cast<uint16_t>(d + 1));
+        r.drv.desc(static_cast<uint16_t>(d + 1), VirtqDriver::kBuf + 4096ull * c + 2048, 1536, cv::kDescWrite);
+        r.drv.offer(d);
+    }
+    auto big = frame(60000), small = frame(2000);
+    CHECK(r.bufs->deliver(r.queue, r.drv.ram(), big.data(), static_cast<uint32_t>(big.size()), true) == cv::RxResult::dropped);
+    CHECK(r.queue.available() == 8);
+    REQUIRE(r.bufs->deliver(r.queue, r.drv.ram(), small.data(), static_cast<uint32_t>(small.size()), true) == cv::RxResult::delivered);
+    CHECK(r.drv.used(0) == std::pair<uint32_t, uint32_t>{0, 2012});
+}
+
 TEST_CASE("virtio-net rx: without mergeable buffers one chain may have many buffers", "[virtio][net]") {
     // A driver posting 40 buffers of 2 KiB in one chain (Linux's "big
     // packets" mode posts 19 of a page): a chain past a mergeable chain's
@@ -153,6 +170,36 @@ TEST_CASE("virtio-net rx: without mergeable buffers one chain may have many buff
     CHECK(r.drv.used(0) == std::pair<uint32_t, uint32_t>{0, 70012});
     CHECK(num_buffers(r.drv, VirtqDriver::kBuf) == 1);
     CHECK(std::memcmp(&r.drv.mem[VirtqDriver::kBuf + 12], f.data() + 12, 70000) == 0);
+}
+
+TEST_CASE("virtio-net rx: without mergeable buffers an indirect chain of 1152 buffers is the most", "[virtio][net][bad-input]") {
+    // Through an indirect table (the queue's 64 entries do not limit it):
+    // kNetRxMaxSegments buffers of 64 bytes are taken, one more breaks the
+    // queue as any chain past what the device takes does.
+    for (const uint32_t n : {cv::kNetRxMaxSegments, cv::kNetRxMaxSegments + 1}) {
+        VirtqDriver drv(64, 2 << 20);
+        cv::SplitQueue queue;
+        cv::SplitQueue::Features features;
+        features.indirect_desc = true;
+        REQUIRE(queue.configure(drv.ram(), drv.layout(), features) == cv::QueueError::none);
+        constexpr uint64_t kTable = 0x80000, kData = 0x100000;
+        for (uint32_t i = 0; i < n; ++i)
+            drv.put_desc(kTable, static_cast<uint16_t>(i), kData + 64ull * i, 64,
+                         cv::kDescWrite | (i + 1 < n ? cv::kDescNext : 0), static_cast<uint16_t>(i + 1));
+        drv.desc(0, kTable, 16 * n, cv::kDescIndirect);
+        drv.offer(0);
+        auto bufs = std::make_unique<cv::RxBuffers>();
+        auto f = frame(60000);
+        const cv::RxResult got = bufs->deliver(queue, drv.ram(), f.data(), static_cast<uint32_t>(f.size()), false);
+        if (n == cv::kNetRxMaxSegments) {
+            REQUIRE(got == cv::RxResult::delivered);
+            CHECK(drv.used(0) == std::pair<uint32_t, uint32_t>{0, 60012});
+            CHECK(std::memcmp(&drv.mem[kData + 12], f.data() + 12, 60000) == 0);
+        } else {
+            CHECK(got == cv::RxResult::broken);
+            CHECK(queue.error() == cv::QueueError::too_many_segments);
+        }
+    }
 }
 
 TEST_CASE("virtio-net rx: a broken chain breaks the queue", "[virtio][net]") {

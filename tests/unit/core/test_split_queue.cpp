@@ -83,6 +83,7 @@ TEST_CASE("virtqueue: a request and its answer go round", "[core][virtio]") {
     REQUIRE(f.pop());
     CHECK(f.chain.head == 3);
     CHECK(f.chain.segments == 3);
+    CHECK(f.chain.descriptors == 3);
     CHECK(f.chain.readable == 16);
     CHECK(f.chain.writable == 513);
     s = f.segs[0];
@@ -116,6 +117,7 @@ TEST_CASE("virtqueue: indirect tables, alone or after regular descriptors", "[co
     f.drv.offer(0);
     REQUIRE(f.pop());
     CHECK(f.chain.segments == 3);
+    CHECK(f.chain.descriptors == 1); // of the queue's own table
     CHECK(f.chain.readable == 64);
     CHECK(f.chain.writable == 4097);
     // A regular readable descriptor, then the table (virtio 1.1+).
@@ -126,6 +128,7 @@ TEST_CASE("virtqueue: indirect tables, alone or after regular descriptors", "[co
     REQUIRE(f.pop());
     CHECK(f.chain.head == 1);
     CHECK(f.chain.segments == 2);
+    CHECK(f.chain.descriptors == 2);
     CHECK(f.chain.readable == 32);
     CHECK(f.chain.writable == 8);
     CHECK(f.q.error() == QueueError::none);
