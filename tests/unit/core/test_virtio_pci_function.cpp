@@ -95,13 +95,11 @@ struct Rig final : VirtioPciDriver {
     uint64_t read(uint32_t offset, uint8_t size) override {
         uint8_t b[8] = {};
         fn.bar_read(offset, b, size);
-        uint64_t v = 0;
-        std::memcpy(&v, b, size);
-        return v;
+        return load(b, size);
     }
     void write(uint32_t offset, uint64_t value, uint8_t size) override {
         uint8_t b[8];
-        std::memcpy(b, &value, 8);
+        store(value, b);
         fn.bar_write(offset, b, size);
     }
     void config_write(uint32_t offset, uint32_t value, uint8_t size) override { fn.config_write(offset, value, size); }

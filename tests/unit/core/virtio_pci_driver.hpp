@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "core/pci/config_space.hpp"
 #include "core/virtio/pci_function.hpp"
@@ -72,6 +73,13 @@ public:
 
 protected:
     ~VirtioPciDriver() = default;
+    // An access's bytes as a value and back (little-endian, as x86).
+    static uint64_t load(const uint8_t* b, uint8_t size) {
+        uint64_t v = 0;
+        std::memcpy(&v, b, size);
+        return v;
+    }
+    static void store(uint64_t v, uint8_t* b) { std::memcpy(b, &v, 8); }
 };
 
 } // namespace hvtest

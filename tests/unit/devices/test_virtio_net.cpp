@@ -168,6 +168,31 @@ std::unique_ptr<VirtioNet> make_net(Guest& g, const std::atomic<bool>& stop, Vir
     return std::move(*net);
 }
 
+// A device on vt0 with a packet socket on the TAP's host side, activated
+// with `features`: what most tests start from.
+struct NetRig {
+    Guest g;
+    std::atomic<bool> stop{false};
+    bool watched = false;
+    std::unique_ptr<VirtioNet> net;
+    int s = -1;
+
+    NetRig() = default;
+    NetRig(const NetRig&) = delete;
+    NetRig& operator=(const NetRig&) = delete;
+    ~NetRig() {
+        if (s >= 0) ::close(s);
+    }
+    bool open(uint64_t features, VirtioNet::Options opts = {}) {
+        net = make_net(g, stop, opts, watched);
+        if (net == nullptr) return false;
+        s = packet_socket("vt0");
+        if (s < 0) return false;
+        net->activate(features);
+        return true;
+    }
+};
+
 } // namespace
 
 TEST_CASE("virtio-net: frames cross the TAP both ways, with the device's mac and header", "[net][virtio]") {
@@ -313,46 +338,39 @@ TEST_CASE("virtio-net: a chain of more buffers than one read takes gets its fram
     // room for the largest frame, but in more pieces than the device's
     // readv takes (kRxSpans), so the frame is read whole and copied in.
     const int rc = in_netns([] {
-        Guest g;
-        std::atomic<bool> stop{false};
-        bool watched = false;
-        auto net = make_net(g, stop, {}, watched);
-        EXPECT(net != nullptr);
-        const int s = packet_socket("vt0");
-        EXPECT(s >= 0);
-        net->activate(1ull << 32);
+        NetRig r;
+        EXPECT(r.open(1ull << 32));
         constexpr uint16_t kPieces = 200;
-        auto& rx = g.q[VirtioNet::kRxq];
-        const uint64_t first = g.alloc(400u * kPieces);
+        auto& rx = r.g.q[VirtioNet::kRxq];
+        const uint64_t first = r.g.alloc(400u * kPieces);
         for (uint16_t i = 0; i < kPieces; ++i) {
             const uint64_t at = rx.desc + 16ull * i, addr = first + 400ull * i;
             const uint32_t len = 400;
             const uint16_t flags = cv::kDescWrite | (i + 1 < kPieces ? cv::kDescNext : 0), next = static_cast<uint16_t>(i + 1);
-            std::memcpy(&g.mem[at], &addr, 8);
-            std::memcpy(&g.mem[at + 8], &len, 4);
-            std::memcpy(&g.mem[at + 12], &flags, 2);
-            std::memcpy(&g.mem[at + 14], &next, 2);
+            std::memcpy(&r.g.mem[at], &addr, 8);
+            std::memcpy(&r.g.mem[at + 8], &len, 4);
+            std::memcpy(&r.g.mem[at + 12], &flags, 2);
+            std::memcpy(&r.g.mem[at + 14], &next, 2);
         }
         // The queue's table has 64 entries and the chain's 200 descriptors
         // are in it: the queue is configured afresh with 256.
         rx.queue.reset();
-        EXPECT(rx.queue.configure(g.ram(), {256, rx.desc, rx.desc + 0x1000 * 4, rx.desc + 0x1000 * 5}, {}) == cv::QueueError::none);
-        g.put16(rx.desc + 0x4000 + 4, 0); // avail ring entry 0: head 0
-        g.put16(rx.desc + 0x4000 + 2, 1);
-        net->notify(g.queues, VirtioNet::kRxq);
+        EXPECT(rx.queue.configure(r.g.ram(), {256, rx.desc, rx.desc + 0x1000 * 4, rx.desc + 0x1000 * 5}, {}) == cv::QueueError::none);
+        r.g.put16(rx.desc + 0x4000 + 4, 0); // avail ring entry 0: head 0
+        r.g.put16(rx.desc + 0x4000 + 2, 1);
+        r.net->notify(r.g.queues, VirtioNet::kRxq);
         const auto a = eth_frame(kGuestMac, 0x09, 1400, 5); // over four of the buffers
-        EXPECT(::send(s, a.data(), a.size(), 0) == static_cast<ssize_t>(a.size()));
-        for (int i = 0; i < 20 && g.get16(rx.desc + 0x5000 + 2) < 1; ++i) {
-            readable(net->tap_fd());
-            net->poll(g.queues);
+        EXPECT(::send(r.s, a.data(), a.size(), 0) == static_cast<ssize_t>(a.size()));
+        for (int i = 0; i < 20 && r.g.get16(rx.desc + 0x5000 + 2) < 1; ++i) {
+            readable(r.net->tap_fd());
+            r.net->poll(r.g.queues);
         }
-        EXPECT(g.get16(rx.desc + 0x5000 + 2) == 1);
+        EXPECT(r.g.get16(rx.desc + 0x5000 + 2) == 1);
         uint32_t len = 0;
-        std::memcpy(&len, &g.mem[rx.desc + 0x5000 + 4 + 4], 4);
+        std::memcpy(&len, &r.g.mem[rx.desc + 0x5000 + 4 + 4], 4);
         EXPECT(len == cv::kNetHeaderSize + a.size());
-        EXPECT(g.mem[first + 10] == 1 && g.mem[first + 11] == 0); // num_buffers
-        EXPECT(std::memcmp(&g.mem[first + cv::kNetHeaderSize], a.data(), a.size()) == 0);
-        ::close(s);
+        EXPECT(r.g.mem[first + 10] == 1 && r.g.mem[first + 11] == 0); // num_buffers
+        EXPECT(std::memcmp(&r.g.mem[first + cv::kNetHeaderSize], a.data(), a.size()) == 0);
         return 0;
     });
     CHECK(rc == 0);
@@ -412,14 +430,11 @@ TEST_CASE("virtio-net: a rate limit holds transmits back until its timer fires",
 
 TEST_CASE("virtio-net: malformed transmit chains and headers are dropped, the device goes on", "[net][virtio]") {
     const int rc = in_netns([] {
-        Guest g;
-        std::atomic<bool> stop{false};
-        bool watched = false;
-        auto net = make_net(g, stop, {}, watched);
-        EXPECT(net != nullptr);
-        const int s = packet_socket("vt0");
-        EXPECT(s >= 0);
-        net->activate(1ull << 32);
+        NetRig r;
+        EXPECT(r.open(1ull << 32));
+        Guest& g = r.g;
+        VirtioNet* net = r.net.get();
+        const int s = r.s;
         // A writable buffer on the transmit queue; a header shorter than 12
         // bytes; TSO that was not negotiated; then a good frame.
         const uint64_t w = g.alloc(100);
@@ -439,7 +454,6 @@ TEST_CASE("virtio-net: malformed transmit chains and headers are dropped, the de
         EXPECT(g.resets == 0);
         EXPECT(net->stats().tx_dropped == 3);
         EXPECT(receive(s) == good);
-        ::close(s);
         return 0;
     });
     CHECK(rc == 0);

@@ -107,13 +107,11 @@ struct Guest final : VirtioPciDriver {
     uint64_t read(uint32_t offset, uint8_t size) override {
         uint8_t b[8] = {};
         REQUIRE(pci.mmio(kBar + offset, b, size, false));
-        uint64_t v = 0;
-        std::memcpy(&v, b, size);
-        return v;
+        return load(b, size);
     }
     void write(uint32_t offset, uint64_t value, uint8_t size) override {
         uint8_t b[8];
-        std::memcpy(b, &value, 8);
+        store(value, b);
         REQUIRE(pci.mmio(kBar + offset, b, size, true));
     }
     void config_write(uint32_t offset, uint32_t value, uint8_t size) override { pci.config_write(offset, value, size); }
