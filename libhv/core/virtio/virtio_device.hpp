@@ -76,14 +76,17 @@ public:
     virtual void reset() = 0;
     // The driver kicked queue `q` (enabled, device active).
     virtual void notify(Queues& queues, uint32_t q) = 0;
-    // After notify(q) returned with chains left in queue `q` (its share
-    // was used up): whether another call now would move them. The
-    // transport calls again only then; a device that waits for something
-    // else (a rate limit's timer, frames from its backend) says no, and
-    // comes back through poll().
+    // After notify(q) returned with chains left in queue `q`: whether
+    // another call now would move them (the device stopped for want of its
+    // share per call). The transport calls again only then. No by default:
+    // chains a device leaves otherwise wait for something else (input or
+    // frames from its backend, a rate limit's timer), which comes back
+    // through poll(), and a receive queue the driver keeps full always has
+    // chains left; a yes there would call notify() again and again while
+    // the device has nothing to put in them.
     virtual bool resume(uint32_t q) const {
         (void)q;
-        return true;
+        return false;
     }
     // Work arrived from the host side (console input, a backend's
     // completion, a device's own timer or fd), running or not: a device
